@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("kam: host under construction"); return 0; }

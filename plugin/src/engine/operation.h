@@ -1,0 +1,76 @@
+// The operations behind kam_addin_api.invoke(): one function per operation name, grouped in
+// ops_*.cc files by the module they front. An operation takes the parsed request and returns the
+// JSON result, or throws OpError (status code from kam/addin.h, message, location). The ABI layer
+// (plugin/src/abi) is the only caller; it turns any other exception into KAM_INTERNAL.
+#ifndef KAM_ENGINE_OPERATION_H_
+#define KAM_ENGINE_OPERATION_H_
+
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace kam::engine {
+
+// A failed operation. status is one of the KAM_ codes in kam/addin.h.
+class OpError : public std::exception {
+ public:
+  OpError(int32_t status, std::string message, std::string location = {})
+      : status_(status), message_(std::move(message)), location_(std::move(location)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+  int32_t status() const { return status_; }
+  const std::string& message() const { return message_; }
+  const std::string& location() const { return location_; }
+
+  // Optional details of a CRM call behind the error.
+  int32_t http_status = 0;
+  bool retryable = false;
+  int64_t retry_after_ms = -1;
+
+ private:
+  int32_t status_;
+  std::string message_;
+  std::string location_;
+};
+
+// The host's services (kam_host_api), safe to call when the host gave none.
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual void Log(int32_t level, std::string_view message) = 0;  // KAM_LOG_ levels
+  virtual void Progress(std::string_view phase, uint64_t done, uint64_t total) = 0;
+  // The secret `name` (e.g. "KAM_HUBSPOT_TOKEN"), or nullopt when the host has none.
+  virtual std::optional<std::string> GetSecret(std::string_view name) = 0;
+  virtual bool IsCancelled() = 0;
+};
+
+// What an operation sees: the host and the instance configuration given at create().
+struct OpContext {
+  Host& host;
+  const nlohmann::json& config;
+};
+
+using OpFn = nlohmann::json (*)(OpContext& ctx, const nlohmann::json& request);
+using OpTable = std::map<std::string, OpFn, std::less<>>;
+
+// Every operation name of DESIGN section 3, each mapped to its function. Names whose module is
+// not built yet map to a function that throws KAM_UNIMPLEMENTED naming the operation.
+const OpTable& Operations();
+
+// True for the placeholder of an operation whose module is not built yet; the caller reports
+// KAM_UNIMPLEMENTED with the operation's name.
+bool IsUnimplemented(OpFn fn);
+
+// Registration, one per ops_*.cc file.
+void RegisterVersionOps(OpTable& table);  // version
+void RegisterRulesOps(OpTable& table);    // rules.*, jsonlogic.apply
+void RegisterSandboxOps(OpTable& table);  // sandbox.serve
+void RegisterSyncOps(OpTable& table);     // sync, dry_run, status, provision, report, demo
+
+}  // namespace kam::engine
+
+#endif  // KAM_ENGINE_OPERATION_H_
