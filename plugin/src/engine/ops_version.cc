@@ -21,7 +21,16 @@ nlohmann::json Version(OpContext&, const nlohmann::json&) {
   for (const auto& [name, fn] : Operations()) {
     if (!IsUnimplemented(fn)) capabilities.push_back(name);
   }
+  std::string text = std::string("kam-addin ") + KAM_VERSION + " (ABI " +
+                     std::to_string(KAM_ABI_MAJOR) + "." + std::to_string(KAM_ABI_MINOR) +
+                     ")\noperations: ";
+  for (size_t i = 0; i < capabilities.size(); ++i) {
+    text += (i ? ", " : "") + capabilities[i].get<std::string>();
+  }
+  text += std::string("\nOpenSSL ") + OpenSSL_version(OPENSSL_VERSION) + ", SQLite " +
+          sqlite3_libversion() + ", Boost " + BoostVersion() + "\n";
   return {
+      {"text", text},
       {"name", "kam-addin"},
       {"version", KAM_VERSION},
       {"abi", {{"major", KAM_ABI_MAJOR}, {"minor", KAM_ABI_MINOR}}},
