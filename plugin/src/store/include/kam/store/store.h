@@ -1,0 +1,236 @@
+// The add-in's durable state for one CRM portal: a SQLite file (WAL) holding the account snapshot,
+// pull cursors, evaluation results, the values this add-in last wrote, the outbox, the task map,
+// score history, the audit log and the run log. One process owns a state file at a time (an
+// exclusive lock on `<db>.lock`); a second Open() is refused with StoreLockedError.
+//
+// Errors: every call may throw StoreError (a SQLite failure, with what was being done); nothing
+// else escapes. A Store is used by one thread at a time. JSON columns are passed as text.
+#ifndef KAM_STORE_STORE_H_
+#define KAM_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kam::store {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Another process (or another Store in this process) holds the state file.
+class StoreLockedError : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+// The number of the newest migration; Open() brings every file up to it.
+inline constexpr int kSchemaVersion = 1;
+
+// One company as pulled from the CRM: raw properties and aggregates (JSON objects as text), the
+// typed account the rule file's mapping produced (JSON), and the CRM's modification time.
+struct AccountRow {
+  std::string id;
+  std::string owner_id;
+  std::string properties_json = "{}";
+  std::string aggregates_json = "{}";
+  std::string mapped_json = "{}";
+  int64_t modified_ms = 0;
+  bool archived = false;
+};
+
+// Where the next incremental pull starts: (timestamp, id) of the last record committed. A full
+// pull in progress keeps its paging token so that a crash resumes it.
+struct Cursor {
+  int64_t ts_ms = 0;
+  std::string last_id;
+  int64_t last_full_pull_ms = 0;  // when the last full pull finished; 0 = never
+  std::string full_pull_after;    // paging token of a full pull in progress
+  bool full_pull_in_progress = false;
+  int64_t updated_ms = 0;
+};
+
+// The evaluation of one account by the rule file (and the portfolio pass).
+struct ResultRow {
+  std::string account_id;
+  std::string scores_json = "{}";
+  double score = 0;
+  std::string tier;
+  std::string health_json = "{}";
+  std::string receipt_json = "{}";
+  std::string rules_hash;
+  std::string capped_reason;
+  std::string owner_id;
+  double revenue = 0;
+  int64_t evaluated_ms = 0;
+};
+
+// What this add-in last wrote into one CRM field, and the CRM's value right after that write.
+struct WrittenValue {
+  std::string value;
+  std::string crm_value;
+  int64_t written_ms = 0;
+};
+
+enum class OutboxState { kPending, kAcked, kError };
+
+// One planned CRM write. kind: "update" (company fields; payload {"properties":{..}}),
+// "create_task" (payload: the task), "complete_task" (payload {"task_id":..}).
+struct OutboxEntry {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  std::string kind;
+  std::string idem_key;  // unique: planning the same write twice keeps one entry
+  std::string account_id;
+  std::string payload_json = "{}";
+  OutboxState state = OutboxState::kPending;
+  int attempts = 0;
+  std::string last_error;
+};
+
+// A task this add-in created (or is creating): its key, its CRM id once known, and its state
+// ("planned", "open", "completed").
+struct TaskRow {
+  std::string task_key;
+  std::string account_id;
+  std::string rule_id;
+  std::string crm_task_id;
+  std::string state;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+struct RunRow {
+  int64_t id = 0;
+  std::string kind;  // "sync", "dry_run", ...
+  int64_t started_ms = 0;
+  int64_t ended_ms = 0;  // 0 while running (or crashed)
+  std::string outcome;   // "running", "ok", "error", "cancelled", "interrupted"
+  std::string counters_json = "{}";
+  std::string error;
+};
+
+struct AuditRow {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t at_ms = 0;
+  std::string action;  // "update_field", "create_task", "complete_task", "conflict", ...
+  std::string account_id;
+  std::string target;  // the field name or the task key
+  std::string old_value;
+  std::string new_value;
+  std::string detail;
+};
+
+struct HistoryRow {
+  std::string account_id;
+  int64_t run_id = 0;
+  double score = 0;
+  std::string tier;
+  int64_t at_ms = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the state file at `path`, takes the exclusive lock, sets WAL and a
+  // busy timeout, and applies the pending migrations. ":memory:" is allowed (no lock file).
+  static std::unique_ptr<Store> Open(const std::string& path);
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int SchemaVersion();
+  const std::string& path() const;
+
+  // A unit of work: everything done through the Store between Begin() and Commit() is atomic.
+  // Destroying an uncommitted Transaction rolls it back. Not nestable.
+  class Transaction {
+   public:
+    explicit Transaction(Store& store);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void Commit();
+
+   private:
+    Store& store_;
+    bool done_ = false;
+  };
+
+  // Accounts (snapshot).
+  void UpsertAccount(const AccountRow& row);
+  std::optional<AccountRow> GetAccount(std::string_view id);
+  void SetArchived(std::string_view id, bool archived);
+  void ForEachAccount(const std::function<void(const AccountRow&)>& fn, bool include_archived);
+  int64_t CountAccounts(bool include_archived);
+
+  // Cursors by name (e.g. "companies").
+  Cursor GetCursor(std::string_view name);
+  void SetCursor(std::string_view name, const Cursor& cursor);
+
+  // Results.
+  void UpsertResult(const ResultRow& row);
+  std::optional<ResultRow> GetResult(std::string_view account_id);
+  void DeleteResult(std::string_view account_id);
+  void ForEachResult(const std::function<void(const ResultRow&)>& fn);
+
+  // Last written values.
+  std::optional<WrittenValue> GetWritten(std::string_view account_id, std::string_view field);
+  void SetWritten(std::string_view account_id, std::string_view field, const WrittenValue& value);
+  std::vector<std::pair<std::string, WrittenValue>> WrittenFor(std::string_view account_id);
+
+  // Outbox. AddOutbox ignores an entry whose idem_key exists; returns true when inserted.
+  bool AddOutbox(const OutboxEntry& entry);
+  std::vector<OutboxEntry> PendingOutbox(std::string_view kind, size_t limit);
+  std::vector<OutboxEntry> PendingOutboxAll();
+  void MarkOutbox(int64_t id, OutboxState state, std::string_view error);
+  void BumpOutboxAttempts(int64_t id);
+  // Drops a pending entry that a newer plan replaces (recorded as superseded in the audit).
+  void DeleteOutbox(int64_t id);
+  int64_t CountOutbox(OutboxState state);
+
+  // Tasks.
+  void UpsertTask(const TaskRow& row);
+  std::optional<TaskRow> GetTask(std::string_view task_key);
+  std::vector<TaskRow> TasksFor(std::string_view account_id);
+  std::vector<TaskRow> TasksInState(std::string_view state);
+
+  // Score history and audit.
+  void AddHistory(const HistoryRow& row);
+  std::vector<HistoryRow> HistoryFor(std::string_view account_id);
+  // The newest history row per account from runs before `run_id`.
+  std::optional<HistoryRow> PreviousHistory(std::string_view account_id, int64_t run_id);
+  void AddAudit(const AuditRow& row);
+  std::vector<AuditRow> AuditForRun(int64_t run_id);
+
+  // Runs.
+  int64_t StartRun(std::string_view kind, int64_t now_ms);
+  void FinishRun(int64_t run_id, int64_t now_ms, std::string_view outcome,
+                 std::string_view counters_json, std::string_view error);
+  // Marks runs still "running" (their process died) as "interrupted"; returns how many.
+  int MarkInterruptedRuns(int64_t now_ms);
+  std::vector<RunRow> LastRuns(size_t n, std::string_view kind = {});
+
+  // Small key/value settings (e.g. portal id, whether task keys are unique).
+  std::optional<std::string> GetMeta(std::string_view key);
+  void SetMeta(std::string_view key, std::string_view value);
+
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+std::string_view OutboxStateName(OutboxState state);
+
+}  // namespace kam::store
+
+#endif  // KAM_STORE_STORE_H_

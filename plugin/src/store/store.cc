@@ -1,0 +1,732 @@
+// The SQLite state store: migrations, the exclusive lock, and one prepared statement per query.
+#include "kam/store/store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+namespace kam::store {
+namespace {
+
+// Migration n (1-based) brings the schema from version n-1 to n. Never edit a released one.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts(
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL DEFAULT '',
+  properties TEXT NOT NULL, aggregates TEXT NOT NULL, mapped TEXT NOT NULL,
+  modified_ms INTEGER NOT NULL, archived INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE cursors(
+  name TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, last_id TEXT NOT NULL,
+  last_full_pull_ms INTEGER NOT NULL, full_pull_after TEXT NOT NULL,
+  full_pull_in_progress INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE results(
+  account_id TEXT PRIMARY KEY, scores TEXT NOT NULL, score REAL NOT NULL, tier TEXT NOT NULL,
+  health TEXT NOT NULL, receipt TEXT NOT NULL, rules_hash TEXT NOT NULL,
+  capped_reason TEXT NOT NULL, owner_id TEXT NOT NULL, revenue REAL NOT NULL,
+  evaluated_ms INTEGER NOT NULL);
+CREATE TABLE written(
+  account_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, crm_value TEXT NOT NULL,
+  written_ms INTEGER NOT NULL, PRIMARY KEY(account_id, field));
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, kind TEXT NOT NULL,
+  idem_key TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL, payload TEXT NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');
+CREATE INDEX outbox_state ON outbox(state, kind, id);
+CREATE TABLE tasks(
+  task_key TEXT PRIMARY KEY, account_id TEXT NOT NULL, rule_id TEXT NOT NULL,
+  crm_task_id TEXT NOT NULL, state TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL);
+CREATE INDEX tasks_account ON tasks(account_id);
+CREATE INDEX tasks_state ON tasks(state);
+CREATE TABLE score_history(
+  account_id TEXT NOT NULL, run_id INTEGER NOT NULL, score REAL NOT NULL, tier TEXT NOT NULL,
+  at_ms INTEGER NOT NULL, PRIMARY KEY(account_id, run_id));
+CREATE TABLE audit(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+  action TEXT NOT NULL, account_id TEXT NOT NULL, target TEXT NOT NULL, old_value TEXT NOT NULL,
+  new_value TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX audit_run ON audit(run_id);
+CREATE TABLE runs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, started_ms INTEGER NOT NULL,
+  ended_ms INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL, counters TEXT NOT NULL DEFAULT '{}',
+  error TEXT NOT NULL DEFAULT '');
+)sql",
+};
+
+OutboxState ParseState(const std::string& s) {
+  if (s == "acked") return OutboxState::kAcked;
+  if (s == "error") return OutboxState::kError;
+  return OutboxState::kPending;
+}
+
+}  // namespace
+
+std::string_view OutboxStateName(OutboxState state) {
+  switch (state) {
+    case OutboxState::kPending:
+      return "pending";
+    case OutboxState::kAcked:
+      return "acked";
+    case OutboxState::kError:
+      return "error";
+  }
+  return "pending";
+}
+
+struct Store::Impl {
+  std::string path;
+  int lock_fd = -1;
+  std::unique_ptr<SQLite::Database> db;
+  std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+  std::unique_ptr<SQLite::Transaction> tx;
+
+  ~Impl() {
+    statements.clear();
+    tx.reset();
+    db.reset();
+    if (lock_fd >= 0) close(lock_fd);  // releases the flock
+  }
+
+  // A cached statement, reset and with its bindings cleared.
+  SQLite::Statement& Q(std::string_view sql) {
+    auto it = statements.find(sql);
+    if (it == statements.end()) {
+      it = statements.emplace(std::string(sql), std::make_unique<SQLite::Statement>(*db, std::string(sql)))
+               .first;
+    }
+    it->second->reset();
+    it->second->clearBindings();
+    return *it->second;
+  }
+};
+
+namespace {
+
+// Runs fn, turning SQLite's exceptions into StoreError naming what was being done.
+template <typename Fn>
+auto Guard(const char* what, const std::string& path, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const StoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StoreError(std::string("state store ") + path + ": " + what + " failed: " + e.what());
+  }
+}
+
+// Binds text (SQLiteCpp's pointer+size overload would bind a BLOB, which never equals text).
+void Bind(SQLite::Statement& s, int i, std::string_view v) { s.bind(i, std::string(v)); }
+
+AccountRow ReadAccount(SQLite::Statement& s) {
+  AccountRow r;
+  r.id = s.getColumn(0).getString();
+  r.owner_id = s.getColumn(1).getString();
+  r.properties_json = s.getColumn(2).getString();
+  r.aggregates_json = s.getColumn(3).getString();
+  r.mapped_json = s.getColumn(4).getString();
+  r.modified_ms = s.getColumn(5).getInt64();
+  r.archived = s.getColumn(6).getInt() != 0;
+  return r;
+}
+
+ResultRow ReadResult(SQLite::Statement& s) {
+  ResultRow r;
+  r.account_id = s.getColumn(0).getString();
+  r.scores_json = s.getColumn(1).getString();
+  r.score = s.getColumn(2).getDouble();
+  r.tier = s.getColumn(3).getString();
+  r.health_json = s.getColumn(4).getString();
+  r.receipt_json = s.getColumn(5).getString();
+  r.rules_hash = s.getColumn(6).getString();
+  r.capped_reason = s.getColumn(7).getString();
+  r.owner_id = s.getColumn(8).getString();
+  r.revenue = s.getColumn(9).getDouble();
+  r.evaluated_ms = s.getColumn(10).getInt64();
+  return r;
+}
+
+OutboxEntry ReadOutbox(SQLite::Statement& s) {
+  OutboxEntry e;
+  e.id = s.getColumn(0).getInt64();
+  e.run_id = s.getColumn(1).getInt64();
+  e.kind = s.getColumn(2).getString();
+  e.idem_key = s.getColumn(3).getString();
+  e.account_id = s.getColumn(4).getString();
+  e.payload_json = s.getColumn(5).getString();
+  e.state = ParseState(s.getColumn(6).getString());
+  e.attempts = s.getColumn(7).getInt();
+  e.last_error = s.getColumn(8).getString();
+  return e;
+}
+
+TaskRow ReadTask(SQLite::Statement& s) {
+  TaskRow t;
+  t.task_key = s.getColumn(0).getString();
+  t.account_id = s.getColumn(1).getString();
+  t.rule_id = s.getColumn(2).getString();
+  t.crm_task_id = s.getColumn(3).getString();
+  t.state = s.getColumn(4).getString();
+  t.created_ms = s.getColumn(5).getInt64();
+  t.updated_ms = s.getColumn(6).getInt64();
+  return t;
+}
+
+constexpr const char* kAccountCols =
+    "id, owner_id, properties, aggregates, mapped, modified_ms, archived";
+constexpr const char* kResultCols =
+    "account_id, scores, score, tier, health, receipt, rules_hash, capped_reason, owner_id, "
+    "revenue, evaluated_ms";
+constexpr const char* kOutboxCols =
+    "id, run_id, kind, idem_key, account_id, payload, state, attempts, last_error";
+constexpr const char* kTaskCols =
+    "task_key, account_id, rule_id, crm_task_id, state, created_ms, updated_ms";
+
+}  // namespace
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const std::string& Store::path() const { return impl_->path; }
+
+std::unique_ptr<Store> Store::Open(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  if (path != ":memory:") {
+    std::string lock_path = path + ".lock";
+    impl->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (impl->lock_fd < 0) {
+      throw StoreError("cannot open the lock file " + lock_path + ": " + std::strerror(errno) +
+                       " (check that the state directory exists and is writable)");
+    }
+    if (flock(impl->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      if (err == EWOULDBLOCK) {
+        throw StoreLockedError("the state file " + path +
+                               " is in use by another kam process (lock " + lock_path +
+                               "); wait for it to finish or stop it, then retry");
+      }
+      throw StoreError("cannot lock " + lock_path + ": " + std::strerror(err));
+    }
+  }
+  Guard("opening", path, [&] {
+    impl->db = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
+    impl->db->setBusyTimeout(5000);
+    if (path != ":memory:") impl->db->exec("PRAGMA journal_mode=WAL");
+    impl->db->exec("PRAGMA synchronous=NORMAL");
+    impl->db->exec("PRAGMA foreign_keys=ON");
+    int version = impl->db->execAndGet("PRAGMA user_version").getInt();
+    if (version > kSchemaVersion) {
+      throw StoreError("state store " + path + " has schema version " + std::to_string(version) +
+                       ", newer than this build understands (" + std::to_string(kSchemaVersion) +
+                       "); use a newer kam or another state file");
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      SQLite::Transaction tx(*impl->db);
+      impl->db->exec(kMigrations[v]);
+      impl->db->exec("PRAGMA user_version=" + std::to_string(v + 1));
+      tx.commit();
+    }
+    return 0;
+  });
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+int Store::SchemaVersion() {
+  return Guard("reading the schema version", impl_->path,
+               [&] { return impl_->db->execAndGet("PRAGMA user_version").getInt(); });
+}
+
+Store::Transaction::Transaction(Store& store) : store_(store) {
+  Guard("beginning a transaction", store_.impl_->path, [&] {
+    if (store_.impl_->tx) throw StoreError("nested transactions are not supported");
+    store_.impl_->tx = std::make_unique<SQLite::Transaction>(*store_.impl_->db);
+    return 0;
+  });
+}
+
+Store::Transaction::~Transaction() {
+  if (!done_) store_.impl_->tx.reset();  // SQLite::Transaction rolls back
+}
+
+void Store::Transaction::Commit() {
+  Guard("committing", store_.impl_->path, [&] {
+    store_.impl_->tx->commit();
+    store_.impl_->tx.reset();
+    done_ = true;
+    return 0;
+  });
+}
+
+void Store::UpsertAccount(const AccountRow& r) {
+  Guard("saving account", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "INSERT INTO accounts(id, owner_id, properties, aggregates, mapped, modified_ms, archived) "
+        "VALUES(?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET owner_id=excluded.owner_id, "
+        "properties=excluded.properties, aggregates=excluded.aggregates, mapped=excluded.mapped, "
+        "modified_ms=excluded.modified_ms, archived=excluded.archived");
+    Bind(s, 1, r.id);
+    Bind(s, 2, r.owner_id);
+    Bind(s, 3, r.properties_json);
+    Bind(s, 4, r.aggregates_json);
+    Bind(s, 5, r.mapped_json);
+    s.bind(6, static_cast<int64_t>(r.modified_ms));
+    s.bind(7, r.archived ? 1 : 0);
+    s.exec();
+    return 0;
+  });
+}
+
+std::optional<AccountRow> Store::GetAccount(std::string_view id) {
+  return Guard("reading account", impl_->path, [&]() -> std::optional<AccountRow> {
+    auto& s = impl_->Q(std::string("SELECT ") + kAccountCols + " FROM accounts WHERE id=?");
+    Bind(s, 1, id);
+    if (!s.executeStep()) return std::nullopt;
+    return ReadAccount(s);
+  });
+}
+
+void Store::SetArchived(std::string_view id, bool archived) {
+  Guard("archiving account", impl_->path, [&] {
+    auto& s = impl_->Q("UPDATE accounts SET archived=? WHERE id=?");
+    s.bind(1, archived ? 1 : 0);
+    Bind(s, 2, id);
+    s.exec();
+    return 0;
+  });
+}
+
+void Store::ForEachAccount(const std::function<void(const AccountRow&)>& fn,
+                           bool include_archived) {
+  Guard("listing accounts", impl_->path, [&] {
+    // A dedicated statement: fn may call back into the store.
+    SQLite::Statement s(*impl_->db, std::string("SELECT ") + kAccountCols + " FROM accounts" +
+                                        (include_archived ? "" : " WHERE archived=0") +
+                                        " ORDER BY id");
+    while (s.executeStep()) fn(ReadAccount(s));
+    return 0;
+  });
+}
+
+int64_t Store::CountAccounts(bool include_archived) {
+  return Guard("counting accounts", impl_->path, [&] {
+    auto& s = impl_->Q(include_archived ? "SELECT COUNT(*) FROM accounts"
+                                        : "SELECT COUNT(*) FROM accounts WHERE archived=0");
+    s.executeStep();
+    return s.getColumn(0).getInt64();
+  });
+}
+
+Cursor Store::GetCursor(std::string_view name) {
+  return Guard("reading cursor", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "SELECT ts_ms, last_id, last_full_pull_ms, full_pull_after, full_pull_in_progress, "
+        "updated_ms FROM cursors WHERE name=?");
+    Bind(s, 1, name);
+    Cursor c;
+    if (s.executeStep()) {
+      c.ts_ms = s.getColumn(0).getInt64();
+      c.last_id = s.getColumn(1).getString();
+      c.last_full_pull_ms = s.getColumn(2).getInt64();
+      c.full_pull_after = s.getColumn(3).getString();
+      c.full_pull_in_progress = s.getColumn(4).getInt() != 0;
+      c.updated_ms = s.getColumn(5).getInt64();
+    }
+    return c;
+  });
+}
+
+void Store::SetCursor(std::string_view name, const Cursor& c) {
+  Guard("moving cursor", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "INSERT OR REPLACE INTO cursors(name, ts_ms, last_id, last_full_pull_ms, "
+        "full_pull_after, full_pull_in_progress, updated_ms) VALUES(?,?,?,?,?,?,?)");
+    Bind(s, 1, name);
+    s.bind(2, static_cast<int64_t>(c.ts_ms));
+    Bind(s, 3, c.last_id);
+    s.bind(4, static_cast<int64_t>(c.last_full_pull_ms));
+    Bind(s, 5, c.full_pull_after);
+    s.bind(6, c.full_pull_in_progress ? 1 : 0);
+    s.bind(7, static_cast<int64_t>(c.updated_ms));
+    s.exec();
+    return 0;
+  });
+}
+
+void Store::UpsertResult(const ResultRow& r) {
+  Guard("saving result", impl_->path, [&] {
+    auto& s = impl_->Q(std::string("INSERT OR REPLACE INTO results(") + kResultCols +
+                       ") VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+    Bind(s, 1, r.account_id);
+    Bind(s, 2, r.scores_json);
+    s.bind(3, r.score);
+    Bind(s, 4, r.tier);
+    Bind(s, 5, r.health_json);
+    Bind(s, 6, r.receipt_json);
+    Bind(s, 7, r.rules_hash);
+    Bind(s, 8, r.capped_reason);
+    Bind(s, 9, r.owner_id);
+    s.bind(10, r.revenue);
+    s.bind(11, static_cast<int64_t>(r.evaluated_ms));
+    s.exec();
+    return 0;
+  });
+}
+
+std::optional<ResultRow> Store::GetResult(std::string_view account_id) {
+  return Guard("reading result", impl_->path, [&]() -> std::optional<ResultRow> {
+    auto& s = impl_->Q(std::string("SELECT ") + kResultCols + " FROM results WHERE account_id=?");
+    Bind(s, 1, account_id);
+    if (!s.executeStep()) return std::nullopt;
+    return ReadResult(s);
+  });
+}
+
+void Store::DeleteResult(std::string_view account_id) {
+  Guard("deleting result", impl_->path, [&] {
+    auto& s = impl_->Q("DELETE FROM results WHERE account_id=?");
+    Bind(s, 1, account_id);
+    s.exec();
+    return 0;
+  });
+}
+
+void Store::ForEachResult(const std::function<void(const ResultRow&)>& fn) {
+  Guard("listing results", impl_->path, [&] {
+    SQLite::Statement s(*impl_->db,
+                        std::string("SELECT ") + kResultCols + " FROM results ORDER BY account_id");
+    while (s.executeStep()) fn(ReadResult(s));
+    return 0;
+  });
+}
+
+std::optional<WrittenValue> Store::GetWritten(std::string_view account_id,
+                                              std::string_view field) {
+  return Guard("reading written value", impl_->path, [&]() -> std::optional<WrittenValue> {
+    auto& s = impl_->Q(
+        "SELECT value, crm_value, written_ms FROM written WHERE account_id=? AND field=?");
+    Bind(s, 1, account_id);
+    Bind(s, 2, field);
+    if (!s.executeStep()) return std::nullopt;
+    return WrittenValue{s.getColumn(0).getString(), s.getColumn(1).getString(),
+                        s.getColumn(2).getInt64()};
+  });
+}
+
+void Store::SetWritten(std::string_view account_id, std::string_view field,
+                       const WrittenValue& v) {
+  Guard("saving written value", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "INSERT OR REPLACE INTO written(account_id, field, value, crm_value, written_ms) "
+        "VALUES(?,?,?,?,?)");
+    Bind(s, 1, account_id);
+    Bind(s, 2, field);
+    Bind(s, 3, v.value);
+    Bind(s, 4, v.crm_value);
+    s.bind(5, static_cast<int64_t>(v.written_ms));
+    s.exec();
+    return 0;
+  });
+}
+
+std::vector<std::pair<std::string, WrittenValue>> Store::WrittenFor(std::string_view account_id) {
+  return Guard("reading written values", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "SELECT field, value, crm_value, written_ms FROM written WHERE account_id=? ORDER BY "
+        "field");
+    Bind(s, 1, account_id);
+    std::vector<std::pair<std::string, WrittenValue>> out;
+    while (s.executeStep()) {
+      out.emplace_back(s.getColumn(0).getString(),
+                       WrittenValue{s.getColumn(1).getString(), s.getColumn(2).getString(),
+                                    s.getColumn(3).getInt64()});
+    }
+    return out;
+  });
+}
+
+bool Store::AddOutbox(const OutboxEntry& e) {
+  return Guard("adding outbox entry", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "INSERT OR IGNORE INTO outbox(run_id, kind, idem_key, account_id, payload, state, "
+        "attempts, last_error) VALUES(?,?,?,?,?,?,?,?)");
+    s.bind(1, static_cast<int64_t>(e.run_id));
+    Bind(s, 2, e.kind);
+    Bind(s, 3, e.idem_key);
+    Bind(s, 4, e.account_id);
+    Bind(s, 5, e.payload_json);
+    Bind(s, 6, OutboxStateName(e.state));
+    s.bind(7, e.attempts);
+    Bind(s, 8, e.last_error);
+    return s.exec() > 0;
+  });
+}
+
+std::vector<OutboxEntry> Store::PendingOutbox(std::string_view kind, size_t limit) {
+  return Guard("reading outbox", impl_->path, [&] {
+    auto& s = impl_->Q(std::string("SELECT ") + kOutboxCols +
+                       " FROM outbox WHERE state='pending' AND kind=? ORDER BY id LIMIT ?");
+    Bind(s, 1, kind);
+    s.bind(2, static_cast<int64_t>(limit));
+    std::vector<OutboxEntry> out;
+    while (s.executeStep()) out.push_back(ReadOutbox(s));
+    return out;
+  });
+}
+
+std::vector<OutboxEntry> Store::PendingOutboxAll() {
+  return Guard("reading outbox", impl_->path, [&] {
+    auto& s = impl_->Q(std::string("SELECT ") + kOutboxCols +
+                       " FROM outbox WHERE state='pending' ORDER BY id");
+    std::vector<OutboxEntry> out;
+    while (s.executeStep()) out.push_back(ReadOutbox(s));
+    return out;
+  });
+}
+
+void Store::MarkOutbox(int64_t id, OutboxState state, std::string_view error) {
+  Guard("updating outbox entry", impl_->path, [&] {
+    auto& s = impl_->Q("UPDATE outbox SET state=?, last_error=? WHERE id=?");
+    Bind(s, 1, OutboxStateName(state));
+    Bind(s, 2, error);
+    s.bind(3, static_cast<int64_t>(id));
+    s.exec();
+    return 0;
+  });
+}
+
+void Store::BumpOutboxAttempts(int64_t id) {
+  Guard("updating outbox attempts", impl_->path, [&] {
+    auto& s = impl_->Q("UPDATE outbox SET attempts=attempts+1 WHERE id=?");
+    s.bind(1, static_cast<int64_t>(id));
+    s.exec();
+    return 0;
+  });
+}
+
+void Store::DeleteOutbox(int64_t id) {
+  Guard("deleting outbox entry", impl_->path, [&] {
+    auto& s = impl_->Q("DELETE FROM outbox WHERE id=? AND state='pending'");
+    s.bind(1, static_cast<int64_t>(id));
+    s.exec();
+    return 0;
+  });
+}
+
+int64_t Store::CountOutbox(OutboxState state) {
+  return Guard("counting outbox", impl_->path, [&] {
+    auto& s = impl_->Q("SELECT COUNT(*) FROM outbox WHERE state=?");
+    Bind(s, 1, OutboxStateName(state));
+    s.executeStep();
+    return s.getColumn(0).getInt64();
+  });
+}
+
+void Store::UpsertTask(const TaskRow& t) {
+  Guard("saving task", impl_->path, [&] {
+    auto& s = impl_->Q(std::string("INSERT OR REPLACE INTO tasks(") + kTaskCols +
+                       ") VALUES(?,?,?,?,?,?,?)");
+    Bind(s, 1, t.task_key);
+    Bind(s, 2, t.account_id);
+    Bind(s, 3, t.rule_id);
+    Bind(s, 4, t.crm_task_id);
+    Bind(s, 5, t.state);
+    s.bind(6, static_cast<int64_t>(t.created_ms));
+    s.bind(7, static_cast<int64_t>(t.updated_ms));
+    s.exec();
+    return 0;
+  });
+}
+
+std::optional<TaskRow> Store::GetTask(std::string_view task_key) {
+  return Guard("reading task", impl_->path, [&]() -> std::optional<TaskRow> {
+    auto& s = impl_->Q(std::string("SELECT ") + kTaskCols + " FROM tasks WHERE task_key=?");
+    Bind(s, 1, task_key);
+    if (!s.executeStep()) return std::nullopt;
+    return ReadTask(s);
+  });
+}
+
+std::vector<TaskRow> Store::TasksFor(std::string_view account_id) {
+  return Guard("reading tasks", impl_->path, [&] {
+    auto& s = impl_->Q(std::string("SELECT ") + kTaskCols +
+                       " FROM tasks WHERE account_id=? ORDER BY task_key");
+    Bind(s, 1, account_id);
+    std::vector<TaskRow> out;
+    while (s.executeStep()) out.push_back(ReadTask(s));
+    return out;
+  });
+}
+
+std::vector<TaskRow> Store::TasksInState(std::string_view state) {
+  return Guard("reading tasks", impl_->path, [&] {
+    auto& s = impl_->Q(std::string("SELECT ") + kTaskCols +
+                       " FROM tasks WHERE state=? ORDER BY task_key");
+    Bind(s, 1, state);
+    std::vector<TaskRow> out;
+    while (s.executeStep()) out.push_back(ReadTask(s));
+    return out;
+  });
+}
+
+void Store::AddHistory(const HistoryRow& h) {
+  Guard("saving score history", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "INSERT OR REPLACE INTO score_history(account_id, run_id, score, tier, at_ms) "
+        "VALUES(?,?,?,?,?)");
+    Bind(s, 1, h.account_id);
+    s.bind(2, static_cast<int64_t>(h.run_id));
+    s.bind(3, h.score);
+    Bind(s, 4, h.tier);
+    s.bind(5, static_cast<int64_t>(h.at_ms));
+    s.exec();
+    return 0;
+  });
+}
+
+std::vector<HistoryRow> Store::HistoryFor(std::string_view account_id) {
+  return Guard("reading score history", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "SELECT account_id, run_id, score, tier, at_ms FROM score_history WHERE account_id=? "
+        "ORDER BY run_id");
+    Bind(s, 1, account_id);
+    std::vector<HistoryRow> out;
+    while (s.executeStep()) {
+      out.push_back({s.getColumn(0).getString(), s.getColumn(1).getInt64(),
+                     s.getColumn(2).getDouble(), s.getColumn(3).getString(),
+                     s.getColumn(4).getInt64()});
+    }
+    return out;
+  });
+}
+
+std::optional<HistoryRow> Store::PreviousHistory(std::string_view account_id, int64_t run_id) {
+  return Guard("reading score history", impl_->path, [&]() -> std::optional<HistoryRow> {
+    auto& s = impl_->Q(
+        "SELECT account_id, run_id, score, tier, at_ms FROM score_history WHERE account_id=? "
+        "AND run_id<? ORDER BY run_id DESC LIMIT 1");
+    Bind(s, 1, account_id);
+    s.bind(2, static_cast<int64_t>(run_id));
+    if (!s.executeStep()) return std::nullopt;
+    return HistoryRow{s.getColumn(0).getString(), s.getColumn(1).getInt64(),
+                      s.getColumn(2).getDouble(), s.getColumn(3).getString(),
+                      s.getColumn(4).getInt64()};
+  });
+}
+
+void Store::AddAudit(const AuditRow& a) {
+  Guard("writing audit log", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "INSERT INTO audit(run_id, at_ms, action, account_id, target, old_value, new_value, "
+        "detail) VALUES(?,?,?,?,?,?,?,?)");
+    s.bind(1, static_cast<int64_t>(a.run_id));
+    s.bind(2, static_cast<int64_t>(a.at_ms));
+    Bind(s, 3, a.action);
+    Bind(s, 4, a.account_id);
+    Bind(s, 5, a.target);
+    Bind(s, 6, a.old_value);
+    Bind(s, 7, a.new_value);
+    Bind(s, 8, a.detail);
+    s.exec();
+    return 0;
+  });
+}
+
+std::vector<AuditRow> Store::AuditForRun(int64_t run_id) {
+  return Guard("reading audit log", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "SELECT id, run_id, at_ms, action, account_id, target, old_value, new_value, detail "
+        "FROM audit WHERE run_id=? ORDER BY id");
+    s.bind(1, static_cast<int64_t>(run_id));
+    std::vector<AuditRow> out;
+    while (s.executeStep()) {
+      out.push_back({s.getColumn(0).getInt64(), s.getColumn(1).getInt64(),
+                     s.getColumn(2).getInt64(), s.getColumn(3).getString(),
+                     s.getColumn(4).getString(), s.getColumn(5).getString(),
+                     s.getColumn(6).getString(), s.getColumn(7).getString(),
+                     s.getColumn(8).getString()});
+    }
+    return out;
+  });
+}
+
+int64_t Store::StartRun(std::string_view kind, int64_t now_ms) {
+  return Guard("starting run", impl_->path, [&] {
+    auto& s = impl_->Q("INSERT INTO runs(kind, started_ms, outcome) VALUES(?,?,'running')");
+    Bind(s, 1, kind);
+    s.bind(2, static_cast<int64_t>(now_ms));
+    s.exec();
+    return impl_->db->getLastInsertRowid();
+  });
+}
+
+void Store::FinishRun(int64_t run_id, int64_t now_ms, std::string_view outcome,
+                      std::string_view counters_json, std::string_view error) {
+  Guard("finishing run", impl_->path, [&] {
+    auto& s = impl_->Q("UPDATE runs SET ended_ms=?, outcome=?, counters=?, error=? WHERE id=?");
+    s.bind(1, static_cast<int64_t>(now_ms));
+    Bind(s, 2, outcome);
+    Bind(s, 3, counters_json);
+    Bind(s, 4, error);
+    s.bind(5, static_cast<int64_t>(run_id));
+    s.exec();
+    return 0;
+  });
+}
+
+int Store::MarkInterruptedRuns(int64_t now_ms) {
+  return Guard("closing interrupted runs", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "UPDATE runs SET outcome='interrupted', ended_ms=?, error='the process stopped before "
+        "the run finished; the next run resumed it' WHERE outcome='running'");
+    s.bind(1, static_cast<int64_t>(now_ms));
+    return s.exec();
+  });
+}
+
+std::vector<RunRow> Store::LastRuns(size_t n, std::string_view kind) {
+  return Guard("reading runs", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "SELECT id, kind, started_ms, ended_ms, outcome, counters, error FROM runs WHERE (?='' "
+        "OR kind=?) ORDER BY id DESC LIMIT ?");
+    Bind(s, 1, kind);
+    Bind(s, 2, kind);
+    s.bind(3, static_cast<int64_t>(n));
+    std::vector<RunRow> out;
+    while (s.executeStep()) {
+      out.push_back({s.getColumn(0).getInt64(), s.getColumn(1).getString(),
+                     s.getColumn(2).getInt64(), s.getColumn(3).getInt64(),
+                     s.getColumn(4).getString(), s.getColumn(5).getString(),
+                     s.getColumn(6).getString()});
+    }
+    return out;
+  });
+}
+
+std::optional<std::string> Store::GetMeta(std::string_view key) {
+  return Guard("reading setting", impl_->path, [&]() -> std::optional<std::string> {
+    auto& s = impl_->Q("SELECT value FROM meta WHERE key=?");
+    Bind(s, 1, key);
+    if (!s.executeStep()) return std::nullopt;
+    return s.getColumn(0).getString();
+  });
+}
+
+void Store::SetMeta(std::string_view key, std::string_view value) {
+  Guard("saving setting", impl_->path, [&] {
+    auto& s = impl_->Q("INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)");
+    Bind(s, 1, key);
+    Bind(s, 2, value);
+    s.exec();
+    return 0;
+  });
+}
+
+}  // namespace kam::store
