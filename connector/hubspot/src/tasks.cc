@@ -1,0 +1,428 @@
+// Tasks: idempotent writes by kam_task_key (upsert mode or search-then-create mode), search by
+// key, completion.
+#include "tasks.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "client_impl.h"
+#include "pull.h"
+#include "time_util.h"
+
+namespace kam::hubspot {
+namespace internal {
+namespace {
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Json AssociationToCompany(const std::string& company_id) {
+  return Json{{"to", {{"id", company_id}}},
+              {"types", Json::array({{{"associationCategory", "HUBSPOT_DEFINED"},
+                                      {"associationTypeId", kTaskToCompanyType}}})}};
+}
+
+}  // namespace
+
+Json TaskProperties(const TaskSpec& t) {
+  Json p = {{"hs_timestamp", FormatIsoMs(t.due_ms)},
+            {"hs_task_subject", t.subject},
+            {"hs_task_body", t.body},
+            {"hs_task_status", t.status},
+            {"hs_task_priority", t.priority},
+            {"hs_task_type", t.type},
+            {"kam_task_key", t.key}};
+  if (!t.owner_id.empty()) p["hubspot_owner_id"] = t.owner_id;
+  return p;
+}
+
+std::string BuildTaskUpsertBody(const std::vector<TaskSpec>& tasks) {
+  Json inputs = Json::array();
+  for (const auto& t : tasks) {
+    inputs.push_back(
+        {{"idProperty", "kam_task_key"}, {"id", t.key}, {"properties", TaskProperties(t)}});
+  }
+  return Json{{"inputs", std::move(inputs)}}.dump();
+}
+
+std::string BuildTaskCreateBody(const std::vector<TaskSpec>& tasks) {
+  Json inputs = Json::array();
+  for (const auto& t : tasks) {
+    Json in = {{"properties", TaskProperties(t)}, {"associations", Json::array()}};
+    if (!t.company_id.empty()) in["associations"].push_back(AssociationToCompany(t.company_id));
+    inputs.push_back(std::move(in));
+  }
+  return Json{{"inputs", std::move(inputs)}}.dump();
+}
+
+std::string BuildTaskAssociationBody(
+    const std::vector<std::pair<std::string, std::string>>& task_company) {
+  Json inputs = Json::array();
+  for (const auto& [task, company] : task_company) {
+    inputs.push_back({{"from", {{"id", task}}},
+                      {"to", {{"id", company}}},
+                      {"types", Json::array({{{"associationCategory", "HUBSPOT_DEFINED"},
+                                              {"associationTypeId", kTaskToCompanyType}}})}});
+  }
+  return Json{{"inputs", std::move(inputs)}}.dump();
+}
+
+Result<std::vector<SearchRequest>> BuildTaskKeySearches(const std::vector<std::string>& keys,
+                                                        const std::vector<std::string>& properties,
+                                                        int max_body_chars) {
+  std::vector<SearchRequest> out;
+  auto make = [&](std::vector<std::string> values) {
+    SearchRequest r;
+    r.groups = {{Filter{"kam_task_key", "IN", "", std::move(values)}}};
+    r.properties = properties;
+    r.limit = 200;
+    return r;
+  };
+  std::vector<std::string> current;
+  std::set<std::string> unique;
+  for (const auto& k : keys) {
+    std::vector<std::string> forms = {k};
+    if (Lower(k) != k) forms.push_back(Lower(k));
+    std::vector<std::string> add;
+    for (auto& f : forms) {
+      if (unique.insert(f).second) add.push_back(f);
+    }
+    if (add.empty()) continue;
+    std::vector<std::string> trial = current;
+    trial.insert(trial.end(), add.begin(), add.end());
+    if (trial.size() <= 100 &&
+        static_cast<int>(BuildSearchBody(make(trial)).size()) <= max_body_chars) {
+      current = std::move(trial);
+      continue;
+    }
+    if (!current.empty()) out.push_back(make(std::move(current)));
+    current = add;
+    if (static_cast<int>(BuildSearchBody(make(current)).size()) > max_body_chars) {
+      Error e;
+      e.code = ErrorCode::kInvalidArgument;
+      e.message = "task key '" + k.substr(0, 80) + "' is too long to search for";
+      return e;
+    }
+  }
+  if (!current.empty()) out.push_back(make(std::move(current)));
+  return out;
+}
+
+}  // namespace internal
+
+using internal::Json;
+
+Result<TaskKeyMode> HubSpotClient::ResolveTaskKeyMode() {
+  if (impl_->resolved_task_mode) return *impl_->resolved_task_mode;
+  const std::string target = impl_->paths.Properties("tasks") + "/kam_task_key";
+  auto j = impl_->Call("GET", target, "", true);
+  if (!j.ok()) {
+    Error e = j.error();
+    if (e.http_status == 404) {
+      e.code = ErrorCode::kNotFound;
+      e.message = "the task property kam_task_key does not exist; run `kam provision` first";
+    }
+    return e;
+  }
+  const bool unique = j->is_object() && j->value("hasUniqueValue", false);
+  impl_->resolved_task_mode = unique ? TaskKeyMode::kUpsert : TaskKeyMode::kSearchCreate;
+  return *impl_->resolved_task_mode;
+}
+
+Result<std::vector<CrmObject>> HubSpotClient::FindTasksByKey(
+    const std::vector<std::string>& keys, const std::vector<std::string>& extra_properties) {
+  std::vector<std::string> props = {"kam_task_key", "hs_task_status", "hs_task_subject",
+                                    "hubspot_owner_id", "hs_timestamp"};
+  for (const auto& p : extra_properties) {
+    if (std::find(props.begin(), props.end(), p) == props.end()) props.push_back(p);
+  }
+  auto searches =
+      internal::BuildTaskKeySearches(keys, props, impl_->options.max_search_body_chars);
+  if (!searches.ok()) return searches.error();
+  std::vector<CrmObject> out;
+  std::set<std::string> ids;
+  for (auto& req : *searches) {
+    req.after = 0;
+    while (true) {
+      auto page = impl_->Search("tasks", req);
+      if (!page.ok()) return page.error();
+      for (auto& o : page->results) {
+        if (ids.insert(o.id).second) out.push_back(std::move(o));
+      }
+      if (!page->after || page->results.empty()) break;
+      req.after += static_cast<int64_t>(page->results.size());
+      if (req.after >= internal::kSearchCap) break;
+    }
+  }
+  return out;
+}
+
+Result<BatchWriteResult> HubSpotClient::CompleteTasks(const std::vector<std::string>& task_ids) {
+  std::vector<CompanyUpdate> updates;
+  for (const auto& id : task_ids) updates.push_back({id, {{"hs_task_status", "COMPLETED"}}});
+  BatchWriteResult out;
+  const std::string target = impl_->paths.Objects("tasks") + "/batch/update";
+  for (const auto& chunk : internal::Chunk(updates, 100)) {
+    auto j = impl_->Call("POST", target, internal::BuildBatchUpdateBody(chunk), true);
+    ++out.calls;
+    if (!j.ok()) {
+      if (out.written.empty() && out.failed.empty() &&
+          (j.error().code == ErrorCode::kUnauthenticated ||
+           j.error().code == ErrorCode::kCancelled)) {
+        return j.error();
+      }
+      for (const auto& u : chunk) out.failed.push_back({u.id, j.error()});
+      continue;
+    }
+    try {
+      auto resp = internal::ParseBatchResponse(*j);
+      std::set<std::string> done;
+      for (auto& o : resp.results) {
+        done.insert(o.id);
+        out.written.push_back(std::move(o));
+      }
+      std::optional<Error> unnamed;
+      for (const auto& be : resp.errors) {
+        if (be.ids.empty() && !unnamed) unnamed = be.error;
+        for (const auto& id : be.ids) {
+          if (done.insert(id).second) out.failed.push_back({id, be.error});
+        }
+      }
+      for (const auto& u : chunk) {
+        if (done.count(u.id)) continue;
+        Error e = unnamed.value_or(Error{});
+        if (!unnamed) e.message = "task " + u.id + " is missing from the batch update answer";
+        e.endpoint = "POST " + target;
+        out.failed.push_back({u.id, e});
+      }
+    } catch (const std::exception& ex) {
+      return BadAnswer("POST " + target, ex.what());
+    }
+  }
+  return out;
+}
+
+Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& tasks) {
+  TaskWriteResult result;
+  auto mode = ResolveTaskKeyMode();
+  if (!mode.ok()) return mode.error();
+  result.mode_used = *mode;
+
+  // One outcome per input; repeated keys in the input share the first one's outcome.
+  std::map<std::string, size_t> first_index;
+  std::vector<TaskSpec> unique;
+  for (const auto& t : tasks) {
+    result.tasks.push_back({t.key, "", false, std::nullopt});
+    if (t.key.empty()) {
+      Error e;
+      e.code = ErrorCode::kInvalidArgument;
+      e.message = "a task without kam_task_key cannot be written idempotently";
+      result.tasks.back().error = e;
+      continue;
+    }
+    if (first_index.emplace(t.key, unique.size()).second) unique.push_back(t);
+  }
+  std::map<std::string, TaskWriteOutcome> by_key;
+
+  // Which keys exist already (both modes): existing tasks are left as they are (a KAM may have
+  // edited or completed them).
+  std::vector<std::string> keys;
+  for (const auto& t : unique) keys.push_back(t.key);
+  auto existing = FindTasksByKey(keys);
+  if (!existing.ok()) return existing.error();
+  std::map<std::string, std::string> existing_id;  // key -> task id
+  for (const auto& o : *existing) {
+    if (auto k = o.Get("kam_task_key")) existing_id.emplace(*k, o.id);
+  }
+  std::map<std::string, std::string> lower_existing;
+  for (const auto& [k, id] : existing_id) {
+    std::string l = k;
+    for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    lower_existing.emplace(l, id);
+  }
+  std::vector<TaskSpec> to_write;
+  for (const auto& t : unique) {
+    std::optional<std::string> found;
+    if (auto it = existing_id.find(t.key); it != existing_id.end()) {
+      found = it->second;
+    } else {
+      std::string l = t.key;
+      for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (auto lit = lower_existing.find(l); lit != lower_existing.end()) found = lit->second;
+    }
+    if (found) {
+      by_key[t.key] = {t.key, *found, false, std::nullopt};
+    } else {
+      to_write.push_back(t);
+    }
+  }
+
+  const std::string objects = impl_->paths.Objects("tasks");
+  if (*mode == TaskKeyMode::kUpsert) {
+    std::vector<std::pair<std::string, std::string>> to_associate;
+    std::map<std::string, std::string> company_of;
+    for (const auto& t : to_write) company_of[t.key] = t.company_id;
+    for (const auto& chunk : internal::Chunk(to_write, 100)) {
+      const std::string target = objects + "/batch/upsert";
+      // Upsert keyed by a unique property is safe to repeat.
+      auto j = impl_->Call("POST", target, internal::BuildTaskUpsertBody(chunk), true);
+      if (!j.ok()) {
+        if (j.error().code == ErrorCode::kUnauthenticated ||
+            j.error().code == ErrorCode::kCancelled) {
+          return j.error();
+        }
+        for (const auto& t : chunk) by_key[t.key] = {t.key, "", false, j.error()};
+        continue;
+      }
+      try {
+        auto resp = internal::ParseBatchResponse(*j);
+        std::set<std::string> answered;
+        for (const auto& o : resp.results) {
+          auto k = o.Get("kam_task_key");
+          if (!k) continue;
+          answered.insert(*k);
+          by_key[*k] = {*k, o.id, o.is_new.value_or(true), std::nullopt};
+          if (!company_of[*k].empty()) to_associate.emplace_back(o.id, company_of[*k]);
+        }
+        for (const auto& be : resp.errors) {
+          for (const auto& id : be.ids) {
+            if (answered.insert(id).second) by_key[id] = {id, "", false, be.error};
+          }
+        }
+        for (const auto& t : chunk) {
+          if (answered.count(t.key)) continue;
+          Error e;
+          e.code = ErrorCode::kUnavailable;
+          e.retryable = true;
+          e.endpoint = "POST " + target;
+          e.message = "task " + t.key + " was not confirmed by the upsert; it is checked by key "
+                      "on the next write";
+          if (!resp.errors.empty()) e = resp.errors.front().error;
+          by_key[t.key] = {t.key, "", false, e};
+        }
+      } catch (const std::exception& ex) {
+        return BadAnswer("POST " + target, ex.what());
+      }
+    }
+    // Associate what the upsert wrote (repeating an existing association is harmless).
+    const std::string assoc = impl_->paths.AssociationsBatch("tasks", "companies", "create");
+    for (const auto& chunk : internal::Chunk(to_associate, 100)) {
+      auto j = impl_->Call("POST", assoc, internal::BuildTaskAssociationBody(chunk), true);
+      std::set<std::string> failed_tasks;
+      std::optional<Error> err;
+      if (!j.ok()) {
+        err = j.error();
+        for (const auto& [task, company] : chunk) failed_tasks.insert(task);
+      } else {
+        try {
+          const Json& errors = j->value("errors", Json::array());
+          for (const auto& e : errors) {
+            Error x;
+            x.code = ErrorCode::kInternal;
+            x.message = "associating a task with its company failed: " + e.value("message", "");
+            x.category = e.value("category", "");
+            err = x;
+            // The failing pair is not always named: mark the whole chunk unconfirmed.
+            for (const auto& [task, company] : chunk) failed_tasks.insert(task);
+          }
+        } catch (const std::exception& ex) {
+          return BadAnswer("POST " + assoc, ex.what());
+        }
+      }
+      for (auto& [key, outcome] : by_key) {
+        if (failed_tasks.count(outcome.task_id) && !outcome.error) {
+          Error e = *err;
+          e.message = "task " + key + " was written but not associated with its company: " +
+                      e.message + " (the next write repeats the association)";
+          outcome.error = e;
+        }
+      }
+    }
+  } else {
+    const std::string target = objects + "/batch/create";
+    for (const auto& chunk : internal::Chunk(to_write, 100)) {
+      // A create is not safe to repeat blindly: no transport retries on 5xx/timeouts.
+      auto r = impl_->CallWithStatus("POST", target, internal::BuildTaskCreateBody(chunk), false);
+      if (!r.ok()) {
+        const Error& e = r.error();
+        if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kCancelled) return e;
+        const bool in_doubt = e.http_status == 0 || e.http_status >= 500;
+        std::map<std::string, std::string> found;
+        if (in_doubt) {
+          // The create may have happened: look the keys up before calling it failed.
+          std::vector<std::string> chunk_keys;
+          for (const auto& t : chunk) chunk_keys.push_back(t.key);
+          auto again = FindTasksByKey(chunk_keys);
+          if (again.ok()) {
+            for (const auto& o : *again) {
+              if (auto k = o.Get("kam_task_key")) found.emplace(*k, o.id);
+            }
+          }
+        }
+        for (const auto& t : chunk) {
+          if (auto it = found.find(t.key); it != found.end()) {
+            by_key[t.key] = {t.key, it->second, true, std::nullopt};
+          } else {
+            Error x = e;
+            if (in_doubt) {
+              x.message += "; the task may or may not exist yet: the next write searches by "
+                           "key before creating";
+              x.retryable = true;
+            }
+            by_key[t.key] = {t.key, "", false, x};
+          }
+        }
+        continue;
+      }
+      try {
+        auto resp = internal::ParseBatchResponse(r->second);
+        std::set<std::string> answered;
+        for (const auto& o : resp.results) {
+          auto k = o.Get("kam_task_key");
+          if (!k) continue;
+          answered.insert(*k);
+          by_key[*k] = {*k, o.id, true, std::nullopt};
+        }
+        for (const auto& t : chunk) {
+          if (answered.count(t.key)) continue;
+          Error e;
+          e.code = ErrorCode::kInternal;
+          e.endpoint = "POST " + target;
+          e.message = "task " + t.key + " was not created";
+          if (!resp.errors.empty()) {
+            e = resp.errors.front().error;
+            e.endpoint = "POST " + target;
+          }
+          by_key[t.key] = {t.key, "", false, e};
+        }
+      } catch (const std::exception& ex) {
+        return BadAnswer("POST " + target, ex.what());
+      }
+    }
+  }
+
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (result.tasks[i].error) continue;
+    auto it = by_key.find(tasks[i].key);
+    if (it != by_key.end()) {
+      result.tasks[i] = it->second;
+    } else {
+      Error e;
+      e.code = ErrorCode::kInternal;
+      e.message = "no outcome recorded for task " + tasks[i].key;
+      result.tasks[i].error = e;
+    }
+  }
+  // Later duplicates of a key report created=false: only one task was made.
+  std::set<std::string> reported;
+  for (auto& t : result.tasks) {
+    if (!reported.insert(t.key).second) t.created = false;
+  }
+  return result;
+}
+
+}  // namespace kam::hubspot
