@@ -1,52 +1,793 @@
-// Stub: the implementation follows; the API in jsonlogic.h is final.
+// The compiler (rule JSON -> typed nodes, with limits checked first, slots resolved, constants
+// folded, hot shapes specialised) and the public entry points.
 #include "kam/jsonlogic/jsonlogic.h"
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "machine.h"
+#include "program.h"
 
 namespace kam::jsonlogic {
 namespace internal {
-struct Program {};
+namespace {
+
+using Json = nlohmann::json;
+
+std::string EscapePointer(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Checks depth, node count, string and array sizes without recursion.
+std::optional<Error> CheckLimits(const Json& rule, const Limits& limits) {
+  struct Item {
+    const Json* j;
+    std::size_t depth;
+  };
+  std::vector<Item> todo;
+  todo.push_back({&rule, 1});
+  std::size_t nodes = 0;
+  while (!todo.empty()) {
+    Item it = todo.back();
+    todo.pop_back();
+    if (it.depth > limits.max_depth) {
+      return Error{std::string(kExceededDepth),
+                   "the rule is nested deeper than " + std::to_string(limits.max_depth) +
+                       " levels (limit max_depth); simplify it",
+                   ""};
+    }
+    if (++nodes > limits.max_nodes) {
+      return Error{std::string(kLimitExceeded),
+                   "the rule has more than " + std::to_string(limits.max_nodes) +
+                       " JSON values (limit max_nodes); split it",
+                   ""};
+    }
+    const Json& j = *it.j;
+    if (j.is_string() && j.get_ref<const std::string&>().size() > limits.max_string_bytes) {
+      return Error{std::string(kLimitExceeded),
+                   "a string in the rule is longer than " +
+                       std::to_string(limits.max_string_bytes) + " bytes (limit max_string_bytes)",
+                   ""};
+    }
+    if ((j.is_array() || j.is_object()) && j.size() > limits.max_array_size) {
+      return Error{std::string(kLimitExceeded),
+                   "an array or object in the rule has more than " +
+                       std::to_string(limits.max_array_size) +
+                       " elements (limit max_array_size)",
+                   ""};
+    }
+    if (j.is_array() || j.is_object()) {
+      for (const auto& child : j) todo.push_back({&child, it.depth + 1});
+    }
+  }
+  return std::nullopt;
+}
+
+struct CompileFailure {
+  Error error;
+};
+
+enum class OpKind {
+  kVar, kVal, kExists, kMissing, kMissingSome, kIf, kAnd, kOr, kCoalesce, kNot, kNotNot, kCmp,
+  kArith, kCat, kSubstr, kIn, kMerge, kIter, kThrow, kTry, kLog, kPreserve
+};
+
+struct OpInfo {
+  OpKind kind;
+  Op op;
+  Cmp cmp;
+};
+
+const std::unordered_map<std::string, OpInfo>& Operators() {
+  static const std::unordered_map<std::string, OpInfo> ops = {
+      {"var", {OpKind::kVar, Op::kVar, Cmp::kLt}},
+      {"val", {OpKind::kVal, Op::kVal, Cmp::kLt}},
+      {"exists", {OpKind::kExists, Op::kExists, Cmp::kLt}},
+      {"missing", {OpKind::kMissing, Op::kMissing, Cmp::kLt}},
+      {"missing_some", {OpKind::kMissingSome, Op::kMissingSome, Cmp::kLt}},
+      {"if", {OpKind::kIf, Op::kIf, Cmp::kLt}},
+      {"?:", {OpKind::kIf, Op::kIf, Cmp::kLt}},
+      {"and", {OpKind::kAnd, Op::kAnd, Cmp::kLt}},
+      {"or", {OpKind::kOr, Op::kOr, Cmp::kLt}},
+      {"??", {OpKind::kCoalesce, Op::kCoalesce, Cmp::kLt}},
+      {"!", {OpKind::kNot, Op::kNot, Cmp::kLt}},
+      {"!!", {OpKind::kNotNot, Op::kNotNot, Cmp::kLt}},
+      {"<", {OpKind::kCmp, Op::kCmp, Cmp::kLt}},
+      {"<=", {OpKind::kCmp, Op::kCmp, Cmp::kLe}},
+      {">", {OpKind::kCmp, Op::kCmp, Cmp::kGt}},
+      {">=", {OpKind::kCmp, Op::kCmp, Cmp::kGe}},
+      {"==", {OpKind::kCmp, Op::kCmp, Cmp::kEq}},
+      {"!=", {OpKind::kCmp, Op::kCmp, Cmp::kNe}},
+      {"===", {OpKind::kCmp, Op::kCmp, Cmp::kStrictEq}},
+      {"!==", {OpKind::kCmp, Op::kCmp, Cmp::kStrictNe}},
+      {"+", {OpKind::kArith, Op::kAdd, Cmp::kLt}},
+      {"*", {OpKind::kArith, Op::kMul, Cmp::kLt}},
+      {"-", {OpKind::kArith, Op::kSub, Cmp::kLt}},
+      {"/", {OpKind::kArith, Op::kDiv, Cmp::kLt}},
+      {"%", {OpKind::kArith, Op::kMod, Cmp::kLt}},
+      {"max", {OpKind::kArith, Op::kMax, Cmp::kLt}},
+      {"min", {OpKind::kArith, Op::kMin, Cmp::kLt}},
+      {"cat", {OpKind::kCat, Op::kCat, Cmp::kLt}},
+      {"substr", {OpKind::kSubstr, Op::kSubstr, Cmp::kLt}},
+      {"in", {OpKind::kIn, Op::kIn, Cmp::kLt}},
+      {"merge", {OpKind::kMerge, Op::kMerge, Cmp::kLt}},
+      {"map", {OpKind::kIter, Op::kMap, Cmp::kLt}},
+      {"filter", {OpKind::kIter, Op::kFilter, Cmp::kLt}},
+      {"reduce", {OpKind::kIter, Op::kReduce, Cmp::kLt}},
+      {"all", {OpKind::kIter, Op::kAll, Cmp::kLt}},
+      {"some", {OpKind::kIter, Op::kSome, Cmp::kLt}},
+      {"none", {OpKind::kIter, Op::kNone, Cmp::kLt}},
+      {"throw", {OpKind::kThrow, Op::kThrow, Cmp::kLt}},
+      {"try", {OpKind::kTry, Op::kTry, Cmp::kLt}},
+      {"log", {OpKind::kLog, Op::kLog, Cmp::kLt}},
+      {"preserve", {OpKind::kPreserve, Op::kConst, Cmp::kLt}},
+  };
+  return ops;
+}
+
+bool IsPure(Op op) {
+  switch (op) {
+    case Op::kIf:
+    case Op::kAnd:
+    case Op::kOr:
+    case Op::kCoalesce:
+    case Op::kNot:
+    case Op::kNotNot:
+    case Op::kCmp:
+    case Op::kAdd:
+    case Op::kMul:
+    case Op::kSub:
+    case Op::kDiv:
+    case Op::kMod:
+    case Op::kMax:
+    case Op::kMin:
+    case Op::kArith:
+    case Op::kCat:
+    case Op::kSubstr:
+    case Op::kIn:
+    case Op::kInConst:
+    case Op::kMerge:
+    case Op::kArray:
+      return true;
+    default:
+      return false;
+  }
+}
+
+class Compiler {
+ public:
+  Compiler(Program& p, const Schema* schema) : p_(p), schema_(schema) {}
+
+  std::uint32_t Compile(const Json& j) {
+    if (j.is_object()) {
+      if (j.size() != 1) return AddConst(FromJson(j));  // data, not logic
+      auto it = j.begin();
+      const std::string& key = it.key();
+      std::size_t mark = pointer_.size();
+      pointer_ += "/" + EscapePointer(key);
+      std::uint32_t r = CompileOp(key, it.value());
+      pointer_.resize(mark);
+      return r;
+    }
+    if (j.is_array()) {
+      std::vector<std::uint32_t> kids;
+      bool all_const = true;
+      for (std::size_t i = 0; i < j.size(); ++i) {
+        kids.push_back(CompileAt(j[i], std::to_string(i)));
+        all_const = all_const && IsConst(kids.back());
+      }
+      if (all_const) {
+        bool same = true;  // elements are their own values: reuse the literal
+        for (std::size_t i = 0; i < j.size(); ++i) {
+          if (j[i].is_object() && j[i].size() == 1) same = false;
+          if (j[i].is_array()) same = false;
+        }
+        if (same) return AddConst(FromJson(j));
+      }
+      return Fold(AddNode(Op::kArray, kids));
+    }
+    return AddConst(FromJson(j));
+  }
+
+  std::uint32_t CompileAt(const Json& j, const std::string& token) {
+    std::size_t mark = pointer_.size();
+    pointer_ += "/" + EscapePointer(token);
+    std::uint32_t r = Compile(j);
+    pointer_.resize(mark);
+    return r;
+  }
+
+ private:
+  [[noreturn]] void Fail(std::string_view type, const std::string& message) {
+    throw CompileFailure{Error{std::string(type),
+                               message + " (at " + (pointer_.empty() ? "/" : pointer_) +
+                                   " in the rule)",
+                               ""}};
+  }
+
+  bool IsConst(std::uint32_t node) const { return p_.nodes[node].op == Op::kConst; }
+
+  std::uint32_t AddConst(Value v) {
+    Node n;
+    n.op = Op::kConst;
+    n.k = v;
+    return Push(n, {});
+  }
+
+  std::uint32_t Push(Node n, const std::vector<std::uint32_t>& kids) {
+    n.first = static_cast<std::uint32_t>(p_.kids.size());
+    n.n = static_cast<std::uint32_t>(kids.size());
+    p_.kids.insert(p_.kids.end(), kids.begin(), kids.end());
+    p_.nodes.push_back(n);
+    p_.pointers.push_back(pointer_.empty() ? "/" : pointer_);
+    return static_cast<std::uint32_t>(p_.nodes.size() - 1);
+  }
+
+  std::uint32_t AddNode(Op op, const std::vector<std::uint32_t>& kids, Cmp cmp = Cmp::kLt) {
+    Node n;
+    n.op = op;
+    n.cmp = cmp;
+    return Push(n, kids);
+  }
+
+  // Replaces a pure node whose kids are all constants by its value (errors stay at run time).
+  std::uint32_t Fold(std::uint32_t node) {
+    const Node& n = p_.nodes[node];
+    if (!IsPure(n.op)) return node;
+    for (std::uint32_t i = 0; i < n.n; ++i) {
+      if (!IsConst(p_.kids[n.first + i])) return node;
+    }
+    try {
+      Machine m;
+      Value v = m.RunNode(p_, node);
+      p_.json_pool.push_back(ToJson(v));
+      Node c;
+      c.op = Op::kConst;
+      c.k = FromJson(p_.json_pool.back());
+      c.first = n.first;
+      c.n = 0;
+      p_.nodes[node] = c;
+    } catch (const EvalError&) {
+      // Keep the node: the error belongs to evaluation (a `try` may catch it).
+    }
+    return node;
+  }
+
+  std::vector<const Json*> ArgList(const Json& args) {
+    std::vector<const Json*> out;
+    if (args.is_array()) {
+      for (const auto& a : args) out.push_back(&a);
+    } else {
+      out.push_back(&args);
+    }
+    return out;
+  }
+
+  std::vector<std::uint32_t> CompileArgs(const Json& args) {
+    std::vector<std::uint32_t> kids;
+    if (args.is_array()) {
+      for (std::size_t i = 0; i < args.size(); ++i) kids.push_back(CompileAt(args[i], std::to_string(i)));
+    } else {
+      kids.push_back(Compile(args));
+    }
+    return kids;
+  }
+
+  bool IsLogic(const Json& j) const { return j.is_object() && j.size() == 1; }
+
+  void RecordSlot(int slot) {
+    if (slot >= 0) p_.slots_read.push_back(slot);
+  }
+  void RecordUnknown(const std::string& path) {
+    if (iter_depth_ == 0) p_.unknown_paths.push_back(path);
+  }
+
+  std::uint32_t ConstPath(const std::string& text) {
+    Path path;
+    path.text = text;
+    if (!text.empty()) {
+      std::size_t start = 0;
+      while (true) {
+        std::size_t dot = text.find('.', start);
+        path.components.push_back(text.substr(start, dot - start));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+      }
+    }
+    if (iter_depth_ == 0 && !text.empty()) {
+      if (schema_ != nullptr) path.slot = schema_->Find(text);
+      if (path.slot >= 0) {
+        RecordSlot(path.slot);
+      } else {
+        RecordUnknown(text);
+      }
+    }
+    p_.paths.push_back(std::move(path));
+    return static_cast<std::uint32_t>(p_.paths.size() - 1);
+  }
+
+  static bool ConstKeyText(const Json& j, std::string* out) {
+    if (j.is_string()) {
+      *out = j.get<std::string>();
+      return true;
+    }
+    if (j.is_number()) {
+      *out = FormatNumber(j.get<double>());
+      return true;
+    }
+    return false;
+  }
+
+  std::uint32_t CompileVar(const Json& args) {
+    std::vector<const Json*> list = ArgList(args);
+    if (args.is_array() && list.empty()) list.push_back(nullptr);
+    const Json* path_j = list[0];
+    std::string text;
+    bool const_path = path_j == nullptr || path_j->is_null() || ConstKeyText(*path_j, &text);
+    bool has_default = list.size() > 1;
+    std::uint32_t def = 0;
+    if (has_default) def = CompileAt(*list[1], "1");
+    if (const_path) {
+      std::uint32_t path_idx = ConstPath(text);
+      const Path& path = p_.paths[path_idx];
+      if (path.slot >= 0 && iter_depth_ == 0) {
+        Node n;
+        if (!has_default || IsConst(def)) {
+          n.op = Op::kSlot;
+          n.first = static_cast<std::uint32_t>(path.slot);
+          n.k = has_default ? p_.nodes[def].k : Value::Null();
+          std::uint32_t idx = Push(n, {});
+          p_.nodes[idx].first = static_cast<std::uint32_t>(path.slot);
+          return idx;
+        }
+        n.op = Op::kSlotDyn;
+        n.aux = static_cast<std::uint32_t>(path.slot);
+        return Push(n, {def});
+      }
+      Node n;
+      n.op = Op::kVar;
+      n.aux = path_idx;
+      n.flags = has_default ? 1 : 0;
+      std::uint32_t placeholder = AddConst(Value::Null());
+      return Push(n, has_default ? std::vector<std::uint32_t>{placeholder, def}
+                                 : std::vector<std::uint32_t>{placeholder});
+    }
+    p_.dynamic_paths = true;
+    std::uint32_t path_node = args.is_array() ? CompileAt(*path_j, "0") : Compile(*path_j);
+    Node n;
+    n.op = Op::kVar;
+    n.aux = ~0u;
+    n.flags = has_default ? 1 : 0;
+    return Push(n, has_default ? std::vector<std::uint32_t>{path_node, def}
+                               : std::vector<std::uint32_t>{path_node});
+  }
+
+  std::uint32_t CompileVal(const Json& args, Op op) {
+    std::vector<const Json*> list = ArgList(args);
+    std::size_t climb = 0;
+    std::size_t start = 0;
+    if (args.is_array() && !list.empty() && list[0]->is_array()) {
+      const Json& c = *list[0];
+      if (!c.empty() && c[0].is_number()) {
+        climb = static_cast<std::size_t>(std::fabs(c[0].get<double>()));
+      }
+      start = 1;
+    }
+    std::vector<std::uint32_t> kids;
+    bool all_const = true;
+    std::string joined;
+    bool joinable = true;
+    for (std::size_t i = start; i < list.size(); ++i) {
+      std::uint32_t k = args.is_array() ? CompileAt(*list[i], std::to_string(i)) : Compile(*list[i]);
+      kids.push_back(k);
+      std::string text;
+      if (IsConst(k) && (list[i]->is_string() || list[i]->is_number()) &&
+          ConstKeyText(*list[i], &text)) {
+        if (text.find('.') != std::string::npos || text.empty()) joinable = false;
+        if (!joined.empty() || i > start) joined += ".";
+        joined += text;
+      } else {
+        all_const = false;
+      }
+    }
+    if (!all_const) p_.dynamic_paths = true;
+    if (op == Op::kVal && all_const && joinable && climb == 0 && iter_depth_ == 0 &&
+        !kids.empty()) {
+      int slot = schema_ != nullptr ? schema_->Find(joined) : -1;
+      if (slot >= 0) {
+        RecordSlot(slot);
+        Node n;
+        n.op = Op::kSlot;
+        n.k = Value::Null();
+        std::uint32_t idx = Push(n, {});
+        p_.nodes[idx].first = static_cast<std::uint32_t>(slot);
+        return idx;
+      }
+      RecordUnknown(joined);
+    } else if (all_const && climb == 0 && iter_depth_ == 0 && !kids.empty() && joinable) {
+      RecordUnknown(joined);
+    }
+    Node n;
+    n.op = op;
+    n.aux = static_cast<std::uint32_t>(climb);
+    return Push(n, kids);
+  }
+
+  std::uint32_t CompileMissing(const Json& args) {
+    std::vector<const Json*> list = ArgList(args);
+    // Constant keys (the common `{"missing": ["a.b", "c"]}`): resolve slots now.
+    bool all_const_keys = !list.empty();
+    for (const Json* a : list) {
+      if (!(a->is_string() || a->is_number())) all_const_keys = false;
+    }
+    if (args.is_array() && args.size() == 1 && args[0].is_array()) {
+      bool ok = true;
+      for (const auto& a : args[0]) ok = ok && (a.is_string() || a.is_number());
+      if (ok) {
+        list.clear();
+        for (const auto& a : args[0]) list.push_back(&a);
+        all_const_keys = true;
+      }
+    }
+    if (all_const_keys) {
+      MissingKeys mk;
+      for (const Json* a : list) {
+        std::string text;
+        ConstKeyText(*a, &text);
+        std::uint32_t path_idx = ConstPath(text);
+        const Path& path = p_.paths[path_idx];
+        if (a->is_string()) {
+          p_.string_pool.push_back(text);
+          mk.keys.push_back(Value::String(p_.string_pool.back()));
+        } else {
+          mk.keys.push_back(Value::Number(a->get<double>()));
+        }
+        mk.slots.push_back(iter_depth_ == 0 ? path.slot : -1);
+        mk.paths.push_back(path_idx);
+      }
+      p_.missing_keys.push_back(std::move(mk));
+      Node n;
+      n.op = Op::kMissingSlots;
+      n.aux = static_cast<std::uint32_t>(p_.missing_keys.size() - 1);
+      return Push(n, {});
+    }
+    p_.dynamic_paths = true;
+    return AddNode(Op::kMissing, CompileArgs(args));
+  }
+
+  std::uint32_t CompileMissingSome(const Json& args) {
+    if (!args.is_array() || args.size() < 2) {
+      Fail(kInvalidArguments, "'missing_some' needs [minimum, [keys...]]");
+    }
+    std::uint32_t need = CompileAt(args[0], "0");
+    std::uint32_t keys;
+    if (args[1].is_array()) {
+      // Record the constant keys for slots_read / unknown_paths.
+      for (const auto& a : args[1]) {
+        std::string text;
+        if (ConstKeyText(a, &text)) ConstPath(text);
+      }
+    } else {
+      p_.dynamic_paths = true;
+    }
+    keys = CompileAt(args[1], "1");
+    return AddNode(Op::kMissingSome, {need, keys});
+  }
+
+  std::uint32_t CompileCmp(const Json& args, Cmp cmp, const std::string& name) {
+    if (!args.is_array() || args.size() < 2) {
+      Fail(kInvalidArguments, "'" + name + "' needs an array of at least two arguments");
+    }
+    std::vector<std::uint32_t> kids = CompileArgs(args);
+    auto slot_of = [&](std::uint32_t k) -> int {
+      const Node& n = p_.nodes[k];
+      if (n.op == Op::kSlot && n.k.is_null()) return static_cast<int>(n.first);
+      return -1;
+    };
+    auto num_const = [&](std::uint32_t k) {
+      return IsConst(k) && p_.nodes[k].k.is_number();
+    };
+    auto simple_const = [&](std::uint32_t k) {
+      if (!IsConst(k)) return false;
+      Kind kd = p_.nodes[k].k.kind();
+      return kd == Kind::kNumber || kd == Kind::kString || kd == Kind::kBool ||
+             kd == Kind::kNull;
+    };
+    if (kids.size() == 2) {
+      int s0 = slot_of(kids[0]);
+      int s1 = slot_of(kids[1]);
+      if (s0 >= 0 && simple_const(kids[1])) {
+        Node n;
+        n.op = Op::kCmpSlotK;  // numbers take the fast path; other constants the generic one
+        n.cmp = cmp;
+        n.k = p_.nodes[kids[1]].k;
+        std::uint32_t idx = Push(n, {});
+        p_.nodes[idx].first = static_cast<std::uint32_t>(s0);
+        return idx;
+      }
+      if (s1 >= 0 && simple_const(kids[0])) {
+        Node n;
+        n.op = Op::kCmpKSlot;
+        n.cmp = cmp;
+        n.k = p_.nodes[kids[0]].k;
+        std::uint32_t idx = Push(n, {});
+        p_.nodes[idx].first = static_cast<std::uint32_t>(s1);
+        return idx;
+      }
+    }
+    if (kids.size() == 3 && (cmp == Cmp::kLt || cmp == Cmp::kLe) && num_const(kids[0]) &&
+        num_const(kids[2]) && slot_of(kids[1]) >= 0) {
+      Node n;
+      n.op = Op::kBetweenSlot;
+      n.cmp = cmp;
+      n.cmp2 = cmp;
+      n.k = p_.nodes[kids[0]].k;
+      n.kk = p_.nodes[kids[2]].k;
+      std::uint32_t idx = Push(n, {});
+      p_.nodes[idx].first = static_cast<std::uint32_t>(slot_of(kids[1]));
+      return idx;
+    }
+    return Fold(AddNode(Op::kCmp, kids, cmp));
+  }
+
+  std::uint32_t CompileIter(const Json& args, Op op, const std::string& name) {
+    if (!args.is_array()) {
+      Fail(kInvalidArguments, "'" + name + "' needs an array [items, logic" +
+                                  std::string(op == Op::kReduce ? ", initial]" : "]"));
+    }
+    if ((op == Op::kMap || op == Op::kFilter) && args.size() >= 1 && args[0].is_null()) {
+      Fail(kInvalidArguments, "'" + name + "' needs an array to iterate, got null");
+    }
+    if ((op == Op::kMap || op == Op::kFilter) && args.size() >= 2 && args[1].is_null()) {
+      Fail(kInvalidArguments, "'" + name + "' needs logic to apply, got null");
+    }
+    std::vector<std::uint32_t> kids;
+    kids.push_back(args.empty() ? AddConst(Value::Null()) : CompileAt(args[0], "0"));
+    if (args.size() > 1) {
+      ++iter_depth_;
+      kids.push_back(CompileAt(args[1], "1"));
+      --iter_depth_;
+    }
+    if (op == Op::kReduce && args.size() > 2) {
+      kids.push_back(CompileAt(args[2], "2"));
+    }
+    return AddNode(op, kids);
+  }
+
+  std::uint32_t CompileOp(const std::string& name, const Json& args) {
+    const auto& ops = Operators();
+    auto it = ops.find(name);
+    if (it == ops.end()) {
+      Fail(kUnknownOperator, "unknown operator '" + name + "'");
+    }
+    const OpInfo& info = it->second;
+    switch (info.kind) {
+      case OpKind::kPreserve:
+        return AddConst(FromJson(args));
+      case OpKind::kVar:
+        return CompileVar(args);
+      case OpKind::kVal:
+        return CompileVal(args, Op::kVal);
+      case OpKind::kExists:
+        return CompileVal(args, Op::kExists);
+      case OpKind::kMissing:
+        return CompileMissing(args);
+      case OpKind::kMissingSome:
+        return CompileMissingSome(args);
+      case OpKind::kIf:
+      case OpKind::kAnd:
+      case OpKind::kOr: {
+        if (!args.is_array()) {
+          Fail(kInvalidArguments, "'" + name + "' needs an array of arguments");
+        }
+        std::vector<std::uint32_t> kids = CompileArgs(args);
+        if (info.kind == OpKind::kAnd || info.kind == OpKind::kOr) {
+          return Fold(AddNode(info.kind == OpKind::kAnd ? Op::kAnd : Op::kOr, kids));
+        }
+        return Fold(AddNode(Op::kIf, kids));
+      }
+      case OpKind::kCoalesce: {
+        if (!args.is_array()) {
+          Node n;
+          n.op = Op::kCoalesce;
+          n.flags = 1;
+          return Fold(Push(n, {Compile(args)}));
+        }
+        return Fold(AddNode(Op::kCoalesce, CompileArgs(args)));
+      }
+      case OpKind::kNot:
+      case OpKind::kNotNot: {
+        std::vector<std::uint32_t> kids;
+        if (args.is_array()) {
+          if (!args.empty()) kids.push_back(CompileAt(args[0], "0"));
+        } else {
+          kids.push_back(Compile(args));
+        }
+        return Fold(AddNode(info.op, kids));
+      }
+      case OpKind::kCmp:
+        return CompileCmp(args, info.cmp, name);
+      case OpKind::kArith: {
+        if (!args.is_array() && IsLogic(args)) {
+          Node n;
+          n.op = Op::kArith;
+          n.aux = static_cast<std::uint32_t>(info.op);
+          return Fold(Push(n, {Compile(args)}));
+        }
+        return Fold(AddNode(info.op, CompileArgs(args)));
+      }
+      case OpKind::kCat: {
+        if (!args.is_array() && IsLogic(args)) {
+          Node n;
+          n.op = Op::kCat;
+          n.flags = 1;
+          return Fold(Push(n, {Compile(args)}));
+        }
+        return Fold(AddNode(Op::kCat, CompileArgs(args)));
+      }
+      case OpKind::kSubstr:
+        return Fold(AddNode(Op::kSubstr, CompileArgs(args)));
+      case OpKind::kIn: {
+        std::vector<std::uint32_t> kids = CompileArgs(args);
+        if (kids.size() == 2 && IsConst(kids[1]) && !IsConst(kids[0])) {
+          Value hay = p_.nodes[kids[1]].k;
+          if (IsArrayValue(hay)) {
+            std::vector<Value> list;
+            bool simple = true;
+            for (std::size_t i = 0; i < ArrayLength(hay); ++i) {
+              Value v = ArrayItem(hay, i);
+              if (IsArrayValue(v) || IsObjectValue(v)) simple = false;
+              list.push_back(v);
+            }
+            if (simple) {
+              p_.const_lists.push_back(std::move(list));
+              Node n;
+              n.op = Op::kInConst;
+              n.aux = static_cast<std::uint32_t>(p_.const_lists.size() - 1);
+              return Push(n, {kids[0]});
+            }
+          }
+        }
+        return Fold(AddNode(Op::kIn, kids));
+      }
+      case OpKind::kMerge:
+        return Fold(AddNode(Op::kMerge, CompileArgs(args)));
+      case OpKind::kIter:
+        return CompileIter(args, info.op, name);
+      case OpKind::kThrow:
+        return AddNode(Op::kThrow, CompileArgs(args));
+      case OpKind::kTry: {
+        std::vector<std::uint32_t> kids;
+        if (args.is_array()) {
+          for (std::size_t i = 0; i < args.size(); ++i) {
+            if (i > 0) ++iter_depth_;  // fallbacks run in the error's scope
+            kids.push_back(CompileAt(args[i], std::to_string(i)));
+            if (i > 0) --iter_depth_;
+          }
+        } else {
+          kids.push_back(Compile(args));
+        }
+        return AddNode(Op::kTry, kids);
+      }
+      case OpKind::kLog: {
+        std::vector<std::uint32_t> kids = CompileArgs(args);
+        if (kids.size() > 1) kids.resize(1);
+        return AddNode(Op::kLog, kids);
+      }
+    }
+    Fail(kUnknownOperator, "unknown operator '" + name + "'");
+  }
+
+  Program& p_;
+  const Schema* schema_;
+  std::string pointer_;
+  int iter_depth_ = 0;
+};
+
+void SortUnique(std::vector<int>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+void SortUnique(std::vector<std::string>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+}  // namespace
 }  // namespace internal
 
-struct Evaluator::State {};
+// ---------------------------------------------------------------------------------------------
 
-bool IsTruthy(const Value&) { return false; }
-nlohmann::json ToJson(const Value&) { return nullptr; }
-std::string FormatNumber(double) { return {}; }
-double ParseNumber(std::string_view) { return 0; }
-int Schema::Add(std::string_view path) {
-  if (auto it = index_.find(path); it != index_.end()) return it->second;
-  int slot = static_cast<int>(paths_.size());
-  paths_.emplace_back(path);
-  index_.emplace(std::string(path), slot);
-  return slot;
-}
-int Schema::Find(std::string_view path) const {
-  auto it = index_.find(path);
-  return it == index_.end() ? -1 : it->second;
-}
 Rule::Rule() = default;
-std::span<const int> Rule::slots_read() const { return {}; }
-std::span<const std::string> Rule::unknown_paths() const { return {}; }
-bool Rule::has_dynamic_paths() const { return false; }
-bool Rule::is_constant() const { return false; }
-std::size_t Rule::node_count() const { return 0; }
-Expected<Rule> Compile(const nlohmann::json&, const CompileOptions&) {
-  return Error{std::string(kUnknownOperator), "not implemented yet", ""};
+
+std::span<const int> Rule::slots_read() const {
+  if (!program_) return {};
+  return program_->slots_read;
 }
+std::span<const std::string> Rule::unknown_paths() const {
+  if (!program_) return {};
+  return program_->unknown_paths;
+}
+bool Rule::has_dynamic_paths() const { return program_ && program_->dynamic_paths; }
+bool Rule::is_constant() const {
+  return program_ && program_->nodes[program_->root].op == internal::Op::kConst;
+}
+std::size_t Rule::node_count() const { return program_ ? program_->nodes.size() : 0; }
+
+Expected<Rule> Compile(const nlohmann::json& rule, const CompileOptions& options) {
+  if (auto err = internal::CheckLimits(rule, options.limits)) return *err;
+  auto program = std::make_shared<internal::Program>();
+  program->limits = options.limits;
+  if (options.schema != nullptr) program->schema = *options.schema;
+  try {
+    program->json_pool.push_back(rule);  // constants view into this copy
+    internal::Compiler compiler(*program, options.schema);
+    program->root = compiler.Compile(program->json_pool.front());
+  } catch (const internal::CompileFailure& f) {
+    return f.error;
+  } catch (const nlohmann::json::exception& e) {
+    return Error{std::string(kInvalidArguments), std::string("malformed rule: ") + e.what(), ""};
+  }
+  internal::SortUnique(program->slots_read);
+  internal::SortUnique(program->unknown_paths);
+  Rule r;
+  r.program_ = std::move(program);
+  return r;
+}
+
+struct Evaluator::State {
+  internal::Machine machine;
+};
+
 Evaluator::Evaluator() : state_(std::make_unique<State>()) {}
 Evaluator::~Evaluator() = default;
-Expected<Value> Evaluator::Evaluate(const Rule&, std::span<const Value>, const nlohmann::json*) {
-  return Error{std::string(kUnknownOperator), "not implemented yet", ""};
+
+Expected<Value> Evaluator::Evaluate(const Rule& rule, std::span<const Value> slots,
+                                    const nlohmann::json* data) {
+  if (!rule.program_) {
+    return Error{std::string(kInvalidArguments), "evaluating a rule that was never compiled", ""};
+  }
+  try {
+    return state_->machine.Run(*rule.program_, slots, data);
+  } catch (internal::EvalError& e) {
+    Error err{std::move(e.type), std::move(e.message), ""};
+    if (e.is_throw) err.thrown = e.thrown.dump();
+    return err;
+  }
 }
-Expected<bool> Evaluator::EvaluateTruthy(const Rule&, std::span<const Value>,
-                                         const nlohmann::json*) {
-  return Error{std::string(kUnknownOperator), "not implemented yet", ""};
+
+Expected<bool> Evaluator::EvaluateTruthy(const Rule& rule, std::span<const Value> slots,
+                                         const nlohmann::json* data) {
+  Expected<Value> v = Evaluate(rule, slots, data);
+  if (!v.ok()) return v.error();
+  return IsTruthy(*v);
 }
-Expected<nlohmann::json> Apply(const nlohmann::json&, const nlohmann::json&, const Limits&) {
-  return Error{std::string(kUnknownOperator), "not implemented yet", ""};
+
+Expected<nlohmann::json> Apply(const nlohmann::json& rule, const nlohmann::json& data,
+                               const Limits& limits) {
+  CompileOptions options;
+  options.limits = limits;
+  Expected<Rule> compiled = Compile(rule, options);
+  if (!compiled.ok()) return compiled.error();
+  Evaluator evaluator;
+  Expected<Value> v = evaluator.Evaluate(*compiled, {}, &data);
+  if (!v.ok()) return v.error();
+  return ToJson(*v);
 }
-Expected<nlohmann::json> ParseJson(std::string_view, std::size_t) {
-  return Error{std::string(kInvalidJson), "not implemented yet", ""};
-}
+
 }  // namespace kam::jsonlogic

@@ -1,0 +1,98 @@
+// Internal: the evaluation machine (scratch arena, scope stack, node interpreter). Used by the
+// Evaluator and by the compiler to fold constant sub-expressions.
+#ifndef KAM_JSONLOGIC_SRC_MACHINE_H_
+#define KAM_JSONLOGIC_SRC_MACHINE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "program.h"
+
+namespace kam::jsonlogic::internal {
+
+// Bump allocator whose chunks are kept across Reset(), so steady-state evaluation allocates
+// nothing. Memory it hands out stays put until Reset().
+class Arena {
+ public:
+  void* Allocate(std::size_t bytes);
+  void Reset() {
+    chunk_ = 0;
+    offset_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 64 * 1024;
+  std::vector<std::unique_ptr<std::byte[]>> chunks_;
+  std::vector<std::size_t> sizes_;
+  std::size_t chunk_ = 0;
+  std::size_t offset_ = 0;
+};
+
+enum class ScopeType : std::uint8_t { kRoot, kValue, kMeta, kReduce };
+
+struct Scope {
+  ScopeType type = ScopeType::kRoot;
+  Value value;        // kValue: the element; kReduce: current
+  Value accumulator;  // kReduce
+  Value index;        // kMeta: the index (number) or null
+};
+
+class Machine {
+ public:
+  // Evaluates node `node` of `program`. Throws EvalError.
+  Value Run(const Program& program, std::span<const Value> slots, const nlohmann::json* data);
+  // Like Run, on an arbitrary node (constant folding).
+  Value RunNode(const Program& program, std::uint32_t node);
+
+ private:
+  Value Eval(std::uint32_t idx);
+  Value EvalKid(const Node& n, std::uint32_t i) { return Eval(p_->kids[n.first + i]); }
+  [[noreturn]] void Fail(std::string_view type, std::uint32_t node, std::string_view what);
+  bool Compare(Cmp c, const Value& a, const Value& b, std::uint32_t node);
+  double ToNumber(const Value& v, std::uint32_t node);
+  Value SlotValue(int slot) const {
+    return static_cast<std::size_t>(slot) < slots_.size() ? slots_[static_cast<std::size_t>(slot)]
+                                                          : Value();
+  }
+  Value RootValue() const;
+  Value ScopeWhole(const Scope& s) const;
+  Value ScopeChild(const Scope& s, const Value& key) const;
+  Value ScopeChildStr(const Scope& s, std::string_view key) const;
+  Value VarWalk(const Scope& s, std::string_view dotted, bool* found) const;
+  Value ConstPathLookup(const Path& path, bool* found) const;
+  Value DynamicVar(const Value& path, bool* found);
+  Value Missing(std::span<const Value> keys, std::uint32_t node);
+  Value MakeArray(std::size_t base);  // copies stack_[base..] into the arena, pops them
+  Value MakeString(std::string_view s);
+  Value ArithList(const Node& n, std::uint32_t idx, std::span<const Value> args);
+  Value Iterate(const Node& n, std::uint32_t idx);
+  Value Try(const Node& n, std::uint32_t idx);
+  void CountIteration(std::uint32_t node);
+  void PushScope(const Scope& s, std::uint32_t node);
+
+  const Program* p_ = nullptr;
+  std::span<const Value> slots_;
+  const nlohmann::json* data_ = nullptr;
+  std::vector<Scope> scopes_;
+  std::vector<Value> stack_;
+  Arena arena_;
+  std::string sbuf_;
+  std::deque<nlohmann::json> error_contexts_;
+  std::size_t iterations_ = 0;
+};
+
+// Helpers shared with the compiler.
+std::size_t ArrayLength(const Value& v);  // kArray or JSON array; 0 otherwise
+Value ArrayItem(const Value& v, std::size_t i);
+bool IsArrayValue(const Value& v);
+bool IsObjectValue(const Value& v);
+Value ChildOf(const Value& cur, std::string_view key);
+
+}  // namespace kam::jsonlogic::internal
+
+#endif  // KAM_JSONLOGIC_SRC_MACHINE_H_

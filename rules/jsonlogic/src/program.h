@@ -1,0 +1,126 @@
+// Internal: the compiled form of a rule (typed nodes in a flat array) shared by the compiler and
+// the evaluator. Not part of the public API.
+#ifndef KAM_JSONLOGIC_SRC_PROGRAM_H_
+#define KAM_JSONLOGIC_SRC_PROGRAM_H_
+
+#include <cstdint>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "kam/jsonlogic/jsonlogic.h"
+
+namespace kam::jsonlogic::internal {
+
+enum class Op : std::uint8_t {
+  kConst,         // k
+  kFail,          // throws error_types[aux] with message of the node (structural error at run time)
+  kSlot,          // record slot `first`; absent -> k (default, itself a constant) ; null stays null
+  kSlotDyn,       // record slot `first`, default computed by kid 0
+  kVar,           // var: kids [path, default?]; path constant in `path` table when aux != ~0
+  kVal,           // val: kids are the path components (evaluated), climb in `first`
+  kExists,        // exists: kids are the path components
+  kMissing,       // missing: kids are the keys (or one kid giving an array)
+  kMissingSlots,  // missing on constant keys: keys table entry `aux` (slots or paths)
+  kMissingSome,   // kids [need, keys]
+  kIf,            // kids: cond, then, cond, then, ..., else?
+  kAnd,
+  kOr,
+  kCoalesce,      // ??
+  kNot,
+  kNotNot,
+  kCmp,           // chained comparison, cmp in `cmp`, kids >= 2
+  kCmpSlotK,      // slot `first` <cmp> constant k (fast path for numbers)
+  kCmpKSlot,      // constant k <cmp> slot `first`
+  kBetweenSlot,   // k <cmp> slot `first` <cmp2> constant kk (3-argument form on a slot)
+  kAdd,
+  kMul,
+  kSub,
+  kDiv,
+  kMod,
+  kMax,
+  kMin,
+  kArith,         // + - * / % max min with one computed argument list (kid 0); arith op in cmp
+  kCat,
+  kSubstr,
+  kIn,
+  kInConst,       // kid 0 in constant list `aux` (strings and numbers)
+  kMerge,
+  kArray,         // literal array with logic inside: each kid evaluated
+  kMap,
+  kFilter,
+  kReduce,
+  kAll,
+  kSome,
+  kNone,
+  kThrow,
+  kTry,
+  kLog,
+};
+
+enum class Cmp : std::uint8_t { kLt, kLe, kGt, kGe, kEq, kNe, kStrictEq, kStrictNe };
+
+struct Node {
+  Op op = Op::kConst;
+  Cmp cmp = Cmp::kLt;
+  Cmp cmp2 = Cmp::kLt;
+  std::uint8_t flags = 0;
+  std::uint32_t n = 0;      // number of kids
+  std::uint32_t first = 0;  // index into kids, or slot
+  std::uint32_t aux = 0;    // table index
+  Value k;                  // constant
+  Value kk;                 // second constant
+};
+
+// A compiled constant var path: components as views of strings the Program owns.
+struct Path {
+  std::string text;                     // the path as written ("a.b.c")
+  std::vector<std::string> components;  // split at '.'
+  int slot = -1;                        // >= 0 when the schema knows the path (root scope only)
+};
+
+// Keys of `missing` on constant keys: each with its slot or constant path.
+struct MissingKeys {
+  std::vector<Value> keys;       // the key as returned in the result (string or number)
+  std::vector<int> slots;        // -1 when dynamic
+  std::vector<std::uint32_t> paths;  // index into Program::paths
+};
+
+struct Program {
+  std::vector<Node> nodes;
+  std::vector<std::uint32_t> kids;
+  std::uint32_t root = 0;
+  std::vector<Path> paths;
+  std::vector<MissingKeys> missing_keys;
+  std::vector<std::vector<Value>> const_lists;  // for kInConst
+  std::vector<std::string> pointers;            // JSON pointer of each node, for messages
+  std::vector<Error> fail_errors;               // for kFail
+  std::deque<nlohmann::json> json_pool;         // owned constants (literal data, folded results)
+  std::deque<std::string> string_pool;          // owned constant strings
+  Schema schema;                                // copy of the schema (dynamic paths)
+  std::vector<int> slots_read;
+  std::vector<std::string> unknown_paths;
+  bool dynamic_paths = false;
+  Limits limits;
+};
+
+// Thrown inside evaluation; caught at the Evaluate boundary and by `try`.
+struct EvalError {
+  std::string type;
+  std::string message;
+  nlohmann::json thrown;  // the thrown value (null for built-in errors)
+  bool is_throw = false;
+};
+
+// JavaScript string conversion appended to `out` (arrays join with ",", objects
+// "[object Object]", null/absent inside arrays empty).
+void AppendJsString(const Value& v, std::string& out);
+// The value of a JSON node as a Value (scalars by value, strings/arrays/objects as views).
+Value FromJson(const nlohmann::json& j);
+
+}  // namespace kam::jsonlogic::internal
+
+#endif  // KAM_JSONLOGIC_SRC_PROGRAM_H_

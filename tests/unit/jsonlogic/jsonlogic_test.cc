@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "kam/jsonlogic/jsonlogic.h"
+TEST(JsonLogic, Placeholder) {}
