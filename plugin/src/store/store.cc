@@ -42,7 +42,8 @@ CREATE INDEX outbox_state ON outbox(state, kind, id);
 CREATE TABLE tasks(
   task_key TEXT PRIMARY KEY, account_id TEXT NOT NULL, rule_id TEXT NOT NULL,
   crm_task_id TEXT NOT NULL, state TEXT NOT NULL, created_ms INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL);
+  updated_ms INTEGER NOT NULL, owner_id TEXT NOT NULL DEFAULT '',
+  auto_close INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX tasks_account ON tasks(account_id);
 CREATE INDEX tasks_state ON tasks(state);
 CREATE TABLE score_history(
@@ -175,6 +176,8 @@ TaskRow ReadTask(SQLite::Statement& s) {
   t.state = s.getColumn(4).getString();
   t.created_ms = s.getColumn(5).getInt64();
   t.updated_ms = s.getColumn(6).getInt64();
+  t.owner_id = s.getColumn(7).getString();
+  t.auto_close = s.getColumn(8).getInt() != 0;
   return t;
 }
 
@@ -186,7 +189,8 @@ constexpr const char* kResultCols =
 constexpr const char* kOutboxCols =
     "id, run_id, kind, idem_key, account_id, payload, state, attempts, last_error";
 constexpr const char* kTaskCols =
-    "task_key, account_id, rule_id, crm_task_id, state, created_ms, updated_ms";
+    "task_key, account_id, rule_id, crm_task_id, state, created_ms, updated_ms, owner_id, "
+    "auto_close";
 
 }  // namespace
 
@@ -532,7 +536,7 @@ int64_t Store::CountOutbox(OutboxState state) {
 void Store::UpsertTask(const TaskRow& t) {
   Guard("saving task", impl_->path, [&] {
     auto& s = impl_->Q(std::string("INSERT OR REPLACE INTO tasks(") + kTaskCols +
-                       ") VALUES(?,?,?,?,?,?,?)");
+                       ") VALUES(?,?,?,?,?,?,?,?,?)");
     Bind(s, 1, t.task_key);
     Bind(s, 2, t.account_id);
     Bind(s, 3, t.rule_id);
@@ -540,6 +544,8 @@ void Store::UpsertTask(const TaskRow& t) {
     Bind(s, 5, t.state);
     s.bind(6, static_cast<int64_t>(t.created_ms));
     s.bind(7, static_cast<int64_t>(t.updated_ms));
+    Bind(s, 8, t.owner_id);
+    s.bind(9, t.auto_close ? 1 : 0);
     s.exec();
     return 0;
   });

@@ -104,6 +104,8 @@ struct TaskRow {
   std::string state;
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+  std::string owner_id;
+  bool auto_close = false;  // complete it when the rule's condition clears
 };
 
 struct RunRow {

@@ -1,0 +1,164 @@
+// Strict parsing of the instance configuration (see config.h and README.md).
+#include "config.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "kam/addin.h"
+#include "operation.h"
+
+namespace kam::engine {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void Bad(const std::string& pointer, const std::string& message) {
+  throw OpError(KAM_INVALID_ARGUMENT, "config " + pointer + ": " + message, pointer);
+}
+
+void CheckKeys(const json& object, const std::string& pointer,
+               const std::set<std::string>& allowed) {
+  if (!object.is_object()) Bad(pointer.empty() ? "/" : pointer, "expected an object");
+  for (const auto& [key, value] : object.items()) {
+    if (!allowed.count(key)) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      Bad(pointer + "/" + key, "unknown key \"" + key + "\" (allowed here: " + list + ")");
+    }
+  }
+}
+
+std::string Str(const json& o, const std::string& key, const std::string& pointer,
+                const std::string& fallback) {
+  if (!o.contains(key)) return fallback;
+  if (!o[key].is_string()) Bad(pointer + "/" + key, "expected a string");
+  return o[key].get<std::string>();
+}
+
+bool Bool(const json& o, const std::string& key, const std::string& pointer, bool fallback) {
+  if (!o.contains(key)) return fallback;
+  if (!o[key].is_boolean()) Bad(pointer + "/" + key, "expected true or false");
+  return o[key].get<bool>();
+}
+
+double Num(const json& o, const std::string& key, const std::string& pointer, double fallback,
+           double lo, double hi) {
+  if (!o.contains(key)) return fallback;
+  if (!o[key].is_number()) Bad(pointer + "/" + key, "expected a number");
+  double v = o[key].get<double>();
+  if (v < lo || v > hi) {
+    Bad(pointer + "/" + key,
+        "out of range (" + std::to_string(lo) + " to " + std::to_string(hi) + ")");
+  }
+  return v;
+}
+
+ConflictPolicy ParsePolicy(const json& v, const std::string& pointer) {
+  if (!v.is_string()) Bad(pointer, "expected \"respect\", \"overwrite\" or \"report\"");
+  std::string s = v.get<std::string>();
+  if (s == "respect") return ConflictPolicy::kRespect;
+  if (s == "overwrite") return ConflictPolicy::kOverwrite;
+  if (s == "report") return ConflictPolicy::kReport;
+  Bad(pointer, "unknown policy \"" + s + "\" (use respect, overwrite or report)");
+}
+
+}  // namespace
+
+const char* ConflictPolicyName(ConflictPolicy policy) {
+  switch (policy) {
+    case ConflictPolicy::kRespect:
+      return "respect";
+    case ConflictPolicy::kOverwrite:
+      return "overwrite";
+    case ConflictPolicy::kReport:
+      return "report";
+  }
+  return "respect";
+}
+
+ConflictPolicy EngineConfig::PolicyFor(const std::string& property) const {
+  auto it = field_policies.find(property);
+  return it == field_policies.end() ? default_policy : it->second;
+}
+
+EngineConfig ParseEngineConfig(const json& config) {
+  EngineConfig c;
+  if (config.is_null()) return c;
+  CheckKeys(config, "",
+            {"crm", "hubspot", "rules", "state", "conflicts", "full_pull_after_days",
+             "overlap_minutes", "facts", "batch_size", "task_type", "$schema", "comment"});
+  c.crm = Str(config, "crm", "", c.crm);
+  if (c.crm != "hubspot") Bad("/crm", "unsupported CRM \"" + c.crm + "\" (this build: hubspot)");
+  if (config.contains("hubspot")) {
+    const json& h = config["hubspot"];
+    const std::string p = "/hubspot";
+    CheckKeys(h, p,
+              {"base_url", "api_version", "api_prefix", "token_secret", "tls", "rate", "retry",
+               "max_connections", "task_key_mode"});
+    c.hubspot.base_url = Str(h, "base_url", p, c.hubspot.base_url);
+    c.hubspot.api_version = Str(h, "api_version", p, c.hubspot.api_version);
+    c.hubspot.api_version = Str(h, "api_prefix", p, c.hubspot.api_version);
+    c.hubspot.token_secret = Str(h, "token_secret", p, c.hubspot.token_secret);
+    if (h.contains("tls")) {
+      CheckKeys(h["tls"], p + "/tls", {"ca_file", "insecure"});
+      c.hubspot.ca_file = Str(h["tls"], "ca_file", p + "/tls", "");
+      c.hubspot.insecure = Bool(h["tls"], "insecure", p + "/tls", false);
+    }
+    if (h.contains("rate")) {
+      const std::string rp = p + "/rate";
+      CheckKeys(h["rate"], rp,
+                {"enabled", "window_share", "daily_reserve_share", "search_per_second",
+                 "initial_max"});
+      c.hubspot.rate_enabled = Bool(h["rate"], "enabled", rp, true);
+      c.hubspot.window_share = Num(h["rate"], "window_share", rp, 0.9, 0.05, 1.0);
+      c.hubspot.daily_reserve_share = Num(h["rate"], "daily_reserve_share", rp, 0.1, 0, 0.95);
+      c.hubspot.search_per_second =
+          static_cast<int>(Num(h["rate"], "search_per_second", rp, 5, 0, 1000));
+      c.hubspot.initial_max = static_cast<int>(Num(h["rate"], "initial_max", rp, 100, 0, 1e6));
+    }
+    if (h.contains("retry")) {
+      const std::string rp = p + "/retry";
+      CheckKeys(h["retry"], rp, {"max_attempts", "initial_delay_ms", "max_delay_ms"});
+      c.hubspot.max_attempts = static_cast<int>(Num(h["retry"], "max_attempts", rp, 5, 1, 20));
+      c.hubspot.initial_delay_ms =
+          static_cast<int64_t>(Num(h["retry"], "initial_delay_ms", rp, 500, 0, 600000));
+      c.hubspot.max_delay_ms =
+          static_cast<int64_t>(Num(h["retry"], "max_delay_ms", rp, 30000, 0, 3600000));
+    }
+    c.hubspot.max_connections =
+        static_cast<int>(Num(h, "max_connections", p, c.hubspot.max_connections, 1, 64));
+    c.hubspot.task_key_mode = Str(h, "task_key_mode", p, c.hubspot.task_key_mode);
+    if (c.hubspot.task_key_mode != "auto" && c.hubspot.task_key_mode != "upsert" &&
+        c.hubspot.task_key_mode != "search_create") {
+      Bad(p + "/task_key_mode", "expected auto, upsert or search_create");
+    }
+  }
+  c.rules_path = Str(config, "rules", "", "");
+  c.state_path = Str(config, "state", "", c.state_path);
+  if (c.state_path.empty()) Bad("/state", "must not be empty");
+  if (config.contains("conflicts")) {
+    const json& k = config["conflicts"];
+    CheckKeys(k, "/conflicts", {"default", "fields"});
+    if (k.contains("default")) c.default_policy = ParsePolicy(k["default"], "/conflicts/default");
+    if (k.contains("fields")) {
+      if (!k["fields"].is_object()) Bad("/conflicts/fields", "expected an object");
+      for (const auto& [field, v] : k["fields"].items()) {
+        c.field_policies[field] = ParsePolicy(v, "/conflicts/fields/" + field);
+      }
+    }
+  }
+  c.full_pull_after_days =
+      static_cast<int>(Num(config, "full_pull_after_days", "", c.full_pull_after_days, 0, 3650));
+  c.overlap_ms = static_cast<int64_t>(Num(config, "overlap_minutes", "", 5, 0, 1440) * 60000);
+  c.facts = Str(config, "facts", "", c.facts);
+  if (c.facts != "all" && c.facts != "changed") Bad("/facts", "expected \"all\" or \"changed\"");
+  c.batch_size = static_cast<int>(Num(config, "batch_size", "", c.batch_size, 1, 100));
+  c.task_type = Str(config, "task_type", "", c.task_type);
+  if (c.task_type != "TODO" && c.task_type != "CALL" && c.task_type != "EMAIL") {
+    Bad("/task_type", "expected TODO, CALL or EMAIL");
+  }
+  return c;
+}
+
+}  // namespace kam::engine

@@ -1,0 +1,68 @@
+// The instance configuration (kam.json, given to create() and seen by operations as ctx.config):
+// which CRM, how to reach it, the rule file, the state file, the conflict policy per field and
+// pull settings. Parsed strictly: an unknown key or a wrong type is an OpError naming the JSON
+// pointer. The README in this folder documents every key.
+#ifndef KAM_ENGINE_CONFIG_H_
+#define KAM_ENGINE_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace kam::engine {
+
+// What to do with a field a person edited in the CRM since this add-in last wrote it.
+enum class ConflictPolicy {
+  kRespect,    // keep the person's value, do not write, report the conflict (default)
+  kOverwrite,  // write our value over it, report and audit the overwrite
+  kReport,     // never write this field; only report what would change
+};
+const char* ConflictPolicyName(ConflictPolicy policy);
+
+struct HubSpotConfig {
+  std::string base_url = "https://api.hubapi.com";
+  std::string api_version = "v3";
+  std::string token_secret = "KAM_HUBSPOT_TOKEN";
+  std::string ca_file;
+  bool insecure = false;
+  bool rate_enabled = true;
+  double window_share = 0.9;
+  double daily_reserve_share = 0.10;
+  int search_per_second = 5;
+  int initial_max = 100;  // assumed window before the CRM's headers arrive; 0 = unpaced
+  int max_attempts = 5;
+  int64_t initial_delay_ms = 500;
+  int64_t max_delay_ms = 30'000;
+  int max_connections = 4;
+  std::string task_key_mode = "auto";  // auto | upsert | search_create
+};
+
+struct EngineConfig {
+  std::string crm = "hubspot";
+  HubSpotConfig hubspot;
+  std::string rules_path;  // the rule file ("" = none configured)
+  std::string state_path = "kam-state.db";
+  ConflictPolicy default_policy = ConflictPolicy::kRespect;
+  std::map<std::string, ConflictPolicy> field_policies;  // CRM property -> policy
+  int full_pull_after_days = 7;
+  int64_t overlap_ms = 5 * 60 * 1000;
+  // "all": refresh the aggregates (deals, contacts, meetings) of every account each run, so that
+  // a won deal or a logged meeting is seen even when the company record did not change;
+  // "changed": only for companies the pull returned (fewer API calls on large portals).
+  std::string facts = "all";
+  int batch_size = 100;     // records per batch write (HubSpot: at most 100)
+  std::string task_type = "TODO";
+
+  ConflictPolicy PolicyFor(const std::string& property) const;
+};
+
+// Parses `config` ({} gives the defaults). Throws OpError(KAM_INVALID_ARGUMENT, message,
+// "/json/pointer") on an unknown key, a wrong type or a bad value. Relative paths stay relative
+// to the working directory of the process.
+EngineConfig ParseEngineConfig(const nlohmann::json& config);
+
+}  // namespace kam::engine
+
+#endif  // KAM_ENGINE_CONFIG_H_

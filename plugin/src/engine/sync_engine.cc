@@ -1,0 +1,1556 @@
+// The sync engine: phases, diff with the conflict policy, outbox and push, run records.
+#include "sync_engine.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "kam/addin.h"
+#include "kam/hubspot/client.h"
+#include "kam/rules/rules.h"
+#include "kam/store/store.h"
+
+namespace kam::engine {
+
+using nlohmann::json;
+
+// ---- crash hook -------------------------------------------------------------------------------
+
+namespace {
+int64_t g_checkpoints = 0;
+int64_t CrashAt() {
+  static const int64_t at = [] {
+    const char* v = std::getenv("KAM_TEST_CRASH_AT");
+    return v ? std::atoll(v) : 0;
+  }();
+  return at;
+}
+}  // namespace
+
+void CrashCheckpoint(const char* /*where*/) {
+  ++g_checkpoints;
+  if (CrashAt() > 0 && g_checkpoints == CrashAt()) raise(SIGKILL);
+}
+
+int64_t CheckpointsPassed() { return g_checkpoints; }
+
+namespace {
+
+constexpr const char* kCrm = "hubspot";
+constexpr const char* kCompanies = "companies";
+constexpr int64_t kDayMs = 86'400'000;
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string IsoUtc(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string Hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+uint64_t Fnv1a64(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+// Two CRM values are the same when equal as text or as numbers (HubSpot may render 87 as "87.0").
+bool SameValue(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  if (a.empty() || b.empty()) return false;
+  char* ea = nullptr;
+  char* eb = nullptr;
+  double da = std::strtod(a.c_str(), &ea);
+  double db = std::strtod(b.c_str(), &eb);
+  if (*ea != '\0' || *eb != '\0') return false;
+  return std::fabs(da - db) <= 1e-9 * std::max(1.0, std::fabs(da));
+}
+
+std::string Upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+json PropertiesJson(const hubspot::Properties& props) {
+  json o = json::object();
+  for (const auto& [k, v] : props) o[k] = v ? json(*v) : json(nullptr);
+  return o;
+}
+
+std::string PropString(const json& props, const std::string& name) {
+  auto it = props.find(name);
+  if (it == props.end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+json FactsJson(const hubspot::CompanyFacts& f) {
+  json o = json::object();
+  for (const auto& [k, v] : f.aggregates) {
+    switch (v.kind) {
+      case hubspot::FactValue::Kind::kNull:
+        o[k] = nullptr;
+        break;
+      case hubspot::FactValue::Kind::kNumber:
+        o[k] = v.number;
+        break;
+      case hubspot::FactValue::Kind::kBool:
+        o[k] = v.boolean;
+        break;
+    }
+  }
+  return o;
+}
+
+OpError CrmError(const hubspot::Error& e, const std::string& what) {
+  int32_t code = static_cast<int32_t>(e.code);
+  if (code <= 0 || code > KAM_INTERNAL) code = KAM_INTERNAL;
+  std::string msg = what + ": " + e.ToString();
+  if (e.code == hubspot::ErrorCode::kUnauthenticated) {
+    msg += " (check the private app token in the secret named by hubspot.token_secret)";
+  } else if (e.code == hubspot::ErrorCode::kRateLimited) {
+    msg += " (the CRM's rate limit or the daily reserve was reached; the next run resumes)";
+  } else if (e.code == hubspot::ErrorCode::kUnavailable) {
+    msg += " (the CRM could not be reached; the next run resumes where this one stopped)";
+  }
+  OpError err(code, msg, e.endpoint);
+  err.http_status = e.http_status;
+  err.retryable = e.retryable;
+  err.retry_after_ms = e.retry_after_ms;
+  return err;
+}
+
+bool StopsTheRun(const hubspot::Error& e) {
+  using C = hubspot::ErrorCode;
+  return e.code == C::kUnauthenticated || e.code == C::kRateLimited ||
+         e.code == C::kUnavailable || e.code == C::kCancelled || e.code == C::kPermissionDenied;
+}
+
+// Run counters, reported in the summary and kept in the run row.
+struct RunCounters {
+  int64_t pulled = 0;
+  int64_t pages = 0;
+  int64_t archived = 0;
+  int64_t facts_refreshed = 0;
+  int64_t evaluated = 0;
+  int64_t eval_errors = 0;
+  int64_t changed_accounts = 0;
+  int64_t fields_written = 0;
+  int64_t accounts_written = 0;
+  int64_t tasks_created = 0;
+  int64_t tasks_existing = 0;
+  int64_t tasks_completed = 0;
+  int64_t conflicts = 0;
+  int64_t capped = 0;
+  int64_t write_errors = 0;
+  int64_t resumed_entries = 0;
+  bool full_pull = false;
+  json errors = json::array();
+
+  json ToJson() const {
+    return {{"pulled", pulled},
+            {"pages", pages},
+            {"full_pull", full_pull},
+            {"archived", archived},
+            {"facts_refreshed", facts_refreshed},
+            {"evaluated", evaluated},
+            {"evaluation_errors", eval_errors},
+            {"changed_accounts", changed_accounts},
+            {"accounts_written", accounts_written},
+            {"fields_written", fields_written},
+            {"tasks_created", tasks_created},
+            {"tasks_already_there", tasks_existing},
+            {"tasks_completed", tasks_completed},
+            {"conflicts", conflicts},
+            {"capped", capped},
+            {"write_errors", write_errors},
+            {"resumed_outbox_entries", resumed_entries},
+            {"errors", errors}};
+  }
+};
+
+struct FieldConflict {
+  std::string account_id;
+  std::string account_name;
+  std::string field;
+  std::string ours;
+  std::string crm;
+  std::string last_written;
+  ConflictPolicy policy;
+};
+
+struct PlannedUpdate {
+  std::string account_id;
+  std::string account_name;
+  std::map<std::string, std::string> properties;
+  std::map<std::string, std::string> old_values;
+};
+
+struct PlannedTask {
+  std::string key;
+  std::string account_id;
+  std::string account_name;
+  std::string rule_id;
+  std::string owner_id;
+  bool auto_close = false;
+  hubspot::TaskSpec spec;
+};
+
+struct PlannedCompletion {
+  std::string key;
+  std::string task_id;
+  std::string account_id;
+  std::string rule_id;
+  std::string reason;
+};
+
+struct TierChange {
+  std::string account_id;
+  std::string account_name;
+  std::string from;
+  std::string to;
+};
+
+struct Plan {
+  std::vector<rules::AccountResult> results;
+  rules::PortfolioSummary portfolio;
+  std::vector<PlannedUpdate> updates;
+  std::vector<FieldConflict> conflicts;
+  std::vector<std::pair<std::string, std::string>> reported_only;  // (account, field)
+  std::vector<std::pair<std::string, std::string>> adopted;        // (account, field): CRM agrees
+  std::map<std::string, std::string> adopted_values;               // "account\x1f field" -> value
+  std::vector<PlannedTask> tasks;
+  std::vector<PlannedCompletion> completions;
+  std::vector<TierChange> tier_changes;
+  std::vector<std::string> archived;  // accounts whose results are dropped
+  std::map<std::string, std::string> names;
+  json eval_errors = json::array();
+};
+
+json TaskSpecJson(const hubspot::TaskSpec& t) {
+  return {{"key", t.key},           {"company_id", t.company_id}, {"owner_id", t.owner_id},
+          {"subject", t.subject},   {"body", t.body},             {"status", t.status},
+          {"priority", t.priority}, {"type", t.type},             {"due_ms", t.due_ms}};
+}
+
+hubspot::TaskSpec TaskSpecFromJson(const json& j) {
+  hubspot::TaskSpec t;
+  t.key = j.value("key", "");
+  t.company_id = j.value("company_id", "");
+  t.owner_id = j.value("owner_id", "");
+  t.subject = j.value("subject", "");
+  t.body = j.value("body", "");
+  t.status = j.value("status", "NOT_STARTED");
+  t.priority = j.value("priority", "MEDIUM");
+  t.type = j.value("type", "TODO");
+  t.due_ms = j.value("due_ms", int64_t{0});
+  return t;
+}
+
+}  // namespace
+
+// ---- the engine ---------------------------------------------------------------------------------
+
+struct SyncEngine::Impl {
+  Host& host;
+  SyncEngineOptions opt;
+  const EngineConfig& cfg;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<hubspot::HubSpotClient> client;
+  std::shared_ptr<const rules::RuleSet> rules;
+  int64_t run_id = 0;
+  int64_t now_ms = 0;
+  RunCounters counters;
+
+  Impl(Host& h, SyncEngineOptions o) : host(h), opt(std::move(o)), cfg(opt.config) {}
+
+  void Log(int32_t level, const std::string& msg) { host.Log(level, msg); }
+
+  void CheckCancelled(const char* where) {
+    if (host.IsCancelled()) {
+      throw OpError(KAM_CANCELLED, std::string("sync cancelled during ") + where +
+                                       "; the state is consistent and the next sync resumes "
+                                       "from the last committed page or batch");
+    }
+  }
+
+  // ---- setup ----
+
+  void OpenStore() {
+    try {
+      store = store::Store::Open(cfg.state_path);
+    } catch (const store::StoreLockedError& e) {
+      throw OpError(KAM_CONFLICT, e.what(), cfg.state_path);
+    } catch (const store::StoreError& e) {
+      throw OpError(KAM_INTERNAL, e.what(), cfg.state_path);
+    }
+  }
+
+  std::optional<std::string> Secret(std::string_view name) {
+    if (opt.get_secret) return opt.get_secret(name);
+    return host.GetSecret(name);
+  }
+
+  void MakeClient() {
+    if (!Secret(cfg.hubspot.token_secret)) {
+      throw OpError(KAM_UNAUTHENTICATED,
+                    "no HubSpot token: set the secret " + cfg.hubspot.token_secret +
+                        " (a private app token with the scopes listed in the README)",
+                    "/hubspot/token_secret");
+    }
+    hubspot::HubSpotOptions o;
+    o.http.base_url = cfg.hubspot.base_url;
+    o.http.max_connections = static_cast<size_t>(cfg.hubspot.max_connections);
+    o.http.tls.ca_file = cfg.hubspot.ca_file;
+    o.http.tls.insecure = cfg.hubspot.insecure;
+    o.http.rate_limit.enabled = cfg.hubspot.rate_enabled;
+    o.http.rate_limit.window_share = cfg.hubspot.window_share;
+    o.http.rate_limit.daily_reserve_share = cfg.hubspot.daily_reserve_share;
+    o.http.rate_limit.search_per_second = cfg.hubspot.search_per_second;
+    o.http.rate_limit.initial_max = cfg.hubspot.initial_max;
+    o.http.retry.max_attempts = cfg.hubspot.max_attempts;
+    o.http.retry.initial_delay = std::chrono::milliseconds(cfg.hubspot.initial_delay_ms);
+    o.http.retry.max_delay = std::chrono::milliseconds(cfg.hubspot.max_delay_ms);
+    Host* h = &host;
+    o.http.log = [h](http::LogLevel level, std::string_view message) {
+      h->Log(static_cast<int32_t>(level), message);
+    };
+    o.http.cancelled = [h] { return h->IsCancelled(); };
+    o.api_version = cfg.hubspot.api_version;
+    o.auth.token_secret = cfg.hubspot.token_secret;
+    o.auth.get_secret = [this](std::string_view name) { return Secret(name); };
+    if (cfg.hubspot.task_key_mode == "upsert") o.task_key_mode = hubspot::TaskKeyMode::kUpsert;
+    if (cfg.hubspot.task_key_mode == "search_create") {
+      o.task_key_mode = hubspot::TaskKeyMode::kSearchCreate;
+    }
+    auto c = hubspot::HubSpotClient::Create(std::move(o));
+    if (!c.ok()) throw CrmError(c.error(), "cannot set up the HubSpot client");
+    client = std::move(c.value());
+  }
+
+  void LoadRules(bool run_tests) {
+    rules::LoadResult r;
+    if (!opt.rules_text.empty()) {
+      r = rules::RuleSet::LoadText(opt.rules_text, opt.rules_name);
+    } else {
+      if (cfg.rules_path.empty()) {
+        throw OpError(KAM_INVALID_ARGUMENT,
+                      "no rule file configured: set \"rules\" in the config to a rule file path",
+                      "/rules");
+      }
+      r = rules::RuleSet::LoadFile(cfg.rules_path);
+    }
+    if (!r.ok()) {
+      std::string msg = "the rule file is invalid; nothing was written:";
+      for (const auto& d : r.errors) msg += "\n  " + d.ToString();
+      int32_t code = KAM_INVALID_ARGUMENT;
+      if (r.errors.size() == 1 && r.errors[0].message.rfind("cannot open", 0) == 0) {
+        code = KAM_NOT_FOUND;
+      }
+      throw OpError(code, msg, r.errors.empty() ? "" : r.errors[0].Location());
+    }
+    rules = r.rules;
+    if (!rules->mapping(kCrm)) {
+      throw OpError(KAM_INVALID_ARGUMENT,
+                    "the rule file " + rules->file() + " has no \"hubspot\" mapping", "/mapping");
+    }
+    if (run_tests) {
+      rules::TestReport report = rules::RunEmbeddedTests(*rules);
+      if (!report.ok()) {
+        throw OpError(KAM_INVALID_ARGUMENT,
+                      "the rule file's embedded tests failed; the sync stopped before writing "
+                      "anything:\n" + report.ToText(),
+                      rules->file() + " /tests");
+      }
+    }
+  }
+
+  std::string PortalId() {
+    if (auto p = store->GetMeta("portal_id")) return *p;
+    auto d = client->GetAccountDetails();
+    if (!d.ok()) throw CrmError(d.error(), "reading the HubSpot account details");
+    std::string id = std::to_string(d->portal_id);
+    store->SetMeta("portal_id", id);
+    return id;
+  }
+
+  std::vector<std::string> PullProperties() {
+    rules::CrmNeeds needs = rules->Needs(kCrm);
+    std::set<std::string> props(needs.properties.begin(), needs.properties.end());
+    props.insert("name");
+    props.insert("hubspot_owner_id");
+    for (const auto& wb : rules->Writeback(kCrm)) props.insert(wb.property);
+    return {props.begin(), props.end()};
+  }
+
+  void Progress(const char* phase, uint64_t done, uint64_t total) {
+    host.Progress(phase, done, total);
+  }
+
+  // ---- phase 1: pull ----
+
+  // Pulls changed (or all) companies into the snapshot, one transaction per page with the
+  // cursor. Returns the ids pulled.
+  std::unordered_set<std::string> Pull(bool full) {
+    store::Cursor cur = store->GetCursor(kCompanies);
+    bool too_old = cfg.full_pull_after_days > 0 &&
+                   now_ms - cur.last_full_pull_ms > cfg.full_pull_after_days * kDayMs;
+    bool do_full = full || cur.last_full_pull_ms == 0 || cur.full_pull_in_progress || too_old;
+    counters.full_pull = do_full;
+    hubspot::PullOptions po;
+    po.properties = PullProperties();
+    po.overlap_ms = cfg.overlap_ms;
+    po.started_at_ms = now_ms;
+    std::unordered_set<std::string> seen;
+    uint64_t done = 0;
+    int64_t expected = store->CountAccounts(false);
+    if (do_full) {
+      cur.full_pull_in_progress = true;
+      store->SetCursor(kCompanies, cur);
+    }
+    auto on_page = [&](const hubspot::CompanyPage& page) -> hubspot::Status {
+      if (host.IsCancelled()) {
+        hubspot::Error e;
+        e.code = hubspot::ErrorCode::kCancelled;
+        e.message = "cancelled by the host";
+        return e;
+      }
+      CrashCheckpoint("pull.page");
+      store::Store::Transaction tx(*store);
+      for (const auto& c : page.companies) {
+        store::AccountRow row;
+        row.id = c.id;
+        row.owner_id = c.Get("hubspot_owner_id").value_or("");
+        row.properties_json = PropertiesJson(c.properties).dump();
+        row.aggregates_json = "";  // facts are (re)read in the facts phase
+        row.modified_ms = c.ModifiedMs();
+        row.archived = false;
+        store->UpsertAccount(row);
+        seen.insert(c.id);
+      }
+      if (!do_full) {
+        store::Cursor next = store->GetCursor(kCompanies);
+        next.ts_ms = page.cursor.modified_ms;
+        next.last_id = page.cursor.id;
+        next.updated_ms = now_ms;
+        store->SetCursor(kCompanies, next);
+      }
+      tx.Commit();
+      CrashCheckpoint("pull.committed");
+      counters.pages++;
+      done += page.companies.size();
+      uint64_t total = page.total_hint > 0 ? static_cast<uint64_t>(page.total_hint)
+                                           : static_cast<uint64_t>(std::max<int64_t>(expected, 0));
+      Progress("pull", done, std::max(total, done));
+      return {};
+    };
+    hubspot::Result<hubspot::PullSummary> summary =
+        do_full ? client->PullAllCompanies(po, on_page)
+                : client->PullChangedCompanies({cur.ts_ms, cur.last_id}, po, on_page);
+    if (!summary.ok()) {
+      if (summary.error().code == hubspot::ErrorCode::kCancelled) CheckCancelled("the pull");
+      throw CrmError(summary.error(), "pulling companies");
+    }
+    counters.pulled = static_cast<int64_t>(seen.size());
+    // Deleted or archived companies.
+    std::vector<std::string> gone;
+    if (do_full) {
+      store->ForEachAccount(
+          [&](const store::AccountRow& r) {
+            if (!seen.count(r.id)) gone.push_back(r.id);
+          },
+          false);
+    } else {
+      auto archived = client->ListArchivedCompanies(std::max<int64_t>(0, cur.ts_ms - cfg.overlap_ms));
+      if (!archived.ok()) throw CrmError(archived.error(), "listing archived companies");
+      for (const auto& c : *archived) {
+        auto row = store->GetAccount(c.id);
+        if (row && !row->archived && !seen.count(c.id)) gone.push_back(c.id);
+      }
+    }
+    {
+      store::Store::Transaction tx(*store);
+      for (const auto& id : gone) store->SetArchived(id, true);
+      store::Cursor fin = store->GetCursor(kCompanies);
+      if (do_full) {
+        fin.ts_ms = summary->cursor.modified_ms > 0 ? summary->cursor.modified_ms : now_ms;
+        fin.last_id = summary->cursor.id;
+        fin.last_full_pull_ms = now_ms;
+        fin.full_pull_in_progress = false;
+      } else if (summary->cursor.modified_ms > fin.ts_ms) {
+        fin.ts_ms = summary->cursor.modified_ms;
+        fin.last_id = summary->cursor.id;
+      }
+      fin.updated_ms = now_ms;
+      store->SetCursor(kCompanies, fin);
+      tx.Commit();
+    }
+    counters.archived = static_cast<int64_t>(gone.size());
+    CrashCheckpoint("pull.done");
+    return seen;
+  }
+
+  // Reads the aggregates the rule file needs: for every account ("all"), or for those pulled
+  // in this run and those whose facts a crashed run did not finish ("changed").
+  void RefreshFacts(const std::unordered_set<std::string>& pulled) {
+    rules::CrmNeeds needs = rules->Needs(kCrm);
+    std::vector<std::string> ids;
+    store->ForEachAccount(
+        [&](const store::AccountRow& r) {
+          if (cfg.facts == "all" || pulled.count(r.id) || r.aggregates_json.empty()) {
+            ids.push_back(r.id);
+          }
+        },
+        false);
+    if (needs.aggregates.empty()) {
+      // Nothing to read; mark the pulled rows as complete.
+      store::Store::Transaction tx(*store);
+      for (const auto& id : ids) {
+        auto row = store->GetAccount(id);
+        if (row && row->aggregates_json.empty()) {
+          row->aggregates_json = "{}";
+          store->UpsertAccount(*row);
+        }
+      }
+      tx.Commit();
+      return;
+    }
+    constexpr size_t kChunk = 1000;
+    for (size_t i = 0; i < ids.size(); i += kChunk) {
+      CheckCancelled("reading account facts");
+      hubspot::FactsRequest req;
+      req.company_ids.assign(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kChunk));
+      req.aggregates.insert(needs.aggregates.begin(), needs.aggregates.end());
+      req.now_ms = now_ms;
+      auto facts = client->ReadFacts(req);
+      if (!facts.ok()) throw CrmError(facts.error(), "reading deals, contacts and meetings");
+      CrashCheckpoint("facts.read");
+      store::Store::Transaction tx(*store);
+      for (const auto& f : facts->companies) {
+        auto row = store->GetAccount(f.id);
+        if (!row) continue;
+        row->aggregates_json = FactsJson(f).dump();
+        store->UpsertAccount(*row);
+      }
+      for (const auto& id : facts->missing) store->SetArchived(id, true);
+      tx.Commit();
+      CrashCheckpoint("facts.committed");
+      counters.facts_refreshed += static_cast<int64_t>(facts->companies.size());
+      Progress("pull", i + req.company_ids.size(), ids.size());
+    }
+  }
+
+  // ---- phase 2-4: evaluate, portfolio, diff ----
+
+  std::string TaskKey(const std::string& portal, const std::string& account,
+                      const std::string& rule, int cooldown_days) {
+    int64_t day = now_ms / kDayMs;
+    int64_t period = cooldown_days > 0 ? day / cooldown_days : 0;
+    std::string basis = portal + "|" + account + "|" + rule + "|" + std::to_string(period);
+    return "kam-" + Hex64(Fnv1a64(basis));
+  }
+
+  Plan Evaluate(bool persist_checkpoints) {
+    Plan plan;
+    rules::Evaluator evaluator(rules);
+    int64_t total = store->CountAccounts(false);
+    std::unordered_map<std::string, json> props_by_id;
+    int64_t n = 0;
+    store->ForEachAccount(
+        [&](const store::AccountRow& row) {
+          json props = json::parse(row.properties_json, nullptr, false);
+          if (props.is_discarded()) props = json::object();
+          json aggs = row.aggregates_json.empty()
+                          ? json::object()
+                          : json::parse(row.aggregates_json, nullptr, false);
+          if (aggs.is_discarded()) aggs = json::object();
+          rules::Account account = rules->MapAccount(kCrm, row.id, row.owner_id, props, aggs,
+                                                     now_ms / 1000, nullptr);
+          rules::AccountResult result;
+          rules::Status st = evaluator.Evaluate(account, &result);
+          if (!st.ok()) {
+            counters.eval_errors++;
+            if (plan.eval_errors.size() < 50) {
+              plan.eval_errors.push_back({{"account_id", row.id}, {"error", st.message()}});
+            }
+          } else {
+            plan.results.push_back(std::move(result));
+          }
+          plan.names[row.id] = PropString(props, "name");
+          props_by_id.emplace(row.id, std::move(props));
+          if (++n % 100 == 0) {
+            if (persist_checkpoints) CrashCheckpoint("evaluate");
+            CheckCancelled("evaluation");
+            Progress("evaluate", static_cast<uint64_t>(n), static_cast<uint64_t>(total));
+          }
+        },
+        false);
+    counters.evaluated = static_cast<int64_t>(plan.results.size());
+    plan.portfolio = rules::RunPortfolio(*rules, plan.results);
+    counters.capped = plan.portfolio.capped;
+    Progress("evaluate", static_cast<uint64_t>(n), static_cast<uint64_t>(total));
+
+    // Diff against what this add-in last wrote.
+    const std::string scored_at = IsoUtc(now_ms);
+    std::vector<rules::WritebackField> writeback = rules->Writeback(kCrm);
+    std::string scored_at_property;
+    for (const auto& wb : writeback) {
+      if (wb.result == "scored_at") scored_at_property = wb.property;
+    }
+    std::string tier_property;
+    for (const auto& wb : writeback) {
+      if (wb.result == "tier") tier_property = wb.property;
+    }
+    for (const auto& r : plan.results) {
+      const json& props = props_by_id[r.account_id];
+      PlannedUpdate up;
+      up.account_id = r.account_id;
+      up.account_name = plan.names[r.account_id];
+      for (const auto& wb : writeback) {
+        if (wb.result == "scored_at") continue;
+        std::string ours = rules->WritebackValue(r, wb.result, scored_at);
+        std::string crm = PropString(props, wb.property);
+        auto last = store->GetWritten(r.account_id, wb.property);
+        bool human_edit = last && !SameValue(crm, last->crm_value);
+        ConflictPolicy policy = cfg.PolicyFor(wb.property);
+        if (SameValue(ours, crm)) {
+          if (human_edit || !last || last->value != ours) {
+            plan.adopted.emplace_back(r.account_id, wb.property);
+            plan.adopted_values[r.account_id + '\x1f' + wb.property] = crm;
+          }
+          continue;
+        }
+        if (policy == ConflictPolicy::kReport) {
+          plan.reported_only.emplace_back(r.account_id, wb.property);
+          continue;
+        }
+        if (human_edit) {
+          plan.conflicts.push_back({r.account_id, up.account_name, wb.property, ours, crm,
+                                    last->value, policy});
+          if (policy == ConflictPolicy::kRespect) continue;
+        }
+        up.properties[wb.property] = ours;
+        up.old_values[wb.property] = crm;
+      }
+      if (!up.properties.empty()) {
+        if (!scored_at_property.empty()) {
+          up.properties[scored_at_property] = scored_at;
+          up.old_values[scored_at_property] = PropString(props, scored_at_property);
+        }
+        plan.updates.push_back(std::move(up));
+      }
+      // Tier changes for people: against the previous result, else the CRM's field.
+      std::string from;
+      if (auto prev = store->GetResult(r.account_id)) {
+        from = prev->tier;
+      } else if (!tier_property.empty()) {
+        from = PropString(props, tier_property);
+      }
+      const std::string& to = r.final_tier.empty() ? r.tier : r.final_tier;
+      if (from != to) plan.tier_changes.push_back({r.account_id, plan.names[r.account_id], from, to});
+    }
+    counters.changed_accounts = static_cast<int64_t>(plan.updates.size());
+    counters.conflicts = static_cast<int64_t>(plan.conflicts.size());
+
+    // Tasks: suggested ones not yet created; add-in tasks whose condition cleared.
+    std::string portal = PortalId();
+    std::map<std::pair<std::string, std::string>, std::vector<store::TaskRow>> live;
+    for (const char* state : {"planned", "open"}) {
+      for (auto& t : store->TasksInState(state)) {
+        live[{t.account_id, t.rule_id}].push_back(std::move(t));
+      }
+    }
+    std::set<std::pair<std::string, std::string>> holds;
+    for (const auto& r : plan.results) {
+      for (const auto& t : r.tasks) {
+        holds.insert({r.account_id, t.rule_id});
+        if (live.count({r.account_id, t.rule_id})) continue;  // one open task per rule
+        std::string key = TaskKey(portal, r.account_id, t.rule_id, t.cooldown_days);
+        if (store->GetTask(key)) continue;  // already suggested in this period
+        PlannedTask pt;
+        pt.key = key;
+        pt.account_id = r.account_id;
+        pt.account_name = plan.names[r.account_id];
+        pt.rule_id = t.rule_id;
+        pt.owner_id = r.owner_id;
+        pt.auto_close = t.auto_close;
+        pt.spec.key = key;
+        pt.spec.company_id = r.account_id;
+        pt.spec.owner_id = r.owner_id;
+        pt.spec.subject = t.title;
+        pt.spec.body = t.body;
+        pt.spec.priority = Upper(t.priority.empty() ? "medium" : t.priority);
+        pt.spec.type = cfg.task_type;
+        pt.spec.due_ms = now_ms + static_cast<int64_t>(t.due_in_days) * kDayMs;
+        plan.tasks.push_back(std::move(pt));
+      }
+    }
+    std::unordered_set<std::string> active;
+    for (const auto& r : plan.results) active.insert(r.account_id);
+    for (const auto& [who, tasks] : live) {
+      for (const auto& t : tasks) {
+        if (t.state != "open" || t.crm_task_id.empty()) continue;
+        bool archived = !active.count(t.account_id);
+        bool cleared = t.auto_close && !holds.count(who);
+        if (!archived && !cleared) continue;
+        plan.completions.push_back({t.task_key, t.crm_task_id, t.account_id, t.rule_id,
+                                    archived ? "the company was archived or deleted"
+                                             : "the rule's condition no longer holds"});
+      }
+    }
+    store->ForEachResult([&](const store::ResultRow& row) {
+      if (!active.count(row.account_id)) plan.archived.push_back(row.account_id);
+    });
+    return plan;
+  }
+
+  // Writes the plan's results, history, conflicts and outbox entries in one transaction.
+  void CommitPlan(const Plan& plan) {
+    CrashCheckpoint("plan.before_commit");
+    std::map<std::string, std::vector<int64_t>> pending_updates;
+    for (const auto& e : store->PendingOutbox("update", std::numeric_limits<int32_t>::max())) {
+      pending_updates[e.account_id].push_back(e.id);
+    }
+    store::Store::Transaction tx(*store);
+    for (const auto& r : plan.results) {
+      store::ResultRow row;
+      row.account_id = r.account_id;
+      json scores = json::object();
+      for (const auto& c : r.criteria) scores[c.id] = c.score;
+      row.scores_json = scores.dump();
+      row.score = r.score;
+      row.tier = r.final_tier.empty() ? r.tier : r.final_tier;
+      json health = json::array();
+      for (const auto& h : r.health) {
+        health.push_back({{"id", h.id}, {"label", h.label}, {"status", h.status}});
+      }
+      row.health_json = health.dump();
+      row.receipt_json = json{{"input_hash", r.receipt.input_hash},
+                              {"rules_hash", r.receipt.rules_hash},
+                              {"rules_version", r.receipt.rules_version},
+                              {"rank", r.rank},
+                              {"pareto", r.pareto},
+                              {"tier_by_score", r.tier}}
+                             .dump();
+      row.rules_hash = r.receipt.rules_hash;
+      row.capped_reason = r.capped_reason;
+      row.owner_id = r.owner_id;
+      row.revenue = r.revenue;
+      row.evaluated_ms = now_ms;
+      auto prev = store->GetResult(r.account_id);
+      if (!prev || prev->tier != row.tier || std::fabs(prev->score - row.score) > 1e-9) {
+        store->AddHistory({r.account_id, run_id, r.score, row.tier, now_ms});
+      }
+      store->UpsertResult(row);
+    }
+    for (const auto& id : plan.archived) store->DeleteResult(id);
+    for (const auto& [account, field] : plan.adopted) {
+      const std::string& v = plan.adopted_values.at(account + '\x1f' + field);
+      store->SetWritten(account, field, {v, v, now_ms});
+    }
+    for (const auto& c : plan.conflicts) {
+      store->AddAudit({0, run_id, now_ms, "conflict", c.account_id, c.field, c.last_written,
+                       c.crm,
+                       std::string("edited in the CRM by a person; policy ") +
+                           ConflictPolicyName(c.policy) + "; our value: " + c.ours});
+    }
+    for (const auto& up : plan.updates) {
+      auto it = pending_updates.find(up.account_id);
+      if (it != pending_updates.end()) {
+        for (int64_t id : it->second) store->DeleteOutbox(id);  // superseded by this plan
+      }
+      json payload = {{"properties", up.properties}, {"old", up.old_values}};
+      std::string text = payload.dump();
+      store::OutboxEntry e;
+      e.run_id = run_id;
+      e.kind = "update";
+      e.idem_key = "update:" + up.account_id + ":" + Hex64(Fnv1a64(text));
+      e.account_id = up.account_id;
+      e.payload_json = text;
+      store->AddOutbox(e);
+    }
+    for (const auto& t : plan.tasks) {
+      store::OutboxEntry e;
+      e.run_id = run_id;
+      e.kind = "create_task";
+      e.idem_key = "task:" + t.key;
+      e.account_id = t.account_id;
+      e.payload_json = json{{"task", TaskSpecJson(t.spec)}, {"rule_id", t.rule_id}}.dump();
+      store->AddOutbox(e);
+      store::TaskRow row;
+      row.task_key = t.key;
+      row.account_id = t.account_id;
+      row.rule_id = t.rule_id;
+      row.state = "planned";
+      row.created_ms = now_ms;
+      row.updated_ms = now_ms;
+      row.owner_id = t.owner_id;
+      row.auto_close = t.auto_close;
+      store->UpsertTask(row);
+    }
+    for (const auto& c : plan.completions) {
+      store::OutboxEntry e;
+      e.run_id = run_id;
+      e.kind = "complete_task";
+      e.idem_key = "complete:" + c.key;
+      e.account_id = c.account_id;
+      e.payload_json =
+          json{{"task_id", c.task_id}, {"task_key", c.key}, {"reason", c.reason}}.dump();
+      store->AddOutbox(e);
+    }
+    store->SetMeta("last_portfolio", plan.portfolio.ToJson().dump());
+    tx.Commit();
+    CrashCheckpoint("plan.committed");
+  }
+
+  // ---- phase 5: push ----
+
+  // Pushes every pending outbox entry; returns the first error that stops the run (entries stay
+  // pending and the next run resumes them), or nothing.
+  std::optional<OpError> Push() {
+    std::vector<store::OutboxEntry> all = store->PendingOutboxAll();
+    if (all.empty()) return std::nullopt;
+    uint64_t total = all.size();
+    uint64_t done = 0;
+    std::vector<store::OutboxEntry> updates, creates, completes;
+    for (auto& e : all) {
+      if (e.kind == "update") updates.push_back(std::move(e));
+      else if (e.kind == "create_task") creates.push_back(std::move(e));
+      else completes.push_back(std::move(e));
+    }
+    const size_t batch = static_cast<size_t>(cfg.batch_size);
+    for (size_t i = 0; i < updates.size(); i += batch) {
+      CheckCancelled("the push");
+      std::vector<store::OutboxEntry> chunk(updates.begin() + i,
+                                            updates.begin() + std::min(updates.size(), i + batch));
+      if (auto err = PushUpdates(chunk)) return err;
+      done += chunk.size();
+      Progress("push", done, total);
+    }
+    for (size_t i = 0; i < creates.size(); i += batch) {
+      CheckCancelled("the push");
+      std::vector<store::OutboxEntry> chunk(creates.begin() + i,
+                                            creates.begin() + std::min(creates.size(), i + batch));
+      if (auto err = PushTaskCreates(chunk)) return err;
+      done += chunk.size();
+      Progress("push", done, total);
+    }
+    for (size_t i = 0; i < completes.size(); i += batch) {
+      CheckCancelled("the push");
+      std::vector<store::OutboxEntry> chunk(
+          completes.begin() + i, completes.begin() + std::min(completes.size(), i + batch));
+      if (auto err = PushCompletions(chunk)) return err;
+      done += chunk.size();
+      Progress("push", done, total);
+    }
+    return std::nullopt;
+  }
+
+  void RecordFailure(const store::OutboxEntry& e, const hubspot::Error& err) {
+    counters.write_errors++;
+    if (counters.errors.size() < 50) {
+      counters.errors.push_back(
+          {{"account_id", e.account_id}, {"kind", e.kind}, {"error", err.ToString()}});
+    }
+    if (err.retryable) {
+      store->BumpOutboxAttempts(e.id);  // stays pending: the next run retries it
+    } else {
+      store->MarkOutbox(e.id, store::OutboxState::kError, err.ToString());
+      store->AddAudit({0, run_id, now_ms, "write_failed", e.account_id, e.kind, "", "",
+                       err.ToString()});
+    }
+  }
+
+  std::optional<OpError> PushUpdates(const std::vector<store::OutboxEntry>& chunk) {
+    std::vector<hubspot::CompanyUpdate> updates;
+    std::map<std::string, const store::OutboxEntry*> by_account;
+    std::map<std::string, json> payloads;
+    for (const auto& e : chunk) {
+      json p = json::parse(e.payload_json);
+      hubspot::CompanyUpdate u;
+      u.id = e.account_id;
+      for (const auto& [k, v] : p["properties"].items()) u.properties[k] = v.get<std::string>();
+      updates.push_back(std::move(u));
+      by_account[e.account_id] = &e;
+      payloads[e.account_id] = std::move(p);
+    }
+    CrashCheckpoint("push.update.before_send");
+    auto result = client->UpdateCompanies(updates);
+    if (!result.ok()) {
+      if (StopsTheRun(result.error())) {
+        if (result.error().code == hubspot::ErrorCode::kCancelled) CheckCancelled("the push");
+        return CrmError(result.error(), "writing company fields");
+      }
+      store::Store::Transaction tx(*store);
+      for (const auto& e : chunk) RecordFailure(e, result.error());
+      tx.Commit();
+      return std::nullopt;
+    }
+    CrashCheckpoint("push.update.sent");
+    store::Store::Transaction tx(*store);
+    std::set<std::string> failed_ids;
+    std::optional<hubspot::Error> stop;
+    for (const auto& f : result->failed) {
+      failed_ids.insert(f.id);
+      auto it = by_account.find(f.id);
+      if (it != by_account.end()) RecordFailure(*it->second, f.error);
+    }
+    for (const auto& e : chunk) {
+      if (failed_ids.count(e.account_id)) continue;
+      const json& p = payloads[e.account_id];
+      auto row = store->GetAccount(e.account_id);
+      json props = row ? json::parse(row->properties_json, nullptr, false) : json::object();
+      if (props.is_discarded()) props = json::object();
+      for (const auto& [field, v] : p["properties"].items()) {
+        std::string value = v.get<std::string>();
+        store->SetWritten(e.account_id, field, {value, value, now_ms});
+        store->AddAudit({0, run_id, now_ms, "update_field", e.account_id, field,
+                         p["old"].value(field, ""), value, ""});
+        props[field] = value;
+        counters.fields_written++;
+      }
+      if (row) {
+        row->properties_json = props.dump();
+        store->UpsertAccount(*row);
+      }
+      store->MarkOutbox(e.id, store::OutboxState::kAcked, "");
+      counters.accounts_written++;
+    }
+    tx.Commit();
+    CrashCheckpoint("push.update.committed");
+    return std::nullopt;
+  }
+
+  std::optional<OpError> PushTaskCreates(const std::vector<store::OutboxEntry>& chunk) {
+    std::vector<hubspot::TaskSpec> specs;
+    std::map<std::string, const store::OutboxEntry*> by_key;
+    for (const auto& e : chunk) {
+      json p = json::parse(e.payload_json);
+      specs.push_back(TaskSpecFromJson(p["task"]));
+      by_key[specs.back().key] = &e;
+    }
+    CrashCheckpoint("push.tasks.before_send");
+    auto result = client->WriteTasks(specs);
+    if (!result.ok()) {
+      if (StopsTheRun(result.error())) {
+        if (result.error().code == hubspot::ErrorCode::kCancelled) CheckCancelled("the push");
+        return CrmError(result.error(), "creating tasks");
+      }
+      store::Store::Transaction tx(*store);
+      for (const auto& e : chunk) RecordFailure(e, result.error());
+      tx.Commit();
+      return std::nullopt;
+    }
+    CrashCheckpoint("push.tasks.sent");
+    store::Store::Transaction tx(*store);
+    for (const auto& o : result->tasks) {
+      auto it = by_key.find(o.key);
+      if (it == by_key.end()) continue;
+      const store::OutboxEntry& e = *it->second;
+      if (o.error || o.task_id.empty()) {
+        hubspot::Error err = o.error.value_or(hubspot::Error{});
+        if (!o.error) err.message = "the CRM returned no task id";
+        RecordFailure(e, err);
+        continue;
+      }
+      auto row = store->GetTask(o.key);
+      store::TaskRow t = row.value_or(store::TaskRow{});
+      t.task_key = o.key;
+      if (t.account_id.empty()) t.account_id = e.account_id;
+      t.crm_task_id = o.task_id;
+      t.state = "open";
+      t.updated_ms = now_ms;
+      store->UpsertTask(t);
+      store->AddAudit({0, run_id, now_ms, "create_task", e.account_id, o.key, "", o.task_id,
+                       o.created ? "created" : "already in the CRM (idempotent retry)"});
+      store->MarkOutbox(e.id, store::OutboxState::kAcked, "");
+      if (o.created) counters.tasks_created++;
+      else counters.tasks_existing++;
+    }
+    tx.Commit();
+    CrashCheckpoint("push.tasks.committed");
+    return std::nullopt;
+  }
+
+  std::optional<OpError> PushCompletions(const std::vector<store::OutboxEntry>& chunk) {
+    std::vector<std::string> ids;
+    std::map<std::string, const store::OutboxEntry*> by_task;
+    std::map<std::string, std::string> keys;
+    for (const auto& e : chunk) {
+      json p = json::parse(e.payload_json);
+      std::string id = p.value("task_id", "");
+      ids.push_back(id);
+      by_task[id] = &e;
+      keys[id] = p.value("task_key", "");
+    }
+    CrashCheckpoint("push.complete.before_send");
+    auto result = client->CompleteTasks(ids);
+    if (!result.ok()) {
+      if (StopsTheRun(result.error())) {
+        if (result.error().code == hubspot::ErrorCode::kCancelled) CheckCancelled("the push");
+        return CrmError(result.error(), "completing tasks");
+      }
+      store::Store::Transaction tx(*store);
+      for (const auto& e : chunk) RecordFailure(e, result.error());
+      tx.Commit();
+      return std::nullopt;
+    }
+    CrashCheckpoint("push.complete.sent");
+    store::Store::Transaction tx(*store);
+    std::set<std::string> failed;
+    for (const auto& f : result->failed) {
+      failed.insert(f.id);
+      auto it = by_task.find(f.id);
+      if (it == by_task.end()) continue;
+      if (f.error.code == hubspot::ErrorCode::kNotFound) {
+        failed.erase(f.id);  // deleted by a person: nothing left to complete
+        continue;
+      }
+      RecordFailure(*it->second, f.error);
+    }
+    for (const auto& [id, e] : by_task) {
+      if (failed.count(id)) continue;
+      if (auto t = store->GetTask(keys[id])) {
+        t->state = "completed";
+        t->updated_ms = now_ms;
+        store->UpsertTask(*t);
+      }
+      store->AddAudit({0, run_id, now_ms, "complete_task", e->account_id, keys[id], "open",
+                       "completed", ""});
+      store->MarkOutbox(e->id, store::OutboxState::kAcked, "");
+      counters.tasks_completed++;
+    }
+    tx.Commit();
+    CrashCheckpoint("push.complete.committed");
+    return std::nullopt;
+  }
+
+  // ---- run records ----
+
+  json UsageJson() {
+    json u = json::object();
+    if (!client) return u;
+    hubspot::ApiUsage usage = client->Usage();
+    u["api_calls"] = usage.requests;
+    u["retries"] = usage.retries;
+    u["rate_limited"] = usage.rate_limited;
+    u["failed_calls"] = usage.failed;
+    u["quota_left"] = usage.daily_remaining;
+    u["daily_limit"] = usage.daily_limit;
+    return u;
+  }
+
+  json Summary(int64_t started_ms) {
+    json s = counters.ToJson();
+    s["run_id"] = run_id;
+    s["duration_ms"] = WallMs() - started_ms;
+    s["checkpoints"] = CheckpointsPassed();
+    s.update(UsageJson());
+    return s;
+  }
+
+  void Start(const char* kind) {
+    now_ms = WallMs();
+    OpenStore();
+    int stale = store->MarkInterruptedRuns(now_ms);
+    if (stale > 0) Log(KAM_LOG_WARN, "a previous run was interrupted; resuming its work");
+    run_id = store->StartRun(kind, now_ms);
+  }
+
+  void Finish(int64_t started_ms, const std::string& outcome, const std::string& error) {
+    if (!store || run_id == 0) return;
+    try {
+      store->FinishRun(run_id, WallMs(), outcome, Summary(started_ms).dump(), error);
+    } catch (const store::StoreError& e) {
+      Log(KAM_LOG_ERROR, std::string("could not record the run: ") + e.what());
+    }
+  }
+
+  // Runs body with the run bookkeeping: the run row ends "ok", "error" or "cancelled".
+  template <typename Fn>
+  json Run(const char* kind, Fn&& body) {
+    int64_t started = WallMs();
+    struct Close {  // the state file is held only during a call
+      Impl& m;
+      ~Close() {
+        m.client.reset();
+        m.store.reset();
+      }
+    } close{*this};
+    try {
+      Start(kind);
+      json out = body();
+      Finish(started, "ok", "");
+      return out;
+    } catch (const OpError& e) {
+      Finish(started, e.status() == KAM_CANCELLED ? "cancelled" : "error", e.message());
+      throw;
+    } catch (const store::StoreError& e) {
+      Finish(started, "error", e.what());
+      throw OpError(KAM_INTERNAL, e.what(), cfg.state_path);
+    } catch (const nlohmann::json::exception& e) {
+      Finish(started, "error", e.what());
+      throw OpError(KAM_INTERNAL, std::string("malformed state or CRM data: ") + e.what());
+    }
+  }
+};
+
+// ---- texts ----------------------------------------------------------------------------------
+
+namespace {
+
+std::string SyncText(const json& s) {
+  std::ostringstream o;
+  o << "Sync " << (s.value("full_pull", false) ? "(full pull)" : "(incremental)") << ": pulled "
+    << s.value("pulled", 0) << " companies in " << s.value("pages", 0) << " pages, evaluated "
+    << s.value("evaluated", 0) << ".\n";
+  o << "Wrote " << s.value("fields_written", 0) << " fields on " << s.value("accounts_written", 0)
+    << " companies; tasks created " << s.value("tasks_created", 0) << ", completed "
+    << s.value("tasks_completed", 0) << ".\n";
+  o << "Conflicts (edited by people, kept): " << s.value("conflicts", 0)
+    << "; capped by capacity: " << s.value("capped", 0)
+    << "; write errors: " << s.value("write_errors", 0) << ".\n";
+  o << "API calls: " << s.value("api_calls", 0);
+  if (s.value("quota_left", int64_t{-1}) >= 0) o << ", daily quota left " << s["quota_left"];
+  o << ", " << s.value("duration_ms", 0) << " ms.";
+  return o.str();
+}
+
+}  // namespace
+
+SyncEngine::SyncEngine(Host& host, SyncEngineOptions options)
+    : impl_(std::make_unique<Impl>(host, std::move(options))) {}
+
+SyncEngine::~SyncEngine() = default;
+
+json SyncEngine::Sync(bool full) {
+  Impl& m = *impl_;
+  m.counters = RunCounters{};
+  return m.Run("sync", [&]() -> json {
+    m.LoadRules(/*run_tests=*/true);
+    m.MakeClient();
+    // Resume: writes planned by an interrupted run go out first.
+    int64_t pending = m.store->CountOutbox(store::OutboxState::kPending);
+    if (pending > 0) {
+      m.counters.resumed_entries = pending;
+      m.Log(KAM_LOG_INFO, "resuming " + std::to_string(pending) + " planned writes");
+      if (auto err = m.Push()) throw *err;
+    }
+    auto pulled = m.Pull(full);
+    m.RefreshFacts(pulled);
+    Plan plan = m.Evaluate(true);
+    m.CommitPlan(plan);
+    if (auto err = m.Push()) throw *err;
+    json s = m.Summary(m.now_ms);
+    s["conflict_details"] = json::array();
+    for (const auto& c : plan.conflicts) {
+      if (s["conflict_details"].size() >= 100) break;
+      s["conflict_details"].push_back({{"account_id", c.account_id},
+                                       {"name", c.account_name},
+                                       {"field", c.field},
+                                       {"crm_value", c.crm},
+                                       {"our_value", c.ours},
+                                       {"policy", ConflictPolicyName(c.policy)}});
+    }
+    s["evaluation_error_details"] = plan.eval_errors;
+    s["tiers"] = plan.portfolio.ToJson();
+    s["text"] = SyncText(s);
+    return s;
+  });
+}
+
+json SyncEngine::DryRun(bool full) {
+  Impl& m = *impl_;
+  m.counters = RunCounters{};
+  return m.Run("dry_run", [&]() -> json {
+    m.LoadRules(true);
+    m.MakeClient();
+    auto pulled = m.Pull(full);
+    m.RefreshFacts(pulled);
+    Plan plan = m.Evaluate(false);
+    json out;
+    std::map<std::string, json> changes;
+    for (const auto& t : plan.tier_changes) {
+      std::string k = (t.from.empty() ? "(none)" : t.from) + " -> " + t.to;
+      json& c = changes[k];
+      if (c.is_null()) c = {{"from", t.from}, {"to", t.to}, {"count", 0}, {"accounts", json::array()}};
+      c["count"] = c["count"].get<int64_t>() + 1;
+      if (c["accounts"].size() < 20) c["accounts"].push_back({{"id", t.account_id}, {"name", t.account_name}});
+    }
+    json tier_changes = json::array();
+    for (auto& [k, v] : changes) tier_changes.push_back(v);
+    std::map<std::string, int64_t> fields;
+    for (const auto& u : plan.updates) {
+      for (const auto& [f, v] : u.properties) fields[f]++;
+    }
+    json tasks = json::array();
+    for (const auto& t : plan.tasks) {
+      if (tasks.size() >= 100) break;
+      tasks.push_back({{"account_id", t.account_id}, {"name", t.account_name},
+                       {"rule_id", t.rule_id}, {"title", t.spec.subject}, {"key", t.key}});
+    }
+    json completes = json::array();
+    for (const auto& c : plan.completions) {
+      completes.push_back({{"account_id", c.account_id}, {"rule_id", c.rule_id},
+                           {"task_id", c.task_id}, {"reason", c.reason}});
+    }
+    json conflicts = json::array();
+    for (const auto& c : plan.conflicts) {
+      if (conflicts.size() >= 100) break;
+      conflicts.push_back({{"account_id", c.account_id}, {"name", c.account_name},
+                           {"field", c.field}, {"crm_value", c.crm}, {"our_value", c.ours},
+                           {"last_written", c.last_written},
+                           {"policy", ConflictPolicyName(c.policy)}});
+    }
+    out["tier_changes"] = tier_changes;
+    out["accounts_to_write"] = plan.updates.size();
+    out["fields_to_write"] = fields;
+    out["tasks_to_create"] = plan.tasks.size();
+    out["task_details"] = tasks;
+    out["tasks_to_complete"] = completes;
+    out["conflicts"] = conflicts;
+    out["conflict_count"] = plan.conflicts.size();
+    out["reported_only"] = plan.reported_only.size();
+    out["evaluation_errors"] = plan.eval_errors;
+    out["portfolio"] = plan.portfolio.ToJson();
+    out.update(m.UsageJson());
+    std::ostringstream o;
+    o << "Dry run: nothing was written to the CRM.\n";
+    o << "Tier changes:";
+    if (tier_changes.empty()) o << " none";
+    o << "\n";
+    for (const auto& c : tier_changes) {
+      std::string from = c["from"].get<std::string>();
+      o << "  " << (from.empty() ? "(none)" : from) << " -> " << c["to"].get<std::string>()
+        << ": " << c["count"] << " accounts (";
+      size_t n = 0;
+      for (const auto& a : c["accounts"]) {
+        if (n++ == 5) {
+          o << ", ...";
+          break;
+        }
+        o << (n > 1 ? ", " : "") << a["name"].get<std::string>();
+      }
+      o << ")\n";
+    }
+    o << "Fields to write on " << plan.updates.size() << " companies:";
+    for (const auto& [f, n] : fields) o << " " << f << "=" << n;
+    o << "\nTasks to create: " << plan.tasks.size() << "; to complete: " << plan.completions.size()
+      << "\nConflicts (edited by people): " << plan.conflicts.size() << "\n";
+    for (const auto& c : plan.conflicts) {
+      o << "  " << c.account_name << " (" << c.account_id << ") " << c.field << ": CRM \""
+        << c.crm << "\", ours \"" << c.ours << "\" -> " << ConflictPolicyName(c.policy) << "\n";
+    }
+    out["text"] = o.str();
+    return out;
+  });
+}
+
+json SyncEngine::Status() {
+  Impl& m = *impl_;
+  try {
+    m.OpenStore();
+  } catch (const OpError& e) {
+    if (e.status() != KAM_CONFLICT) throw;
+    return {{"running", true}, {"text", std::string("A sync is running: ") + e.message()}};
+  }
+  struct Close {
+    Impl& m;
+    ~Close() { m.store.reset(); }
+  } close{m};
+  try {
+    int64_t now = WallMs();
+    json runs = json::array();
+    for (const auto& r : m.store->LastRuns(10)) {
+      json counters = json::parse(r.counters_json, nullptr, false);
+      runs.push_back({{"id", r.id},
+                      {"kind", r.kind},
+                      {"started", IsoUtc(r.started_ms)},
+                      {"ended", r.ended_ms ? IsoUtc(r.ended_ms) : ""},
+                      {"outcome", r.outcome},
+                      {"error", r.error},
+                      {"counters", counters.is_discarded() ? json::object() : counters}});
+    }
+    store::Cursor c = m.store->GetCursor(kCompanies);
+    json out = {
+        {"running", false},
+        {"state", m.cfg.state_path},
+        {"runs", runs},
+        {"cursor",
+         {{"modified", c.ts_ms ? IsoUtc(c.ts_ms) : ""},
+          {"age_seconds", c.updated_ms ? (now - c.updated_ms) / 1000 : -1},
+          {"last_full_pull", c.last_full_pull_ms ? IsoUtc(c.last_full_pull_ms) : ""},
+          {"full_pull_in_progress", c.full_pull_in_progress}}},
+        {"outbox",
+         {{"pending", m.store->CountOutbox(store::OutboxState::kPending)},
+          {"failed", m.store->CountOutbox(store::OutboxState::kError)},
+          {"acknowledged", m.store->CountOutbox(store::OutboxState::kAcked)}}},
+        {"accounts", m.store->CountAccounts(false)},
+        {"open_tasks", m.store->TasksInState("open").size()},
+    };
+    int64_t quota = -1;
+    for (const auto& r : runs) {
+      if (r["counters"].contains("quota_left")) {
+        quota = r["counters"]["quota_left"].get<int64_t>();
+        break;
+      }
+    }
+    out["quota_left"] = quota;
+    std::ostringstream o;
+    o << "State " << m.cfg.state_path << ": " << out["accounts"] << " accounts, "
+      << out["open_tasks"] << " open add-in tasks.\n";
+    o << "Cursor: " << (c.ts_ms ? IsoUtc(c.ts_ms) : "never pulled");
+    if (c.updated_ms) o << " (moved " << (now - c.updated_ms) / 1000 << " s ago)";
+    o << "\nOutbox: " << out["outbox"]["pending"] << " pending, " << out["outbox"]["failed"]
+      << " failed.\nQuota left: " << (quota >= 0 ? std::to_string(quota) : "unknown") << "\n";
+    o << "Last runs:\n";
+    for (const auto& r : runs) {
+      o << "  #" << r["id"] << " " << r["kind"].get<std::string>() << " "
+        << r["started"].get<std::string>() << " " << r["outcome"].get<std::string>();
+      if (r["counters"].contains("fields_written")) {
+        o << " (pulled " << r["counters"].value("pulled", 0) << ", written "
+          << r["counters"].value("fields_written", 0) << " fields, tasks +"
+          << r["counters"].value("tasks_created", 0) << ")";
+      }
+      if (!r["error"].get<std::string>().empty()) o << ": " << r["error"].get<std::string>();
+      o << "\n";
+    }
+    out["text"] = o.str();
+    m.store.reset();
+    return out;
+  } catch (const store::StoreError& e) {
+    throw OpError(KAM_INTERNAL, e.what(), m.cfg.state_path);
+  }
+}
+
+json SyncEngine::Provision() {
+  Impl& m = *impl_;
+  m.counters = RunCounters{};
+  return m.Run("provision", [&]() -> json {
+    m.LoadRules(false);
+    m.MakeClient();
+    hubspot::ProvisionSpec spec;
+    for (const auto& t : m.rules->tiers()) spec.tiers.push_back({t.id, t.label});
+    auto r = m.client->Provision(spec);
+    if (!r.ok()) throw CrmError(r.error(), "provisioning the add-in's properties");
+    m.store->SetMeta("task_key_unique", r->task_key_unique ? "true" : "false");
+    json items = json::array();
+    std::ostringstream o;
+    o << "Provisioning " << (r->changed() ? "changed the portal" : "found everything in place")
+      << ":\n";
+    for (const auto& it : r->items) {
+      items.push_back({{"object_type", it.object_type},
+                       {"name", it.name},
+                       {"outcome", hubspot::ProvisionOutcomeName(it.outcome)},
+                       {"detail", it.detail}});
+      o << "  " << it.object_type << " " << it.name << ": "
+        << hubspot::ProvisionOutcomeName(it.outcome);
+      if (!it.detail.empty()) o << " (" << it.detail << ")";
+      o << "\n";
+    }
+    o << "Task keys unique: " << (r->task_key_unique ? "yes (tasks are upserted by key)"
+                                                      : "no (tasks are searched by key first)");
+    return json{{"items", items},
+                {"changed", r->changed()},
+                {"conflicts", r->has_conflicts()},
+                {"task_key_unique", r->task_key_unique},
+                {"ok", !r->has_conflicts()},
+                {"text", o.str()}};
+  });
+}
+
+json SyncEngine::Report(const std::string& html_path) {
+  Impl& m = *impl_;
+  m.LoadRules(false);
+  m.OpenStore();
+  struct Close {
+    Impl& m;
+    ~Close() { m.store.reset(); }
+  } close{m};
+  try {
+    std::vector<store::ResultRow> results;
+    m.store->ForEachResult([&](const store::ResultRow& r) { results.push_back(r); });
+    std::map<std::string, int64_t> per_tier;
+    std::map<std::string, std::map<std::string, int64_t>> per_owner_tier;
+    std::map<std::string, std::map<std::string, int64_t>> health;
+    json capped = json::array();
+    for (const auto& r : results) {
+      per_tier[r.tier]++;
+      per_owner_tier[r.owner_id.empty() ? "(no owner)" : r.owner_id][r.tier]++;
+      json h = json::parse(r.health_json, nullptr, false);
+      if (h.is_array()) {
+        for (const auto& x : h) health[x.value("id", "")][x.value("status", "")]++;
+      }
+      if (!r.capped_reason.empty() && capped.size() < 200) {
+        capped.push_back({{"account_id", r.account_id}, {"tier", r.tier},
+                          {"score", r.score}, {"reason", r.capped_reason}});
+      }
+    }
+    const auto& tiers = m.rules->tiers();
+    json tier_rows = json::array();
+    std::set<std::string> key_tiers;
+    for (size_t i = 0; i < tiers.size(); ++i) {
+      if (i + 1 < tiers.size()) key_tiers.insert(tiers[i].id);
+      tier_rows.push_back({{"tier", tiers[i].id},
+                           {"label", tiers[i].label},
+                           {"accounts", per_tier[tiers[i].id]},
+                           {"capacity_total", tiers[i].capacity_total
+                                                  ? json(*tiers[i].capacity_total)
+                                                  : json(nullptr)},
+                           {"capacity_per_owner", tiers[i].capacity_per_owner
+                                                      ? json(*tiers[i].capacity_per_owner)
+                                                      : json(nullptr)}});
+    }
+    // Pareto over the stored revenue figures.
+    std::vector<double> revenue;
+    double total_revenue = 0;
+    for (const auto& r : results) {
+      revenue.push_back(r.revenue);
+      total_revenue += r.revenue;
+    }
+    std::sort(revenue.rbegin(), revenue.rend());
+    json pareto = json::object();
+    for (double share : {0.5, 0.8, 0.9}) {
+      double acc = 0;
+      size_t n = 0;
+      while (n < revenue.size() && acc < share * total_revenue) acc += revenue[n++];
+      pareto[std::to_string(static_cast<int>(share * 100)) + "%_of_revenue"] = {
+          {"accounts", n},
+          {"share_of_accounts", revenue.empty() ? 0.0 : static_cast<double>(n) / revenue.size()}};
+    }
+    // Biggest movers: the latest history row against the one before it.
+    struct Mover {
+      std::string id;
+      double from, to;
+      std::string from_tier, to_tier;
+    };
+    std::vector<Mover> movers;
+    for (const auto& r : results) {
+      auto h = m.store->HistoryFor(r.account_id);
+      if (h.size() < 2) continue;
+      const auto& a = h[h.size() - 2];
+      const auto& b = h.back();
+      if (std::fabs(b.score - a.score) > 1e-9) movers.push_back({r.account_id, a.score, b.score, a.tier, b.tier});
+    }
+    std::sort(movers.begin(), movers.end(), [](const Mover& x, const Mover& y) {
+      return std::fabs(x.to - x.from) > std::fabs(y.to - y.from);
+    });
+    if (movers.size() > 10) movers.resize(10);
+    json mover_rows = json::array();
+    for (const auto& mv : movers) {
+      mover_rows.push_back({{"account_id", mv.id}, {"from", mv.from}, {"to", mv.to},
+                            {"from_tier", mv.from_tier}, {"to_tier", mv.to_tier}});
+    }
+    // Per-KAM workload.
+    std::map<std::string, int64_t> open_tasks;
+    for (const auto& t : m.store->TasksInState("open")) {
+      open_tasks[t.owner_id.empty() ? "(no owner)" : t.owner_id]++;
+    }
+    json workload = json::array();
+    for (const auto& [owner, counts] : per_owner_tier) {
+      int64_t key = 0;
+      for (const auto& [tier, n] : counts) {
+        if (key_tiers.count(tier)) key += n;
+      }
+      workload.push_back({{"owner_id", owner}, {"key_accounts", key}, {"tiers", counts},
+                          {"open_tasks", open_tasks[owner]}});
+    }
+    json health_rows = json::object();
+    for (const auto& [id, c] : health) health_rows[id] = c;
+    json portfolio = json::parse(m.store->GetMeta("last_portfolio").value_or("{}"), nullptr, false);
+    json out = {{"accounts", results.size()}, {"tiers", tier_rows},   {"pareto", pareto},
+                {"capped", capped},           {"health", health_rows}, {"movers", mover_rows},
+                {"workload", workload},
+                {"portfolio", portfolio.is_discarded() ? json::object() : portfolio}};
+    std::ostringstream o;
+    o << "Portfolio report (" << results.size() << " accounts, rule file " << m.rules->name()
+      << " " << m.rules->version() << ")\n\nTiers (accounts / capacity):\n";
+    for (const auto& t : tier_rows) {
+      o << "  " << t["label"].get<std::string>() << " [" << t["tier"].get<std::string>()
+        << "]: " << t["accounts"];
+      if (!t["capacity_total"].is_null()) o << " / " << t["capacity_total"];
+      if (!t["capacity_per_owner"].is_null()) o << " (per KAM " << t["capacity_per_owner"] << ")";
+      o << "\n";
+    }
+    o << "\nPareto: " << pareto["80%_of_revenue"]["accounts"] << " accounts ("
+      << static_cast<int>(pareto["80%_of_revenue"]["share_of_accounts"].get<double>() * 100 + 0.5)
+      << "%) make 80% of revenue.\n";
+    o << "\nCapped by capacity: " << capped.size() << "\n";
+    for (size_t i = 0; i < capped.size() && i < 5; ++i) {
+      o << "  " << capped[i]["account_id"].get<std::string>() << ": "
+        << capped[i]["reason"].get<std::string>() << "\n";
+    }
+    o << "\nHealth:\n";
+    for (const auto& [id, c] : health) {
+      o << "  " << id << ":";
+      for (const auto& [status, n] : c) o << " " << status << " " << n;
+      o << "\n";
+    }
+    o << "\nBiggest score movers since the last run:" << (movers.empty() ? " none" : "") << "\n";
+    for (const auto& mv : movers) {
+      o << "  " << mv.id << ": " << mv.from << " -> " << mv.to << " (" << mv.from_tier << " -> "
+        << mv.to_tier << ")\n";
+    }
+    o << "\nWorkload per KAM (key accounts, open add-in tasks):\n";
+    for (const auto& w : workload) {
+      o << "  " << w["owner_id"].get<std::string>() << ": " << w["key_accounts"] << ", "
+        << w["open_tasks"] << "\n";
+    }
+    out["text"] = o.str();
+    if (!html_path.empty()) {
+      std::ofstream f(html_path);
+      if (!f) throw OpError(KAM_INVALID_ARGUMENT, "cannot write the HTML report to " + html_path);
+      f << "<!doctype html><meta charset=utf-8><title>KAM portfolio report</title>"
+           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:2px "
+           "8px;text-align:left}</style><h1>KAM portfolio report</h1><h2>Tiers</h2><table><tr>"
+           "<th>Tier<th>Accounts<th>Capacity";
+      for (const auto& t : tier_rows) {
+        f << "<tr><td>" << t["label"].get<std::string>() << "<td>" << t["accounts"] << "<td>"
+          << (t["capacity_total"].is_null() ? std::string("-") : t["capacity_total"].dump());
+      }
+      f << "</table><h2>Pareto</h2><p>" << pareto["80%_of_revenue"]["accounts"]
+        << " accounts make 80% of revenue.</p><h2>Workload</h2><table><tr><th>KAM<th>Key "
+           "accounts<th>Open tasks";
+      for (const auto& w : workload) {
+        f << "<tr><td>" << w["owner_id"].get<std::string>() << "<td>" << w["key_accounts"]
+          << "<td>" << w["open_tasks"];
+      }
+      f << "</table>\n";
+      out["html"] = html_path;
+    }
+    m.store.reset();
+    return out;
+  } catch (const store::StoreError& e) {
+    throw OpError(KAM_INTERNAL, e.what(), m.cfg.state_path);
+  }
+}
+
+}  // namespace kam::engine

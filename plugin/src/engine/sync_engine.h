@@ -1,0 +1,64 @@
+// The sync engine (DESIGN section 4): pull -> snapshot -> evaluate -> diff -> outbox -> push ->
+// record, over the state store, the rule engine and the HubSpot adapter; plus the read-side
+// operations (dry run, status, report) and provisioning. Every public call opens the state file
+// (taking its exclusive lock) and closes it before returning. Errors are OpError with a KAM_ code.
+#ifndef KAM_ENGINE_SYNC_ENGINE_H_
+#define KAM_ENGINE_SYNC_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "config.h"
+#include "operation.h"
+
+namespace kam::engine {
+
+struct SyncEngineOptions {
+  EngineConfig config;
+  // Secrets (the HubSpot token); empty = host.GetSecret.
+  std::function<std::optional<std::string>(std::string_view)> get_secret;
+  // The rule file's text; empty = read config.rules_path.
+  std::string rules_text;
+  std::string rules_name = "rules.json";  // file name for diagnostics when rules_text is used
+};
+
+class SyncEngine {
+ public:
+  SyncEngine(Host& host, SyncEngineOptions options);
+  ~SyncEngine();
+  SyncEngine(const SyncEngine&) = delete;
+  SyncEngine& operator=(const SyncEngine&) = delete;
+
+  // One sync run; returns the run summary (with "text"). full = re-pull every company.
+  nlohmann::json Sync(bool full);
+  // Steps 1-4 without writing to the CRM: the impact for a person (tier changes, tasks to create
+  // or complete, conflicts, fields to write), with "text".
+  nlohmann::json DryRun(bool full);
+  // Last runs, cursor age, outbox backlog, quota as last seen.
+  nlohmann::json Status();
+  // Creates the add-in's CRM properties (idempotent) and records whether task keys are unique.
+  nlohmann::json Provision();
+  // Portfolio report from the last sync's results; writes an HTML page when html_path is set.
+  nlohmann::json Report(const std::string& html_path);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Test hook for crash safety: when the environment variable KAM_TEST_CRASH_AT=n is set, the
+// n-th checkpoint passed in this process raises SIGKILL. Checkpoints sit at every page, batch and
+// commit boundary of pull, evaluate and push.
+void CrashCheckpoint(const char* where);
+int64_t CheckpointsPassed();
+
+}  // namespace kam::engine
+
+#endif  // KAM_ENGINE_SYNC_ENGINE_H_
