@@ -14,9 +14,8 @@
 
 namespace kam::rules {
 
-// The generator's account i (0-based) for `seed`, as the JSON object of bench/README
-// (key order as listed there). Accounts are generated in sequence; GenerateAccounts(n, seed)
-// returns the first n.
+// The first n accounts of the generator for `seed`, as the JSON objects of bench/README (absent
+// fields are absent keys; nlohmann::json sorts keys).
 std::vector<nlohmann::json> GenerateAccountsJson(uint64_t n, uint32_t seed);
 
 struct BenchOptions {

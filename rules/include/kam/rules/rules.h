@@ -263,10 +263,11 @@ class RuleSet {
   // Evaluates one account with a temporary Evaluator (convenience; use Evaluator in loops).
   Status Evaluate(const Account& account, AccountResult* out) const;
 
+  struct Impl;  // opaque: the compiled model (rules/src/internal.h)
+
  private:
   friend class Evaluator;
   friend struct RuleSetAccess;
-  struct Impl;
   explicit RuleSet(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,803 @@
+// RuleSet accessors, typed accounts (from JSON and from CRM records), writeback, and the
+// evaluation of one account: the allocation-free core and the full result with receipt and the
+// path to the next tier.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include "internal.h"
+#include "json_source.h"
+
+namespace kam::rules {
+
+using nlohmann::json;
+
+namespace {
+constexpr std::string_view kHealthNames[] = {"green", "amber", "red"};
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+jl::Value ToValue(const FieldValue& f) {
+  switch (f.kind) {
+    case FieldValue::Kind::kAbsent: return jl::Value::Absent();
+    case FieldValue::Kind::kNull: return jl::Value::Null();
+    case FieldValue::Kind::kBool: return jl::Value::Bool(f.boolean);
+    case FieldValue::Kind::kNumber: return jl::Value::Number(f.number);
+    case FieldValue::Kind::kString: return jl::Value::String(f.string);
+  }
+  return jl::Value::Absent();
+}
+
+std::string AccountName(std::span<const jl::Value> record, int slot_id) {
+  const jl::Value& v = record[static_cast<size_t>(slot_id)];
+  return v.is_string() ? std::string(v.as_string()) : std::string("(no id)");
+}
+
+Status RuleError(std::span<const jl::Value> record, int slot_id, const std::string& what,
+                 const jl::Error& e) {
+  return Status::Error("account " + AccountName(record, slot_id) + ": " + what + ": " + e.type +
+                           (e.message.empty() ? "" : ": " + e.message),
+                       what);
+}
+
+// Days since the civil date y-m-d (proleptic Gregorian), from Howard Hinnant's algorithm.
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// Parses "YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±hh:mm]" or epoch milliseconds; unix seconds or nullopt.
+std::optional<int64_t> ParseTimestamp(std::string_view s) {
+  if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (s.size() > 15) return std::nullopt;
+    int64_t v = std::stoll(std::string(s));
+    return v > 100000000000LL ? v / 1000 : v;  // HubSpot sends epoch milliseconds
+  }
+  auto num = [&](size_t pos, size_t len, int* out) {
+    if (pos + len > s.size()) return false;
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (!num(0, 4, &y) || s.size() < 10 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
+      !num(8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31) {
+    return std::nullopt;
+  }
+  size_t pos = 10;
+  int64_t offset = 0;
+  if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
+    if (!num(pos + 1, 2, &h) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !num(pos + 4, 2, &mi)) {
+      return std::nullopt;
+    }
+    pos += 6;
+    if (pos < s.size() && s[pos] == ':') {
+      if (!num(pos + 1, 2, &sec)) return std::nullopt;
+      pos += 3;
+    }
+    if (pos < s.size() && s[pos] == '.') {
+      ++pos;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+    }
+    if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+      int oh = 0, om = 0;
+      if (!num(pos + 1, 2, &oh)) return std::nullopt;
+      size_t mpos = pos + 3 < s.size() && s[pos + 3] == ':' ? pos + 4 : pos + 3;
+      num(mpos, 2, &om);
+      offset = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+      pos = s.size();
+    } else if (pos < s.size() && s[pos] == 'Z') {
+      ++pos;
+    }
+    if (pos != s.size()) return std::nullopt;
+  } else if (pos != s.size()) {
+    return std::nullopt;
+  }
+  return DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
+         h * 3600 + mi * 60 + sec - offset;
+}
+
+std::optional<double> ParseDecimal(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return std::nullopt;
+  size_t e = s.find_last_not_of(" \t");
+  std::string t(s.substr(b, e - b + 1));
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  if (end != t.c_str() + t.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+}  // namespace
+
+// ---- FieldValue ----
+FieldValue FieldValue::Number(double v) {
+  FieldValue f;
+  f.kind = Kind::kNumber;
+  f.number = v;
+  return f;
+}
+FieldValue FieldValue::String(std::string v) {
+  FieldValue f;
+  f.kind = Kind::kString;
+  f.string = std::move(v);
+  return f;
+}
+FieldValue FieldValue::Bool(bool v) {
+  FieldValue f;
+  f.kind = Kind::kBool;
+  f.boolean = v;
+  return f;
+}
+FieldValue FieldValue::Null() {
+  FieldValue f;
+  f.kind = Kind::kNull;
+  return f;
+}
+std::string FieldValue::ToJson() const {
+  switch (kind) {
+    case Kind::kAbsent:
+    case Kind::kNull: return "null";
+    case Kind::kBool: return boolean ? "true" : "false";
+    case Kind::kNumber: return std::isfinite(number) ? internal::FormatNumber(number) : "null";
+    case Kind::kString:
+      return json(string).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+  return "null";
+}
+
+// ---- RuleSet ----
+std::shared_ptr<RuleSet> RuleSetAccess::Make(std::unique_ptr<RuleSet::Impl> impl) {
+  return std::shared_ptr<RuleSet>(new RuleSet(std::move(impl)));
+}
+
+RuleSet::RuleSet(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RuleSet::~RuleSet() = default;
+const std::string& RuleSet::name() const { return impl_->name; }
+const std::string& RuleSet::version() const { return impl_->version; }
+const std::string& RuleSet::hash() const { return impl_->hash; }
+const std::string& RuleSet::file() const { return impl_->file; }
+bool RuleSet::bench_shape() const { return impl_->bench_shape; }
+const std::vector<TierSpec>& RuleSet::tiers() const { return impl_->tiers; }
+const std::vector<std::string>& RuleSet::account_fields() const { return impl_->account_fields; }
+int RuleSet::FieldIndex(std::string_view field) const { return impl_->FieldIndexOf(field); }
+
+std::vector<std::string> RuleSet::criterion_ids() const {
+  std::vector<std::string> out;
+  for (const auto& c : impl_->criteria) out.push_back(c.id);
+  return out;
+}
+std::vector<std::string> RuleSet::task_ids() const {
+  std::vector<std::string> out;
+  for (const auto& t : impl_->tasks) out.push_back(t.id);
+  return out;
+}
+std::vector<std::string> RuleSet::health_ids() const {
+  std::vector<std::string> out;
+  for (const auto& h : impl_->health) out.push_back(h.id);
+  return out;
+}
+std::vector<std::string> RuleSet::crms() const {
+  std::vector<std::string> out;
+  for (const auto& [crm, m] : impl_->mappings) out.push_back(crm);
+  return out;
+}
+const std::vector<FieldMapping>* RuleSet::mapping(std::string_view crm) const {
+  auto it = impl_->mappings.find(crm);
+  return it == impl_->mappings.end() ? nullptr : &it->second;
+}
+
+CrmNeeds RuleSet::Needs(std::string_view crm) const {
+  CrmNeeds needs;
+  if (const auto* m = mapping(crm)) {
+    for (const auto& f : *m) {
+      if (!f.property.empty()) needs.properties.push_back(f.property);
+      if (!f.aggregate.empty()) needs.aggregates.push_back(f.aggregate);
+    }
+  }
+  for (auto* v : {&needs.properties, &needs.aggregates}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+  return needs;
+}
+
+std::vector<WritebackField> RuleSet::Writeback(std::string_view crm) const {
+  bool sf = crm == "salesforce";
+  auto prop = [&](const char* hubspot, const char* salesforce) {
+    return std::string(sf ? salesforce : hubspot);
+  };
+  std::vector<WritebackField> out = {
+      {"score", prop("kam_score", "KAM_Score__c"), "KAM score", "number"},
+      {"tier", prop("kam_tier", "KAM_Tier__c"), "KAM tier", "enumeration"},
+      {"breakdown", prop("kam_breakdown", "KAM_Breakdown__c"), "KAM score breakdown", "string"},
+      {"next_tier_hint", prop("kam_next_tier_hint", "KAM_Next_Tier_Hint__c"),
+       "KAM next-tier hint", "string"},
+      {"rules_version", prop("kam_rules_version", "KAM_Rules_Version__c"), "KAM rules version",
+       "string"},
+      {"scored_at", prop("kam_scored_at", "KAM_Scored_At__c"), "KAM scored at", "datetime"},
+  };
+  auto it = impl_->writeback.find(crm);
+  if (it == impl_->writeback.end()) return out;
+  for (const auto& [key, target] : it->second.items()) {
+    auto pos = std::find_if(out.begin(), out.end(),
+                            [&](const WritebackField& f) { return f.result == key; });
+    if (target.is_null()) {
+      if (pos != out.end()) out.erase(pos);
+      continue;
+    }
+    std::string property = target.get<std::string>();
+    if (pos != out.end()) {
+      pos->property = property;
+      continue;
+    }
+    WritebackField f{key, property, "KAM " + key, "string"};
+    if (key == "rank") f.type = "number";
+    if (key == "pareto") f.type = "bool";
+    if (key == "score_tier" || key.rfind("health.", 0) == 0) f.type = "enumeration";
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::string RuleSet::WritebackValue(const AccountResult& r, std::string_view key,
+                                    std::string_view scored_at) const {
+  if (key == "score") return internal::FormatNumber(r.score);
+  if (key == "tier") return r.final_tier.empty() ? r.tier : r.final_tier;
+  if (key == "score_tier") return r.tier;
+  if (key == "breakdown") return r.Breakdown();
+  if (key == "next_tier_hint") return r.next_tier.hint;
+  if (key == "rules_version") return impl_->version;
+  if (key == "scored_at") return std::string(scored_at);
+  if (key == "rank") return std::to_string(r.rank);
+  if (key == "pareto") return r.pareto ? "true" : "false";
+  if (key == "capped_reason") return r.capped_reason;
+  if (key.rfind("health.", 0) == 0) {
+    for (const auto& h : r.health) {
+      if (key.substr(7) == h.id) return h.status;
+    }
+  }
+  return "";
+}
+
+int RuleSet::Impl::TierIndex(std::string_view id) const {
+  for (size_t i = 0; i < tiers.size(); ++i) {
+    if (tiers[i].id == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int RuleSet::Impl::FieldIndexOf(std::string_view field) const {
+  auto it = field_index.find(std::string(field));
+  return it == field_index.end() ? -1 : it->second;
+}
+
+// ---- accounts ----
+Status RuleSet::Impl::AccountFromJson(const json& object, Account* out) const {
+  if (!object.is_object()) return Status::Error("an account is a JSON object", "");
+  out->id.clear();
+  out->owner_id.clear();
+  out->values.assign(account_fields.size(), FieldValue());
+  std::map<std::string, FieldType> types;
+  for (const auto& [crm, list] : mappings) {
+    for (const auto& m : list) types.emplace(m.field, m.type);
+  }
+  for (const auto& [key, v] : object.items()) {
+    std::string where = "/" + internal::PointerToken(key);
+    if (key == "id" || key == "owner_id") {
+      std::string s;
+      if (v.is_string()) {
+        s = v.get<std::string>();
+      } else if (v.is_number_integer()) {
+        s = v.dump();
+      } else if (!v.is_null()) {
+        return Status::Error(Quote(key) + " must be a string", where);
+      }
+      (key == "id" ? out->id : out->owner_id) = std::move(s);
+      continue;
+    }
+    int index = FieldIndexOf(key);
+    if (index < 0) {
+      if (mappings.empty()) continue;  // bench-shaped records carry fields no rule reads
+      std::string guess = internal::DidYouMean(key, account_fields);
+      return Status::Error("unknown account field " + Quote(key) +
+                               (guess.empty() ? "" : " (did you mean " + Quote(guess) + "?)"),
+                           where);
+    }
+    FieldValue& f = out->values[static_cast<size_t>(index)];
+    if (v.is_null()) {
+      f = FieldValue::Null();
+    } else if (v.is_boolean()) {
+      f = FieldValue::Bool(v.get<bool>());
+    } else if (v.is_number()) {
+      f = FieldValue::Number(v.get<double>());
+    } else if (v.is_string()) {
+      f = FieldValue::String(v.get<std::string>());
+    } else {
+      return Status::Error("account field " + Quote(key) +
+                               " must be a number, string, bool or null, not " + v.type_name(),
+                           where);
+    }
+    auto t = types.find(key);
+    if (t == types.end() || f.kind == FieldValue::Kind::kNull) continue;
+    bool ok = true;
+    switch (t->second) {
+      case FieldType::kNumber:
+      case FieldType::kDaysSince: ok = f.kind == FieldValue::Kind::kNumber; break;
+      case FieldType::kBool: ok = f.kind == FieldValue::Kind::kBool; break;
+      default: ok = f.kind == FieldValue::Kind::kString; break;
+    }
+    if (!ok) {
+      return Status::Error("account field " + Quote(key) + " has type " +
+                               std::string(FieldTypeName(t->second)) + ", not " + v.type_name(),
+                           where);
+    }
+  }
+  return Status();
+}
+
+Status RuleSet::AccountFromJson(const json& object, Account* out) const {
+  return impl_->AccountFromJson(object, out);
+}
+
+Account RuleSet::MapAccount(std::string_view crm, std::string_view id, std::string_view owner_id,
+                            const json& properties, const json& aggregates,
+                            int64_t now_unix_seconds, std::vector<std::string>* warnings) const {
+  Account account;
+  account.id = std::string(id);
+  account.owner_id = std::string(owner_id);
+  account.values.assign(impl_->account_fields.size(), FieldValue());
+  const auto* list = mapping(crm);
+  if (list == nullptr) return account;
+  auto warn = [&](const FieldMapping& m, const json& raw, const char* why) {
+    if (warnings == nullptr) return;
+    warnings->push_back("account " + account.id + ": field " + m.field + " (" +
+                        (m.property.empty() ? "aggregate " + m.aggregate
+                                            : "property " + m.property) +
+                        ") = " + raw.dump(-1, ' ', false, json::error_handler_t::replace) + ": " +
+                        why + "; treated as absent");
+  };
+  for (const auto& m : *list) {
+    const json& source = m.property.empty() ? aggregates : properties;
+    const std::string& key = m.property.empty() ? m.aggregate : m.property;
+    if (!source.is_object()) continue;
+    auto it = source.find(key);
+    if (it == source.end() || it->is_null()) continue;
+    const json& raw = *it;
+    if (raw.is_string() && raw.get_ref<const std::string&>().find_first_not_of(" \t") ==
+                               std::string::npos) {
+      continue;  // "" means absent
+    }
+    FieldValue value;
+    switch (m.type) {
+      case FieldType::kNumber:
+        if (raw.is_number()) {
+          value = FieldValue::Number(raw.get<double>());
+        } else if (raw.is_string()) {
+          if (auto d = ParseDecimal(raw.get_ref<const std::string&>())) {
+            value = FieldValue::Number(*d);
+          } else {
+            warn(m, raw, "not a number");
+          }
+        } else {
+          warn(m, raw, "not a number");
+        }
+        break;
+      case FieldType::kDaysSince:
+        if (raw.is_number()) {
+          value = FieldValue::Number(raw.get<double>());
+        } else if (raw.is_string()) {
+          if (auto t = ParseTimestamp(raw.get_ref<const std::string&>())) {
+            value = FieldValue::Number(std::floor(
+                static_cast<double>(now_unix_seconds - *t) / 86400.0));
+          } else {
+            warn(m, raw, "not a date");
+          }
+        } else {
+          warn(m, raw, "not a date");
+        }
+        break;
+      case FieldType::kBool:
+        if (raw.is_boolean()) {
+          value = FieldValue::Bool(raw.get<bool>());
+        } else if (raw.is_number()) {
+          value = FieldValue::Bool(raw.get<double>() != 0);
+        } else if (raw.is_string()) {
+          std::string s = raw.get<std::string>();
+          std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
+            return static_cast<char>(std::tolower(c));
+          });
+          if (s == "true" || s == "1" || s == "yes") {
+            value = FieldValue::Bool(true);
+          } else if (s == "false" || s == "0" || s == "no") {
+            value = FieldValue::Bool(false);
+          } else {
+            warn(m, raw, "not a yes/no value");
+          }
+        }
+        break;
+      case FieldType::kString:
+      case FieldType::kDate:
+      case FieldType::kEnum:
+        if (raw.is_string()) {
+          value = FieldValue::String(raw.get<std::string>());
+        } else if (raw.is_number()) {
+          value = FieldValue::String(internal::FormatNumber(raw.get<double>()));
+        } else if (raw.is_boolean()) {
+          value = FieldValue::String(raw.get<bool>() ? "true" : "false");
+        } else {
+          warn(m, raw, "not text");
+        }
+        if (m.type == FieldType::kEnum && value.kind == FieldValue::Kind::kString &&
+            std::find(m.values.begin(), m.values.end(), value.string) == m.values.end()) {
+          warn(m, raw, "not one of the enum's values");
+          value = FieldValue();
+        }
+        break;
+    }
+    account.values[static_cast<size_t>(impl_->FieldIndexOf(m.field))] = std::move(value);
+  }
+  return account;
+}
+
+// ---- evaluation ----
+void RuleSet::Impl::FillRecord(const Account& account, std::span<jl::Value> record) const {
+  size_t n = std::min(account.values.size(), account_fields.size());
+  for (size_t i = 0; i < n; ++i) record[i] = ToValue(account.values[i]);
+  for (size_t i = n; i < account_fields.size(); ++i) record[i] = jl::Value::Absent();
+  record[static_cast<size_t>(slot_id)] = jl::Value::String(account.id);
+  record[static_cast<size_t>(slot_owner)] =
+      account.owner_id.empty() ? jl::Value::Absent() : jl::Value::String(account.owner_id);
+}
+
+namespace {
+Status ComputeScoreTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<jl::Value> record,
+                        std::span<const double> scores, double* score, int* tier) {
+  double s = 0;
+  if (rs.score_rule) {
+    auto r = ev.Evaluate(*rs.score_rule, record);
+    if (!r) return RuleError(record, rs.slot_id, "score", r.error());
+    if (!r->is_number() || !std::isfinite(r->as_number())) {
+      return Status::Error("account " + AccountName(record, rs.slot_id) +
+                               ": the score rule gave " + internal::ValueJson(*r) +
+                               ", not a number",
+                           "score");
+    }
+    s = r->as_number();
+  } else {
+    for (size_t i = 0; i < scores.size(); ++i) s += rs.criteria[i].weight * scores[i];
+  }
+  *score = s;
+  record[static_cast<size_t>(rs.slot_score)] = jl::Value::Number(s);
+  int t = -1;
+  if (rs.tier_rule) {
+    auto r = ev.Evaluate(*rs.tier_rule, record);
+    if (!r) return RuleError(record, rs.slot_id, "tier", r.error());
+    if (r->is_string()) t = rs.TierIndex(r->as_string());
+    if (t < 0) {
+      return Status::Error("account " + AccountName(record, rs.slot_id) +
+                               ": the tier rule gave " + internal::ValueJson(*r) +
+                               ", not one of the tier ids",
+                           "tier");
+    }
+  } else {
+    t = static_cast<int>(rs.tiers.size()) - 1;
+    for (size_t i = 0; i < rs.tiers.size(); ++i) {
+      if (s >= rs.tiers[i].min_score) {
+        t = static_cast<int>(i);
+        break;
+      }
+    }
+  }
+  *tier = t;
+  record[static_cast<size_t>(rs.slot_tier)] =
+      jl::Value::String(rs.tiers[static_cast<size_t>(t)].id);
+  return Status();
+}
+}  // namespace
+
+Status RuleSet::Impl::ScoreAndTier(jl::Evaluator& ev, std::span<jl::Value> record,
+                                   std::span<const double> scores, double* score,
+                                   int* tier) const {
+  for (size_t i = 0; i < criteria.size(); ++i) {
+    record[static_cast<size_t>(criteria[i].slot)] = jl::Value::Number(scores[i]);
+  }
+  return ComputeScoreTier(*this, ev, record, scores, score, tier);
+}
+
+Status RuleSet::Impl::Core(jl::Evaluator& ev, std::span<jl::Value> record,
+                           internal::CoreResult* out) const {
+  out->scores.resize(criteria.size());
+  out->health.resize(health.size());
+  for (size_t i = 0; i < criteria.size(); ++i) {
+    const auto& c = criteria[i];
+    auto r = ev.Evaluate(c.rule, record);
+    if (!r) return RuleError(record, slot_id, "criterion " + c.id, r.error());
+    const jl::Value& v = *r;
+    if (!v.is_number() || !(v.as_number() >= 1 && v.as_number() <= 10)) {
+      return Status::Error("account " + AccountName(record, slot_id) + ": criterion " + c.id +
+                               " gave " + internal::ValueJson(v) +
+                               ", outside 1..10 (a criterion scores 1 to 10; fix its rule)",
+                           "criterion " + c.id);
+    }
+    out->scores[i] = v.as_number();
+    record[static_cast<size_t>(c.slot)] = v;
+  }
+  if (Status st = ComputeScoreTier(*this, ev, record, out->scores, &out->score, &out->tier);
+      !st.ok()) {
+    return st;
+  }
+  for (size_t i = 0; i < health.size(); ++i) {
+    const auto& h = health[i];
+    uint8_t status = 0;
+    if (h.red) {
+      auto r = ev.EvaluateTruthy(*h.red, record);
+      if (!r) return RuleError(record, slot_id, "health " + h.id + " (red)", r.error());
+      if (*r) status = 2;
+    }
+    if (status == 0 && h.amber) {
+      auto r = ev.EvaluateTruthy(*h.amber, record);
+      if (!r) return RuleError(record, slot_id, "health " + h.id + " (amber)", r.error());
+      if (*r) status = 1;
+    }
+    out->health[i] = status;
+    record[static_cast<size_t>(h.slot)] = jl::Value::String(kHealthNames[status]);
+  }
+  uint64_t mask = 0;
+  for (size_t j = 0; j < tasks.size(); ++j) {
+    auto r = ev.EvaluateTruthy(tasks[j].when, record);
+    if (!r) return RuleError(record, slot_id, "task " + tasks[j].id, r.error());
+    if (*r) mask |= uint64_t{1} << j;
+  }
+  out->tasks = mask;
+  return Status();
+}
+
+namespace {
+std::string Render(const internal::Template& t, std::span<const jl::Value> record) {
+  std::string out;
+  for (const auto& part : t.parts) {
+    out += part.slot >= 0 ? internal::ValueText(record[static_cast<size_t>(part.slot)])
+                          : part.literal;
+  }
+  return out;
+}
+
+NextTierPath FindNextTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<jl::Value> record,
+                          const internal::CoreResult& core) {
+  NextTierPath path;
+  if (core.tier <= 0) {
+    path.hint = "top tier";
+    return path;
+  }
+  int target = core.tier - 1;
+  path.to_tier = rs.tiers[static_cast<size_t>(target)].id;
+  std::vector<double> scores = core.scores;
+  size_t n = scores.size();
+  double best_points = std::numeric_limits<double>::infinity();
+  std::vector<NextTierPath::Change> best;
+  auto lifts = [&](const std::vector<double>& s) {
+    double score = 0;
+    int tier = 0;
+    if (!rs.ScoreAndTier(ev, record, s, &score, &tier).ok()) return false;
+    return tier <= target;
+  };
+  // One criterion alone.
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<double> s = scores;
+    for (int k = 1; k <= 10; ++k) {
+      double to = std::min(10.0, scores[i] + k);
+      if (to <= scores[i] || to - scores[i] >= best_points) break;
+      s[i] = to;
+      if (lifts(s)) {
+        best_points = to - scores[i];
+        best = {{rs.criteria[i].id, scores[i], to}};
+        break;
+      }
+      if (to >= 10) break;
+    }
+  }
+  // Greedy: one point at a time on the criterion that raises the score most.
+  {
+    std::vector<double> s = scores;
+    double points = 0;
+    while (points + 1 < best_points) {
+      int pick = -1;
+      double pick_score = -std::numeric_limits<double>::infinity();
+      for (size_t i = 0; i < n; ++i) {
+        if (s[i] >= 10) continue;
+        std::vector<double> t = s;
+        t[i] = std::min(10.0, t[i] + 1);
+        double score = 0;
+        int tier = 0;
+        if (!rs.ScoreAndTier(ev, record, t, &score, &tier).ok()) continue;
+        if (score > pick_score) {
+          pick_score = score;
+          pick = static_cast<int>(i);
+        }
+      }
+      if (pick < 0) break;
+      double before = s[static_cast<size_t>(pick)];
+      s[static_cast<size_t>(pick)] = std::min(10.0, before + 1);
+      points += s[static_cast<size_t>(pick)] - before;
+      if (lifts(s)) {
+        if (points < best_points) {
+          best_points = points;
+          best.clear();
+          for (size_t i = 0; i < n; ++i) {
+            if (s[i] != scores[i]) best.push_back({rs.criteria[i].id, scores[i], s[i]});
+          }
+        }
+        break;
+      }
+    }
+  }
+  // Restore the record's kam.* slots.
+  double score = 0;
+  int tier = 0;
+  (void)rs.ScoreAndTier(ev, record, scores, &score, &tier);
+  if (best.empty()) {
+    path.hint = "tier " + path.to_tier + " is out of reach by criterion scores";
+    return path;
+  }
+  path.reachable = true;
+  path.changes = std::move(best);
+  for (const auto& c : path.changes) {
+    path.hint += (path.hint.empty() ? "" : ", ") + c.criterion + " " +
+                 internal::FormatNumber(c.from) + "→" + internal::FormatNumber(c.to);
+  }
+  path.hint += " lifts to " + path.to_tier;
+  return path;
+}
+}  // namespace
+
+void RuleSet::Impl::FillResult(const Account& account, std::span<jl::Value> record,
+                               const internal::CoreResult& core, jl::Evaluator& ev,
+                               AccountResult* out) const {
+  out->account_id = account.id;
+  out->owner_id = account.owner_id;
+  out->criteria.resize(criteria.size());
+  for (size_t i = 0; i < criteria.size(); ++i) {
+    CriterionResult& c = out->criteria[i];
+    c.id = criteria[i].id;
+    c.weight = criteria[i].weight;
+    c.score = core.scores[i];
+    c.inputs.clear();
+    for (int slot : criteria[i].rule.slots_read()) {
+      c.inputs.push_back({schema.path(slot), internal::ValueJson(record[static_cast<size_t>(slot)])});
+    }
+  }
+  out->score = core.score;
+  out->tier = tiers[static_cast<size_t>(core.tier)].id;
+  out->final_tier = out->tier;
+  out->capped_reason.clear();
+  out->rank = 0;
+  out->pareto = false;
+  out->health.resize(health.size());
+  for (size_t i = 0; i < health.size(); ++i) {
+    out->health[i] = {health[i].id, health[i].label, std::string(kHealthNames[core.health[i]])};
+  }
+  out->tasks.clear();
+  for (size_t j = 0; j < tasks.size(); ++j) {
+    if ((core.tasks >> j & 1) == 0) continue;
+    const auto& t = tasks[j];
+    out->tasks.push_back({t.id, Render(t.title_template, record), Render(t.body_template, record),
+                          t.priority, t.due_in_days, t.cooldown_days, t.auto_close});
+  }
+  uint64_t h = internal::Fnv64(account.id);
+  for (int slot : input_slots) {
+    h = internal::Fnv64("\n" + schema.path(slot) + "=" +
+                            internal::ValueJson(record[static_cast<size_t>(slot)]),
+                        h);
+  }
+  out->receipt = {internal::Hex64(h), hash, version};
+  out->revenue = 0;
+  if (revenue_index >= 0 && record[static_cast<size_t>(revenue_index)].is_number()) {
+    out->revenue = record[static_cast<size_t>(revenue_index)].as_number();
+  }
+  out->next_tier = FindNextTier(*this, ev, record, core);
+}
+
+struct Evaluator::Impl {
+  std::shared_ptr<const RuleSet> rules;
+  jl::Evaluator ev;
+  std::vector<jl::Value> record;
+  internal::CoreResult core;
+};
+
+Evaluator::Evaluator(std::shared_ptr<const RuleSet> rules) : impl_(std::make_unique<Impl>()) {
+  impl_->rules = std::move(rules);
+}
+Evaluator::~Evaluator() = default;
+
+Status Evaluator::Evaluate(const Account& account, AccountResult* out) {
+  const RuleSet::Impl& rs = RuleSetAccess::Get(*impl_->rules);
+  impl_->record.assign(rs.record_size(), jl::Value::Absent());
+  rs.FillRecord(account, impl_->record);
+  if (Status st = rs.Core(impl_->ev, impl_->record, &impl_->core); !st.ok()) return st;
+  rs.FillResult(account, impl_->record, impl_->core, impl_->ev, out);
+  return Status();
+}
+
+Status RuleSet::Evaluate(const Account& account, AccountResult* out) const {
+  const Impl& rs = *impl_;
+  jl::Evaluator ev;
+  std::vector<jl::Value> record(rs.record_size());
+  rs.FillRecord(account, record);
+  internal::CoreResult core;
+  if (Status st = rs.Core(ev, record, &core); !st.ok()) return st;
+  rs.FillResult(account, record, core, ev, out);
+  return Status();
+}
+
+// ---- AccountResult ----
+std::string AccountResult::Breakdown() const {
+  std::string out;
+  for (const auto& c : criteria) {
+    out += (out.empty() ? "" : " · ") + c.id + " " + internal::FormatNumber(c.score);
+  }
+  return out;
+}
+
+json AccountResult::ToJson() const {
+  json scores = json::object();
+  for (const auto& c : criteria) scores[c.id] = c.score;
+  json inputs = json::object();
+  for (const auto& c : criteria) {
+    json list = json::object();
+    for (const auto& in : c.inputs) {
+      list[in.path] = in.value == "absent" ? json() : json::parse(in.value, nullptr, false);
+    }
+    inputs[c.id] = std::move(list);
+  }
+  json health_json = json::object();
+  for (const auto& h : health) health_json[h.id] = h.status;
+  json tasks_json = json::array();
+  for (const auto& t : tasks) {
+    tasks_json.push_back({{"id", t.rule_id},
+                          {"title", t.title},
+                          {"body", t.body},
+                          {"priority", t.priority},
+                          {"due_in_days", t.due_in_days},
+                          {"cooldown_days", t.cooldown_days},
+                          {"auto_close", t.auto_close}});
+  }
+  json changes = json::array();
+  for (const auto& c : next_tier.changes) {
+    changes.push_back({{"criterion", c.criterion}, {"from", c.from}, {"to", c.to}});
+  }
+  json out = {{"id", account_id},
+              {"owner_id", owner_id},
+              {"scores", scores},
+              {"score", score},
+              {"tier", tier},
+              {"final_tier", final_tier.empty() ? tier : final_tier},
+              {"health", health_json},
+              {"tasks", tasks_json},
+              {"next_tier", {{"to", next_tier.to_tier},
+                             {"reachable", next_tier.reachable},
+                             {"changes", changes},
+                             {"hint", next_tier.hint}}},
+              {"receipt", {{"inputs", inputs},
+                           {"input_hash", receipt.input_hash},
+                           {"rules_hash", receipt.rules_hash},
+                           {"rules_version", receipt.rules_version}}}};
+  if (rank > 0) {
+    out["rank"] = rank;
+    out["pareto"] = pareto;
+    out["revenue"] = revenue;
+  }
+  if (!capped_reason.empty()) out["capped_reason"] = capped_reason;
+  return out;
+}
+
+}  // namespace kam::rules
