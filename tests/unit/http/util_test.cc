@@ -1,0 +1,87 @@
+// kam_http internals: URL parsing, endpoint templates, loopback detection, redaction.
+#include "util.h"
+
+#include <gtest/gtest.h>
+
+namespace kam::http::internal {
+namespace {
+
+TEST(ParseUrl, SplitsSchemeHostPortAndPrefix) {
+  auto u = ParseUrl("https://api.hubapi.com");
+  ASSERT_TRUE(u.ok());
+  EXPECT_TRUE(u->tls);
+  EXPECT_EQ(u->host, "api.hubapi.com");
+  EXPECT_EQ(u->port, "443");
+  EXPECT_EQ(u->path_prefix, "");
+  EXPECT_EQ(u->HostHeader(), "api.hubapi.com");
+
+  auto s = ParseUrl("http://127.0.0.1:8080/sandbox/");
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->tls);
+  EXPECT_EQ(s->port, "8080");
+  EXPECT_EQ(s->path_prefix, "/sandbox");
+  EXPECT_EQ(s->HostHeader(), "127.0.0.1:8080");
+  EXPECT_EQ(s->Origin(), "http://127.0.0.1:8080");
+
+  auto v6 = ParseUrl("http://[::1]:9000");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->HostHeader(), "[::1]:9000");
+}
+
+TEST(ParseUrl, RejectsWhatItCannotUse) {
+  for (const char* bad : {"ftp://x", "api.hubapi.com", "http://", "http://h:0", "http://h:99999",
+                          "http://h:x", "http://u:p@h", "http://h/p?q=1", "http://[::1"}) {
+    auto r = ParseUrl(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::kInvalidArgument);
+    EXPECT_NE(r.error().message.find(bad), std::string::npos);
+  }
+}
+
+TEST(EndpointTemplate, ReplacesIdsAndDropsTheQuery) {
+  EXPECT_EQ(EndpointTemplate("GET", "/crm/v3/objects/companies/512?properties=name"),
+            "GET /crm/v3/objects/companies/{id}");
+  EXPECT_EQ(EndpointTemplate("PUT", "/crm/v4/objects/tasks/17/associations/companies/99/192"),
+            "PUT /crm/v4/objects/tasks/{id}/associations/companies/{id}/{id}");
+  EXPECT_EQ(EndpointTemplate("POST", "/crm/objects/2026-03/0-2/search"),
+            "POST /crm/objects/2026-03/0-2/search");
+  EXPECT_EQ(EndpointTemplate("POST", "https://api.hubapi.com/oauth/v1/token"),
+            "POST /oauth/v1/token");
+  EXPECT_EQ(EndpointTemplate("GET", ""), "GET /");
+}
+
+TEST(IsLoopbackHost, AcceptsOnlyLoopback) {
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.1.2.3"));
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_TRUE(IsLoopbackHost("[::1]"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0.1.evil.com"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("api.hubapi.com"));
+  EXPECT_FALSE(IsLoopbackHost("localhost.example"));
+}
+
+TEST(Redaction, HidesTokensInTextAndFlagsSensitiveHeaders) {
+  std::string s = RedactSecrets(
+      "Authorization: Bearer pat-na1-abc123 and refresh_token=r-456&client_secret=s3cr3t x");
+  EXPECT_EQ(s.find("pat-na1-abc123"), std::string::npos);
+  EXPECT_EQ(s.find("r-456"), std::string::npos);
+  EXPECT_EQ(s.find("s3cr3t"), std::string::npos);
+  EXPECT_NE(s.find("[redacted]"), std::string::npos);
+  EXPECT_TRUE(IsSensitiveHeader("authorization"));
+  EXPECT_TRUE(IsSensitiveHeader("X-Access-Token"));
+  EXPECT_FALSE(IsSensitiveHeader("Content-Type"));
+}
+
+TEST(ParseRetryAfter, ReadsDeltaSecondsOnly) {
+  EXPECT_EQ(ParseRetryAfterMs("2"), 2000);
+  EXPECT_EQ(ParseRetryAfterMs(" 0 "), 0);
+  EXPECT_FALSE(ParseRetryAfterMs("Wed, 21 Oct 2015 07:28:00 GMT").has_value());
+  EXPECT_FALSE(ParseRetryAfterMs("-1").has_value());
+}
+
+}  // namespace
+}  // namespace kam::http::internal
