@@ -82,31 +82,38 @@ Result<std::vector<SearchRequest>> BuildTaskKeySearches(const std::vector<std::s
     r.limit = 200;
     return r;
   };
+  // Body size = the body with an empty IN list + each value's JSON text + a comma between.
+  const size_t base = BuildSearchBody(make({})).size();
+  auto value_size = [](const std::string& v) { return Json(v).dump().size(); };
   std::vector<std::string> current;
+  size_t current_size = base;
   std::set<std::string> unique;
   for (const auto& k : keys) {
     std::vector<std::string> forms = {k};
     if (Lower(k) != k) forms.push_back(Lower(k));
     std::vector<std::string> add;
+    size_t add_size = 0;
     for (auto& f : forms) {
-      if (unique.insert(f).second) add.push_back(f);
+      if (unique.insert(f).second) {
+        add_size += value_size(f) + 1;
+        add.push_back(f);
+      }
     }
     if (add.empty()) continue;
-    std::vector<std::string> trial = current;
-    trial.insert(trial.end(), add.begin(), add.end());
-    if (trial.size() <= 100 &&
-        static_cast<int>(BuildSearchBody(make(trial)).size()) <= max_body_chars) {
-      current = std::move(trial);
-      continue;
-    }
-    if (!current.empty()) out.push_back(make(std::move(current)));
-    current = add;
-    if (static_cast<int>(BuildSearchBody(make(current)).size()) > max_body_chars) {
+    if (base + add_size > static_cast<size_t>(max_body_chars)) {
       Error e;
       e.code = ErrorCode::kInvalidArgument;
       e.message = "task key '" + k.substr(0, 80) + "' is too long to search for";
       return e;
     }
+    if (current.size() + add.size() > 100 ||
+        current_size + add_size > static_cast<size_t>(max_body_chars)) {
+      out.push_back(make(std::move(current)));
+      current.clear();
+      current_size = base;
+    }
+    current.insert(current.end(), add.begin(), add.end());
+    current_size += add_size;
   }
   if (!current.empty()) out.push_back(make(std::move(current)));
   return out;
