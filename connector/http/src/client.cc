@@ -601,37 +601,39 @@ class Client::Impl {
     int attempt = 0;
     while (true) {
       if (Cancelled()) return cancelled(attempt);
-      // Pacing.
-      while (true) {
-        auto d = limiter.TryAcquire(request.lane, clock->Now());
-        if (d.verdict == RateLimiter::Verdict::kGo) break;
-        if (d.verdict == RateLimiter::Verdict::kQuotaReserve) {
-          {
-            std::lock_guard lock(counters_mu);
-            ++counters.quota_refusals;
-          }
-          Error e;
-          e.kind = ErrorKind::kQuotaReserve;
-          e.retry_after_ms = -1;
-          e.message = "not sent: only the reserved share of the daily API quota is left (" +
-                      std::to_string(limiter.DailyRemainingEstimate()) + " of " +
-                      std::to_string(limiter.DailyLimit()) + " calls, reserve " +
-                      std::to_string(limiter.DailyReserve()) +
-                      "); it is kept for the account's other integrations, sync again after "
-                      "the daily reset or lower rate_limit.daily_reserve";
-          return Finish(std::move(e), request, endpoint, target, attempt);
-        }
-        if (!SleepUntil(d.not_before)) return cancelled(attempt);
-      }
-      ++attempt;
-      const TimePoint sent_at = clock->Now();
-      if (!AcquireSlot()) return cancelled(attempt - 1);
+      // A connection slot first, then pacing: the grant time is then close to the send time,
+      // so our window never expires a request before the server's does.
+      if (!AcquireSlot()) return cancelled(attempt);
+      struct SlotGuard {
+        Impl* impl;
+        ~SlotGuard() { impl->ReleaseSlot(); }
+      };
       Attempt a;
+      TimePoint sent_at;
       {
-        struct SlotGuard {
-          Impl* impl;
-          ~SlotGuard() { impl->ReleaseSlot(); }
-        } guard{this};
+        SlotGuard guard{this};
+        while (true) {
+          auto d = limiter.TryAcquire(request.lane, clock->Now());
+          if (d.verdict == RateLimiter::Verdict::kGo) break;
+          if (d.verdict == RateLimiter::Verdict::kQuotaReserve) {
+            {
+              std::lock_guard lock(counters_mu);
+              ++counters.quota_refusals;
+            }
+            Error e;
+            e.kind = ErrorKind::kQuotaReserve;
+            e.message = "not sent: only the reserved share of the daily API quota is left (" +
+                        std::to_string(limiter.DailyRemainingEstimate()) + " of " +
+                        std::to_string(limiter.DailyLimit()) + " calls, reserve " +
+                        std::to_string(limiter.DailyReserve()) +
+                        "); it is kept for the account's other integrations, sync again after "
+                        "the daily reset or lower rate_limit.daily_reserve";
+            return Finish(std::move(e), request, endpoint, target, attempt);
+          }
+          if (!SleepUntil(d.not_before)) return cancelled(attempt);
+        }
+        ++attempt;
+        sent_at = clock->Now();
         a = Exchange(request, target);
       }
       CountAttempt(endpoint, attempt > 1, a);
@@ -733,7 +735,7 @@ void Client::ResetCounters() {
 }
 
 void Client::SetDailyResetUtcOffset(int64_t offset_ms) {
-  impl_->limiter.SetDailyResetUtcOffset(offset_ms);
+  impl_->limiter.SetDailyResetUtcOffset(offset_ms, impl_->clock->Now());
 }
 
 const ClientOptions& Client::options() const { return impl_->options; }

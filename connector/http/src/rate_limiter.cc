@@ -173,12 +173,10 @@ void RateLimiter::OnResponse(Lane lane, const RateLimitInfo& info, int http_stat
   }
 }
 
-void RateLimiter::SetDailyResetUtcOffset(int64_t offset_ms) {
+void RateLimiter::SetDailyResetUtcOffset(int64_t offset_ms, TimePoint now) {
   std::lock_guard lock(mu_);
   utc_offset_ms_ = offset_ms;
-  if (daily_reset_at_) {
-    daily_reset_at_ = std::chrono::steady_clock::now() + UntilNextMidnight(utc_offset_ms_);
-  }
+  if (daily_reset_at_) daily_reset_at_ = now + UntilNextMidnight(utc_offset_ms_);
 }
 
 int64_t RateLimiter::WindowBudget() const {

@@ -51,6 +51,7 @@ struct TestServer::Impl {
       tcp::socket socket(ioc);
       acceptor.accept(socket, ec);
       if (ec || stopping) return;
+      socket.set_option(tcp::no_delay(true), ec);
       int id = ++connections;
       std::lock_guard lock(mu);
       fds.push_back(socket.native_handle());

@@ -50,8 +50,9 @@ class RateLimiter {
                   std::string_view policy_name, int64_t retry_after_ms, TimePoint sent_at,
                   TimePoint now);
 
-  // The daily quota resets at midnight at this UTC offset (the account's time zone).
-  void SetDailyResetUtcOffset(int64_t offset_ms);
+  // The daily quota resets at midnight at this UTC offset (the account's time zone); `now` is
+  // the caller's clock reading, to re-place a pending reset.
+  void SetDailyResetUtcOffset(int64_t offset_ms, TimePoint now);
 
   // The standard lane's current budget per window (floor(max * share)) and interval.
   int64_t WindowBudget() const;
