@@ -24,9 +24,9 @@ struct SandboxOptions {
   std::string db_path;
   // Ten-secondly style rolling window per token: at most rate_limit_max requests per
   // rate_limit_interval_ms. 0 = unlimited (headers still report a large Max).
-  int rate_limit_max = 0;
+  int rate_limit_max = 0;  // 0 = unlimited (headers then report Max 1,000,000)
   int rate_limit_interval_ms = 10000;
-  int64_t daily_limit = 0;        // 0 = unlimited (headers report 1,000,000)
+  int64_t daily_limit = 0;        // 0 = unlimited (headers report 100,000,000)
   int search_per_second = 5;      // search bucket (requests/s per token); 0 = unlimited
   // Fault spec, e.g. "429=0.05,500=0.02,503=0.02,drop=0.01,slow=0.01:2000,malformed=0.01,
   // partial=0.05,expired=0.01"; a rule may be limited to a route prefix with '@':

@@ -1,0 +1,181 @@
+// Associations, owners, account info, the admin API and the seeded demo data of the sandbox.
+#include <algorithm>
+#include <numeric>
+
+#include "sandbox_fixture.h"
+
+namespace kam::sandbox::testing {
+namespace {
+
+using PortalApi = SandboxTest;
+
+TEST_F(PortalApi, AssociationBatchReadListsContactsPerCompanyAndReportsUnknownIds) {
+  const auto ids = CompanyIds(3);
+  Reply r = client().Post("/crm/v4/associations/companies/contacts/batch/read",
+                          {{"inputs", json::array({{{"id", ids[0]}}, {{"id", ids[1]}},
+                                                   {{"id", "999999999"}}})}});
+  ASSERT_EQ(r.status, 207) << r.body;
+  json b = r.json();
+  ASSERT_EQ(b["results"].size(), 2u);
+  for (const auto& res : b["results"]) {
+    EXPECT_FALSE(res["to"].empty());
+    EXPECT_EQ(res["to"][0]["associationTypes"][0]["typeId"], 280);
+    EXPECT_EQ(res["to"][0]["associationTypes"][0]["category"], "HUBSPOT_DEFINED");
+  }
+  EXPECT_EQ(b["errors"][0]["category"], "OBJECT_NOT_FOUND");
+}
+
+TEST_F(PortalApi, AssociationCreateAnswers201AndDefaultAssociate200) {
+  const auto ids = CompanyIds(2);
+  Reply t = client().Post("/crm/v3/objects/tasks",
+                          {{"properties", {{"hs_timestamp", "2026-02-01T00:00:00Z"}}}});
+  ASSERT_EQ(t.status, 201);
+  const std::string task = t.json()["id"];
+  Reply c = client().Post(
+      "/crm/v4/associations/tasks/companies/batch/create",
+      {{"inputs", json::array({{{"from", {{"id", task}}}, {"to", {{"id", ids[0]}}},
+                                {"types", json::array({{{"associationCategory", "HUBSPOT_DEFINED"},
+                                                        {"associationTypeId", 192}}})}}})}});
+  ASSERT_EQ(c.status, 201) << c.body;
+  EXPECT_EQ(c.json()["results"][0]["fromObjectTypeId"], "0-27");
+  EXPECT_EQ(c.json()["results"][0]["toObjectTypeId"], "0-2");
+  Reply d = client().Post("/crm/v4/associations/tasks/companies/batch/associate/default",
+                          {{"inputs", json::array({{{"from", {{"id", task}}}, {"to", {{"id", ids[1]}}}}})}});
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_EQ(d.json()["results"][0]["associationSpec"]["associationTypeId"], 192);
+  Reply read = client().Post("/crm/v4/associations/tasks/companies/batch/read",
+                             {{"inputs", json::array({{{"id", task}}})}});
+  ASSERT_EQ(read.status, 200);
+  EXPECT_EQ(read.json()["results"][0]["to"].size(), 2u);
+}
+
+TEST_F(PortalApi, OwnersPageAndAcceptATrailingSlash) {
+  Reply r = client().Get("/crm/v3/owners/?limit=2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json b = r.json();
+  ASSERT_EQ(b["results"].size(), 2u);  // max(3, 120/400) = 3 owners
+  ASSERT_TRUE(b.contains("paging"));
+  Reply next = client().Get("/crm/v3/owners?limit=2&after=" + b["paging"]["next"]["after"].get<std::string>());
+  ASSERT_EQ(next.json()["results"].size(), 1u);
+  EXPECT_FALSE(next.json().contains("paging"));
+  const std::string id = b["results"][0]["id"];
+  Reply one = client().Get("/crm/v3/owners/" + id);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(one.json()["type"], "PERSON");
+  EXPECT_EQ(client().Get("/crm/v3/owners").status, 200);
+}
+
+TEST_F(PortalApi, AccountDetailsCarryPortalIdAndTimeZone) {
+  Reply r = client().Get("/account-info/v3/details");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(r.json()["portalId"].is_number());
+  EXPECT_TRUE(r.json()["timeZone"].is_string());
+  EXPECT_TRUE(r.json()["utcOffsetMilliseconds"].is_number());
+}
+
+TEST_F(PortalApi, AdminEditsTasksTouchAndCountersWork) {
+  const auto ids = CompanyIds(1);
+  Reply e = client().Post("/_sandbox/objects/companies/" + ids[0], {{"properties", {{"nps", "9"}}}});
+  ASSERT_EQ(e.status, 200) << e.body;
+  EXPECT_EQ(e.json()["properties"]["nps"], "9");
+  Reply t = client().Post("/_sandbox/tasks", {{"companyId", ids[0]},
+                                              {"properties", {{"hs_task_subject", "By hand"}}}});
+  ASSERT_EQ(t.status, 201) << t.body;
+  Reply all = client().Get("/_sandbox/tasks");
+  ASSERT_EQ(all.status, 200);
+  bool found = false;
+  for (const auto& x : all.json()["results"]) {
+    if (x["id"] == t.json()["id"]) {
+      found = true;
+      EXPECT_EQ(x["companyIds"][0], ids[0]);
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(client().Call("DELETE", "/_sandbox/tasks/" + t.json()["id"].get<std::string>()).status, 204);
+  Reply more = client().Post("/_sandbox/companies", {{"count", 30}});
+  ASSERT_EQ(more.status, 201);
+  Reply s = client().Call("POST", "/crm/v3/objects/companies/search", "{}");
+  EXPECT_EQ(s.json()["total"], 150);
+  Reply touch = client().Post("/_sandbox/touch", {{"type", "companies"}, {"timestamp", 1767225600000}});
+  EXPECT_EQ(touch.json()["updated"], 150);
+  Reply c = client().Get("/_sandbox/counters");
+  ASSERT_EQ(c.status, 200);
+  EXPECT_EQ(c.json()["by_route"]["GET /crm/v3/objects/companies"], 1);
+  EXPECT_EQ(c.json()["by_route"]["POST /crm/v3/objects/companies/search"], 1);
+  EXPECT_EQ(c.json()["by_status"]["200"], 2);
+  ASSERT_EQ(client().Post("/_sandbox/reset", json::object()).status, 200);
+  Reply after = client().Call("POST", "/crm/v3/objects/companies/search", "{}");
+  EXPECT_EQ(after.json()["total"], 120);
+}
+
+// Everything the demo data promises, read through the API.
+TEST(SandboxSeed, IsDeterministicForASeedAndHasAParetoRevenueSpread) {
+  auto dump = [](uint64_t seed) {
+    SandboxOptions o = SmallPortal(300);
+    o.seed = seed;
+    auto s = SandboxServer::Start(o);
+    EXPECT_TRUE(s.ok()) << s.error;
+    TestClient c(s.server->port());
+    std::string all;
+    std::vector<double> revenue;
+    std::string after;
+    while (true) {
+      Reply r = c.Get("/crm/v3/objects/companies?limit=100&properties=name,annualrevenue,"
+                      "hubspot_owner_id,gross_margin_pct,nps,industry,country" +
+                      (after.empty() ? "" : "&after=" + after));
+      for (const auto& x : r.json()["results"]) {
+        all += x.dump();
+        revenue.push_back(std::stod(x["properties"]["annualrevenue"].get<std::string>()));
+      }
+      if (!r.json().contains("paging")) break;
+      after = r.json()["paging"]["next"]["after"];
+    }
+    Reply deals = c.Post("/crm/v3/objects/deals/search",
+                         {{"filterGroups", json::array({{{"filters", json::array({{
+                              {"propertyName", "dealstage"}, {"operator", "EQ"},
+                              {"value", "closedwon"}}})}}})}});
+    Reply open = c.Post("/crm/v3/objects/deals/search",
+                        {{"filterGroups", json::array({{{"filters", json::array({{
+                             {"propertyName", "hs_is_closed"}, {"operator", "EQ"},
+                             {"value", "false"}}})}}})}});
+    Reply execs = c.Post("/crm/v3/objects/contacts/search",
+                         {{"filterGroups", json::array({{{"filters", json::array({{
+                              {"propertyName", "jobtitle"}, {"operator", "IN"},
+                              {"values", json::array({"ceo", "cfo", "vp sales"})}}})}}})}});
+    Reply meetings = c.Call("POST", "/crm/v3/objects/meetings/search", "{}");
+    EXPECT_GT(deals.json()["total"].get<int>(), 100);
+    EXPECT_GT(open.json()["total"].get<int>(), 30);
+    EXPECT_GT(execs.json()["total"].get<int>(), 10);
+    EXPECT_GT(meetings.json()["total"].get<int>(), 100);
+    s.server->Stop();
+    return std::make_pair(all, revenue);
+  };
+  auto [a, revenue] = dump(5);
+  auto [b, unused] = dump(5);
+  auto [c, other] = dump(6);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  std::sort(revenue.rbegin(), revenue.rend());
+  const double total = std::accumulate(revenue.begin(), revenue.end(), 0.0);
+  const double top = std::accumulate(revenue.begin(), revenue.begin() + revenue.size() / 5, 0.0);
+  EXPECT_GT(top / total, 0.6) << "the top fifth should carry most of the revenue";
+}
+
+TEST(SandboxSeed, SeedsFiveThousandCompaniesQuickly) {
+  SandboxOptions o = SmallPortal(5000);
+  const auto start = std::chrono::steady_clock::now();
+  auto s = SandboxServer::Start(o);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(s.ok()) << s.error;
+  TestClient c(s.server->port());
+  Reply r = c.Call("POST", "/crm/v3/objects/companies/search", "{}");
+  EXPECT_EQ(r.json()["total"], 5000);
+  // Generous bound for debug/sanitizer builds; release builds take a fraction of this.
+  EXPECT_LT(took, std::chrono::seconds(20));
+  std::cout << "seeded 5000 companies in "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  s.server->Stop();
+}
+
+}  // namespace
+}  // namespace kam::sandbox::testing
