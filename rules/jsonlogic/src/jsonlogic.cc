@@ -179,7 +179,8 @@ class Compiler {
       auto it = j.begin();
       const std::string& key = it.key();
       std::size_t mark = pointer_.size();
-      pointer_ += "/" + EscapePointer(key);
+      pointer_ += '/';
+      pointer_ += EscapePointer(key);
       std::uint32_t r = CompileOp(key, it.value());
       pointer_.resize(mark);
       return r;
@@ -206,7 +207,8 @@ class Compiler {
 
   std::uint32_t CompileAt(const Json& j, const std::string& token) {
     std::size_t mark = pointer_.size();
-    pointer_ += "/" + EscapePointer(token);
+    pointer_ += '/';
+    pointer_ += EscapePointer(token);
     std::uint32_t r = Compile(j);
     pointer_.resize(mark);
     return r;
@@ -221,6 +223,33 @@ class Compiler {
   }
 
   bool IsConst(std::uint32_t node) const { return p_.nodes[node].op == Op::kConst; }
+
+  // True when the node always yields a boolean (so and/or of such nodes can return booleans).
+  bool IsBoolean(std::uint32_t node) const {
+    const Node& n = p_.nodes[node];
+    switch (n.op) {
+      case Op::kConst:
+        return n.k.is_bool();
+      case Op::kCmp:
+      case Op::kCmpSlotK:
+      case Op::kCmpKSlot:
+      case Op::kBetweenSlot:
+      case Op::kNot:
+      case Op::kNotNot:
+      case Op::kIn:
+      case Op::kInConst:
+      case Op::kExists:
+      case Op::kAll:
+      case Op::kSome:
+      case Op::kNone:
+        return true;
+      case Op::kAnd:
+      case Op::kOr:
+        return (n.flags & 4) != 0;
+      default:
+        return false;
+    }
+  }
 
   std::uint32_t AddConst(Value v) {
     Node n;
@@ -444,7 +473,13 @@ class Compiler {
         all_const_keys = true;
       }
     }
-    if (all_const_keys) {
+    if (all_const_keys) return AddMissingSlots(list, Op::kMissingSlots, Value());
+    p_.dynamic_paths = true;
+    return AddNode(Op::kMissing, CompileArgs(args));
+  }
+
+  std::uint32_t AddMissingSlots(const std::vector<const Json*>& list, Op op, Value need) {
+    {
       MissingKeys mk;
       for (const Json* a : list) {
         std::string text;
@@ -462,17 +497,27 @@ class Compiler {
       }
       p_.missing_keys.push_back(std::move(mk));
       Node n;
-      n.op = Op::kMissingSlots;
+      n.op = op;
+      n.k = need;
       n.aux = static_cast<std::uint32_t>(p_.missing_keys.size() - 1);
       return Push(n, {});
     }
-    p_.dynamic_paths = true;
-    return AddNode(Op::kMissing, CompileArgs(args));
   }
 
   std::uint32_t CompileMissingSome(const Json& args) {
     if (!args.is_array() || args.size() < 2) {
       Fail(kInvalidArguments, "'missing_some' needs [minimum, [keys...]]");
+    }
+    if (args[0].is_number() && args[1].is_array()) {
+      std::vector<const Json*> list;
+      bool ok = true;
+      for (const auto& a : args[1]) {
+        ok = ok && (a.is_string() || a.is_number());
+        list.push_back(&a);
+      }
+      if (ok) {
+        return AddMissingSlots(list, Op::kMissingSomeSlots, Value::Number(args[0].get<double>()));
+      }
     }
     std::uint32_t need = CompileAt(args[0], "0");
     std::uint32_t keys;
@@ -499,6 +544,11 @@ class Compiler {
       if (n.op == Op::kSlot && n.k.is_null()) return static_cast<int>(n.first);
       return -1;
     };
+    auto slot_any_default = [&](std::uint32_t k) -> int {
+      const Node& n = p_.nodes[k];
+      if (n.op == Op::kSlot) return static_cast<int>(n.first);
+      return -1;
+    };
     auto num_const = [&](std::uint32_t k) {
       return IsConst(k) && p_.nodes[k].k.is_number();
     };
@@ -509,13 +559,14 @@ class Compiler {
              kd == Kind::kNull;
     };
     if (kids.size() == 2) {
-      int s0 = slot_of(kids[0]);
+      int s0 = slot_any_default(kids[0]);
       int s1 = slot_of(kids[1]);
       if (s0 >= 0 && simple_const(kids[1])) {
         Node n;
         n.op = Op::kCmpSlotK;  // numbers take the fast path; other constants the generic one
         n.cmp = cmp;
         n.k = p_.nodes[kids[1]].k;
+        n.kk = p_.nodes[kids[0]].k;  // the var's default for an absent slot (null when none)
         std::uint32_t idx = Push(n, {});
         p_.nodes[idx].first = static_cast<std::uint32_t>(s0);
         return idx;
@@ -543,6 +594,45 @@ class Compiler {
       return idx;
     }
     return Fold(AddNode(Op::kCmp, kids, cmp));
+  }
+
+  // Turns an if-chain whose conditions are all numeric slot comparisons into a table.
+  std::uint32_t MaybeIfTable(std::uint32_t node) {
+    const Node n = p_.nodes[node];
+    if (n.n < 2) return node;
+    IfTable table;
+    std::uint32_t i = 0;
+    for (; i + 1 < n.n; i += 2) {
+      std::uint32_t cond = p_.kids[n.first + i];
+      const Node& c = p_.nodes[cond];
+      IfRow row;
+      row.cond = cond;
+      row.result = p_.kids[n.first + i + 1];
+      row.slot = c.first;
+      row.cmp = c.cmp;
+      if (c.op == Op::kCmpSlotK && c.k.is_number() && c.cmp != Cmp::kStrictEq &&
+          c.cmp != Cmp::kStrictNe) {
+        row.k = c.k.as_number();
+        row.absent = c.kk;
+      } else if (c.op == Op::kBetweenSlot) {
+        row.between = true;
+        row.cmp2 = c.cmp2;
+        row.k = c.k.as_number();
+        row.kk = c.kk.as_number();
+        row.absent = Value::Null();
+      } else {
+        return node;
+      }
+      table.rows.push_back(row);
+    }
+    if (i < n.n) {
+      table.has_otherwise = true;
+      table.otherwise = p_.kids[n.first + i];
+    }
+    p_.if_tables.push_back(std::move(table));
+    p_.nodes[node].op = Op::kIfTable;
+    p_.nodes[node].aux = static_cast<std::uint32_t>(p_.if_tables.size() - 1);
+    return node;
   }
 
   std::uint32_t CompileIter(const Json& args, Op op, const std::string& name) {
@@ -597,9 +687,13 @@ class Compiler {
         }
         std::vector<std::uint32_t> kids = CompileArgs(args);
         if (info.kind == OpKind::kAnd || info.kind == OpKind::kOr) {
-          return Fold(AddNode(info.kind == OpKind::kAnd ? Op::kAnd : Op::kOr, kids));
+          std::uint32_t idx = AddNode(info.kind == OpKind::kAnd ? Op::kAnd : Op::kOr, kids);
+          bool tests = !kids.empty();
+          for (std::uint32_t k : kids) tests = tests && IsBoolean(k);
+          if (tests) p_.nodes[idx].flags |= 4;
+          return Fold(idx);
         }
-        return Fold(AddNode(Op::kIf, kids));
+        return Fold(MaybeIfTable(AddNode(Op::kIf, kids)));
       }
       case OpKind::kCoalesce: {
         if (!args.is_array()) {
@@ -686,7 +780,7 @@ class Compiler {
       }
       case OpKind::kLog: {
         std::vector<std::uint32_t> kids = CompileArgs(args);
-        if (kids.size() > 1) kids.resize(1);
+        if (kids.size() > 1) kids.erase(kids.begin() + 1, kids.end());
         return AddNode(Op::kLog, kids);
       }
     }
@@ -773,9 +867,16 @@ Expected<Value> Evaluator::Evaluate(const Rule& rule, std::span<const Value> slo
 
 Expected<bool> Evaluator::EvaluateTruthy(const Rule& rule, std::span<const Value> slots,
                                          const nlohmann::json* data) {
-  Expected<Value> v = Evaluate(rule, slots, data);
-  if (!v.ok()) return v.error();
-  return IsTruthy(*v);
+  if (!rule.program_) {
+    return Error{std::string(kInvalidArguments), "evaluating a rule that was never compiled", ""};
+  }
+  try {
+    return internal::FastTruthy(state_->machine.Run(*rule.program_, slots, data));
+  } catch (internal::EvalError& e) {
+    Error err{std::move(e.type), std::move(e.message), ""};
+    if (e.is_throw) err.thrown = e.thrown.dump();
+    return err;
+  }
 }
 
 Expected<nlohmann::json> Apply(const nlohmann::json& rule, const nlohmann::json& data,

@@ -132,7 +132,7 @@ Value Machine::Run(const Program& program, std::span<const Value> slots,
   scopes_.clear();
   stack_.clear();
   arena_.Reset();
-  error_contexts_.clear();
+  if (!error_contexts_.empty()) error_contexts_.clear();
   iterations_ = 0;
   scopes_.push_back(Scope{});
   return Eval(program.root);
@@ -622,11 +622,154 @@ Value Machine::Try(const Node& n, std::uint32_t idx) {
   throw last;
 }
 
+bool Machine::TestKid(const Node& parent, std::uint32_t i) {
+  std::uint32_t kid = p_->kids[parent.first + i];
+  const Node& n = p_->nodes[kid];
+  if (n.op == Op::kCmpSlotK) {
+    Value v = SlotValue(static_cast<int>(n.first));
+    if (v.is_absent()) v = n.kk;
+    if (v.is_number() && n.k.is_number()) return CompareNumbers(n.cmp, v.as_number(), n.k.as_number());
+  } else if (n.op == Op::kBetweenSlot) {
+    Value v = SlotValue(static_cast<int>(n.first));
+    if (v.is_number()) {
+      double x = v.as_number();
+      return CompareNumbers(n.cmp, n.k.as_number(), x) && CompareNumbers(n.cmp2, x, n.kk.as_number());
+    }
+  } else if (n.op == Op::kConst) {
+    return FastTruthy(n.k);
+  }
+  return FastTruthy(Eval(kid));
+}
+
 Value Machine::Eval(std::uint32_t idx) {
   const Node& n = p_->nodes[idx];
   switch (n.op) {
     case Op::kConst:
       return n.k;
+    case Op::kSlot: {
+      Value v = SlotValue(static_cast<int>(n.first));
+      return v.is_absent() ? n.k : v;
+    }
+    case Op::kIf: {
+      std::uint32_t i = 0;
+      for (; i + 1 < n.n; i += 2) {
+        if (TestKid(n, i)) return EvalKid(n, i + 1);
+      }
+      if (i < n.n) return EvalKid(n, i);
+      return Value::Null();
+    }
+    case Op::kAnd: {
+      if (n.flags & 4) {  // every kid is a test: the result is a boolean
+        for (std::uint32_t i = 0; i < n.n; ++i) {
+          if (!TestKid(n, i)) return Value::Bool(false);
+        }
+        return Value::Bool(true);
+      }
+      return EvalCold(idx);
+    }
+    case Op::kOr: {
+      if (n.flags & 4) {
+        for (std::uint32_t i = 0; i < n.n; ++i) {
+          if (TestKid(n, i)) return Value::Bool(true);
+        }
+        return Value::Bool(false);
+      }
+      return EvalCold(idx);
+    }
+    case Op::kNot:
+      return Value::Bool(n.n == 0 ? true : !TestKid(n, 0));
+    case Op::kNotNot:
+      return Value::Bool(n.n == 0 ? false : TestKid(n, 0));
+    case Op::kCmpSlotK: {
+      Value v = SlotValue(static_cast<int>(n.first));
+      if (v.is_absent()) v = n.kk;
+      if (v.is_number() && n.k.is_number()) {
+        return Value::Bool(CompareNumbers(n.cmp, v.as_number(), n.k.as_number()));
+      }
+      return EvalCold(idx);
+    }
+    case Op::kIfTable: {
+      const IfTable& t = p_->if_tables[n.aux];
+      for (const IfRow& r : t.rows) {
+        Value v = SlotValue(static_cast<int>(r.slot));
+        if (v.is_absent()) v = r.absent;
+        bool hit;
+        if (v.is_number()) {
+          double x = v.as_number();
+          hit = r.between ? CompareNumbers(r.cmp, r.k, x) && CompareNumbers(r.cmp2, x, r.kk)
+                          : CompareNumbers(r.cmp, x, r.k);
+        } else {
+          hit = FastTruthy(EvalCold(r.cond));
+        }
+        if (hit) return Leaf(r.result);
+      }
+      return t.has_otherwise ? Leaf(t.otherwise) : Value::Null();
+    }
+    case Op::kCmp: {
+      if (n.n == 2 && n.cmp != Cmp::kStrictEq && n.cmp != Cmp::kStrictNe) {
+        Value a = EvalKid(n, 0);
+        Value b = EvalKid(n, 1);
+        if (a.is_number() && b.is_number()) {
+          return Value::Bool(CompareNumbers(n.cmp, a.as_number(), b.as_number()));
+        }
+        return Value::Bool(Compare(n.cmp, a, b, idx));
+      }
+      return EvalCold(idx);
+    }
+    case Op::kMax:
+    case Op::kMin: {
+      if (n.n == 0) return EvalCold(idx);
+      Value first = EvalKid(n, 0);
+      if (!first.is_number()) return EvalCold(idx);
+      double r = first.as_number();
+      for (std::uint32_t i = 1; i < n.n; ++i) {
+        Value v = EvalKid(n, i);
+        if (!v.is_number()) return EvalCold(idx);  // re-evaluates: kids are side-effect free
+        double d = v.as_number();
+        r = n.op == Op::kMax ? (d > r ? d : r) : (d < r ? d : r);
+      }
+      if (r != r) return EvalCold(idx);
+      return Value::Number(r);
+    }
+    case Op::kAdd:
+    case Op::kMul: {
+      double r = n.op == Op::kAdd ? 0 : 1;
+      for (std::uint32_t i = 0; i < n.n; ++i) {
+        Value v = EvalKid(n, i);
+        if (!v.is_number()) return EvalCold(idx);  // re-evaluates: kids are side-effect free
+        r = n.op == Op::kAdd ? r + v.as_number() : r * v.as_number();
+      }
+      if (r != r) return EvalCold(idx);
+      return Value::Number(r);
+    }
+    case Op::kInConst: {
+      Value needle = EvalKid(n, 0);
+      if (needle.is_string()) {
+        std::string_view s = needle.as_string();
+        for (const Value& v : p_->const_lists[n.aux]) {
+          if (v.is_string()) {
+            std::string_view t = v.as_string();
+            if (t.size() == s.size() && (s.empty() || (t[0] == s[0] && t == s))) {
+              return Value::Bool(true);
+            }
+          }
+        }
+        return Value::Bool(false);
+      }
+      return EvalCold(idx);
+    }
+    default:
+      return EvalCold(idx);
+  }
+}
+
+Value Machine::EvalCold(std::uint32_t idx) {
+  const Node& n = p_->nodes[idx];
+  switch (n.op) {
+    case Op::kConst:
+      return n.k;
+    case Op::kIfTable:
+      return Eval(idx);
     case Op::kFail: {
       const Error& e = p_->fail_errors[n.aux];
       EvalError err;
@@ -708,6 +851,7 @@ Value Machine::Eval(std::uint32_t idx) {
       Value keys = MakeArray(base);
       return Missing(keys.as_array(), idx);
     }
+    case Op::kMissingSomeSlots:
     case Op::kMissingSlots: {
       const MissingKeys& mk = p_->missing_keys[n.aux];
       std::size_t base = stack_.size();
@@ -722,6 +866,13 @@ Value Machine::Eval(std::uint32_t idx) {
         }
         if (IsNullish(v) || (v.is_string() && v.as_string().empty())) {
           stack_.push_back(mk.keys[i]);
+        }
+      }
+      if (n.op == Op::kMissingSomeSlots) {
+        double present = static_cast<double>(mk.keys.size() - (stack_.size() - base));
+        if (present >= n.k.as_number()) {
+          stack_.resize(base);
+          return Value::Array({});
         }
       }
       if (stack_.size() == base) return Value::Array({});
@@ -796,6 +947,7 @@ Value Machine::Eval(std::uint32_t idx) {
     }
     case Op::kCmpSlotK: {
       Value v = SlotValue(static_cast<int>(n.first));
+      if (v.is_absent()) v = n.kk;
       if (v.is_number() && n.k.is_number()) {
         double x = v.as_number(), y = n.k.as_number();
         switch (n.cmp) {
@@ -814,6 +966,7 @@ Value Machine::Eval(std::uint32_t idx) {
             return Value::Bool(x != y);
         }
       }
+      if (v.is_absent()) v = n.kk;
       if (v.is_absent()) v = Value::Null();
       return Value::Bool(Compare(n.cmp, v, n.k, idx));
     }

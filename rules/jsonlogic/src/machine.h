@@ -51,7 +51,25 @@ class Machine {
 
  private:
   Value Eval(std::uint32_t idx);
-  Value EvalKid(const Node& n, std::uint32_t i) { return Eval(p_->kids[n.first + i]); }
+  [[gnu::noinline]] Value EvalCold(std::uint32_t idx);
+  // Leaves (constants, slots) without a call; everything else through Eval.
+  Value EvalKid(const Node& n, std::uint32_t i) {
+    std::uint32_t kid = p_->kids[n.first + i];
+    const Node& k = p_->nodes[kid];
+    if (k.op == Op::kConst) return k.k;
+    if (k.op == Op::kSlot) {
+      Value v = SlotValue(static_cast<int>(k.first));
+      return v.is_absent() ? k.k : v;
+    }
+    return Eval(kid);
+  }
+  Value Leaf(std::uint32_t node) {
+    const Node& k = p_->nodes[node];
+    if (k.op == Op::kConst) return k.k;
+    return Eval(node);
+  }
+  // Truthiness of kid i, with numeric slot comparisons inlined.
+  bool TestKid(const Node& n, std::uint32_t i);
   [[noreturn]] void Fail(std::string_view type, std::uint32_t node, std::string_view what);
   bool Compare(Cmp c, const Value& a, const Value& b, std::uint32_t node);
   double ToNumber(const Value& v, std::uint32_t node);
@@ -85,6 +103,30 @@ class Machine {
   std::deque<nlohmann::json> error_contexts_;
   std::size_t iterations_ = 0;
 };
+
+inline bool FastTruthy(const Value& v) {
+  if (v.is_bool()) return v.as_bool();
+  if (v.is_number()) return v.as_number() != 0 && v.as_number() == v.as_number();
+  return IsTruthy(v);
+}
+
+inline bool CompareNumbers(Cmp c, double x, double y) {
+  switch (c) {
+    case Cmp::kLt:
+      return x < y;
+    case Cmp::kLe:
+      return x <= y;
+    case Cmp::kGt:
+      return x > y;
+    case Cmp::kGe:
+      return x >= y;
+    case Cmp::kEq:
+    case Cmp::kStrictEq:
+      return x == y;
+    default:
+      return x != y;
+  }
+}
 
 // Helpers shared with the compiler.
 std::size_t ArrayLength(const Value& v);  // kArray or JSON array; 0 otherwise

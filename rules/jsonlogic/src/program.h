@@ -26,14 +26,16 @@ enum class Op : std::uint8_t {
   kMissing,       // missing: kids are the keys (or one kid giving an array)
   kMissingSlots,  // missing on constant keys: keys table entry `aux` (slots or paths)
   kMissingSome,   // kids [need, keys]
+  kMissingSomeSlots,  // missing_some with constant need (k) and keys table entry `aux`
   kIf,            // kids: cond, then, cond, then, ..., else?
+  kIfTable,       // if-chain whose conditions are numeric slot comparisons: if_tables[aux]
   kAnd,
   kOr,
   kCoalesce,      // ??
   kNot,
   kNotNot,
   kCmp,           // chained comparison, cmp in `cmp`, kids >= 2
-  kCmpSlotK,      // slot `first` <cmp> constant k (fast path for numbers)
+  kCmpSlotK,      // slot `first` (absent: default kk) <cmp> constant k (fast path for numbers)
   kCmpKSlot,      // constant k <cmp> slot `first`
   kBetweenSlot,   // k <cmp> slot `first` <cmp2> constant kk (3-argument form on a slot)
   kAdd,
@@ -89,12 +91,32 @@ struct MissingKeys {
   std::vector<std::uint32_t> paths;  // index into Program::paths
 };
 
+// One branch of a kIfTable: `slot <cmp> k`, or `k <cmp> slot <cmp2> kk` when between.
+struct IfRow {
+  std::uint32_t slot = 0;
+  Cmp cmp = Cmp::kLt;
+  Cmp cmp2 = Cmp::kLt;
+  bool between = false;
+  double k = 0;
+  double kk = 0;
+  Value absent;              // the slot's value when absent (var default, else null)
+  std::uint32_t cond = 0;    // the condition node (generic semantics for non-numbers)
+  std::uint32_t result = 0;  // the branch node
+};
+
+struct IfTable {
+  std::vector<IfRow> rows;
+  bool has_otherwise = false;
+  std::uint32_t otherwise = 0;
+};
+
 struct Program {
   std::vector<Node> nodes;
   std::vector<std::uint32_t> kids;
   std::uint32_t root = 0;
   std::vector<Path> paths;
   std::vector<MissingKeys> missing_keys;
+  std::vector<IfTable> if_tables;
   std::vector<std::vector<Value>> const_lists;  // for kInConst
   std::vector<std::string> pointers;            // JSON pointer of each node, for messages
   std::vector<Error> fail_errors;               // for kFail
