@@ -94,9 +94,9 @@ GenAccount Generate(Mulberry32& rng) {
   return a;
 }
 
-std::array<char, 16> MakeId(uint64_t i) {
-  std::array<char, 16> id{};
-  std::snprintf(id.data(), id.size(), "ACC-%07llu", static_cast<unsigned long long>(i + 1));
+std::array<char, 24> MakeId(uint64_t i) {
+  std::array<char, 24> id{};
+  std::snprintf(id.data(), id.size(), "ACC-%07llu", static_cast<unsigned long long>((i + 1) % 100000000000000ull));
   return id;
 }
 
@@ -105,7 +105,7 @@ struct BenchData {
   size_t width = 0;
   size_t n = 0;
   std::vector<jl::Value> slots;
-  std::vector<std::array<char, 16>> gen_ids;  // generated ids (stable storage)
+  std::vector<std::array<char, 24>> gen_ids;  // generated ids (stable storage)
   std::deque<std::string> strings;            // strings read from NDJSON (stable storage)
 };
 

@@ -65,7 +65,14 @@ bool IsIdentifier(const std::string& s) {
   return std::regex_match(s, re);
 }
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string Quote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
 
 std::string JoinQuoted(const std::vector<std::string>& v) {
   std::string out;

@@ -16,7 +16,10 @@ namespace kam::rules::internal {
 
 class PortfolioBook {
  public:
-  void Reserve(size_t n) { recs_.reserve(n); }
+  void Reserve(size_t n) {
+    recs_.reserve(n);
+    ids_.reserve(n * 12);
+  }
   void Add(std::string_view id, std::string_view owner, double score, double revenue, int tier);
   // Ranks, flags Pareto accounts and applies capacities. Lists at most max_capped_listed capped
   // accounts in the summary (all are counted).

@@ -16,7 +16,14 @@ using nlohmann::json;
 namespace {
 constexpr std::string_view kHealthNames[] = {"green", "amber", "red"};
 
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string Quote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
 
 jl::Value ToValue(const FieldValue& f) {
   switch (f.kind) {
