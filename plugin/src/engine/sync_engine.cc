@@ -694,7 +694,9 @@ struct SyncEngine::Impl {
         holds.insert({r.account_id, t.rule_id});
         if (live.count({r.account_id, t.rule_id})) continue;  // one open task per rule
         std::string key = TaskKey(portal, r.account_id, t.rule_id, t.cooldown_days);
-        if (store->GetTask(key)) continue;  // already suggested in this period
+        if (auto known = store->GetTask(key); known && known->state != "failed") {
+          continue;  // already suggested in this period
+        }
         PlannedTask pt;
         pt.key = key;
         pt.account_id = r.account_id;
@@ -792,7 +794,8 @@ struct SyncEngine::Impl {
       store::OutboxEntry e;
       e.run_id = run_id;
       e.kind = "update";
-      e.idem_key = "update:" + up.account_id + ":" + Hex64(Fnv1a64(text));
+      e.idem_key = "update:" + up.account_id + ":" + std::to_string(run_id) + ":" +
+                   Hex64(Fnv1a64(text));
       e.account_id = up.account_id;
       e.payload_json = text;
       store->AddOutbox(e);
@@ -801,7 +804,7 @@ struct SyncEngine::Impl {
       store::OutboxEntry e;
       e.run_id = run_id;
       e.kind = "create_task";
-      e.idem_key = "task:" + t.key;
+      e.idem_key = "task:" + t.key + ":" + std::to_string(run_id);
       e.account_id = t.account_id;
       e.payload_json = json{{"task", TaskSpecJson(t.spec)}, {"rule_id", t.rule_id}}.dump();
       store->AddOutbox(e);
@@ -820,7 +823,7 @@ struct SyncEngine::Impl {
       store::OutboxEntry e;
       e.run_id = run_id;
       e.kind = "complete_task";
-      e.idem_key = "complete:" + c.key;
+      e.idem_key = "complete:" + c.key + ":" + std::to_string(run_id);
       e.account_id = c.account_id;
       e.payload_json =
           json{{"task_id", c.task_id}, {"task_key", c.key}, {"reason", c.reason}}.dump();
@@ -882,10 +885,21 @@ struct SyncEngine::Impl {
     }
     if (err.retryable) {
       store->BumpOutboxAttempts(e.id);  // stays pending: the next run retries it
-    } else {
-      store->MarkOutbox(e.id, store::OutboxState::kError, err.ToString());
-      store->AddAudit({0, run_id, now_ms, "write_failed", e.account_id, e.kind, "", "",
-                       err.ToString()});
+      return;
+    }
+    store->MarkOutbox(e.id, store::OutboxState::kError, err.ToString());
+    store->AddAudit({0, run_id, now_ms, "write_failed", e.account_id, e.kind, "", "",
+                     err.ToString()});
+    if (e.kind == "create_task") {
+      // The next run plans it again (by the same key, so a task that did get created is found
+      // and not duplicated).
+      json p = json::parse(e.payload_json, nullptr, false);
+      std::string key = p.is_object() ? p["task"].value("key", "") : "";
+      if (auto t = store->GetTask(key); t && t->state == "planned") {
+        t->state = "failed";
+        t->updated_ms = now_ms;
+        store->UpsertTask(*t);
+      }
     }
   }
 

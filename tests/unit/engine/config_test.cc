@@ -1,0 +1,83 @@
+// The instance configuration: defaults, every documented key, and errors naming the pointer.
+#include "config.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "kam/addin.h"
+#include "operation.h"
+
+namespace kam::engine {
+namespace {
+
+using nlohmann::json;
+
+OpError ErrorOf(const json& config) {
+  try {
+    ParseEngineConfig(config);
+  } catch (const OpError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no error for " << config.dump();
+  return OpError(KAM_OK, "");
+}
+
+TEST(EngineConfig, AnEmptyObjectGivesTheDefaults) {
+  EngineConfig c = ParseEngineConfig(json::object());
+  EXPECT_EQ(c.crm, "hubspot");
+  EXPECT_EQ(c.hubspot.base_url, "https://api.hubapi.com");
+  EXPECT_EQ(c.hubspot.token_secret, "KAM_HUBSPOT_TOKEN");
+  EXPECT_EQ(c.default_policy, ConflictPolicy::kRespect);
+  EXPECT_EQ(c.PolicyFor("kam_tier"), ConflictPolicy::kRespect);
+  EXPECT_EQ(c.full_pull_after_days, 7);
+  EXPECT_EQ(c.batch_size, 100);
+}
+
+TEST(EngineConfig, TheDocumentedExampleParses) {
+  json j = json::parse(R"({
+    "crm": "hubspot",
+    "hubspot": {"base_url": "http://127.0.0.1:8080", "api_prefix": "v3",
+                "token_secret": "MY_TOKEN", "tls": {"ca_file": "/etc/ca.pem", "insecure": false},
+                "rate": {"window_share": 0.5, "daily_reserve_share": 0.2},
+                "retry": {"max_attempts": 3}, "task_key_mode": "search_create"},
+    "rules": "rules/key-accounts.json", "state": "/var/lib/kam/state.db",
+    "conflicts": {"default": "respect", "fields": {"kam_tier": "report", "kam_score": "overwrite"}},
+    "full_pull_after_days": 3, "facts": "changed"})");
+  EngineConfig c = ParseEngineConfig(j);
+  EXPECT_EQ(c.hubspot.base_url, "http://127.0.0.1:8080");
+  EXPECT_EQ(c.hubspot.token_secret, "MY_TOKEN");
+  EXPECT_EQ(c.hubspot.ca_file, "/etc/ca.pem");
+  EXPECT_DOUBLE_EQ(c.hubspot.window_share, 0.5);
+  EXPECT_EQ(c.hubspot.max_attempts, 3);
+  EXPECT_EQ(c.hubspot.task_key_mode, "search_create");
+  EXPECT_EQ(c.rules_path, "rules/key-accounts.json");
+  EXPECT_EQ(c.state_path, "/var/lib/kam/state.db");
+  EXPECT_EQ(c.PolicyFor("kam_tier"), ConflictPolicy::kReport);
+  EXPECT_EQ(c.PolicyFor("kam_score"), ConflictPolicy::kOverwrite);
+  EXPECT_EQ(c.PolicyFor("kam_breakdown"), ConflictPolicy::kRespect);
+  EXPECT_EQ(c.full_pull_after_days, 3);
+  EXPECT_EQ(c.facts, "changed");
+}
+
+TEST(EngineConfig, AnUnknownKeyIsNamedByItsPointer) {
+  OpError e = ErrorOf(json::parse(R"({"hubspot": {"tls": {"cafile": "x"}}})"));
+  EXPECT_EQ(e.status(), KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(e.location(), "/hubspot/tls/cafile");
+  EXPECT_NE(e.message().find("ca_file"), std::string::npos) << e.message();
+  EXPECT_EQ(ErrorOf(json::parse(R"({"stat": "x.db"})")).location(), "/stat");
+}
+
+TEST(EngineConfig, WrongTypesAndValuesAreNamedByTheirPointer) {
+  EXPECT_EQ(ErrorOf(json::parse(R"({"rules": 5})")).location(), "/rules");
+  EXPECT_EQ(ErrorOf(json::parse(R"({"conflicts": {"fields": {"kam_tier": "ignore"}}})")).location(),
+            "/conflicts/fields/kam_tier");
+  EXPECT_EQ(ErrorOf(json::parse(R"({"crm": "salesforce"})")).location(), "/crm");
+  EXPECT_EQ(ErrorOf(json::parse(R"({"batch_size": 500})")).location(), "/batch_size");
+  EXPECT_EQ(ErrorOf(json::parse(R"({"hubspot": {"rate": {"window_share": "all"}}})")).location(),
+            "/hubspot/rate/window_share");
+  EXPECT_EQ(ErrorOf(json::parse(R"([1, 2])")).status(), KAM_INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace kam::engine
