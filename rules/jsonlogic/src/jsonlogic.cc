@@ -871,7 +871,7 @@ Expected<bool> Evaluator::EvaluateTruthy(const Rule& rule, std::span<const Value
     return Error{std::string(kInvalidArguments), "evaluating a rule that was never compiled", ""};
   }
   try {
-    return internal::FastTruthy(state_->machine.Run(*rule.program_, slots, data));
+    return state_->machine.RunTruthy(*rule.program_, slots, data);
   } catch (internal::EvalError& e) {
     Error err{std::move(e.type), std::move(e.message), ""};
     if (e.is_throw) err.thrown = e.thrown.dump();

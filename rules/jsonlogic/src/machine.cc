@@ -124,18 +124,89 @@ Value ChildOf(const Value& cur, std::string_view key) {
   return Value();
 }
 
-Value Machine::Run(const Program& program, std::span<const Value> slots,
-                   const nlohmann::json* data) {
+void Machine::Reset(const Program& program, std::span<const Value> slots,
+                    const nlohmann::json* data) {
   p_ = &program;
   slots_ = slots;
   data_ = data;
-  scopes_.clear();
+  if (scopes_.size() != 1) {
+    scopes_.clear();
+    scopes_.push_back(Scope{});
+  }
   stack_.clear();
   arena_.Reset();
   if (!error_contexts_.empty()) error_contexts_.clear();
   iterations_ = 0;
-  scopes_.push_back(Scope{});
+}
+
+Value Machine::Run(const Program& program, std::span<const Value> slots,
+                   const nlohmann::json* data) {
+  Reset(program, slots, data);
   return Eval(program.root);
+}
+
+bool Machine::RunTruthy(const Program& program, std::span<const Value> slots,
+                        const nlohmann::json* data) {
+  Reset(program, slots, data);
+  return Test(program.root);
+}
+
+std::size_t Machine::CountMissing(const MissingKeys& mk) {
+  bool root = scopes_.size() == 1;
+  std::size_t missing = 0;
+  for (std::size_t i = 0; i < mk.keys.size(); ++i) {
+    Value v;
+    if (root && mk.slots[i] >= 0) {
+      v = SlotValue(mk.slots[i]);
+    } else {
+      bool found = false;
+      v = ConstPathLookup(p_->paths[mk.paths[i]], &found);
+    }
+    if (IsNullish(v) || (v.is_string() && v.as_string().empty())) ++missing;
+  }
+  return missing;
+}
+
+bool Machine::Test(std::uint32_t node) {
+  const Node& n = p_->nodes[node];
+  switch (n.op) {
+    case Op::kConst:
+      return FastTruthy(n.k);
+    case Op::kCmpSlotK: {
+      Value v = SlotValue(static_cast<int>(n.first));
+      if (v.is_absent()) v = n.kk;
+      if (v.is_number() && n.k.is_number()) {
+        return CompareNumbers(n.cmp, v.as_number(), n.k.as_number());
+      }
+      break;
+    }
+    case Op::kNot:
+      return n.n == 0 ? true : !Test(p_->kids[n.first]);
+    case Op::kNotNot:
+      return n.n == 0 ? false : Test(p_->kids[n.first]);
+    case Op::kAnd:
+      if (n.n == 0) return false;
+      for (std::uint32_t i = 0; i < n.n; ++i) {
+        if (!Test(p_->kids[n.first + i])) return false;
+      }
+      return true;
+    case Op::kOr:
+      for (std::uint32_t i = 0; i < n.n; ++i) {
+        if (Test(p_->kids[n.first + i])) return true;
+      }
+      return false;
+    case Op::kMissingSlots:
+      return CountMissing(p_->missing_keys[n.aux]) > 0;
+    case Op::kMissingSomeSlots: {
+      const MissingKeys& mk = p_->missing_keys[n.aux];
+      std::size_t missing = CountMissing(mk);
+      double present = static_cast<double>(mk.keys.size() - missing);
+      return missing > 0 && present < n.k.as_number();
+    }
+    default:
+      break;
+  }
+  return FastTruthy(Eval(node));
 }
 
 Value Machine::RunNode(const Program& program, std::uint32_t node) {
@@ -622,7 +693,7 @@ Value Machine::Try(const Node& n, std::uint32_t idx) {
   throw last;
 }
 
-bool Machine::TestKid(const Node& parent, std::uint32_t i) {
+inline bool Machine::TestKid(const Node& parent, std::uint32_t i) {
   std::uint32_t kid = p_->kids[parent.first + i];
   const Node& n = p_->nodes[kid];
   if (n.op == Op::kCmpSlotK) {
@@ -638,7 +709,7 @@ bool Machine::TestKid(const Node& parent, std::uint32_t i) {
   } else if (n.op == Op::kConst) {
     return FastTruthy(n.k);
   }
-  return FastTruthy(Eval(kid));
+  return Test(kid);
 }
 
 Value Machine::Eval(std::uint32_t idx) {

@@ -53,7 +53,7 @@ class Machine {
   Value Eval(std::uint32_t idx);
   [[gnu::noinline]] Value EvalCold(std::uint32_t idx);
   // Leaves (constants, slots) without a call; everything else through Eval.
-  Value EvalKid(const Node& n, std::uint32_t i) {
+  [[gnu::always_inline]] Value EvalKid(const Node& n, std::uint32_t i) {
     std::uint32_t kid = p_->kids[n.first + i];
     const Node& k = p_->nodes[kid];
     if (k.op == Op::kConst) return k.k;
@@ -63,13 +63,24 @@ class Machine {
     }
     return Eval(kid);
   }
-  Value Leaf(std::uint32_t node) {
+  [[gnu::always_inline]] Value Leaf(std::uint32_t node) {
     const Node& k = p_->nodes[node];
     if (k.op == Op::kConst) return k.k;
     return Eval(node);
   }
   // Truthiness of kid i, with numeric slot comparisons inlined.
-  bool TestKid(const Node& n, std::uint32_t i);
+  [[gnu::always_inline]] inline bool TestKid(const Node& n, std::uint32_t i);
+  // Truthiness of a node without building values only truthiness needs (missing lists, and/or).
+  bool Test(std::uint32_t node);
+  // Number of missing keys of a constant `missing` list.
+  std::size_t CountMissing(const MissingKeys& mk);
+
+ public:
+  bool RunTruthy(const Program& program, std::span<const Value> slots,
+                 const nlohmann::json* data);
+
+ private:
+  void Reset(const Program& program, std::span<const Value> slots, const nlohmann::json* data);
   [[noreturn]] void Fail(std::string_view type, std::uint32_t node, std::string_view what);
   bool Compare(Cmp c, const Value& a, const Value& b, std::uint32_t node);
   double ToNumber(const Value& v, std::uint32_t node);
@@ -104,13 +115,13 @@ class Machine {
   std::size_t iterations_ = 0;
 };
 
-inline bool FastTruthy(const Value& v) {
+[[gnu::always_inline]] inline bool FastTruthy(const Value& v) {
   if (v.is_bool()) return v.as_bool();
   if (v.is_number()) return v.as_number() != 0 && v.as_number() == v.as_number();
   return IsTruthy(v);
 }
 
-inline bool CompareNumbers(Cmp c, double x, double y) {
+[[gnu::always_inline]] inline bool CompareNumbers(Cmp c, double x, double y) {
   switch (c) {
     case Cmp::kLt:
       return x < y;

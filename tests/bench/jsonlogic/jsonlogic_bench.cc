@@ -57,6 +57,7 @@ struct Workload {
   std::vector<jl::Rule> tasks;
   std::size_t width = 0;
   std::vector<jl::Value> records;  // accounts.size() x width, account fields filled in
+  std::string strings;  // account string values, packed (as a record builder would keep them)
 
   Workload() {
     static const char* kFields[] = {"id",
@@ -88,6 +89,13 @@ struct Workload {
     for (const json& t : rules["tasks"]) tasks.push_back(MustCompile(t["when"], schema));
     width = schema.size();
     records.resize(accounts.size() * width);
+    std::size_t bytes = 0;
+    for (const json& acc : accounts) {
+      for (const auto& item : acc.items()) {
+        if (item.value().is_string()) bytes += item.value().get_ref<const std::string&>().size();
+      }
+    }
+    strings.reserve(bytes);  // no reallocation: the views below stay valid
     for (std::size_t a = 0; a < accounts.size(); ++a) {
       const json& acc = accounts[a];
       for (std::size_t f = 0; f < std::size(kFields); ++f) {
@@ -95,7 +103,10 @@ struct Workload {
         jl::Value v;  // absent
         if (it != acc.end()) {
           if (it->is_string()) {
-            v = jl::Value::String(it->get_ref<const std::string&>());
+            const std::string& text = it->get_ref<const std::string&>();
+            std::size_t at = strings.size();
+            strings += text;
+            v = jl::Value::String(std::string_view(strings).substr(at, text.size()));
           } else if (it->is_boolean()) {
             v = jl::Value::Bool(it->get<bool>());
           } else if (it->is_number()) {
