@@ -151,13 +151,13 @@ json RulesBench(OpContext&, const json& request) {
   auto rules = LoadValid(request);
   rules::BenchOptions options;
   if (auto it = request.find("generate"); it != request.end()) {
-    if (!it->is_number_unsigned() || it->get<uint64_t>() == 0) {
+    if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
       throw OpError(KAM_INVALID_ARGUMENT, "\"generate\" must be a positive whole number",
                     "/generate");
     }
     options.generate = it->get<uint64_t>();
     if (auto s = request.find("seed"); s != request.end()) {
-      if (!s->is_number_unsigned() || s->get<uint64_t>() > 0xFFFFFFFFull) {
+      if (!s->is_number_integer() || s->get<int64_t>() < 0 || s->get<int64_t>() > 0xFFFFFFFFll) {
         throw OpError(KAM_INVALID_ARGUMENT, "\"seed\" must be a 32-bit unsigned number", "/seed");
       }
       options.seed = static_cast<uint32_t>(s->get<uint64_t>());
