@@ -269,6 +269,10 @@ Portal::Portal(const SandboxOptions& options) : options_(options) {
                           &SqlToken, nullptr, nullptr);
   sqlite3_create_function(h, "kam_query", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
                           &SqlQuery, nullptr, nullptr);
+  if (options.db_path.empty()) {
+    // Nothing to recover for an in-memory portal: skip the rollback journal.
+    db_->exec("PRAGMA journal_mode=OFF");
+  }
   CreateSchema();
   if (LoadMeta("seeded")) {
     if (auto b = LoadMeta("base_time_ms")) base_time_ms_ = std::stoll(*b);
@@ -276,6 +280,15 @@ Portal::Portal(const SandboxOptions& options) : options_(options) {
   } else {
     Seed();
   }
+  CreateIndexes();
+}
+
+void Portal::CreateIndexes() {
+  // Built after the bulk seed: one sorted build is much cheaper than maintaining them per row.
+  db_->exec(R"sql(
+    CREATE INDEX IF NOT EXISTS objects_by_type_id ON objects(type, archived, id);
+    CREATE INDEX IF NOT EXISTS objects_by_type_updated ON objects(type, archived, updated_ms);
+  )sql");
 }
 
 void Portal::CreateSchema() {
@@ -285,8 +298,6 @@ void Portal::CreateSchema() {
       id INTEGER PRIMARY KEY, type TEXT NOT NULL, created_ms INTEGER NOT NULL,
       updated_ms INTEGER NOT NULL, archived INTEGER NOT NULL DEFAULT 0, archived_ms INTEGER,
       props TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS objects_by_type_id ON objects(type, archived, id);
-    CREATE INDEX IF NOT EXISTS objects_by_type_updated ON objects(type, archived, updated_ms);
     CREATE TABLE IF NOT EXISTS assoc(
       from_id INTEGER NOT NULL, to_type TEXT NOT NULL, to_id INTEGER NOT NULL,
       type_id INTEGER NOT NULL, PRIMARY KEY(from_id, to_type, to_id, type_id)) WITHOUT ROWID;
@@ -333,7 +344,9 @@ void Portal::Reset() {
       "DELETE FROM propdefs; DELETE FROM propgroups;");
   props_.clear();
   next_id_ = 10001;
+  db_->exec("DROP INDEX IF EXISTS objects_by_type_id; DROP INDEX IF EXISTS objects_by_type_updated;");
   Seed();
+  CreateIndexes();
 }
 
 const PropDef* Portal::Prop(const ObjectType& t, const std::string& name) const {

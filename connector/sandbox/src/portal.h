@@ -123,6 +123,7 @@ class Portal {
 
  private:
   void CreateSchema();
+  void CreateIndexes();
   void Seed();
   void SaveMeta(const std::string& key, const std::string& value);
   std::optional<std::string> LoadMeta(const std::string& key) const;

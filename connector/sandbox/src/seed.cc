@@ -93,6 +93,35 @@ std::string Slug(const std::string& name) {
   return out;
 }
 
+// Builds a flat JSON object of string values without a DOM: seeding writes ~10 of these per
+// company, and nlohmann's DOM + dump dominated the seeding time.
+class PropsWriter {
+ public:
+  PropsWriter& Add(const char* key, std::string_view value) {
+    out_ += out_.size() > 1 ? ",\"" : "\"";
+    out_ += key;
+    out_ += "\":\"";
+    for (char c : value) {
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out_ += buf;
+      } else {
+        out_ += c;
+      }
+    }
+    out_ += '"';
+    return *this;
+  }
+  std::string Done() { return out_ + "}"; }
+
+ private:
+  std::string out_ = "{";
+};
+
 std::string Num(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
@@ -285,22 +314,30 @@ int64_t Portal::SeedCompanies(int count, uint64_t salt) {
                           "VALUES (?, ?, ?, ?)");
   SQLite::Statement uniq(*db_,
                          "INSERT OR REPLACE INTO uniq(type, name, value, id) VALUES (?, ?, ?, ?)");
-  auto insert = [&](const char* type, int64_t created, int64_t updated, const json& props) {
+  auto insert = [&](const char* type, int64_t created, int64_t updated, const std::string& props) {
     const int64_t id = next_id_++;
     ins.bind(1, id);
-    ins.bind(2, type);
+    ins.bindNoCopy(2, type);
     ins.bind(3, created);
     ins.bind(4, std::max(created, updated));
-    ins.bind(5, props.dump());
+    ins.bindNoCopy(5, props);
     ins.exec();
     ins.reset();
     return id;
   };
-  auto link = [&](int64_t from, const char* to_type, int64_t to, int type_id) {
+  // Both directions of a default association.
+  auto link = [&](int64_t from, const char* from_type, int64_t to, const char* to_type,
+                  int type_id, int inverse_id) {
     assoc.bind(1, from);
-    assoc.bind(2, to_type);
+    assoc.bindNoCopy(2, to_type);
     assoc.bind(3, to);
     assoc.bind(4, type_id);
+    assoc.exec();
+    assoc.reset();
+    assoc.bind(1, to);
+    assoc.bindNoCopy(2, from_type);
+    assoc.bind(3, from);
+    assoc.bind(4, inverse_id);
     assoc.exec();
     assoc.reset();
   };
@@ -321,47 +358,51 @@ int64_t Portal::SeedCompanies(int count, uint64_t salt) {
     const int64_t last_contacted = base - static_cast<int64_t>(r.U() * r.U() * 240) * kDay -
                                    r.Int(0, 86399) * 1000LL;
     const double u_stage = r.U();
-    json company = {
-        {"name", name},
-        {"domain", domain},
-        {"website", "https://www." + domain},
-        {"industry", r.Pick(kIndustries)},
-        {"annualrevenue", Num(std::round(revenue), 0)},
-        {"numberofemployees", std::to_string(std::max(3, static_cast<int>(revenue / 180000.0 *
-                                                                          (0.6 + r.U()))))},
-        {"country", place.country},
-        {"city", place.city},
-        {"hubspot_owner_id", owner},
-        {"lifecyclestage", u_stage < 0.75 ? "customer" : (u_stage < 0.9 ? "opportunity" : "lead")},
-        {"notes_last_contacted", IsoMs(last_contacted)},
-        {"gross_margin_pct", Num(8 + r.U() * 50 + weight * 8, 1)},
-        {"avg_days_to_pay", std::to_string(r.Int(12, 95))},
-        {"nps", std::to_string(r.Int(-40, 90))},
-        {"support_tickets_open", std::to_string(static_cast<int>(r.U() * r.U() * 25))},
-        {"tenure_years", std::to_string((base - created) / (365 * kDay))},
-    };
+    const std::string company =
+        PropsWriter()
+            .Add("name", name)
+            .Add("domain", domain)
+            .Add("website", "https://www." + domain)
+            .Add("industry", r.Pick(kIndustries))
+            .Add("annualrevenue", Num(std::round(revenue), 0))
+            .Add("numberofemployees",
+                 std::to_string(std::max(3, static_cast<int>(revenue / 180000.0 * (0.6 + r.U())))))
+            .Add("country", place.country)
+            .Add("city", place.city)
+            .Add("hubspot_owner_id", owner)
+            .Add("lifecyclestage",
+                 u_stage < 0.75 ? "customer" : (u_stage < 0.9 ? "opportunity" : "lead"))
+            .Add("notes_last_contacted", IsoMs(last_contacted))
+            .Add("gross_margin_pct", Num(8 + r.U() * 50 + weight * 8, 1))
+            .Add("avg_days_to_pay", std::to_string(r.Int(12, 95)))
+            .Add("nps", std::to_string(r.Int(-40, 90)))
+            .Add("support_tickets_open", std::to_string(static_cast<int>(r.U() * r.U() * 25)))
+            .Add("tenure_years", std::to_string((base - created) / (365 * kDay)))
+            .Done();
     const int64_t cid = insert("companies", created, updated, company);
 
-    const int n_contacts = 1 + static_cast<int>(r.U() * 3.0 + weight * 3.0);
-    int64_t first_contact = 0;
+    const int n_contacts = 1 + static_cast<int>(r.U() * 2.5 + weight * 3.0);
     for (int j = 0; j < n_contacts; ++j) {
-      const std::string first = r.Pick(kFirst);
-      const std::string last = r.Pick(kLast);
+      const char* first = r.Pick(kFirst);
+      const char* last = r.Pick(kLast);
       const bool exec = r.U() < 0.25 + weight * 0.15;
       const int64_t c_created = created + r.Int(0, 30) * kDay;
       // A skewed recency: many contacts were active recently, some long ago.
       const int64_t active = base - static_cast<int64_t>(std::pow(r.U(), 2.0) * 400) * kDay -
                              r.Int(0, 86399) * 1000LL;
-      const std::string email = ToLower(first + "." + last) + "." + std::to_string(next_id_) +
-                                "@" + domain;
-      json contact = {{"email", email},
-                      {"firstname", first},
-                      {"lastname", last},
-                      {"jobtitle", exec ? r.Pick(kExecTitles) : r.Pick(kOtherTitles)},
-                      {"company", name},
-                      {"lifecyclestage", "customer"},
-                      {"hubspot_owner_id", owner},
-                      {"notes_last_contacted", IsoMs(std::max(active, c_created))}};
+      const std::string email = ToLower(std::string(first) + "." + last) + "." +
+                                std::to_string(next_id_) + "@" + domain;
+      const std::string contact =
+          PropsWriter()
+              .Add("email", email)
+              .Add("firstname", first)
+              .Add("lastname", last)
+              .Add("jobtitle", exec ? r.Pick(kExecTitles) : r.Pick(kOtherTitles))
+              .Add("company", name)
+              .Add("lifecyclestage", "customer")
+              .Add("hubspot_owner_id", owner)
+              .Add("notes_last_contacted", IsoMs(std::max(active, c_created)))
+              .Done();
       const int64_t id = insert("contacts", c_created, active, contact);
       uniq.bind(1, "contacts");
       uniq.bind(2, "email");
@@ -369,67 +410,65 @@ int64_t Portal::SeedCompanies(int count, uint64_t salt) {
       uniq.bind(4, id);
       uniq.exec();
       uniq.reset();
-      link(id, "companies", cid, 279);
-      link(cid, "contacts", id, 280);
-      if (j == 0) first_contact = id;
+      link(id, "contacts", cid, "companies", 279, 280);
     }
 
-    const int n_won = static_cast<int>(r.U() * 3.0 + weight * 4.0);
-    const int n_open = static_cast<int>(r.U() * 2.0 + weight * 1.5);
-    const int n_lost = r.U() < 0.3 ? 1 : 0;
+    const int n_won = static_cast<int>(r.U() * 2.0 + weight * 3.0);
+    const int n_open = static_cast<int>(r.U() * 1.5 + weight * 1.5);
+    const int n_lost = r.U() < 0.25 ? 1 : 0;
     for (int j = 0; j < n_won + n_open + n_lost; ++j) {
       const bool won = j < n_won;
       const bool open = !won && j < n_won + n_open;
-      const double amount = std::round(revenue * (0.02 + r.U() * 0.12));
+      const double amount = std::round(revenue * (0.03 + r.U() * 0.15));
       const int64_t close = open ? base + r.Int(5, 180) * kDay
                                  : base - r.Int(1, 730) * kDay + r.Int(0, 86399) * 1000LL;
       const int64_t d_created = std::max(created, close - r.Int(20, 200) * kDay);
-      const std::string stage = won ? "closedwon" : (open ? r.Pick(kOpenStages) : "closedlost");
-      json deal = {{"dealname", name + " - " + r.Pick(kProducts)},
-                   {"amount", Num(amount, 0)},
-                   {"dealstage", stage},
-                   {"pipeline", "default"},
-                   {"closedate", IsoMs(close)},
-                   {"dealtype", j == 0 ? "newbusiness" : "existingbusiness"},
-                   {"hubspot_owner_id", owner},
-                   {"hs_is_closed", open ? "false" : "true"},
-                   {"hs_is_closed_won", won ? "true" : "false"}};
+      const std::string deal =
+          PropsWriter()
+              .Add("dealname", name + " - " + r.Pick(kProducts))
+              .Add("amount", Num(amount, 0))
+              .Add("dealstage", won ? "closedwon" : (open ? r.Pick(kOpenStages) : "closedlost"))
+              .Add("pipeline", "default")
+              .Add("closedate", IsoMs(close))
+              .Add("dealtype", j == 0 ? "newbusiness" : "existingbusiness")
+              .Add("hubspot_owner_id", owner)
+              .Add("hs_is_closed", open ? "false" : "true")
+              .Add("hs_is_closed_won", won ? "true" : "false")
+              .Done();
       const int64_t updated_deal = open ? base - r.Int(1, 30) * kDay : close;
       const int64_t id = insert("deals", d_created, updated_deal, deal);
-      link(id, "companies", cid, 341);
-      link(cid, "deals", id, 342);
-      link(id, "contacts", first_contact, 3);
-      link(first_contact, "deals", id, 4);
+      link(id, "deals", cid, "companies", 341, 342);
     }
 
-    const int n_meetings = static_cast<int>(r.U() * 3.0 + weight * 2.0);
+    const int n_meetings = static_cast<int>(r.U() * 2.5 + weight * 1.5);
     for (int j = 0; j < n_meetings; ++j) {
       const int64_t at = base - static_cast<int64_t>(std::pow(r.U(), 1.5) * 365) * kDay -
                          r.Int(8, 17) * 3600000LL;
-      json meeting = {{"hs_timestamp", IsoMs(at)},
-                      {"hs_meeting_title", r.Pick(kMeetings)},
-                      {"hs_meeting_body", "Notes from the meeting with " + name + "."},
-                      {"hs_meeting_start_time", IsoMs(at)},
-                      {"hs_meeting_end_time", IsoMs(at + 3600000)},
-                      {"hs_meeting_outcome", "COMPLETED"},
-                      {"hubspot_owner_id", owner}};
+      const std::string meeting = PropsWriter()
+                                      .Add("hs_timestamp", IsoMs(at))
+                                      .Add("hs_meeting_title", r.Pick(kMeetings))
+                                      .Add("hs_meeting_start_time", IsoMs(at))
+                                      .Add("hs_meeting_end_time", IsoMs(at + 3600000))
+                                      .Add("hs_meeting_outcome", "COMPLETED")
+                                      .Add("hubspot_owner_id", owner)
+                                      .Done();
       const int64_t id = insert("meetings", at, at, meeting);
-      link(id, "companies", cid, 188);
-      link(cid, "meetings", id, 187);
+      link(id, "meetings", cid, "companies", 188, 187);
     }
 
     if (r.U() < 0.1) {  // a task a person created by hand (not the add-in's)
       const int64_t due = base + r.Int(1, 20) * kDay;
-      json task = {{"hs_timestamp", IsoMs(due)},
-                   {"hs_task_subject", "Follow up on the open quote"},
-                   {"hs_task_body", "Call " + name + " about the quote."},
-                   {"hs_task_status", "NOT_STARTED"},
-                   {"hs_task_priority", "MEDIUM"},
-                   {"hs_task_type", "CALL"},
-                   {"hubspot_owner_id", owner}};
+      const std::string task = PropsWriter()
+                                   .Add("hs_timestamp", IsoMs(due))
+                                   .Add("hs_task_subject", "Follow up on the open quote")
+                                   .Add("hs_task_body", "Call " + name + " about the quote.")
+                                   .Add("hs_task_status", "NOT_STARTED")
+                                   .Add("hs_task_priority", "MEDIUM")
+                                   .Add("hs_task_type", "CALL")
+                                   .Add("hubspot_owner_id", owner)
+                                   .Done();
       const int64_t id = insert("tasks", base - r.Int(1, 10) * kDay, base - kDay, task);
-      link(id, "companies", cid, 192);
-      link(cid, "tasks", id, 191);
+      link(id, "tasks", cid, "companies", 192, 191);
     }
   }
   tx.commit();
