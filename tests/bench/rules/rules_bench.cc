@@ -1,8 +1,13 @@
 // Runs the rule benchmark R times in one process and prints each run and the median
 // accounts/s (the README's performance figures come from here and from `kam rules bench`).
+//   rules_bench [--rules FILE] [--generate N | --accounts NDJSON] [--seed S] [--runs R]
+//   rules_bench --write-ndjson PATH --generate N [--seed S]   write generated accounts as NDJSON
+//   rules_bench --eval NDJSON [--rules FILE] [--out PATH]      streaming eval + portfolio pass
+//                                                              (measure RSS with /usr/bin/time -v)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +21,7 @@ int main(int argc, char** argv) {
   kam::rules::BenchOptions options;
   options.generate = 1000000;
   int runs = 5;
+  std::string write_ndjson, eval_path, out_path;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
@@ -28,6 +34,12 @@ int main(int argc, char** argv) {
       options.accounts_path = value;
     } else if (flag == "--seed") {
       options.seed = static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10));
+    } else if (flag == "--write-ndjson") {
+      write_ndjson = value;
+    } else if (flag == "--eval") {
+      eval_path = value;
+    } else if (flag == "--out") {
+      out_path = value;
     } else if (flag == "--runs") {
       runs = std::atoi(value.c_str());
     } else {
@@ -35,10 +47,30 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (!write_ndjson.empty()) {
+    std::ofstream out(write_ndjson);
+    for (const auto& account : kam::rules::GenerateAccountsJson(options.generate, options.seed)) {
+      out << account.dump() << '\n';
+    }
+    return out ? 0 : 1;
+  }
   auto loaded = kam::rules::RuleSet::LoadFile(rules_path);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
     return 3;
+  }
+  if (!eval_path.empty()) {
+    std::ofstream out;
+    if (!out_path.empty()) out.open(out_path);
+    kam::rules::EvalSummary summary;
+    kam::rules::Status st = kam::rules::EvalFile(*loaded.rules, eval_path,
+                                                 out_path.empty() ? nullptr : &out, &summary);
+    if (!st.ok()) {
+      std::fprintf(stderr, "%s (%s)\n", st.message().c_str(), st.location().c_str());
+      return 1;
+    }
+    std::printf("%s", summary.ToText().c_str());
+    return 0;
   }
   std::vector<double> rates;
   for (int r = 0; r < runs; ++r) {
