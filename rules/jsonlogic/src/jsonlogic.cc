@@ -596,6 +596,57 @@ class Compiler {
     return Fold(AddNode(Op::kCmp, kids, cmp));
   }
 
+  int SlotOf(std::uint32_t k) const {
+    const Node& n = p_.nodes[k];
+    if (n.op == Op::kSlot && n.k.is_null()) return static_cast<int>(n.first);
+    return -1;
+  }
+
+  // `{"*": [slot, K]}` or `{"*": [K, slot]}`: returns the slot and sets *k.
+  int SlotTimesConst(std::uint32_t node, double* k) const {
+    const Node& n = p_.nodes[node];
+    if (n.op != Op::kMul || n.n != 2) return -1;
+    std::uint32_t a = p_.kids[n.first], b = p_.kids[n.first + 1];
+    if (SlotOf(a) >= 0 && IsConst(b) && p_.nodes[b].k.is_number()) {
+      *k = p_.nodes[b].k.as_number();
+      return SlotOf(a);
+    }
+    if (SlotOf(b) >= 0 && IsConst(a) && p_.nodes[a].k.is_number()) {
+      *k = p_.nodes[a].k.as_number();
+      return SlotOf(b);
+    }
+    return -1;
+  }
+
+  // A `+` of slots and constant*slot products becomes one weighted-sum node.
+  std::uint32_t MaybeLinear(std::uint32_t node) {
+    const Node n = p_.nodes[node];
+    if (n.op != Op::kAdd || n.n == 0) return node;
+    Linear lin;
+    for (std::uint32_t i = 0; i < n.n; ++i) {
+      std::uint32_t kid = p_.kids[n.first + i];
+      LinearTerm t;
+      double k = 0;
+      if (SlotOf(kid) >= 0) {
+        t.slot = static_cast<std::uint32_t>(SlotOf(kid));
+      } else if (int slot = SlotTimesConst(kid, &k); slot >= 0) {
+        t.slot = static_cast<std::uint32_t>(slot);
+        t.coef = k;
+        t.mul = true;
+      } else {
+        return node;
+      }
+      lin.terms.push_back(t);
+    }
+    p_.nodes.push_back(n);  // the generic `+`, for inputs that are not all numbers
+    p_.pointers.push_back(p_.pointers[node]);
+    lin.fallback = static_cast<std::uint32_t>(p_.nodes.size() - 1);
+    p_.linears.push_back(std::move(lin));
+    p_.nodes[node].op = Op::kLinear;
+    p_.nodes[node].aux = static_cast<std::uint32_t>(p_.linears.size() - 1);
+    return node;
+  }
+
   // Turns an if-chain whose conditions are all numeric slot comparisons into a table.
   std::uint32_t MaybeIfTable(std::uint32_t node) {
     const Node n = p_.nodes[node];
@@ -610,12 +661,26 @@ class Compiler {
       row.result = p_.kids[n.first + i + 1];
       row.slot = c.first;
       row.cmp = c.cmp;
+      double k = 0;
       if (c.op == Op::kCmpSlotK && c.k.is_number() && c.cmp != Cmp::kStrictEq &&
           c.cmp != Cmp::kStrictNe) {
         row.k = c.k.as_number();
         row.absent = c.kk;
+      } else if (c.op == Op::kCmp && c.n == 2 && c.cmp != Cmp::kStrictEq &&
+                 c.cmp != Cmp::kStrictNe && SlotOf(p_.kids[c.first]) >= 0 &&
+                 SlotTimesConst(p_.kids[c.first + 1], &k) >= 0) {
+        row.kind = RowKind::kRatio;
+        row.slot = static_cast<std::uint32_t>(SlotOf(p_.kids[c.first]));
+        row.slot2 = static_cast<std::uint32_t>(SlotTimesConst(p_.kids[c.first + 1], &k));
+        row.k = k;
+        row.absent = Value::Null();
+      } else if (c.op == Op::kInConst && SlotOf(p_.kids[c.first]) >= 0) {
+        row.kind = RowKind::kInList;
+        row.slot = static_cast<std::uint32_t>(SlotOf(p_.kids[c.first]));
+        row.list = c.aux;
+        row.absent = Value::Null();
       } else if (c.op == Op::kBetweenSlot) {
-        row.between = true;
+        row.kind = RowKind::kBetween;
         row.cmp2 = c.cmp2;
         row.k = c.k.as_number();
         row.kk = c.kk.as_number();
@@ -723,7 +788,9 @@ class Compiler {
           n.aux = static_cast<std::uint32_t>(info.op);
           return Fold(Push(n, {Compile(args)}));
         }
-        return Fold(AddNode(info.op, CompileArgs(args)));
+        std::uint32_t idx = Fold(AddNode(info.op, CompileArgs(args)));
+        if (info.op == Op::kAdd) return MaybeLinear(idx);
+        return idx;
       }
       case OpKind::kCat: {
         if (!args.is_array() && IsLogic(args)) {

@@ -765,16 +765,52 @@ Value Machine::Eval(std::uint32_t idx) {
         Value v = SlotValue(static_cast<int>(r.slot));
         if (v.is_absent()) v = r.absent;
         bool hit;
-        if (v.is_number()) {
+        if (r.kind == RowKind::kInList) {
+          if (v.is_string()) {
+            hit = false;
+            std::string_view s = v.as_string();
+            for (const Value& c : p_->const_lists[r.list]) {
+              if (c.is_string() && c.as_string().size() == s.size() && c.as_string() == s) {
+                hit = true;
+                break;
+              }
+            }
+          } else {
+            hit = FastTruthy(EvalCold(r.cond));
+          }
+        } else if (v.is_number()) {
           double x = v.as_number();
-          hit = r.between ? CompareNumbers(r.cmp, r.k, x) && CompareNumbers(r.cmp2, x, r.kk)
-                          : CompareNumbers(r.cmp, x, r.k);
+          if (r.kind == RowKind::kCmp) {
+            hit = CompareNumbers(r.cmp, x, r.k);
+          } else if (r.kind == RowKind::kBetween) {
+            hit = CompareNumbers(r.cmp, r.k, x) && CompareNumbers(r.cmp2, x, r.kk);
+          } else {
+            Value w = SlotValue(static_cast<int>(r.slot2));
+            if (w.is_number()) {
+              double y = w.as_number() * r.k;
+              hit = y == y ? CompareNumbers(r.cmp, x, y) : FastTruthy(EvalCold(r.cond));
+            } else {
+              hit = FastTruthy(EvalCold(r.cond));
+            }
+          }
         } else {
           hit = FastTruthy(EvalCold(r.cond));
         }
         if (hit) return Leaf(r.result);
       }
       return t.has_otherwise ? Leaf(t.otherwise) : Value::Null();
+    }
+    case Op::kLinear: {
+      const Linear& l = p_->linears[n.aux];
+      double r = 0;
+      for (const LinearTerm& t : l.terms) {
+        Value v = SlotValue(static_cast<int>(t.slot));
+        if (!v.is_number()) return Eval(l.fallback);
+        r += t.mul ? t.coef * v.as_number() : v.as_number();
+      }
+      if (l.has_c0) r += l.c0;
+      if (r != r) return Eval(l.fallback);
+      return Value::Number(r);
     }
     case Op::kCmp: {
       if (n.n == 2 && n.cmp != Cmp::kStrictEq && n.cmp != Cmp::kStrictNe) {
@@ -840,6 +876,7 @@ Value Machine::EvalCold(std::uint32_t idx) {
     case Op::kConst:
       return n.k;
     case Op::kIfTable:
+    case Op::kLinear:
       return Eval(idx);
     case Op::kFail: {
       const Error& e = p_->fail_errors[n.aux];

@@ -29,6 +29,7 @@ enum class Op : std::uint8_t {
   kMissingSomeSlots,  // missing_some with constant need (k) and keys table entry `aux`
   kIf,            // kids: cond, then, cond, then, ..., else?
   kIfTable,       // if-chain whose conditions are numeric slot comparisons: if_tables[aux]
+  kLinear,        // weighted sum of slots: linears[aux]
   kAnd,
   kOr,
   kCoalesce,      // ??
@@ -92,11 +93,20 @@ struct MissingKeys {
 };
 
 // One branch of a kIfTable: `slot <cmp> k`, or `k <cmp> slot <cmp2> kk` when between.
+enum class RowKind : std::uint8_t {
+  kCmp,      // slot <cmp> k
+  kBetween,  // k <cmp> slot <cmp2> kk
+  kRatio,    // slot <cmp> slot2 * k
+  kInList,   // slot in const_lists[list] (strings)
+};
+
 struct IfRow {
   std::uint32_t slot = 0;
+  std::uint32_t slot2 = 0;
+  std::uint32_t list = 0;
   Cmp cmp = Cmp::kLt;
   Cmp cmp2 = Cmp::kLt;
-  bool between = false;
+  RowKind kind = RowKind::kCmp;
   double k = 0;
   double kk = 0;
   Value absent;              // the slot's value when absent (var default, else null)
@@ -110,6 +120,20 @@ struct IfTable {
   std::uint32_t otherwise = 0;
 };
 
+// A weighted sum c0 + sum(coef * slot) (the score of a scoring matrix); `fallback` is the
+// original `+` node for inputs that are not all numbers.
+struct LinearTerm {
+  double coef = 1;
+  std::uint32_t slot = 0;
+  bool mul = false;  // coef * slot (false: the slot alone)
+};
+struct Linear {
+  double c0 = 0;
+  bool has_c0 = false;
+  std::vector<LinearTerm> terms;
+  std::uint32_t fallback = 0;
+};
+
 struct Program {
   std::vector<Node> nodes;
   std::vector<std::uint32_t> kids;
@@ -117,6 +141,7 @@ struct Program {
   std::vector<Path> paths;
   std::vector<MissingKeys> missing_keys;
   std::vector<IfTable> if_tables;
+  std::vector<Linear> linears;
   std::vector<std::vector<Value>> const_lists;  // for kInConst
   std::vector<std::string> pointers;            // JSON pointer of each node, for messages
   std::vector<Error> fail_errors;               // for kFail

@@ -3,11 +3,13 @@
 // limits against hostile rules, and the no-allocation property of the hot path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -379,6 +381,94 @@ TEST_F(SlotFixture, HotPathAllocatesNothingInSteadyState) {
     sink += v.ok() && v->is_number() ? v->as_number() : 1;
   }
   EXPECT_EQ(AllocationCount() - before, 0) << sink;
+}
+
+// The specialised nodes (threshold tables, weighted sums, slot comparisons, missing tests) must
+// answer exactly as the generic evaluator on JSON data, including strings, nulls, absent fields
+// and errors. Seeded random records over the bench rules plus extra shapes.
+TEST(JsonLogicSpecialisation, SlotModeAgreesWithGenericModeOnRandomRecords) {
+  std::ifstream in(std::string(KAM_BENCH_DIR) + "/kam_rules.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json rules_file = json::parse(ss.str());
+  std::vector<json> rules;
+  for (const json& c : rules_file["criteria"]) rules.push_back(c["score"]);
+  rules.push_back(rules_file["score"]);
+  rules.push_back(rules_file["tier"]);
+  for (const json& t : rules_file["tasks"]) rules.push_back(t["when"]);
+  rules.push_back(J(R"({"+":[{"var":"a.x"},{"*":[2,{"var":"a.y"}]},{"var":"a.z"}]})"));
+  rules.push_back(J(R"({"if":[{"<":[{"var":"a.x"},{"*":[{"var":"a.y"},1.5]}]},"lt",
+                             {"in":[{"var":"a.z"},["p","q"]]},"in","else"]})"));
+  rules.push_back(J(R"({"or":[{"missing":["a.x","a.z"]},{"missing_some":[2,["a.y","a.z"]]}]})"));
+  rules.push_back(J(R"({"if":[{"<=":[{"var":["a.x",5]},3]},1,{"<":[1,{"var":"a.y"},9]},2,3]})"));
+
+  jl::Schema schema;
+  std::vector<std::string> paths;
+  for (const char* f : {"revenue_last_12m", "revenue_prev_12m", "gross_margin_pct", "employees",
+                        "industry", "tenure_years", "active_contacts", "has_exec_sponsor",
+                        "days_since_last_meeting", "avg_days_to_pay", "support_tickets_open",
+                        "nps", "country", "open_deals_value"}) {
+    paths.push_back(std::string("account.") + f);
+  }
+  for (const char* f : {"account_value", "growth", "profitability", "strategic_potential",
+                        "relationship", "payment_health"}) {
+    paths.push_back(std::string("kam.scores.") + f);
+  }
+  for (const char* f : {"kam.score", "kam.tier", "a.x", "a.y", "a.z"}) paths.push_back(f);
+  for (const std::string& p : paths) schema.Add(p);
+  jl::CompileOptions options;
+  options.schema = &schema;
+  std::vector<jl::Rule> compiled;
+  for (const json& r : rules) compiled.push_back(*jl::Compile(r, options));
+
+  std::mt19937 rng(20240611);
+  const std::vector<std::string> strings = {"", "0", "12", "abc", "Pharma", "DE", "A", "p", " 7 "};
+  std::vector<std::string> storage(paths.size());
+  jl::Evaluator ev;
+  int compared = 0;
+  for (int round = 0; round < 1500; ++round) {
+    std::vector<jl::Value> rec(schema.size());
+    json data = json::object();
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      json v;
+      int pick = static_cast<int>(rng() % 10);
+      if (pick == 0) continue;  // absent
+      if (pick == 1) {
+        v = nullptr;
+        rec[i] = jl::Value::Null();
+      } else if (pick == 2) {
+        storage[i] = strings[rng() % strings.size()];
+        v = storage[i];
+        rec[i] = jl::Value::String(storage[i]);
+      } else if (pick == 3) {
+        v = (rng() % 2) == 0;
+        rec[i] = jl::Value::Bool(v.get<bool>());
+      } else {
+        double d = static_cast<double>(static_cast<int>(rng() % 2000) - 200) / 4;
+        v = d;
+        rec[i] = jl::Value::Number(d);
+      }
+      std::string pointer = "/" + paths[i];
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      data[json::json_pointer(pointer)] = v;
+    }
+    for (std::size_t r = 0; r < rules.size(); ++r) {
+      auto generic = jl::Apply(rules[r], data);
+      auto fast = ev.Evaluate(compiled[r], rec);
+      ASSERT_EQ(generic.ok(), fast.ok()) << rules[r].dump() << " on " << data.dump();
+      if (generic.ok()) {
+        EXPECT_EQ(*generic, jl::ToJson(*fast)) << rules[r].dump() << " on " << data.dump();
+        auto truthy = ev.EvaluateTruthy(compiled[r], rec);
+        ASSERT_TRUE(truthy.ok());
+        EXPECT_EQ(*truthy, jl::IsTruthy(*ev.Evaluate(compiled[r], rec))) << rules[r].dump();
+      } else {
+        EXPECT_EQ(generic.error().type, fast.error().type) << rules[r].dump() << " on "
+                                                           << data.dump();
+      }
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 30000);
 }
 
 // --- limits -------------------------------------------------------------------------------
