@@ -575,7 +575,10 @@ class Client::Impl {
     if (!e.correlation_id.empty()) msg += " [correlation id " + e.correlation_id + "]";
     e.message = internal::RedactSecrets(msg);
     CountCall(true);
-    Log(e.kind == ErrorKind::kCancelled ? LogLevel::kInfo : LogLevel::kWarn, e.message);
+    // Client errors are often expected by the caller (a 404 while provisioning): info only.
+    const bool expected = e.kind == ErrorKind::kCancelled ||
+                          (e.http_status >= 400 && e.http_status < 500 && e.http_status != 429);
+    Log(expected ? LogLevel::kInfo : LogLevel::kWarn, e.message);
     return e;
   }
 
@@ -658,6 +661,12 @@ class Client::Impl {
         }
         limiter.OnResponse(request.lane, info, r.status, err.policy_name, err.retry_after_ms,
                            sent_at, clock->Now());
+        if (r.status == 429 && err.retry_after_ms < 0 && err.policy_name != "DAILY") {
+          // No Retry-After on HubSpot 429s: the estimate is the window the limiter now waits.
+          err.retry_after_ms = request.lane == Lane::kSearch || err.policy_name == "SECONDLY"
+                                   ? 1000
+                                   : limiter.WindowIntervalMs();
+        }
       } else {
         err = std::move(a.error);
       }

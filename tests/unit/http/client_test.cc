@@ -260,6 +260,30 @@ TEST(Client, BacksOffOnA429AndRetriesEvenAnUnsafeRequest) {
   EXPECT_EQ(c.retries, 2u);
 }
 
+TEST(Client, ReportsAPersistent429WithPolicyAndEstimatedRetryAfter) {
+  TestServer server([](const ServerRequest&) {
+    ServerReply reply;
+    reply.status = 429;
+    reply.body =
+        R"({"status":"error","message":"You have reached your ten_secondly_rolling limit.",)"
+        R"("errorType":"RATE_LIMIT","correlationId":"c429","policyName":"TEN_SECONDLY_ROLLING"})";
+    return reply;
+  });
+  ClientOptions o = OptionsFor(server, std::make_shared<FakeClock>());
+  o.retry.max_attempts = 2;
+  auto client = MakeClient(o);
+  auto r = client->Send(Get("/crm/v3/objects/companies"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kRateLimited);
+  EXPECT_EQ(r.error().http_status, 429);
+  EXPECT_EQ(r.error().policy_name, "TEN_SECONDLY_ROLLING");
+  EXPECT_EQ(r.error().category, "RATE_LIMIT");
+  EXPECT_EQ(r.error().correlation_id, "c429");
+  EXPECT_TRUE(r.error().retryable);
+  EXPECT_EQ(r.error().retry_after_ms, 10000);
+  EXPECT_EQ(r.error().attempts, 2);
+}
+
 TEST(Client, DoesNotRetryTheDailyLimitAndReportsIt) {
   TestServer server([](const ServerRequest&) {
     ServerReply reply;
