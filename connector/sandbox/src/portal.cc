@@ -350,16 +350,16 @@ void Portal::Reset() {
 }
 
 const PropDef* Portal::Prop(const ObjectType& t, const std::string& name) const {
-  auto it = props_.find(t.name);
+  auto it = props_.find(std::string_view(t.name));
   if (it == props_.end()) return nullptr;
   auto p = it->second.find(name);
   if (p == it->second.end() || p->second.def.value("archived", false)) return nullptr;
   return &p->second;
 }
 
-const std::map<std::string, PropDef>& Portal::Props(const ObjectType& t) const {
-  static const std::map<std::string, PropDef> kEmpty;
-  auto it = props_.find(t.name);
+const std::map<std::string, PropDef, std::less<>>& Portal::Props(const ObjectType& t) const {
+  static const std::map<std::string, PropDef, std::less<>> kEmpty;
+  auto it = props_.find(std::string_view(t.name));
   return it == props_.end() ? kEmpty : it->second;
 }
 
@@ -432,10 +432,16 @@ static constexpr const char* kRecordColumns =
     "SELECT id, type, created_ms, updated_ms, archived, archived_ms, props FROM objects ";
 
 std::optional<Record> Portal::Load(int64_t id) const {
-  SQLite::Statement q(*db_, std::string(kRecordColumns) + "WHERE id = ?");
+  if (!load_q_) {
+    load_q_ = std::make_unique<SQLite::Statement>(*db_, std::string(kRecordColumns) + "WHERE id = ?");
+  }
+  SQLite::Statement& q = *load_q_;
+  q.reset();
   q.bind(1, id);
-  if (q.executeStep()) return RowToRecord(q);
-  return std::nullopt;
+  std::optional<Record> out;
+  if (q.executeStep()) out = RowToRecord(q);
+  q.reset();
+  return out;
 }
 
 std::optional<Record> Portal::LoadOfType(const ObjectType& t, int64_t id, bool archived) const {

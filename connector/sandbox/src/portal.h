@@ -71,7 +71,7 @@ class Portal {
 
   // --- property definitions ---
   const PropDef* Prop(const ObjectType& t, const std::string& name) const;
-  const std::map<std::string, PropDef>& Props(const ObjectType& t) const;
+  const std::map<std::string, PropDef, std::less<>>& Props(const ObjectType& t) const;
   void PutProp(const ObjectType& t, const json& def);  // insert or replace
   void DeleteProp(const ObjectType& t, const std::string& name);
   json Groups(const ObjectType& t) const;  // array
@@ -136,7 +136,9 @@ class Portal {
   int64_t base_time_ms_ = 0;
   std::unique_ptr<SQLite::Database> db_;
   int64_t next_id_ = 10001;
-  std::map<std::string, std::map<std::string, PropDef>> props_;  // type name -> name -> def
+  // type name -> name -> def (transparent: lookups by const char* allocate nothing)
+  std::map<std::string, std::map<std::string, PropDef, std::less<>>, std::less<>> props_;
+  mutable std::unique_ptr<SQLite::Statement> load_q_;  // cached: the hottest query
   json owners_ = json::array();
   std::set<std::string> owner_ids_;
   uint64_t seed_salt_ = 0;
