@@ -712,6 +712,154 @@ inline bool Machine::TestKid(const Node& parent, std::uint32_t i) {
   return Test(kid);
 }
 
+Value Machine::EvalIf(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  std::uint32_t i = 0;
+  for (; i + 1 < n.n; i += 2) {
+    if (TestKid(n, i)) return EvalKid(n, i + 1);
+  }
+  if (i < n.n) return EvalKid(n, i);
+  return Value::Null();
+}
+
+Value Machine::EvalAnd(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  if (n.flags & 4) {  // every kid is a test: the result is a boolean
+    for (std::uint32_t i = 0; i < n.n; ++i) {
+      if (!TestKid(n, i)) return Value::Bool(false);
+    }
+    return Value::Bool(true);
+  }
+  return EvalCold(idx);
+}
+
+Value Machine::EvalOr(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  if (n.flags & 4) {
+    for (std::uint32_t i = 0; i < n.n; ++i) {
+      if (TestKid(n, i)) return Value::Bool(true);
+    }
+    return Value::Bool(false);
+  }
+  return EvalCold(idx);
+}
+
+Value Machine::EvalCmpSlotK(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  Value v = SlotValue(static_cast<int>(n.first));
+  if (v.is_absent()) v = n.kk;
+  if (v.is_number() && n.k.is_number()) {
+    return Value::Bool(CompareNumbers(n.cmp, v.as_number(), n.k.as_number()));
+  }
+  return EvalCold(idx);
+}
+
+Value Machine::EvalIfTable(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  const IfTable& t = p_->if_tables[n.aux];
+  for (const IfRow& r : t.rows) {
+    Value v = SlotValue(static_cast<int>(r.slot));
+    if (v.is_absent()) v = r.absent;
+    bool hit;
+    if (r.kind == RowKind::kInList) {
+      if (v.is_string()) {
+        hit = false;
+        std::string_view s = v.as_string();
+        for (const Value& c : p_->const_lists[r.list]) {
+          if (c.is_string() && c.as_string().size() == s.size() && c.as_string() == s) {
+            hit = true;
+            break;
+          }
+        }
+      } else {
+        hit = FastTruthy(EvalCold(r.cond));
+      }
+    } else if (v.is_number()) {
+      double x = v.as_number();
+      if (r.kind == RowKind::kCmp) {
+        hit = CompareNumbers(r.cmp, x, r.k);
+      } else if (r.kind == RowKind::kBetween) {
+        hit = CompareNumbers(r.cmp, r.k, x) && CompareNumbers(r.cmp2, x, r.kk);
+      } else {
+        Value w = SlotValue(static_cast<int>(r.slot2));
+        if (w.is_number()) {
+          double y = w.as_number() * r.k;
+          hit = y == y ? CompareNumbers(r.cmp, x, y) : FastTruthy(EvalCold(r.cond));
+        } else {
+          hit = FastTruthy(EvalCold(r.cond));
+        }
+      }
+    } else {
+      hit = FastTruthy(EvalCold(r.cond));
+    }
+    if (hit) return Leaf(r.result);
+  }
+  return t.has_otherwise ? Leaf(t.otherwise) : Value::Null();
+}
+
+Value Machine::EvalLinear(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  const Linear& l = p_->linears[n.aux];
+  double r = 0;
+  for (const LinearTerm& t : l.terms) {
+    Value v = SlotValue(static_cast<int>(t.slot));
+    if (!v.is_number()) return Eval(l.fallback);
+    r += t.mul ? t.coef * v.as_number() : v.as_number();
+  }
+  if (l.has_c0) r += l.c0;
+  if (r != r) return Eval(l.fallback);
+  return Value::Number(r);
+}
+
+Value Machine::EvalCmp(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  if (n.n == 2 && n.cmp != Cmp::kStrictEq && n.cmp != Cmp::kStrictNe) {
+    Value a = EvalKid(n, 0);
+    Value b = EvalKid(n, 1);
+    if (a.is_number() && b.is_number()) {
+      return Value::Bool(CompareNumbers(n.cmp, a.as_number(), b.as_number()));
+    }
+    return Value::Bool(Compare(n.cmp, a, b, idx));
+  }
+  return EvalCold(idx);
+}
+
+Value Machine::EvalMaxMin(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  if (n.n == 0) return EvalCold(idx);
+  Value first = EvalKid(n, 0);
+  if (!first.is_number()) return EvalCold(idx);
+  double r = first.as_number();
+  for (std::uint32_t i = 1; i < n.n; ++i) {
+    Value v = EvalKid(n, i);
+    if (!v.is_number()) return EvalCold(idx);  // re-evaluates: kids are side-effect free
+    double d = v.as_number();
+    r = n.op == Op::kMax ? (d > r ? d : r) : (d < r ? d : r);
+  }
+  if (r != r) return EvalCold(idx);
+  return Value::Number(r);
+}
+
+Value Machine::EvalAddMul(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  double r = n.op == Op::kAdd ? 0 : 1;
+  for (std::uint32_t i = 0; i < n.n; ++i) {
+    Value v = EvalKid(n, i);
+    if (!v.is_number()) return EvalCold(idx);  // re-evaluates: kids are side-effect free
+    r = n.op == Op::kAdd ? r + v.as_number() : r * v.as_number();
+  }
+  if (r != r) return EvalCold(idx);
+  return Value::Number(r);
+}
+
+Value Machine::EvalInConst(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  Value needle = EvalKid(n, 0);
+  if (needle.is_string()) {
+    std::string_view s = needle.as_string();
+    for (const Value& v : p_->const_lists[n.aux]) {
+      if (v.is_string()) {
+        std::string_view t = v.as_string();
+        if (t.size() == s.size() && (s.empty() || (t[0] == s[0] && t == s))) {
+          return Value::Bool(true);
+        }
+      }
+    }
+    return Value::Bool(false);
+  }
+  return EvalCold(idx);
+}
+
 Value Machine::Eval(std::uint32_t idx) {
   const Node& n = p_->nodes[idx];
   switch (n.op) {
@@ -721,150 +869,32 @@ Value Machine::Eval(std::uint32_t idx) {
       Value v = SlotValue(static_cast<int>(n.first));
       return v.is_absent() ? n.k : v;
     }
-    case Op::kIf: {
-      std::uint32_t i = 0;
-      for (; i + 1 < n.n; i += 2) {
-        if (TestKid(n, i)) return EvalKid(n, i + 1);
-      }
-      if (i < n.n) return EvalKid(n, i);
-      return Value::Null();
-    }
-    case Op::kAnd: {
-      if (n.flags & 4) {  // every kid is a test: the result is a boolean
-        for (std::uint32_t i = 0; i < n.n; ++i) {
-          if (!TestKid(n, i)) return Value::Bool(false);
-        }
-        return Value::Bool(true);
-      }
-      return EvalCold(idx);
-    }
-    case Op::kOr: {
-      if (n.flags & 4) {
-        for (std::uint32_t i = 0; i < n.n; ++i) {
-          if (TestKid(n, i)) return Value::Bool(true);
-        }
-        return Value::Bool(false);
-      }
-      return EvalCold(idx);
-    }
+    case Op::kIf:
+      return EvalIf(n, idx);
+    case Op::kAnd:
+      return EvalAnd(n, idx);
+    case Op::kOr:
+      return EvalOr(n, idx);
     case Op::kNot:
-      return Value::Bool(n.n == 0 ? true : !TestKid(n, 0));
+      return Value::Bool(n.n == 0 ? true : !Test(p_->kids[n.first]));
     case Op::kNotNot:
-      return Value::Bool(n.n == 0 ? false : TestKid(n, 0));
-    case Op::kCmpSlotK: {
-      Value v = SlotValue(static_cast<int>(n.first));
-      if (v.is_absent()) v = n.kk;
-      if (v.is_number() && n.k.is_number()) {
-        return Value::Bool(CompareNumbers(n.cmp, v.as_number(), n.k.as_number()));
-      }
-      return EvalCold(idx);
-    }
-    case Op::kIfTable: {
-      const IfTable& t = p_->if_tables[n.aux];
-      for (const IfRow& r : t.rows) {
-        Value v = SlotValue(static_cast<int>(r.slot));
-        if (v.is_absent()) v = r.absent;
-        bool hit;
-        if (r.kind == RowKind::kInList) {
-          if (v.is_string()) {
-            hit = false;
-            std::string_view s = v.as_string();
-            for (const Value& c : p_->const_lists[r.list]) {
-              if (c.is_string() && c.as_string().size() == s.size() && c.as_string() == s) {
-                hit = true;
-                break;
-              }
-            }
-          } else {
-            hit = FastTruthy(EvalCold(r.cond));
-          }
-        } else if (v.is_number()) {
-          double x = v.as_number();
-          if (r.kind == RowKind::kCmp) {
-            hit = CompareNumbers(r.cmp, x, r.k);
-          } else if (r.kind == RowKind::kBetween) {
-            hit = CompareNumbers(r.cmp, r.k, x) && CompareNumbers(r.cmp2, x, r.kk);
-          } else {
-            Value w = SlotValue(static_cast<int>(r.slot2));
-            if (w.is_number()) {
-              double y = w.as_number() * r.k;
-              hit = y == y ? CompareNumbers(r.cmp, x, y) : FastTruthy(EvalCold(r.cond));
-            } else {
-              hit = FastTruthy(EvalCold(r.cond));
-            }
-          }
-        } else {
-          hit = FastTruthy(EvalCold(r.cond));
-        }
-        if (hit) return Leaf(r.result);
-      }
-      return t.has_otherwise ? Leaf(t.otherwise) : Value::Null();
-    }
-    case Op::kLinear: {
-      const Linear& l = p_->linears[n.aux];
-      double r = 0;
-      for (const LinearTerm& t : l.terms) {
-        Value v = SlotValue(static_cast<int>(t.slot));
-        if (!v.is_number()) return Eval(l.fallback);
-        r += t.mul ? t.coef * v.as_number() : v.as_number();
-      }
-      if (l.has_c0) r += l.c0;
-      if (r != r) return Eval(l.fallback);
-      return Value::Number(r);
-    }
-    case Op::kCmp: {
-      if (n.n == 2 && n.cmp != Cmp::kStrictEq && n.cmp != Cmp::kStrictNe) {
-        Value a = EvalKid(n, 0);
-        Value b = EvalKid(n, 1);
-        if (a.is_number() && b.is_number()) {
-          return Value::Bool(CompareNumbers(n.cmp, a.as_number(), b.as_number()));
-        }
-        return Value::Bool(Compare(n.cmp, a, b, idx));
-      }
-      return EvalCold(idx);
-    }
+      return Value::Bool(n.n == 0 ? false : Test(p_->kids[n.first]));
+    case Op::kCmpSlotK:
+      return EvalCmpSlotK(n, idx);
+    case Op::kIfTable:
+      return EvalIfTable(n, idx);
+    case Op::kLinear:
+      return EvalLinear(n, idx);
+    case Op::kCmp:
+      return EvalCmp(n, idx);
     case Op::kMax:
-    case Op::kMin: {
-      if (n.n == 0) return EvalCold(idx);
-      Value first = EvalKid(n, 0);
-      if (!first.is_number()) return EvalCold(idx);
-      double r = first.as_number();
-      for (std::uint32_t i = 1; i < n.n; ++i) {
-        Value v = EvalKid(n, i);
-        if (!v.is_number()) return EvalCold(idx);  // re-evaluates: kids are side-effect free
-        double d = v.as_number();
-        r = n.op == Op::kMax ? (d > r ? d : r) : (d < r ? d : r);
-      }
-      if (r != r) return EvalCold(idx);
-      return Value::Number(r);
-    }
+    case Op::kMin:
+      return EvalMaxMin(n, idx);
     case Op::kAdd:
-    case Op::kMul: {
-      double r = n.op == Op::kAdd ? 0 : 1;
-      for (std::uint32_t i = 0; i < n.n; ++i) {
-        Value v = EvalKid(n, i);
-        if (!v.is_number()) return EvalCold(idx);  // re-evaluates: kids are side-effect free
-        r = n.op == Op::kAdd ? r + v.as_number() : r * v.as_number();
-      }
-      if (r != r) return EvalCold(idx);
-      return Value::Number(r);
-    }
-    case Op::kInConst: {
-      Value needle = EvalKid(n, 0);
-      if (needle.is_string()) {
-        std::string_view s = needle.as_string();
-        for (const Value& v : p_->const_lists[n.aux]) {
-          if (v.is_string()) {
-            std::string_view t = v.as_string();
-            if (t.size() == s.size() && (s.empty() || (t[0] == s[0] && t == s))) {
-              return Value::Bool(true);
-            }
-          }
-        }
-        return Value::Bool(false);
-      }
-      return EvalCold(idx);
-    }
+    case Op::kMul:
+      return EvalAddMul(n, idx);
+    case Op::kInConst:
+      return EvalInConst(n, idx);
     default:
       return EvalCold(idx);
   }

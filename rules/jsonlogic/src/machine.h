@@ -52,6 +52,16 @@ class Machine {
  private:
   Value Eval(std::uint32_t idx);
   [[gnu::noinline]] Value EvalCold(std::uint32_t idx);
+  [[gnu::noinline]] Value EvalIf(const Node& n, std::uint32_t idx);
+  [[gnu::noinline]] Value EvalAnd(const Node& n, std::uint32_t idx);
+  [[gnu::noinline]] Value EvalOr(const Node& n, std::uint32_t idx);
+  [[gnu::noinline]] Value EvalCmpSlotK(const Node& n, std::uint32_t idx);
+  [[gnu::noinline]] Value EvalIfTable(const Node& n, std::uint32_t idx);
+  [[gnu::noinline]] Value EvalLinear(const Node& n, std::uint32_t idx);
+  [[gnu::noinline]] Value EvalCmp(const Node& n, std::uint32_t idx);
+  [[gnu::noinline]] Value EvalMaxMin(const Node& n, std::uint32_t idx);
+  [[gnu::noinline]] Value EvalAddMul(const Node& n, std::uint32_t idx);
+  [[gnu::noinline]] Value EvalInConst(const Node& n, std::uint32_t idx);
   // Leaves (constants, slots) without a call; everything else through Eval.
   [[gnu::always_inline]] Value EvalKid(const Node& n, std::uint32_t i) {
     std::uint32_t kid = p_->kids[n.first + i];
