@@ -1,6 +1,9 @@
 // The example rule file packaging/examples/rules/key-accounts.json: it loads, its own tests pass,
 // its mapping asks HubSpot for the documented properties and aggregates, and explain/next-tier
 // read well for a person.
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -135,6 +138,32 @@ TEST(ExampleRules, ExplainShowsCriteriaTierTasksAndTheNextTier) {
   std::string text = e["text"];
   EXPECT_NE(text.find("relationship_depth"), std::string::npos);
   EXPECT_NE(text.find("Next tier:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kam::rules
+
+namespace kam::rules {
+namespace {
+
+// The example in rules/README.md ("The rule file") is a valid rule file whose tests pass.
+TEST(ReadmeExample, IsAValidRuleFileWhoseTestsPass) {
+  std::ifstream in(std::string(KAM_SOURCE_DIR) + "/rules/README.md");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string readme = buffer.str();
+  size_t section = readme.find("## The rule file");
+  ASSERT_NE(section, std::string::npos);
+  size_t start = readme.find("```json\n", section);
+  ASSERT_NE(start, std::string::npos);
+  start += 8;
+  size_t end = readme.find("```", start);
+  LoadResult r = RuleSet::LoadText(readme.substr(start, end - start), "README.md");
+  for (const auto& e : r.errors) ADD_FAILURE() << e.ToString();
+  ASSERT_TRUE(r.ok());
+  TestReport report = RunEmbeddedTests(*r.rules);
+  EXPECT_EQ(report.passed, 1);
+  EXPECT_EQ(report.failed, 0) << report.ToText();
 }
 
 }  // namespace
