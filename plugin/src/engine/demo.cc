@@ -203,7 +203,9 @@ json RunDemo(Host& host, const DemoOptions& options) {
         std::istringstream lines(ex["text"].get<std::string>());
         std::string line;
         int n = 0;
-        while (std::getline(lines, line) && n++ < 12) story << "     " << line << "\n";
+        while (std::getline(lines, line) && n++ < 18) {
+          if (!line.empty()) story << "     " << line << "\n";
+        }
       }
     }
   }
@@ -223,7 +225,12 @@ json RunDemo(Host& host, const DemoOptions& options) {
     }
   }
   if (deal_company.empty() && !tops.empty()) deal_company = tops.back().id;
-  if (!tops.empty()) meeting_company = tops[0].id;
+  for (const auto& t : tops) {
+    if (t.id != deal_company) {
+      meeting_company = t.id;
+      break;
+    }
+  }
   if (tops.size() > 2) {
     edited_company = tops[2].id;
     edited_from = tops[2].tier;
@@ -281,7 +288,8 @@ json RunDemo(Host& host, const DemoOptions& options) {
         << deal_company << ", a meeting was logged with " << meeting_company
         << ", and a KAM set the tier of " << edited_company << " by hand from \"" << edited_from
         << "\" to \"" << edited_to << "\".\n";
-  story << "   The next sync wrote only " << written_accounts.size() << " companies (";
+  story << "   The next sync wrote only " << written_accounts.size()
+        << (written_accounts.size() == 1 ? " company (" : " companies (");
   {
     size_t n = 0;
     for (const auto& a : written_accounts) {

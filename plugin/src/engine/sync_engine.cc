@@ -606,7 +606,7 @@ struct SyncEngine::Impl {
           }
           plan.names[row.id] = PropString(props, "name");
           props_by_id.emplace(row.id, std::move(props));
-          if (++n % 100 == 0) {
+          if (++n % 5 == 0) {
             if (persist_checkpoints) CrashCheckpoint("evaluate");
             CheckCancelled("evaluation");
             Progress("evaluate", static_cast<uint64_t>(n), static_cast<uint64_t>(total));
@@ -1178,12 +1178,25 @@ json SyncEngine::Sync(bool full) {
       m.Log(KAM_LOG_INFO, "resuming " + std::to_string(pending) + " planned writes");
       if (auto err = m.Push()) throw *err;
     }
+    json phase_ms = json::object();
+    auto t = std::chrono::steady_clock::now();
+    auto lap = [&](const char* phase) {
+      auto now = std::chrono::steady_clock::now();
+      phase_ms[phase] = std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
+      t = now;
+    };
     auto pulled = m.Pull(full);
+    lap("pull");
     m.RefreshFacts(pulled);
+    lap("facts");
     Plan plan = m.Evaluate(true);
+    lap("evaluate");
     m.CommitPlan(plan);
+    lap("plan");
     if (auto err = m.Push()) throw *err;
+    lap("push");
     json s = m.Summary(m.now_ms);
+    s["phase_ms"] = phase_ms;
     s["conflict_details"] = json::array();
     for (const auto& c : plan.conflicts) {
       if (s["conflict_details"].size() >= 100) break;

@@ -1,9 +1,9 @@
 // A small driver that runs one sync in its own process, so that the crash test can kill it
 // (KAM_TEST_CRASH_AT=<n> makes the engine raise SIGKILL at its n-th checkpoint).
-// Usage: kam_sync_driver URL STATE_DB RULES_FILE [--full]
+// Usage: kam_sync_driver URL STATE_DB RULES_FILE [BATCH_SIZE]
 // Prints the run summary as JSON on stdout; exit 0 on success, 1 on an OpError, 2 on bad usage.
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -25,7 +25,7 @@ class DriverHost : public kam::engine::Host {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s URL STATE_DB RULES_FILE [--full]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s URL STATE_DB RULES_FILE [BATCH_SIZE]\n", argv[0]);
     return 2;
   }
   DriverHost host;
@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   o.config.hubspot.rate_enabled = false;
   o.config.state_path = argv[2];
   o.config.rules_path = argv[3];
-  bool full = argc > 4 && std::strcmp(argv[4], "--full") == 0;
+  if (argc > 4) o.config.batch_size = std::atoi(argv[4]);
+  bool full = false;
   try {
     kam::engine::SyncEngine engine(host, o);
     nlohmann::json s = engine.Sync(full);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "kam/addin.h"
@@ -77,6 +79,20 @@ TEST(EngineConfig, WrongTypesAndValuesAreNamedByTheirPointer) {
   EXPECT_EQ(ErrorOf(json::parse(R"({"hubspot": {"rate": {"window_share": "all"}}})")).location(),
             "/hubspot/rate/window_share");
   EXPECT_EQ(ErrorOf(json::parse(R"([1, 2])")).status(), KAM_INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace kam::engine
+
+namespace kam::engine {
+namespace {
+
+TEST(EngineConfig, TheShippedExampleConfigParses) {
+  std::ifstream in(KAM_EXAMPLE_CONFIG);
+  ASSERT_TRUE(in) << KAM_EXAMPLE_CONFIG;
+  EngineConfig c = ParseEngineConfig(nlohmann::json::parse(in));
+  EXPECT_EQ(c.state_path, "/var/lib/kam/state.db");
+  EXPECT_EQ(c.PolicyFor("kam_score"), ConflictPolicy::kOverwrite);
 }
 
 }  // namespace

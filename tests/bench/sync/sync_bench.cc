@@ -1,0 +1,161 @@
+// Benchmark: one full sync of N companies (default 100,000) with the example rule file against
+// the sandbox CRM (in a child process, no rate limit). Prints time, API calls by route, peak RSS
+// of the syncing process, and the calls against the minimum (list pages + write batches).
+// Usage: kam_sync_bench [N] [SEED]
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+#include "demo.h"
+#include "kam/http/options.h"
+#include "kam/hubspot/transport.h"
+#include "kam/sandbox/sandbox_server.h"
+#include "sync_engine.h"
+
+namespace {
+
+using nlohmann::json;
+
+class BenchHost : public kam::engine::Host {
+ public:
+  void Log(int32_t level, std::string_view m) override {
+    if (level >= 2) std::fprintf(stderr, "%.*s\n", static_cast<int>(m.size()), m.data());
+  }
+  void Progress(std::string_view, uint64_t, uint64_t) override {}
+  std::optional<std::string> GetSecret(std::string_view) override { return "sandbox-token"; }
+  bool IsCancelled() override { return false; }
+};
+
+json Get(const std::string& url, const std::string& target) {
+  kam::http::ClientOptions o;
+  o.base_url = url;
+  o.rate_limit.enabled = false;
+  auto t = kam::hubspot::MakeHttpTransport(o);
+  kam::hubspot::HttpCall c;
+  c.method = "GET";
+  c.target = target;
+  c.headers.push_back({"Authorization", "Bearer sandbox-token"});
+  auto r = t.value()->Send(c);
+  if (!r.ok()) throw std::runtime_error(r.error().ToString());
+  return json::parse(r->body);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int n = argc > 1 ? std::atoi(argv[1]) : 100000;
+  uint64_t seed = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 42;
+  int fds[2];
+  if (pipe(fds) != 0) return 1;
+  int back[2];
+  if (pipe(back) != 0) return 1;
+  auto t_seed = std::chrono::steady_clock::now();
+  pid_t child = fork();
+  if (child == 0) {
+    close(fds[0]);
+    close(back[1]);
+    kam::sandbox::SandboxOptions so;
+    so.accounts = n;
+    so.seed = seed;
+    so.search_per_second = 0;
+    auto s = kam::sandbox::SandboxServer::Start(so);
+    if (!s.ok()) {
+      std::fprintf(stderr, "sandbox: %s\n", s.error.c_str());
+      _exit(1);
+    }
+    uint16_t port = s.server->port();
+    if (write(fds[1], &port, sizeof port) != sizeof port) _exit(1);
+    char c;
+    while (read(back[0], &c, 1) > 0) {
+    }
+    s.server->Stop();
+    _exit(0);
+  }
+  close(fds[1]);
+  close(back[0]);
+  uint16_t port = 0;
+  if (read(fds[0], &port, sizeof port) != sizeof port) return 1;
+  double seed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_seed).count();
+  std::string url = "http://127.0.0.1:" + std::to_string(port);
+
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("kam-sync-bench-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream f(dir / "rules.json");
+    f << kam::engine::ExampleRules();
+  }
+  BenchHost host;
+  kam::engine::SyncEngineOptions o;
+  o.config.hubspot.base_url = url;
+  o.config.hubspot.rate_enabled = false;
+  o.config.hubspot.max_connections = 4;
+  o.config.rules_path = (dir / "rules.json").string();
+  o.config.state_path = (dir / "state.db").string();
+  kam::engine::SyncEngine engine(host, o);
+  engine.Provision();
+  json before = Get(url, "/_sandbox/counters");
+  auto t0 = std::chrono::steady_clock::now();
+  json s = engine.Sync(true);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  json after = Get(url, "/_sandbox/counters");
+  auto t1 = std::chrono::steady_clock::now();
+  json second = engine.Sync(false);
+  double secs2 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  json after2 = Get(url, "/_sandbox/counters");
+  struct rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+
+  json routes = json::object();
+  int64_t total = 0;
+  for (auto& [route, count] : after["by_route"].items()) {
+    int64_t d = count.get<int64_t>() - before["by_route"].value(route, int64_t{0});
+    if (d > 0) routes[route] = d;
+    total += d;
+  }
+  int64_t tasks = s["tasks_created"].get<int64_t>();
+  auto ceil100 = [](int64_t x) { return (x + 99) / 100; };
+  // The minimum for "pages + batches": list pages, one batch update per 100 companies, and for
+  // tasks one upsert and one association create per 100 tasks.
+  int64_t minimum_pull_push = ceil100(n) + ceil100(n) + 2 * ceil100(tasks);
+  int64_t pull_push = 0;
+  int64_t facts = 0;
+  for (auto& [route, count] : routes.items()) {
+    bool is_facts = route.find("/batch/read") != std::string::npos;
+    (is_facts ? facts : pull_push) += count.get<int64_t>();
+  }
+  json out = {{"companies", n},
+              {"seed_seconds", seed_s},
+              {"full_sync_seconds", secs},
+              {"companies_per_second", n / secs},
+              {"api_calls", total},
+              {"api_calls_pull_and_write", pull_push},
+              {"minimum_pull_and_write", minimum_pull_push},
+              {"overhead_pull_and_write_pct",
+               100.0 * (pull_push - minimum_pull_push) / std::max<int64_t>(1, minimum_pull_push)},
+              {"api_calls_facts_reads", facts},
+              {"by_route", routes},
+              {"tasks_created", tasks},
+              {"phase_ms", s["phase_ms"]},
+              {"peak_rss_mib", ru.ru_maxrss / 1024.0},
+              {"second_sync_seconds", secs2},
+              {"second_sync_fields_written", second["fields_written"]},
+              {"second_sync_api_calls", after2["total"].get<int64_t>() - after["total"].get<int64_t>()}};
+  std::printf("%s\n", out.dump(2).c_str());
+  close(back[1]);
+  int st = 0;
+  waitpid(child, &st, 0);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
