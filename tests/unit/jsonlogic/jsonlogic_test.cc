@@ -426,7 +426,7 @@ TEST(JsonLogicSpecialisation, SlotModeAgreesWithGenericModeOnRandomRecords) {
   std::vector<std::string> storage(paths.size());
   jl::Evaluator ev;
   int compared = 0;
-  for (int round = 0; round < 1500; ++round) {
+  for (int round = 0; round < 600; ++round) {
     std::vector<jl::Value> rec(schema.size());
     json data = json::object();
     for (std::size_t i = 0; i < paths.size(); ++i) {
@@ -468,7 +468,7 @@ TEST(JsonLogicSpecialisation, SlotModeAgreesWithGenericModeOnRandomRecords) {
       ++compared;
     }
   }
-  EXPECT_GT(compared, 30000);
+  EXPECT_GT(compared, 12000);
 }
 
 // --- limits -------------------------------------------------------------------------------
