@@ -82,6 +82,18 @@ inline kam::sandbox::SandboxOptions SandboxWith(int accounts) {
   return o;
 }
 
+// Every company id, by a full pull.
+inline std::vector<std::string> AllCompanyIds(HubSpotClient& client) {
+  std::vector<std::string> ids;
+  PullOptions opts;
+  auto r = client.PullAllCompanies(opts, [&ids](const CompanyPage& page) -> Status {
+    for (const auto& c : page.companies) ids.push_back(c.id);
+    return {};
+  });
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().ToString());
+  return ids;
+}
+
 }  // namespace kam::hubspot::testing
 
 #endif  // KAM_TESTS_INTEGRATION_HUBSPOT_SANDBOX_FIXTURE_H_
