@@ -750,8 +750,9 @@ std::vector<AssocEdge> Portal::Edges(int64_t from_id, const ObjectType& to, int6
   SQLite::Statement q(*db_,
                       "SELECT a.to_id, a.type_id FROM assoc a JOIN objects o ON o.id = a.to_id "
                       "WHERE a.from_id = ? AND a.to_type = ? AND a.to_id > ? AND o.archived = 0 "
-                      "AND a.to_id IN (SELECT DISTINCT to_id FROM assoc WHERE from_id = ? AND "
-                      "to_type = ? AND to_id > ? ORDER BY to_id LIMIT ?) "
+                      "AND a.to_id IN (SELECT DISTINCT a2.to_id FROM assoc a2 JOIN objects o2 "
+                      "ON o2.id = a2.to_id WHERE a2.from_id = ? AND a2.to_type = ? AND "
+                      "a2.to_id > ? AND o2.archived = 0 ORDER BY a2.to_id LIMIT ?) "
                       "ORDER BY a.to_id, a.type_id");
   q.bind(1, from_id);
   q.bind(2, std::string(to.name));

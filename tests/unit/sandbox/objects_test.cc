@@ -72,6 +72,19 @@ TEST_F(ObjectsApi, AcceptsTypeIdsAndPlusForSpaces) {
   EXPECT_EQ(r.json()["results"].size(), 2u);
 }
 
+TEST_F(ObjectsApi, DateVersionedPathsAreAliasesOfTheLegacyOnes) {
+  Reply list = client().Get("/crm/objects/2026-03/companies?limit=1");
+  ASSERT_EQ(list.status, 200) << list.body;
+  const std::string id = list.json()["results"][0]["id"];
+  EXPECT_EQ(client().Get("/crm/properties/2026-03/companies/name").status, 200);
+  EXPECT_EQ(client().Get("/crm/owners/2026-03").status, 200);
+  Reply assoc = client().Post("/crm/associations/2026-03/companies/contacts/batch/read",
+                              {{"inputs", json::array({{{"id", id}}})}});
+  EXPECT_EQ(assoc.status, 200) << assoc.body;
+  EXPECT_EQ(client().Get("/crm/objects/2026-03/companies/" + id + "/associations/contacts").status,
+            200);
+}
+
 TEST_F(ObjectsApi, CreateAnswers201AndPatchBumpsTheModificationTime) {
   Reply c = client().Post("/crm/v3/objects/companies",
                           {{"properties", {{"name", "Test Co"}, {"annualrevenue", "1000"}}}});

@@ -1,5 +1,8 @@
 // Associations, owners, account info, the admin API and the seeded demo data of the sandbox.
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 
 #include "sandbox_fixture.h"
@@ -47,6 +50,39 @@ TEST_F(PortalApi, AssociationCreateAnswers201AndDefaultAssociate200) {
                              {{"inputs", json::array({{{"id", task}}})}});
   ASSERT_EQ(read.status, 200);
   EXPECT_EQ(read.json()["results"][0]["to"].size(), 2u);
+}
+
+TEST_F(PortalApi, AssociationBatchReadPagesPerRecordPastFiveHundredTargets) {
+  const std::string company = CompanyIds(1)[0];
+  for (int b = 0; b < 6; ++b) {
+    json inputs = json::array();
+    for (int i = 0; i < 100; ++i) {
+      inputs.push_back(
+          {{"properties", {{"hs_timestamp", "2026-02-01T00:00:00Z"}}},
+           {"associations",
+            json::array({{{"to", {{"id", company}}},
+                          {"types", json::array({{{"associationCategory", "HUBSPOT_DEFINED"},
+                                                  {"associationTypeId", 192}}})}}})}});
+    }
+    ASSERT_EQ(client().Post("/crm/v3/objects/tasks/batch/create", {{"inputs", inputs}}).status, 201);
+  }
+  std::set<std::string> targets;
+  std::string after;
+  int calls = 0;
+  do {
+    json input = {{"id", company}};
+    if (!after.empty()) input["after"] = after;
+    Reply r = client().Post("/crm/v4/associations/companies/tasks/batch/read",
+                            {{"inputs", json::array({input})}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json& result = r.json()["results"][0];
+    EXPECT_LE(result["to"].size(), 500u);
+    for (const auto& t : result["to"]) targets.insert(t["toObjectId"]);
+    after = result.contains("paging") ? result["paging"]["next"]["after"].get<std::string>() : "";
+    ASSERT_LT(++calls, 5);
+  } while (!after.empty());
+  EXPECT_EQ(calls, 2);
+  EXPECT_GE(targets.size(), 600u);
 }
 
 TEST_F(PortalApi, OwnersPageAndAcceptATrailingSlash) {
@@ -159,6 +195,39 @@ TEST(SandboxSeed, IsDeterministicForASeedAndHasAParetoRevenueSpread) {
   const double total = std::accumulate(revenue.begin(), revenue.end(), 0.0);
   const double top = std::accumulate(revenue.begin(), revenue.begin() + revenue.size() / 5, 0.0);
   EXPECT_GT(top / total, 0.6) << "the top fifth should carry most of the revenue";
+}
+
+TEST(SandboxDatabase, AFileDatabaseKeepsItsStateAcrossRestarts) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("kam-sandbox-db-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::filesystem::create_directories(dir);
+  SandboxOptions o = SmallPortal(25);
+  o.db_path = (dir / "portal.db").string();
+  std::string id;
+  {
+    auto s = SandboxServer::Start(o);
+    ASSERT_TRUE(s.ok()) << s.error;
+    TestClient c(s.server->port());
+    Reply r = c.Post("/crm/v3/objects/companies", {{"properties", {{"name", "Persisted"}}}});
+    ASSERT_EQ(r.status, 201);
+    id = r.json()["id"];
+    s.server->Stop();
+  }
+  {
+    o.accounts = 999;  // ignored: an existing portal is reused, not re-seeded
+    auto s = SandboxServer::Start(o);
+    ASSERT_TRUE(s.ok()) << s.error;
+    TestClient c(s.server->port());
+    Reply r = c.Get("/crm/v3/objects/companies/" + id);
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.json()["properties"]["name"], "Persisted");
+    EXPECT_EQ(c.Call("POST", "/crm/v3/objects/companies/search", "{}").json()["total"], 26);
+    Reply n = c.Post("/crm/v3/objects/companies", {{"properties", {{"name", "Next"}}}});
+    EXPECT_GT(std::stoll(n.json()["id"].get<std::string>()), std::stoll(id));
+    s.server->Stop();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(SandboxSeed, SeedsFiveThousandCompaniesQuickly) {
