@@ -77,6 +77,36 @@ TEST(Client, ReusesOneKeepAliveConnectionForSequentialCalls) {
   EXPECT_EQ(c.requests_by_endpoint["GET /crm/v3/objects/companies/{id}"], 10u);
 }
 
+TEST(Client, ReplacesAPooledConnectionThatTheServerClosedWhileIdle) {
+  TestServer server([](const ServerRequest& r) {
+    ServerReply reply;
+    reply.close_silently = r.index == 1;
+    return reply;
+  });
+  auto client = MakeClient(OptionsFor(server, std::make_shared<FakeClock>()));
+  ASSERT_TRUE(client->Send(Get("/a")).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server.connections_closed() < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(server.connections_closed(), 1);
+  // Not safe to repeat, so it must not be sent on the dead connection.
+  auto r = client->Send(Post("/crm/v3/objects/tasks", "{}", false));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->attempts, 1);
+  EXPECT_EQ(server.connections_accepted(), 2);
+}
+
+TEST(Client, ClosesPooledConnectionsIdleLongerThanTheIdleTimeout) {
+  TestServer server([](const ServerRequest&) { return ServerReply{}; });
+  ClientOptions o = OptionsFor(server, std::make_shared<FakeClock>());
+  o.timeouts.idle = milliseconds(0);
+  auto client = MakeClient(o);
+  ASSERT_TRUE(client->Send(Get("/a")).ok());
+  ASSERT_TRUE(client->Send(Get("/a")).ok());
+  EXPECT_EQ(client->Snapshot().connections_opened, 2u);
+}
+
 TEST(Client, SendsTheBasePathPrefixHostAndJsonHeaders) {
   ServerRequest seen;
   std::mutex mu;

@@ -39,6 +39,7 @@ struct TestServer::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<int> connections{0};
   std::atomic<int> requests{0};
+  std::atomic<int> closed{0};
   std::thread accept_thread;
   std::mutex mu;
   std::condition_variable stop_cv;
@@ -99,7 +100,7 @@ struct TestServer::Impl {
         res.prepare_payload();
       }
       bhttp::write(stream, res, ec);
-      if (ec || !res.keep_alive()) return;
+      if (ec || !res.keep_alive() || reply.close_silently) return;
     }
   }
 
@@ -114,6 +115,7 @@ struct TestServer::Impl {
         if (f == fd) f = -1;
       }
       s.close(ec);
+      ++closed;
     };
     if (ssl_ctx) {
       beast::ssl_stream<tcp::socket> stream(std::move(socket), *ssl_ctx);
@@ -182,6 +184,7 @@ std::string TestServer::url() const {
 }
 int TestServer::connections_accepted() const { return impl_->connections; }
 int TestServer::requests_seen() const { return impl_->requests; }
+int TestServer::connections_closed() const { return impl_->closed; }
 
 bool MakeSelfSignedCert(const std::string& dir, const std::string& common_name,
                         const std::string& subject_alt_names, ServerTls* out,

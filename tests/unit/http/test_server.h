@@ -31,6 +31,7 @@ struct ServerReply {
   std::string content_type = "application/json;charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;    // answer with Connection: close and close
+  bool close_silently = false;  // answer keep-alive, then close anyway (an idle-closing server)
   bool chunked = false;  // Transfer-Encoding: chunked instead of Content-Length
 
   static ServerReply Drop() {
@@ -65,6 +66,7 @@ class TestServer {
   std::string url() const;
   int connections_accepted() const;
   int requests_seen() const;
+  int connections_closed() const;  // connections the server has finished with
 
  private:
   struct Impl;
