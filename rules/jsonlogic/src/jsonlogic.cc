@@ -647,6 +647,26 @@ class Compiler {
     return node;
   }
 
+  static void MarkBand(IfTable& table) {
+    const IfRow& r0 = table.rows[0];
+    bool ascending = r0.cmp == Cmp::kLt || r0.cmp == Cmp::kLe;
+    bool descending = r0.cmp == Cmp::kGt || r0.cmp == Cmp::kGe;
+    if (!ascending && !descending) return;
+    for (std::size_t i = 0; i < table.rows.size(); ++i) {
+      const IfRow& r = table.rows[i];
+      if (r.kind != RowKind::kCmp || r.slot != r0.slot || r.cmp != r0.cmp) return;
+      if (r.absent.kind() != r0.absent.kind()) return;
+      if (r.absent.is_number() && r.absent.as_number() != r0.absent.as_number()) return;
+      if (std::isnan(r.k)) return;
+      if (i > 0) {
+        double prev = table.rows[i - 1].k;
+        if (ascending ? r.k < prev : r.k > prev) return;
+      }
+    }
+    table.band = true;
+    for (const IfRow& r : table.rows) table.thresholds.push_back(r.k);
+  }
+
   // Turns an if-chain whose conditions are all numeric slot comparisons into a table.
   std::uint32_t MaybeIfTable(std::uint32_t node) {
     const Node n = p_.nodes[node];
@@ -694,6 +714,7 @@ class Compiler {
       table.has_otherwise = true;
       table.otherwise = p_.kids[n.first + i];
     }
+    MarkBand(table);
     p_.if_tables.push_back(std::move(table));
     p_.nodes[node].op = Op::kIfTable;
     p_.nodes[node].aux = static_cast<std::uint32_t>(p_.if_tables.size() - 1);

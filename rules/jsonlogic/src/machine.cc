@@ -752,6 +752,33 @@ Value Machine::EvalCmpSlotK(const Node& n, [[maybe_unused]] std::uint32_t idx) {
 
 Value Machine::EvalIfTable(const Node& n, [[maybe_unused]] std::uint32_t idx) {
   const IfTable& t = p_->if_tables[n.aux];
+  if (t.band) {
+    const IfRow& r0 = t.rows[0];
+    Value v = SlotValue(static_cast<int>(r0.slot));
+    if (v.is_absent()) v = r0.absent;
+    if (v.is_number()) {
+      double x = v.as_number();
+      std::size_t count = t.thresholds.size();
+      std::size_t band = 0;
+      const double* th = t.thresholds.data();
+      switch (r0.cmp) {
+        case Cmp::kLt:
+          for (std::size_t i = 0; i < count; ++i) band += !(x < th[i]);
+          break;
+        case Cmp::kLe:
+          for (std::size_t i = 0; i < count; ++i) band += !(x <= th[i]);
+          break;
+        case Cmp::kGt:
+          for (std::size_t i = 0; i < count; ++i) band += !(x > th[i]);
+          break;
+        default:
+          for (std::size_t i = 0; i < count; ++i) band += !(x >= th[i]);
+          break;
+      }
+      if (band < count) return Leaf(t.rows[band].result);
+      return t.has_otherwise ? Leaf(t.otherwise) : Value::Null();
+    }
+  }
   for (const IfRow& r : t.rows) {
     Value v = SlotValue(static_cast<int>(r.slot));
     if (v.is_absent()) v = r.absent;

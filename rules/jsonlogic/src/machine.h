@@ -71,6 +71,7 @@ class Machine {
       Value v = SlotValue(static_cast<int>(k.first));
       return v.is_absent() ? k.k : v;
     }
+    if (k.op == Op::kIfTable) return EvalIfTable(k, kid);
     return Eval(kid);
   }
   [[gnu::always_inline]] Value Leaf(std::uint32_t node) {

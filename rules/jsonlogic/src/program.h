@@ -116,6 +116,11 @@ struct IfRow {
 
 struct IfTable {
   std::vector<IfRow> rows;
+  // Band table: every row compares the same slot with the same operator and the thresholds are
+  // monotone so that the true conditions form a suffix; the branch is then the number of false
+  // conditions, counted without branches.
+  bool band = false;
+  std::vector<double> thresholds;
   bool has_otherwise = false;
   std::uint32_t otherwise = 0;
 };
