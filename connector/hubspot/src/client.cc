@@ -1,6 +1,7 @@
 // HubSpotClient: construction, authentication, the JSON call helper, companies, owners and
 // account details. Facts, tasks and provisioning live in facts.cc, tasks.cc, provision.cc.
 #include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -388,8 +389,34 @@ Result<PullSummary> HubSpotClient::PullAllCompanies(const PullOptions& options,
 Result<PullSummary> HubSpotClient::PullChangedCompanies(const Cursor& since,
                                                         const PullOptions& options,
                                                         const PageCallback& on_page) {
-  auto search = [this](const internal::SearchRequest& r) {
-    return impl_->Search("companies", r);
+  // A long property list can push the search body past HubSpot's 3,000 characters: then search
+  // for ids and timestamps only and batch read the properties (two more calls per page).
+  auto search = [this](const internal::SearchRequest& r) -> Result<internal::SearchPage> {
+    if (static_cast<int>(internal::BuildSearchBody(r).size()) <=
+        impl_->options.max_search_body_chars) {
+      return impl_->Search("companies", r);
+    }
+    internal::SearchRequest slim = r;
+    slim.properties = {"hs_object_id", "hs_lastmodifieddate"};
+    auto page = impl_->Search("companies", slim);
+    if (!page.ok()) return page;
+    std::vector<std::string> ids;
+    for (const auto& o : page->results) ids.push_back(o.id);
+    auto read = impl_->BatchRead("companies", ids, r.properties);
+    if (!read.ok()) return read.error();
+    std::map<std::string, CrmObject*> by_id;
+    for (auto& o : read->found) by_id[o.id] = &o;
+    std::vector<CrmObject> merged;
+    for (auto& o : page->results) {
+      auto it = by_id.find(o.id);
+      if (it == by_id.end()) continue;  // deleted since the search: seen by the archive listing
+      CrmObject full = std::move(*it->second);
+      // Keep the timestamp the search ordered by, so the window moves on what the search saw.
+      full.properties["hs_lastmodifieddate"] = o.Get("hs_lastmodifieddate");
+      merged.push_back(std::move(full));
+    }
+    page->results = std::move(merged);
+    return page;
   };
   return internal::RunIncrementalPull(search, since, options, "hs_lastmodifieddate", on_page);
 }

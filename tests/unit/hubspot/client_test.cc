@@ -434,3 +434,55 @@ TEST(HubSpotClient, CompleteTasksSetsStatusCompleted) {
 
 }  // namespace
 }  // namespace kam::hubspot
+
+namespace kam::hubspot {
+namespace {
+
+TEST(HubSpotClient, LongPropertyListsSearchSlimAndBatchReadTheProperties) {
+  auto fake = std::make_shared<FakeTransport>();
+  fake->routes["POST /crm/v3/objects/companies/search"] = [](const HttpCall& c, const Json& b) {
+    EXPECT_LE(c.body.size(), 600u);
+    EXPECT_EQ(b["properties"].size(), 2u);
+    Json results = Json::array();
+    if (b["after"] == "0" && b["filterGroups"][0]["filters"][0]["operator"] == "GTE" &&
+        b["filterGroups"][0]["filters"][0]["value"] == "1000") {
+      for (int i = 1; i <= 3; ++i) {
+        results.push_back(Record(std::to_string(i),
+                                 {{"hs_lastmodifieddate", "1970-01-01T00:00:0" + std::to_string(i) + ".000Z"}}));
+      }
+    }
+    return Result<HttpReply>(FakeTransport::Ok({{"total", results.size()}, {"results", results}}));
+  };
+  fake->routes["POST /crm/v3/objects/companies/batch/read"] = [](const HttpCall&, const Json& b) {
+    EXPECT_EQ(b["properties"].size(), 42u);  // + hs_object_id, hs_lastmodifieddate
+    Json results = Json::array();
+    for (const auto& in : b["inputs"]) {
+      if (in["id"] == "2") continue;  // deleted between search and read
+      results.push_back(Record(in["id"], {{"custom_property_00", "x"},
+                                          {"hs_lastmodifieddate", "2030-01-01T00:00:00.000Z"}}));
+    }
+    return Result<HttpReply>(FakeTransport::Ok({{"status", "COMPLETE"}, {"results", results}}));
+  };
+  HubSpotOptions o = TokenOptions();
+  o.max_search_body_chars = 600;
+  auto client = HubSpotClient::Create(o, fake);
+  PullOptions opts;
+  opts.overlap_ms = 0;
+  for (int i = 0; i < 40; ++i) {
+    opts.properties.push_back("custom_property_" + std::string(i < 10 ? "0" : "") + std::to_string(i));
+  }
+  std::vector<CrmObject> got;
+  auto r = client->PullChangedCompanies(Cursor{1000, ""}, opts, [&got](const CompanyPage& p) {
+    got.insert(got.end(), p.companies.begin(), p.companies.end());
+    return Status();
+  });
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].Get("custom_property_00"), "x");
+  // The search's timestamp is kept (the window moves on what the search saw).
+  EXPECT_EQ(got[1].ModifiedMs(), 3000);
+  EXPECT_EQ(r->cursor.modified_ms, 3000);
+}
+
+}  // namespace
+}  // namespace kam::hubspot
