@@ -4,20 +4,13 @@
 // between threads only through the pool, under its mutex.
 #include "kam/http/client.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <map>
-#include <mutex>
-#include <optional>
-#include <vector>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -26,6 +19,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <vector>
 
 #include "kam/http/rate_limiter.h"
 #include "kam/http/retry.h"
@@ -47,11 +45,16 @@ constexpr auto kPollSlice = milliseconds(50);
 
 bhttp::verb ToVerb(Method m) {
   switch (m) {
-    case Method::kGet: return bhttp::verb::get;
-    case Method::kPost: return bhttp::verb::post;
-    case Method::kPut: return bhttp::verb::put;
-    case Method::kPatch: return bhttp::verb::patch;
-    case Method::kDelete: return bhttp::verb::delete_;
+    case Method::kGet:
+      return bhttp::verb::get;
+    case Method::kPost:
+      return bhttp::verb::post;
+    case Method::kPut:
+      return bhttp::verb::put;
+    case Method::kPatch:
+      return bhttp::verb::patch;
+    case Method::kDelete:
+      return bhttp::verb::delete_;
   }
   return bhttp::verb::get;
 }
@@ -149,8 +152,9 @@ class Client::Impl {
         return e;
       }
     } else if (SSL_CTX_set_default_verify_paths(ssl_ctx.native_handle()) != 1) {
-      Log(LogLevel::kWarn, "could not load the system trust store; TLS connections will fail "
-                           "unless tls.ca_file is set");
+      Log(LogLevel::kWarn,
+          "could not load the system trust store; TLS connections will fail "
+          "unless tls.ca_file is set");
     }
     ssl_ctx.set_verify_mode(ssl::verify_peer);
 
@@ -318,9 +322,9 @@ class Client::Impl {
                                 "timeouts.connect");
     }
     if (ec) {
-      return TransportError(ErrorKind::kConnection, "cannot connect to " + where + ": " +
-                                                        ec.message() +
-                                                        "; check the base URL and network");
+      return TransportError(
+          ErrorKind::kConnection,
+          "cannot connect to " + where + ": " + ec.message() + "; check the base URL and network");
     }
     c->Tcp().socket().set_option(tcp::no_delay(true), ec);
     if (!url.tls) return c;
@@ -415,9 +419,9 @@ class Client::Impl {
                                        std::to_string(options.timeouts.write.count()) + " ms");
       } else {
         // A failed write means the peer was gone before it could read the whole request.
-        out.error = TransportError(ErrorKind::kConnection, "the connection to " + origin +
-                                                              " dropped while sending: " +
-                                                              ec.message());
+        out.error =
+            TransportError(ErrorKind::kConnection, "the connection to " + origin +
+                                                       " dropped while sending: " + ec.message());
         out.sent_nothing = true;
       }
       return out;
@@ -458,20 +462,20 @@ class Client::Impl {
     if (ec) {
       c->Close();
       if (ec == bhttp::error::body_limit) {
-        out.error = TransportError(
-            ErrorKind::kResponseTooLarge,
-            "the response from " + origin + " is larger than max_response_bytes (" +
-                std::to_string(options.max_response_bytes) +
-                " bytes); request fewer records per page or raise the limit");
+        out.error =
+            TransportError(ErrorKind::kResponseTooLarge,
+                           "the response from " + origin + " is larger than max_response_bytes (" +
+                               std::to_string(options.max_response_bytes) +
+                               " bytes); request fewer records per page or raise the limit");
       } else if (ec == bhttp::error::header_limit) {
         out.error = TransportError(ErrorKind::kInvalidResponse,
                                    "the response headers from " + origin + " exceed 64 KiB");
       } else if (ec == beast::error::timeout) {
-        out.error = TransportError(ErrorKind::kTimeout,
-                                   "no complete response from " + origin + " within " +
-                                       std::to_string(options.timeouts.read.count()) +
-                                       " ms; the CRM is slow, retry later or raise "
-                                       "timeouts.read");
+        out.error =
+            TransportError(ErrorKind::kTimeout, "no complete response from " + origin + " within " +
+                                                    std::to_string(options.timeouts.read.count()) +
+                                                    " ms; the CRM is slow, retry later or raise "
+                                                    "timeouts.read");
       } else {
         out.error = TransportError(ErrorKind::kConnection,
                                    "the connection to " + origin +
@@ -488,8 +492,7 @@ class Client::Impl {
     response.status = static_cast<int>(msg.result_int());
     response.latency = latency;
     for (const auto& field : msg) {
-      response.headers.emplace_back(std::string(field.name_string()),
-                                    std::string(field.value()));
+      response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     const bool keep = msg.keep_alive();
     response.body = std::move(msg.body());
@@ -556,21 +559,26 @@ class Client::Impl {
 
   // --- The call --------------------------------------------------------------------------------
 
-  Error Finish(Error e, const Request& request, const std::string& endpoint,
-               const Target& target, int attempts) {
+  Error Finish(Error e, const Request& request, const std::string& endpoint, const Target& target,
+               int attempts) {
     e.method = ToString(request.method);
     e.endpoint = endpoint;
     e.attempts = attempts;
     std::string msg = endpoint + " on " + target.url.Origin() + ": " + e.message;
     if (attempts > 1) msg += " (after " + std::to_string(attempts) + " attempts)";
     switch (e.http_status) {
-      case 401: msg += "; the access token is missing, wrong or expired"; break;
-      case 403: msg += "; the token lacks a required scope or permission"; break;
+      case 401:
+        msg += "; the access token is missing, wrong or expired";
+        break;
+      case 403:
+        msg += "; the token lacks a required scope or permission";
+        break;
       case 429:
         msg += e.policy_name == "DAILY" ? "; the daily API quota is spent, sync again tomorrow"
                                         : "; the CRM's rate limit was hit, retry later";
         break;
-      default: break;
+      default:
+        break;
     }
     if (!e.correlation_id.empty()) msg += " [correlation id " + e.correlation_id + "]";
     e.message = internal::RedactSecrets(msg);
@@ -583,10 +591,10 @@ class Client::Impl {
   }
 
   Result<Response> Send(const Request& request) {
-    const std::string endpoint = request.endpoint.empty()
-                                     ? internal::EndpointTemplate(ToString(request.method),
-                                                                  request.target)
-                                     : request.endpoint;
+    const std::string endpoint =
+        request.endpoint.empty()
+            ? internal::EndpointTemplate(ToString(request.method), request.target)
+            : request.endpoint;
     auto target_or = ResolveTarget(request.target);
     if (!target_or.ok()) {
       Error e = target_or.error();
@@ -675,8 +683,9 @@ class Client::Impl {
         if (err.retryable && !request.idempotent && !a.sent_nothing &&
             (err.kind == ErrorKind::kTimeout || err.kind == ErrorKind::kConnection ||
              err.http_status >= 500)) {
-          err.message += "; not retried because the request is not safe to repeat (its outcome "
-                          "is unknown)";
+          err.message +=
+              "; not retried because the request is not safe to repeat (its outcome "
+              "is unknown)";
         }
         return Finish(std::move(err), request, endpoint, target, attempt);
       }

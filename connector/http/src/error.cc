@@ -18,17 +18,28 @@ std::string StringField(const nlohmann::json& j, const char* key) {
 
 const char* ToString(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kHttpStatus: return "http_status";
-    case ErrorKind::kRateLimited: return "rate_limited";
-    case ErrorKind::kQuotaReserve: return "quota_reserve";
-    case ErrorKind::kTimeout: return "timeout";
-    case ErrorKind::kConnection: return "connection";
-    case ErrorKind::kTls: return "tls";
-    case ErrorKind::kResponseTooLarge: return "response_too_large";
-    case ErrorKind::kCancelled: return "cancelled";
-    case ErrorKind::kInvalidArgument: return "invalid_argument";
-    case ErrorKind::kInvalidResponse: return "invalid_response";
-    case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kHttpStatus:
+      return "http_status";
+    case ErrorKind::kRateLimited:
+      return "rate_limited";
+    case ErrorKind::kQuotaReserve:
+      return "quota_reserve";
+    case ErrorKind::kTimeout:
+      return "timeout";
+    case ErrorKind::kConnection:
+      return "connection";
+    case ErrorKind::kTls:
+      return "tls";
+    case ErrorKind::kResponseTooLarge:
+      return "response_too_large";
+    case ErrorKind::kCancelled:
+      return "cancelled";
+    case ErrorKind::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorKind::kInvalidResponse:
+      return "invalid_response";
+    case ErrorKind::kInternal:
+      return "internal";
   }
   return "unknown";
 }

@@ -15,9 +15,9 @@ constexpr int64_t kDayMs = 86'400'000;
 
 // Time from now until the next midnight at `offset_ms` from UTC, in wall-clock terms.
 milliseconds UntilNextMidnight(int64_t offset_ms) {
-  int64_t now_ms = std::chrono::duration_cast<milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  int64_t now_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   int64_t local = now_ms + offset_ms;
   int64_t into_day = ((local % kDayMs) + kDayMs) % kDayMs;
   return milliseconds(kDayMs - into_day);

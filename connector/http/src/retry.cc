@@ -6,8 +6,7 @@
 
 namespace kam::http {
 
-RetryPolicy::RetryPolicy(RetryOptions options)
-    : options_(std::move(options)), rng_(options_.seed) {
+RetryPolicy::RetryPolicy(RetryOptions options) : options_(std::move(options)), rng_(options_.seed) {
   options_.max_attempts = std::max(1, options_.max_attempts);
   options_.jitter = std::clamp(options_.jitter, 0.0, 1.0);
   options_.multiplier = std::max(1.0, options_.multiplier);

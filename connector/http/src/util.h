@@ -18,7 +18,7 @@ struct Url {
   std::string port;         // always set ("443"/"80" by default)
   std::string path_prefix;  // "" or "/prefix" without trailing slash
 
-  std::string Origin() const;  // "https://host:port"
+  std::string Origin() const;      // "https://host:port"
   std::string HostHeader() const;  // host[:port] as sent in the Host header
 };
 

@@ -35,13 +35,20 @@ Args Parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     std::string v = argv[i + 1];
-    if (k == "--runs") a.runs = std::atoi(v.c_str());
-    else if (k == "--requests") a.requests = std::atoi(v.c_str());
-    else if (k == "--threads") a.threads = std::atoi(v.c_str());
-    else if (k == "--url") a.url = v;
-    else if (k == "--path") a.path = v;
-    else if (k == "--token") a.token = v;
-    else if (k == "--body") a.body = v;
+    if (k == "--runs")
+      a.runs = std::atoi(v.c_str());
+    else if (k == "--requests")
+      a.requests = std::atoi(v.c_str());
+    else if (k == "--threads")
+      a.threads = std::atoi(v.c_str());
+    else if (k == "--url")
+      a.url = v;
+    else if (k == "--path")
+      a.path = v;
+    else if (k == "--token")
+      a.token = v;
+    else if (k == "--body")
+      a.body = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -109,11 +116,11 @@ int main(int argc, char** argv) {
     Counters c = client.Snapshot();
     double rate = args.requests / secs;
     rates.push_back(rate);
-    std::printf("run %d: %d requests in %.3f s = %.0f req/s, failed %d, connections %llu, "
-                "p50 %.3f ms, p99 %.3f ms\n",
-                run + 1, args.requests, secs, rate, failed.load(),
-                static_cast<unsigned long long>(c.connections_opened), c.latency_p50_ms,
-                c.latency_p99_ms);
+    std::printf(
+        "run %d: %d requests in %.3f s = %.0f req/s, failed %d, connections %llu, "
+        "p50 %.3f ms, p99 %.3f ms\n",
+        run + 1, args.requests, secs, rate, failed.load(),
+        static_cast<unsigned long long>(c.connections_opened), c.latency_p50_ms, c.latency_p99_ms);
     if (failed.load() > 0) return 1;
   }
   std::sort(rates.begin(), rates.end());

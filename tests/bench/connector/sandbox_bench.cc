@@ -12,11 +12,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kam/http/client.h"
 #include "kam/http/json_body.h"
@@ -47,13 +46,20 @@ Args Parse(int argc, char** argv) {
   for (; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     std::string v = argv[i + 1];
-    if (k == "--runs") a.runs = std::atoi(v.c_str());
-    else if (k == "--requests") a.requests = std::atoi(v.c_str());
-    else if (k == "--threads") a.threads = std::atoi(v.c_str());
-    else if (k == "--seconds") a.seconds = std::atoi(v.c_str());
-    else if (k == "--max") a.max = std::atoi(v.c_str());
-    else if (k == "--interval-ms") a.interval_ms = std::atoi(v.c_str());
-    else if (k == "--share") a.share = std::atof(v.c_str());
+    if (k == "--runs")
+      a.runs = std::atoi(v.c_str());
+    else if (k == "--requests")
+      a.requests = std::atoi(v.c_str());
+    else if (k == "--threads")
+      a.threads = std::atoi(v.c_str());
+    else if (k == "--seconds")
+      a.seconds = std::atoi(v.c_str());
+    else if (k == "--max")
+      a.max = std::atoi(v.c_str());
+    else if (k == "--interval-ms")
+      a.interval_ms = std::atoi(v.c_str());
+    else if (k == "--share")
+      a.share = std::atof(v.c_str());
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(2);
@@ -137,15 +143,16 @@ int Throughput(const Args& args) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     auto c = client.Snapshot();
     rates.push_back(args.requests / secs);
-    std::printf("run %d: %d batch reads in %.3f s = %.0f req/s, failed %d, p50 %.3f ms, "
-                "p99 %.3f ms\n",
-                run + 1, args.requests, secs, args.requests / secs, failed.load(),
-                c.latency_p50_ms, c.latency_p99_ms);
+    std::printf(
+        "run %d: %d batch reads in %.3f s = %.0f req/s, failed %d, p50 %.3f ms, "
+        "p99 %.3f ms\n",
+        run + 1, args.requests, secs, args.requests / secs, failed.load(), c.latency_p50_ms,
+        c.latency_p99_ms);
     if (failed.load() > 0) return 1;
   }
   std::sort(rates.begin(), rates.end());
-  std::printf("median of %d runs: %.0f batch reads/s against the sandbox (%d threads)\n",
-              args.runs, rates[rates.size() / 2], args.threads);
+  std::printf("median of %d runs: %.0f batch reads/s against the sandbox (%d threads)\n", args.runs,
+              rates[rates.size() / 2], args.threads);
   return 0;
 }
 
@@ -198,11 +205,12 @@ int Pacing(const Args& args) {
   const double allowed = args.max * secs * 1000.0 / args.interval_ms;
   auto c = client.Snapshot();
   auto sc = sandbox->counters();
-  std::printf("pacing: %d requests in %.1f s with the sandbox at %d/%d ms (share %.2f): "
-              "%.1f%% of the allowed rate, 429s %llu (sandbox limiter %llu), failed %d\n",
-              sent.load(), secs, args.max, args.interval_ms, args.share,
-              100.0 * sent.load() / allowed, static_cast<unsigned long long>(c.rate_limited),
-              static_cast<unsigned long long>(sc.rate_limited), failed.load());
+  std::printf(
+      "pacing: %d requests in %.1f s with the sandbox at %d/%d ms (share %.2f): "
+      "%.1f%% of the allowed rate, 429s %llu (sandbox limiter %llu), failed %d\n",
+      sent.load(), secs, args.max, args.interval_ms, args.share, 100.0 * sent.load() / allowed,
+      static_cast<unsigned long long>(c.rate_limited),
+      static_cast<unsigned long long>(sc.rate_limited), failed.load());
   return failed.load() == 0 && c.rate_limited == 0 ? 0 : 1;
 }
 

@@ -417,7 +417,8 @@ TEST(Client, NeverLogsTheToken) {
     if (r.index == 1) reply.status = 503;
     if (r.index == 2) {
       reply.status = 401;
-      reply.body = R"({"message":"Bearer pat-na1-topsecret is not valid","category":"INVALID_AUTHENTICATION","correlationId":"c"})";
+      reply.body =
+          R"({"message":"Bearer pat-na1-topsecret is not valid","category":"INVALID_AUTHENTICATION","correlationId":"c"})";
     }
     return reply;
   });

@@ -29,10 +29,9 @@ TEST(ErrorFromResponse, ReadsTheHubSpotErrorBody) {
 
 TEST(ErrorFromResponse, ReadsTheRateLimitBodyWithPolicyName) {
   Error e = ErrorFromResponse(
-      429,
-      R"({"status":"error","message":"You have reached your ten_secondly_rolling limit.",)"
-      R"("errorType":"RATE_LIMIT","correlationId":"20f98dfa-05b6-4d27-8d96-ecfde54ca211",)"
-      R"("policyName":"TEN_SECONDLY_ROLLING","groupName":"publicapi:x"})");
+      429, R"({"status":"error","message":"You have reached your ten_secondly_rolling limit.",)"
+           R"("errorType":"RATE_LIMIT","correlationId":"20f98dfa-05b6-4d27-8d96-ecfde54ca211",)"
+           R"("policyName":"TEN_SECONDLY_ROLLING","groupName":"publicapi:x"})");
   EXPECT_EQ(e.kind, ErrorKind::kRateLimited);
   EXPECT_EQ(e.category, "RATE_LIMIT");
   EXPECT_EQ(e.policy_name, "TEN_SECONDLY_ROLLING");
@@ -57,7 +56,8 @@ TEST(ErrorFromResponse, KeepsANonJsonBodyAndTheCorrelationHeader) {
 
 TEST(ErrorFromResponse, MapsAuthAndScopeErrors) {
   Error e401 = ErrorFromResponse(
-      401, R"({"message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION","correlationId":"c1"})");
+      401,
+      R"({"message":"Authentication credentials not found.","category":"INVALID_AUTHENTICATION","correlationId":"c1"})");
   EXPECT_EQ(e401.category, "INVALID_AUTHENTICATION");
   EXPECT_FALSE(e401.retryable);
   Error e403 = ErrorFromResponse(403, R"({"message":"m","category":"MISSING_SCOPES"})");

@@ -144,8 +144,8 @@ TEST(RateLimiter, ADaily429RefusesFurtherCalls) {
 
 TEST(RateLimiter, ATenSecondly429BlocksTheLaneForTheInterval) {
   RateLimiter limiter(RateLimitOptions{});
-  limiter.OnResponse(Lane::kStandard, Window(100, 0, 10000), 429, "TEN_SECONDLY_ROLLING", -1,
-                     kT0, kT0);
+  limiter.OnResponse(Lane::kStandard, Window(100, 0, 10000), 429, "TEN_SECONDLY_ROLLING", -1, kT0,
+                     kT0);
   auto d = limiter.TryAcquire(Lane::kStandard, kT0 + milliseconds(1));
   ASSERT_EQ(d.verdict, Verdict::kWait);
   EXPECT_EQ(d.not_before, kT0 + milliseconds(10000));

@@ -12,9 +12,8 @@ namespace {
 using std::chrono::milliseconds;
 
 Error StatusError(int status, std::string policy = {}) {
-  Error e = ErrorFromResponse(status, policy.empty()
-                                          ? std::string("{}")
-                                          : R"({"policyName":")" + policy + R"("})");
+  Error e = ErrorFromResponse(
+      status, policy.empty() ? std::string("{}") : R"({"policyName":")" + policy + R"("})");
   return e;
 }
 

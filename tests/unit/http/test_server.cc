@@ -2,25 +2,23 @@
 // stopping shuts every socket down so blocked reads return, then joins the threads.
 #include "test_server.h"
 
-#include <sys/socket.h>
-
-#include <cctype>
-#include <condition_variable>
-#include <cstdlib>
-#include <filesystem>
-#include <mutex>
-#include <thread>
-
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cctype>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <thread>
 
 namespace kam::http::testing {
 
@@ -56,7 +54,8 @@ struct TestServer::Impl {
       int id = ++connections;
       std::lock_guard lock(mu);
       fds.push_back(socket.native_handle());
-      threads.emplace_back([this, s = std::move(socket), id]() mutable { Serve(std::move(s), id); });
+      threads.emplace_back(
+          [this, s = std::move(socket), id]() mutable { Serve(std::move(s), id); });
     }
   }
 
@@ -159,9 +158,9 @@ TestServer::~TestServer() {
     beast::error_code ec;
     net::io_context ioc;
     tcp::socket s(ioc);
-    s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                            static_cast<unsigned short>(impl_->port)),
-              ec);
+    s.connect(
+        tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(impl_->port)),
+        ec);
   }
   impl_->accept_thread.join();
   beast::error_code ec;
@@ -179,16 +178,15 @@ TestServer::~TestServer() {
 
 int TestServer::port() const { return impl_->port; }
 std::string TestServer::url() const {
-  return std::string(impl_->ssl_ctx ? "https" : "http") + "://127.0.0.1:" +
-         std::to_string(impl_->port);
+  return std::string(impl_->ssl_ctx ? "https" : "http") +
+         "://127.0.0.1:" + std::to_string(impl_->port);
 }
 int TestServer::connections_accepted() const { return impl_->connections; }
 int TestServer::requests_seen() const { return impl_->requests; }
 int TestServer::connections_closed() const { return impl_->closed; }
 
 bool MakeSelfSignedCert(const std::string& dir, const std::string& common_name,
-                        const std::string& subject_alt_names, ServerTls* out,
-                        std::string* error) {
+                        const std::string& subject_alt_names, ServerTls* out, std::string* error) {
   EVP_PKEY* key = EVP_EC_gen("P-256");
   X509* cert = X509_new();
   bool ok = key && cert;

@@ -30,9 +30,9 @@ struct ServerReply {
   std::string body = "{}";
   std::string content_type = "application/json;charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
-  bool close = false;    // answer with Connection: close and close
+  bool close = false;           // answer with Connection: close and close
   bool close_silently = false;  // answer keep-alive, then close anyway (an idle-closing server)
-  bool chunked = false;  // Transfer-Encoding: chunked instead of Content-Length
+  bool chunked = false;         // Transfer-Encoding: chunked instead of Content-Length
 
   static ServerReply Drop() {
     ServerReply r;
@@ -77,8 +77,7 @@ class TestServer {
 // subjectAltNames ("DNS:localhost", "IP:127.0.0.1") and writes cert.pem/key.pem into `dir`.
 // Returns false and fills *error on failure. Uses the OpenSSL C API only.
 bool MakeSelfSignedCert(const std::string& dir, const std::string& common_name,
-                        const std::string& subject_alt_names, ServerTls* out,
-                        std::string* error);
+                        const std::string& subject_alt_names, ServerTls* out, std::string* error);
 
 // A fresh temporary directory (removed by the caller, e.g. with std::filesystem::remove_all).
 std::string MakeTempDir(const std::string& prefix);

@@ -31,8 +31,8 @@ class TlsTest : public ::testing::Test {
     ASSERT_TRUE(testing::MakeSelfSignedCert(dir_ + "/good", "localhost",
                                             "DNS:localhost,IP:127.0.0.1", &good_, &error))
         << error;
-    ASSERT_TRUE(testing::MakeSelfSignedCert(dir_ + "/other", "other.example",
-                                            "DNS:other.example", &other_, &error))
+    ASSERT_TRUE(testing::MakeSelfSignedCert(dir_ + "/other", "other.example", "DNS:other.example",
+                                            &other_, &error))
         << error;
   }
   void TearDown() override {

@@ -4,9 +4,8 @@
 #ifndef KAM_HTTP_JSON_BODY_H_
 #define KAM_HTTP_JSON_BODY_H_
 
-#include <string_view>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string_view>
 
 #include "kam/http/error.h"
 #include "kam/http/request.h"

@@ -100,8 +100,8 @@ struct ClientOptions {
   Timeouts timeouts;
   RetryOptions retry;
   RateLimitOptions rate_limit;
-  LogHook log;              // may be empty
-  CancelHook cancelled;     // may be empty
+  LogHook log;                   // may be empty
+  CancelHook cancelled;          // may be empty
   std::shared_ptr<Clock> clock;  // null = SystemClock()
 };
 

@@ -19,10 +19,10 @@ namespace kam::http {
 
 // The rate-limit headers of one response; absent headers are nullopt.
 struct RateLimitInfo {
-  std::optional<int64_t> max;          // X-HubSpot-RateLimit-Max
-  std::optional<int64_t> remaining;    // X-HubSpot-RateLimit-Remaining
-  std::optional<int64_t> interval_ms;  // X-HubSpot-RateLimit-Interval-Milliseconds
-  std::optional<int64_t> daily;        // X-HubSpot-RateLimit-Daily
+  std::optional<int64_t> max;              // X-HubSpot-RateLimit-Max
+  std::optional<int64_t> remaining;        // X-HubSpot-RateLimit-Remaining
+  std::optional<int64_t> interval_ms;      // X-HubSpot-RateLimit-Interval-Milliseconds
+  std::optional<int64_t> daily;            // X-HubSpot-RateLimit-Daily
   std::optional<int64_t> daily_remaining;  // X-HubSpot-RateLimit-Daily-Remaining
 
   bool empty() const { return !max && !remaining && !interval_ms && !daily && !daily_remaining; }
@@ -74,20 +74,20 @@ class RateLimiter {
   RateLimitOptions options_;
   mutable std::mutex mu_;
   // Standard lane.
-  std::deque<TimePoint> sends_;         // our grants within the current interval
-  int64_t max_ = -1;                    // last seen X-HubSpot-RateLimit-Max
-  int64_t interval_ms_ = -1;            // last seen interval
-  int64_t foreign_ = 0;                 // window use by others, seen in Remaining
-  TimePoint foreign_until_{};           // ... counted until then
-  TimePoint blocked_until_{};           // after a 429
+  std::deque<TimePoint> sends_;  // our grants within the current interval
+  int64_t max_ = -1;             // last seen X-HubSpot-RateLimit-Max
+  int64_t interval_ms_ = -1;     // last seen interval
+  int64_t foreign_ = 0;          // window use by others, seen in Remaining
+  TimePoint foreign_until_{};    // ... counted until then
+  TimePoint blocked_until_{};    // after a 429
   // Search lane.
   std::deque<TimePoint> search_sends_;
   TimePoint search_blocked_until_{};
   // Daily quota.
   int64_t daily_limit_ = -1;
-  int64_t daily_remaining_ = -1;        // as last seen
-  int64_t daily_sent_since_ = 0;        // our grants since that response
-  bool daily_exhausted_ = false;        // 429 DAILY seen
+  int64_t daily_remaining_ = -1;             // as last seen
+  int64_t daily_sent_since_ = 0;             // our grants since that response
+  bool daily_exhausted_ = false;             // 429 DAILY seen
   std::optional<TimePoint> daily_reset_at_;  // when the daily state is cleared
   int64_t utc_offset_ms_ = 0;
 };

@@ -47,8 +47,8 @@ struct Request {
 struct Response {
   int status = 0;
   std::string body;
-  Headers headers;  // as received
-  int attempts = 1;  // how many times the request was sent
+  Headers headers;                       // as received
+  int attempts = 1;                      // how many times the request was sent
   std::chrono::microseconds latency{0};  // of the last attempt
 
   // First header with this name (case-insensitive), or "" when absent.
