@@ -233,6 +233,7 @@ class Compiler {
       case Op::kCmp:
       case Op::kCmpSlotK:
       case Op::kCmpKSlot:
+      case Op::kCmpRatio:
       case Op::kBetweenSlot:
       case Op::kNot:
       case Op::kNotNot:
@@ -581,6 +582,17 @@ class Compiler {
         return idx;
       }
     }
+    double ratio = 0;
+    if (kids.size() == 2 && cmp != Cmp::kStrictEq && cmp != Cmp::kStrictNe &&
+        SlotOf(kids[0]) >= 0 && SlotTimesConst(kids[1], &ratio) >= 0) {
+      Node n;
+      n.op = Op::kCmpRatio;
+      n.cmp = cmp;
+      n.k = Value::Number(ratio);
+      n.slot = static_cast<std::uint32_t>(SlotOf(kids[0]));
+      n.aux = static_cast<std::uint32_t>(SlotTimesConst(kids[1], &ratio));
+      return Push(n, kids);
+    }
     if (kids.size() == 3 && (cmp == Cmp::kLt || cmp == Cmp::kLe) && num_const(kids[0]) &&
         num_const(kids[2]) && slot_of(kids[1]) >= 0) {
       Node n;
@@ -681,18 +693,15 @@ class Compiler {
       row.result = p_.kids[n.first + i + 1];
       row.slot = c.first;
       row.cmp = c.cmp;
-      double k = 0;
       if (c.op == Op::kCmpSlotK && c.k.is_number() && c.cmp != Cmp::kStrictEq &&
           c.cmp != Cmp::kStrictNe) {
         row.k = c.k.as_number();
         row.absent = c.kk;
-      } else if (c.op == Op::kCmp && c.n == 2 && c.cmp != Cmp::kStrictEq &&
-                 c.cmp != Cmp::kStrictNe && SlotOf(p_.kids[c.first]) >= 0 &&
-                 SlotTimesConst(p_.kids[c.first + 1], &k) >= 0) {
+      } else if (c.op == Op::kCmpRatio) {
         row.kind = RowKind::kRatio;
-        row.slot = static_cast<std::uint32_t>(SlotOf(p_.kids[c.first]));
-        row.slot2 = static_cast<std::uint32_t>(SlotTimesConst(p_.kids[c.first + 1], &k));
-        row.k = k;
+        row.slot = c.slot;
+        row.slot2 = c.aux;
+        row.k = c.k.as_number();
         row.absent = Value::Null();
       } else if (c.op == Op::kInConst && SlotOf(p_.kids[c.first]) >= 0) {
         row.kind = RowKind::kInList;

@@ -175,8 +175,31 @@ bool Machine::Test(std::uint32_t node) {
     case Op::kCmpSlotK: {
       Value v = SlotValue(static_cast<int>(n.first));
       if (v.is_absent()) v = n.kk;
-      if (v.is_number() && n.k.is_number()) {
-        return CompareNumbers(n.cmp, v.as_number(), n.k.as_number());
+      bool r;
+      if (FastSlotCompare(n.cmp, v, n.k, &r)) return r;
+      break;
+    }
+    case Op::kCmpRatio: {
+      Value v = SlotValue(static_cast<int>(n.slot));
+      Value w = SlotValue(static_cast<int>(n.aux));
+      if (v.is_number() && w.is_number()) {
+        double y = w.as_number() * n.k.as_number();
+        if (y == y) return CompareNumbers(n.cmp, v.as_number(), y);
+      }
+      break;
+    }
+    case Op::kInConst: {
+      std::uint32_t kid = p_->kids[n.first];
+      const Node& k = p_->nodes[kid];
+      if (k.op == Op::kSlot) {
+        Value v = SlotValue(static_cast<int>(k.first));
+        if (v.is_string()) {
+          std::string_view sv = v.as_string();
+          for (const Value& c : p_->const_lists[n.aux]) {
+            if (c.is_string() && SameString(c.as_string(), sv)) return true;
+          }
+          return false;
+        }
       }
       break;
     }
@@ -744,9 +767,8 @@ Value Machine::EvalOr(const Node& n, [[maybe_unused]] std::uint32_t idx) {
 Value Machine::EvalCmpSlotK(const Node& n, [[maybe_unused]] std::uint32_t idx) {
   Value v = SlotValue(static_cast<int>(n.first));
   if (v.is_absent()) v = n.kk;
-  if (v.is_number() && n.k.is_number()) {
-    return Value::Bool(CompareNumbers(n.cmp, v.as_number(), n.k.as_number()));
-  }
+  bool r;
+  if (FastSlotCompare(n.cmp, v, n.k, &r)) return Value::Bool(r);
   return EvalCold(idx);
 }
 
@@ -833,6 +855,14 @@ Value Machine::EvalLinear(const Node& n, [[maybe_unused]] std::uint32_t idx) {
 }
 
 Value Machine::EvalCmp(const Node& n, [[maybe_unused]] std::uint32_t idx) {
+  if (n.op == Op::kCmpRatio) {
+    Value v = SlotValue(static_cast<int>(n.slot));
+    Value w = SlotValue(static_cast<int>(n.aux));
+    if (v.is_number() && w.is_number()) {
+      double y = w.as_number() * n.k.as_number();
+      if (y == y) return Value::Bool(CompareNumbers(n.cmp, v.as_number(), y));
+    }
+  }
   if (n.n == 2 && n.cmp != Cmp::kStrictEq && n.cmp != Cmp::kStrictNe) {
     Value a = EvalKid(n, 0);
     Value b = EvalKid(n, 1);
@@ -877,9 +907,7 @@ Value Machine::EvalInConst(const Node& n, [[maybe_unused]] std::uint32_t idx) {
     for (const Value& v : p_->const_lists[n.aux]) {
       if (v.is_string()) {
         std::string_view t = v.as_string();
-        if (t.size() == s.size() && (s.empty() || (t[0] == s[0] && t == s))) {
-          return Value::Bool(true);
-        }
+        if (SameString(t, s)) return Value::Bool(true);
       }
     }
     return Value::Bool(false);
@@ -913,6 +941,7 @@ Value Machine::Eval(std::uint32_t idx) {
     case Op::kLinear:
       return EvalLinear(n, idx);
     case Op::kCmp:
+    case Op::kCmpRatio:
       return EvalCmp(n, idx);
     case Op::kMax:
     case Op::kMin:
@@ -1101,7 +1130,8 @@ Value Machine::EvalCold(std::uint32_t idx) {
       return Value::Bool(n.n == 0 ? true : !IsTruthy(EvalKid(n, 0)));
     case Op::kNotNot:
       return Value::Bool(n.n == 0 ? false : IsTruthy(EvalKid(n, 0)));
-    case Op::kCmp: {
+    case Op::kCmp:
+    case Op::kCmpRatio: {
       Value a = EvalKid(n, 0);
       for (std::uint32_t i = 1; i < n.n; ++i) {
         Value b = EvalKid(n, i);

@@ -132,6 +132,30 @@ class Machine {
   return IsTruthy(v);
 }
 
+// String equality tuned for short strings (tiers, country codes): no memcmp call for 1 byte.
+[[gnu::always_inline]] inline bool SameString(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  if (a[0] != b[0]) return false;
+  return a.size() == 1 || a.substr(1) == b.substr(1);
+}
+
+// Fast path of `slot <cmp> k` for numbers and for string (in)equality; false when not handled.
+[[gnu::always_inline]] inline bool CompareNumbers(Cmp c, double x, double y);
+[[gnu::always_inline]] inline bool FastSlotCompare(Cmp c, const Value& v, const Value& k,
+                                                   bool* out) {
+  if (v.is_number() && k.is_number()) {
+    *out = CompareNumbers(c, v.as_number(), k.as_number());
+    return true;
+  }
+  if (v.is_string() && k.is_string() && c >= Cmp::kEq) {
+    bool eq = SameString(v.as_string(), k.as_string());
+    *out = (c == Cmp::kEq || c == Cmp::kStrictEq) ? eq : !eq;
+    return true;
+  }
+  return false;
+}
+
 [[gnu::always_inline]] inline bool CompareNumbers(Cmp c, double x, double y) {
   switch (c) {
     case Cmp::kLt:

@@ -38,6 +38,7 @@ enum class Op : std::uint8_t {
   kCmp,           // chained comparison, cmp in `cmp`, kids >= 2
   kCmpSlotK,      // slot `first` (absent: default kk) <cmp> constant k (fast path for numbers)
   kCmpKSlot,      // constant k <cmp> slot `first`
+  kCmpRatio,      // slot `slot` <cmp> slot `aux` * k; kids [slot, product] for other inputs
   kBetweenSlot,   // k <cmp> slot `first` <cmp2> constant kk (3-argument form on a slot)
   kAdd,
   kMul,
@@ -74,6 +75,7 @@ struct Node {
   std::uint32_t n = 0;      // number of kids
   std::uint32_t first = 0;  // index into kids, or slot
   std::uint32_t aux = 0;    // table index
+  std::uint32_t slot = 0;   // kCmpRatio: the left slot (its kids keep the generic form)
   Value k;                  // constant
   Value kk;                 // second constant
 };
