@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -18,6 +19,12 @@ namespace kam::rules {
 using nlohmann::json;
 
 namespace {
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 constexpr std::string_view kIndustries[] = {"Automotive", "Chemicals",    "Machinery", "Pharma",
                                             "Energy",     "Aerospace",    "Logistics", "Electronics",
@@ -260,6 +267,7 @@ Status RunBench(const RuleSet& rules, const BenchOptions& options, BenchReport* 
   for (size_t i = 0; i < warmup; ++i) {
     if (Status st = run(i); !st.ok()) return st;
   }
+  double cpu_start = ProcessCpuSeconds();
   auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < n; ++i) {
     Status st = run(i);
@@ -267,6 +275,9 @@ Status RunBench(const RuleSet& rules, const BenchOptions& options, BenchReport* 
     results[i] = {core.score, core.tasks, core.tier};
   }
   auto stop = std::chrono::steady_clock::now();
+  report->cpu_seconds = ProcessCpuSeconds() - cpu_start;
+  report->accounts_per_cpu_s =
+      report->cpu_seconds > 0 ? static_cast<double>(n) / report->cpu_seconds : 0;
 
   report->n = n;
   report->seconds = std::chrono::duration<double>(stop - start).count();
@@ -310,14 +321,19 @@ json BenchReport::ToJson() const {
           {"accounts_per_s", accounts_per_s},
           {"digest", digest},
           {"sum_score", sum_score},
-          {"tiers", t}};
+          {"tiers", t},
+          {"cpu_seconds", cpu_seconds},
+          {"accounts_per_cpu_s", accounts_per_cpu_s}};
 }
 
 std::string BenchReport::ToText() const {
   std::ostringstream out;
   char rate[64];
   std::snprintf(rate, sizeof(rate), "%.0f", accounts_per_s);
-  out << n << " accounts in " << seconds << " s: " << rate << " accounts/s\n";
+  char cpu_rate[64];
+  std::snprintf(cpu_rate, sizeof(cpu_rate), "%.0f", accounts_per_cpu_s);
+  out << n << " accounts in " << seconds << " s: " << rate << " accounts/s (" << cpu_rate
+      << " per CPU second)\n";
   out << "digest " << digest << ", sum of scores " << internal::FormatNumber(sum_score) << "\n";
   out << "tiers:";
   for (const auto& [id, count] : tiers) out << " " << id << "=" << count;

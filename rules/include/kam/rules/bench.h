@@ -32,6 +32,10 @@ struct BenchReport {
   std::string digest;  // 8 hex digits
   double sum_score = 0;
   std::vector<std::pair<std::string, int64_t>> tiers;  // by tier id, sorted
+  // CPU time of the timed pass (the process's; one thread runs it). On a shared machine wall
+  // time includes waiting for a core; accounts_per_cpu_s does not.
+  double cpu_seconds = 0;
+  double accounts_per_cpu_s = 0;
   nlohmann::json ToJson() const;
   std::string ToText() const;
 };
