@@ -257,7 +257,9 @@ Portal::Portal(const SandboxOptions& options) : options_(options) {
   base_time_ms_ = options.base_time_ms;
   if (base_time_ms_ == 0) base_time_ms_ = NowMs() / 86400000 * 86400000;
   const std::string path = options.db_path.empty() ? ":memory:" : options.db_path;
-  db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  // One connection, used under the API's mutex: SQLite's own locking is not needed.
+  db_ = std::make_unique<SQLite::Database>(
+      path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   if (!options.db_path.empty()) {
     db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=NORMAL");
@@ -288,6 +290,7 @@ void Portal::CreateIndexes() {
   db_->exec(R"sql(
     CREATE INDEX IF NOT EXISTS objects_by_type_id ON objects(type, archived, id);
     CREATE INDEX IF NOT EXISTS objects_by_type_updated ON objects(type, archived, updated_ms);
+    CREATE UNIQUE INDEX IF NOT EXISTS assoc_key ON assoc(from_id, to_type, to_id, type_id);
   )sql");
 }
 
@@ -300,7 +303,7 @@ void Portal::CreateSchema() {
       props TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS assoc(
       from_id INTEGER NOT NULL, to_type TEXT NOT NULL, to_id INTEGER NOT NULL,
-      type_id INTEGER NOT NULL, PRIMARY KEY(from_id, to_type, to_id, type_id)) WITHOUT ROWID;
+      type_id INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS uniq(
       type TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, id INTEGER NOT NULL,
       PRIMARY KEY(type, name, value)) WITHOUT ROWID;
@@ -344,7 +347,9 @@ void Portal::Reset() {
       "DELETE FROM propdefs; DELETE FROM propgroups;");
   props_.clear();
   next_id_ = 10001;
-  db_->exec("DROP INDEX IF EXISTS objects_by_type_id; DROP INDEX IF EXISTS objects_by_type_updated;");
+  db_->exec(
+      "DROP INDEX IF EXISTS objects_by_type_id; DROP INDEX IF EXISTS objects_by_type_updated; "
+      "DROP INDEX IF EXISTS assoc_key;");
   Seed();
   CreateIndexes();
 }

@@ -312,8 +312,6 @@ int64_t Portal::SeedCompanies(int count, uint64_t salt) {
   SQLite::Statement assoc(*db_,
                           "INSERT OR IGNORE INTO assoc(from_id, to_type, to_id, type_id) "
                           "VALUES (?, ?, ?, ?)");
-  SQLite::Statement uniq(*db_,
-                         "INSERT OR REPLACE INTO uniq(type, name, value, id) VALUES (?, ?, ?, ?)");
   auto insert = [&](const char* type, int64_t created, int64_t updated, const std::string& props) {
     const int64_t id = next_id_++;
     ins.bind(1, id);
@@ -404,12 +402,6 @@ int64_t Portal::SeedCompanies(int count, uint64_t salt) {
               .Add("notes_last_contacted", IsoMs(std::max(active, c_created)))
               .Done();
       const int64_t id = insert("contacts", c_created, active, contact);
-      uniq.bind(1, "contacts");
-      uniq.bind(2, "email");
-      uniq.bind(3, email);
-      uniq.bind(4, id);
-      uniq.exec();
-      uniq.reset();
       link(id, "contacts", cid, "companies", 279, 280);
     }
 
@@ -471,6 +463,14 @@ int64_t Portal::SeedCompanies(int count, uint64_t salt) {
       link(id, "tasks", cid, "companies", 192, 191);
     }
   }
+  // Unique e-mails in one sorted pass: far cheaper than a random-order insert per contact.
+  SQLite::Statement uniq(*db_,
+                         "INSERT OR REPLACE INTO uniq(type, name, value, id) "
+                         "SELECT 'contacts', 'email', json_extract(props, '$.email'), id "
+                         "FROM objects WHERE type = 'contacts' AND id >= ? "
+                         "ORDER BY json_extract(props, '$.email')");
+  uniq.bind(1, first_id);
+  uniq.exec();
   tx.commit();
   return first_id;
 }

@@ -110,6 +110,22 @@ TEST_F(BatchApi, UpsertOnAUniquePropertyCreatesOnceAndThenUpdates) {
                   409, "CONFLICT");
 }
 
+TEST_F(BatchApi, SeededContactEmailsAreUniqueAndUsableForUpsert) {
+  Reply page = client().Get("/crm/v3/objects/contacts?limit=1&properties=email");
+  ASSERT_EQ(page.status, 200);
+  const std::string id = page.json()["results"][0]["id"];
+  const std::string email = page.json()["results"][0]["properties"]["email"];
+  Reply dup = client().Post("/crm/v3/objects/contacts", {{"properties", {{"email", email}}}});
+  ExpectErrorBody(dup, 409, "CONFLICT");
+  EXPECT_NE(dup.body.find("Contact already exists. Existing ID: " + id), std::string::npos);
+  Reply up = client().Post("/crm/v3/objects/contacts/batch/upsert",
+                           {{"inputs", json::array({{{"idProperty", "email"}, {"id", email},
+                                                     {"properties", {{"jobtitle", "CEO"}}}}})}});
+  ASSERT_EQ(up.status, 200) << up.body;
+  EXPECT_EQ(up.json()["results"][0]["id"], id);
+  EXPECT_EQ(up.json()["results"][0]["new"], false);
+}
+
 TEST_F(BatchApi, UpsertOnANonUniquePropertyIsA400) {
   Reply r = client().Post("/crm/v3/objects/companies/batch/upsert",
                           {{"inputs", json::array({{{"idProperty", "name"}, {"id", "Acme"},
