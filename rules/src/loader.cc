@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "internal.h"
 #include "json_source.h"
@@ -851,6 +852,11 @@ LoadResult RuleSet::LoadText(std::string_view text, const std::string& file_name
   if (!src.Parse(text, file_name, options.max_depth, &doc, &result.errors)) return result;
   Loader loader(src, doc, &result.errors);
   std::unique_ptr<Impl> impl = loader.Run();
+  // In file order, so that a person can work through them top to bottom.
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::tie(a.line, a.col) < std::tie(b.line, b.col);
+                   });
   if (!result.errors.empty() || impl == nullptr) return result;
   impl->hash = internal::Hex64(internal::Fnv64(text));
   result.rules = RuleSetAccess::Make(std::move(impl));
