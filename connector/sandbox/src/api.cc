@@ -647,7 +647,9 @@ class ApiImpl final : public Api {
     RollDay(now);
     if (options_.daily_limit > 0 && daily_used_ >= options_.daily_limit) {
       ++counters_.rate_limited;
-      return RateLimited("DAILY");
+      HttpResponse r = RateLimited("DAILY");
+      if (!search) AddRateHeaders(r, token, oauth, now);
+      return r;
     }
     if (search) {
       if (options_.search_per_second > 0) {
@@ -784,12 +786,8 @@ class ApiImpl final : public Api {
       const ObjectType& to = TypeOrThrow(name);
       json list = json::array();
       for (const auto& e : portal_->Edges(r.id, to, 0, kAssocPage)) {
-        const AssocType* at = FindAssoc(*r.type, to, e.type_id);
-        std::string label = std::string(r.type->singular) + "_to_" + to.singular;
-        if (at && at->label == nullptr && (e.type_id == 279 || e.type_id == 280)) {
-          label += "";
-        }
-        list.push_back({{"id", std::to_string(e.to_id)}, {"type", label}});
+        list.push_back({{"id", std::to_string(e.to_id)},
+                        {"type", std::string(r.type->singular) + "_to_" + to.singular}});
       }
       if (!list.empty()) a[to.name] = {{"results", list}};
     }
@@ -1301,9 +1299,6 @@ class ApiImpl final : public Api {
     const size_t n = s.size();
     if (n == 6 && s[5] == "labels" && req.method == "GET") {
       json results = json::array();
-      for (const int id : {0}) {
-        (void)id;
-      }
       const AssocType* d = DefaultAssoc(from, to);
       if (!d) throw BadRequest(std::string("No association is defined between ") + from.name +
                                " and " + to.name);

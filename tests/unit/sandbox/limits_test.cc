@@ -48,6 +48,7 @@ TEST_F(RateLimits, TheDailyLimitAnswersTheDailyPolicyOnceSpent) {
   ASSERT_EQ(r.status, 429);
   EXPECT_EQ(r.json()["policyName"], "DAILY");
   EXPECT_EQ(r.json()["message"], "You have reached your daily limit.");
+  EXPECT_EQ(r.header("x-hubspot-ratelimit-daily-remaining"), "0");
 }
 
 using OAuthApi = SandboxTest;
