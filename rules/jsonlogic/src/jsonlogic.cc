@@ -630,6 +630,33 @@ class Compiler {
     return -1;
   }
 
+  // max(lo, min(hi, x)) and max(lo, x) with constant bounds: one clamp node over x.
+  std::uint32_t MaybeClamp(std::uint32_t node) {
+    const Node n = p_.nodes[node];
+    if (n.op != Op::kMax || n.n != 2) return node;
+    std::uint32_t lo = p_.kids[n.first], inner = p_.kids[n.first + 1];
+    if (!IsConst(lo) || !p_.nodes[lo].k.is_number() || IsConst(inner)) return node;
+    Node c;
+    c.op = Op::kClamp;
+    c.k = p_.nodes[lo].k;
+    c.kk = Value();  // no upper bound
+    std::uint32_t x = inner;
+    const Node& in = p_.nodes[inner];
+    if (in.op == Op::kMin && in.n == 2 && IsConst(p_.kids[in.first]) &&
+        p_.nodes[p_.kids[in.first]].k.is_number() && !IsConst(p_.kids[in.first + 1])) {
+      c.kk = p_.nodes[p_.kids[in.first]].k;
+      x = p_.kids[in.first + 1];
+    }
+    p_.nodes.push_back(n);  // the generic max, for inputs that are not numbers
+    p_.pointers.push_back(p_.pointers[node]);
+    c.aux = static_cast<std::uint32_t>(p_.nodes.size() - 1);
+    c.first = static_cast<std::uint32_t>(p_.kids.size());
+    c.n = 1;
+    p_.kids.push_back(x);
+    p_.nodes[node] = c;
+    return node;
+  }
+
   // A `+` of slots and constant*slot products becomes one weighted-sum node.
   std::uint32_t MaybeLinear(std::uint32_t node) {
     const Node n = p_.nodes[node];
@@ -708,6 +735,11 @@ class Compiler {
         row.slot = static_cast<std::uint32_t>(SlotOf(p_.kids[c.first]));
         row.list = c.aux;
         row.absent = Value::Null();
+      } else if (c.op == Op::kMissingSlots && p_.missing_keys[c.aux].slots.size() == 1 &&
+                 p_.missing_keys[c.aux].slots[0] >= 0) {
+        row.kind = RowKind::kMissing;
+        row.slot = static_cast<std::uint32_t>(p_.missing_keys[c.aux].slots[0]);
+        row.absent = Value();
       } else if (c.op == Op::kBetweenSlot) {
         row.kind = RowKind::kBetween;
         row.cmp2 = c.cmp2;
@@ -820,6 +852,7 @@ class Compiler {
         }
         std::uint32_t idx = Fold(AddNode(info.op, CompileArgs(args)));
         if (info.op == Op::kAdd) return MaybeLinear(idx);
+        if (info.op == Op::kMax) return MaybeClamp(idx);
         return idx;
       }
       case OpKind::kCat: {

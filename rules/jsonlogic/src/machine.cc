@@ -172,6 +172,10 @@ bool Machine::Test(std::uint32_t node) {
   switch (n.op) {
     case Op::kConst:
       return FastTruthy(n.k);
+    case Op::kSlot: {
+      Value v = SlotValue(static_cast<int>(n.first));
+      return FastTruthy(v.is_absent() ? n.k : v);
+    }
     case Op::kCmpSlotK: {
       Value v = SlotValue(static_cast<int>(n.first));
       if (v.is_absent()) v = n.kk;
@@ -805,7 +809,9 @@ Value Machine::EvalIfTable(const Node& n, [[maybe_unused]] std::uint32_t idx) {
     Value v = SlotValue(static_cast<int>(r.slot));
     if (v.is_absent()) v = r.absent;
     bool hit;
-    if (r.kind == RowKind::kInList) {
+    if (r.kind == RowKind::kMissing) {
+      hit = IsNullish(v) || (v.is_string() && v.as_string().empty());
+    } else if (r.kind == RowKind::kInList) {
       if (v.is_string()) {
         hit = false;
         std::string_view s = v.as_string();
@@ -881,7 +887,9 @@ Value Machine::EvalMaxMin(const Node& n, [[maybe_unused]] std::uint32_t idx) {
   double r = first.as_number();
   for (std::uint32_t i = 1; i < n.n; ++i) {
     Value v = EvalKid(n, i);
-    if (!v.is_number()) return EvalCold(idx);  // re-evaluates: kids are side-effect free
+    // Not a number, or NaN (which JavaScript propagates): the generic path re-evaluates (kids are
+    // side-effect free) and reports it.
+    if (!v.is_number() || v.as_number() != v.as_number()) return EvalCold(idx);
     double d = v.as_number();
     r = n.op == Op::kMax ? (d > r ? d : r) : (d < r ? d : r);
   }
@@ -940,6 +948,19 @@ Value Machine::Eval(std::uint32_t idx) {
       return EvalIfTable(n, idx);
     case Op::kLinear:
       return EvalLinear(n, idx);
+    case Op::kClamp: {
+      Value x = EvalKid(n, 0);
+      if (x.is_number() && x.as_number() == x.as_number()) {
+        double r = x.as_number();
+        if (!n.kk.is_absent()) {
+          double hi = n.kk.as_number();
+          r = r < hi ? r : hi;  // as min(hi, x)
+        }
+        double lo = n.k.as_number();
+        return Value::Number(r > lo ? r : lo);  // as max(lo, ...)
+      }
+      return Eval(n.aux);  // generic max/min: coercions and errors
+    }
     case Op::kCmp:
     case Op::kCmpRatio:
       return EvalCmp(n, idx);
@@ -963,6 +984,7 @@ Value Machine::EvalCold(std::uint32_t idx) {
       return n.k;
     case Op::kIfTable:
     case Op::kLinear:
+    case Op::kClamp:
       return Eval(idx);
     case Op::kFail: {
       const Error& e = p_->fail_errors[n.aux];

@@ -30,6 +30,7 @@ enum class Op : std::uint8_t {
   kIf,            // kids: cond, then, cond, then, ..., else?
   kIfTable,       // if-chain whose conditions are numeric slot comparisons: if_tables[aux]
   kLinear,        // weighted sum of slots: linears[aux]
+  kClamp,         // max(k, min(kk, kid 0)) or max(k, kid 0) on numbers; node `aux` otherwise
   kAnd,
   kOr,
   kCoalesce,      // ??
@@ -100,6 +101,7 @@ enum class RowKind : std::uint8_t {
   kBetween,  // k <cmp> slot <cmp2> kk
   kRatio,    // slot <cmp> slot2 * k
   kInList,   // slot in const_lists[list] (strings)
+  kMissing,  // the slot is missing (absent, null or "")
 };
 
 struct IfRow {

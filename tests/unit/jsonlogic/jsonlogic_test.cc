@@ -352,6 +352,22 @@ TEST_F(SlotFixture, ConstantSubExpressionsFoldAtCompileTime) {
   EXPECT_EQ(ev.Evaluate(err, {})->as_string(), "caught");
 }
 
+TEST_F(SlotFixture, ClampAndMaxPropagateNaNAndCoerceStrings) {
+  jl::Rule clamp = Compile(R"({"max":[1,{"min":[10,{"var":"account.revenue"}]}]})");
+  std::vector<jl::Value> rec(schema.size());
+  rec[revenue] = jl::Value::Number(42);
+  EXPECT_EQ(ev.Evaluate(clamp, rec)->as_number(), 10);
+  rec[revenue] = jl::Value::Number(-3);
+  EXPECT_EQ(ev.Evaluate(clamp, rec)->as_number(), 1);
+  rec[revenue] = jl::Value::String("7");
+  EXPECT_EQ(ev.Evaluate(clamp, rec)->as_number(), 7);
+  rec[revenue] = jl::Value::Number(std::nan(""));
+  EXPECT_EQ(ev.Evaluate(clamp, rec).error().type, jl::kNaN);
+  jl::Rule max = Compile(R"({"max":[{"var":"account.revenue"},{"var":"account.nps"}]})");
+  rec[nps] = jl::Value::Number(3);
+  EXPECT_EQ(ev.Evaluate(max, rec).error().type, jl::kNaN);
+}
+
 TEST_F(SlotFixture, DynamicPathsAreFlagged) {
   EXPECT_TRUE(Compile(R"({"var":{"cat":["account.","nps"]}})").has_dynamic_paths());
   EXPECT_FALSE(Compile(R"({"var":"account.nps"})").has_dynamic_paths());
