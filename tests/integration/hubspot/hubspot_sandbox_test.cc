@@ -76,7 +76,7 @@ TEST(HubSpotSandbox, BatchUpdateReportsPartialFailuresPerRecord) {
   }
 }
 
-TEST(HubSpotSandbox, BatchReadReportsDeletedCompaniesAsMissing) {
+TEST(HubSpotSandbox, DeletedCompaniesAreMissingFromBatchReadsAndListedAsArchived) {
   Sandbox sb = Sandbox::Start(SandboxWith(20));
   ASSERT_TRUE(sb.server);
   auto client = sb.Client();
@@ -85,6 +85,20 @@ TEST(HubSpotSandbox, BatchReadReportsDeletedCompaniesAsMissing) {
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   ASSERT_EQ(r->found.size(), 1u);
   EXPECT_EQ(r->missing, (std::vector<std::string>{"987654321"}));
+
+  // A company deleted in the CRM: missing from batch reads, listed as archived.
+  sb.Admin(Method::kDelete, "/crm/v3/objects/companies/" + ids[1]);
+  auto after = client->ReadCompanies({ids[0], ids[1]}, {"name"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->missing, (std::vector<std::string>{ids[1]}));
+  auto archived = client->ListArchivedCompanies(0);
+  ASSERT_TRUE(archived.ok()) << archived.error().ToString();
+  ASSERT_EQ(archived->size(), 1u);
+  EXPECT_EQ((*archived)[0].id, ids[1]);
+  EXPECT_TRUE((*archived)[0].archived);
+  auto none_since = client->ListArchivedCompanies(4102444800000);  // 2100-01-01
+  ASSERT_TRUE(none_since.ok());
+  EXPECT_TRUE(none_since->empty());
 }
 
 ProvisionSpec Tiers() {
