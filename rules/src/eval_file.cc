@@ -118,6 +118,15 @@ Status EvalFile(const RuleSet& rules, const std::string& input_path, std::ostrea
     result.pareto = book.pareto(index);
     result.final_tier = rs.tiers[static_cast<size_t>(book.final_tier(index))].id;
     result.capped_reason = book.CappedReason(rs, index);
+    if (book.final_tier(index) != core.tier) {
+      // Health and tasks follow the tier after capacities (as Evaluator::ApplyFinalTier).
+      record[static_cast<size_t>(rs.slot_tier)] =
+          jl::Value::String(rs.tiers[static_cast<size_t>(book.final_tier(index))].id);
+      if (Status s = rs.HealthAndTasks(ev, record, &core); !s.ok()) {
+        return Status::Error(s.message(), where);
+      }
+      rs.FillHealthAndTasks(record, core, &result);
+    }
     ++index;
     *output << result.ToJson().dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
     if (!*output) return Status::Error("writing the per-account results failed", where);

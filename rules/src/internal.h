@@ -145,6 +145,13 @@ struct RuleSet::Impl {
   // returns a Status naming the account (read from the id slot) and the rule.
   Status Core(jl::Evaluator& ev, std::span<jl::Value> record, internal::CoreResult* out) const;
 
+  // Health and tasks on a record whose kam.scores/score/tier slots are set.
+  Status HealthAndTasks(jl::Evaluator& ev, std::span<jl::Value> record,
+                        internal::CoreResult* out) const;
+  // The health and task parts of a result from `core` and the record (templates rendered).
+  void FillHealthAndTasks(std::span<const jl::Value> record, const internal::CoreResult& core,
+                          AccountResult* out) const;
+
   // Score and tier index for given criterion scores (for the next-tier search).
   Status ScoreAndTier(jl::Evaluator& ev, std::span<jl::Value> record,
                       std::span<const double> scores, double* score, int* tier) const;

@@ -543,6 +543,12 @@ Status RuleSet::Impl::Core(jl::Evaluator& ev, std::span<jl::Value> record,
       !st.ok()) {
     return st;
   }
+  return HealthAndTasks(ev, record, out);
+}
+
+Status RuleSet::Impl::HealthAndTasks(jl::Evaluator& ev, std::span<jl::Value> record,
+                                     internal::CoreResult* out) const {
+  out->health.resize(health.size());
   for (size_t i = 0; i < health.size(); ++i) {
     const auto& h = health[i];
     uint8_t status = 0;
@@ -667,6 +673,22 @@ NextTierPath FindNextTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<
 }
 }  // namespace
 
+void RuleSet::Impl::FillHealthAndTasks(std::span<const jl::Value> record,
+                                       const internal::CoreResult& core,
+                                       AccountResult* out) const {
+  out->health.resize(health.size());
+  for (size_t i = 0; i < health.size(); ++i) {
+    out->health[i] = {health[i].id, health[i].label, std::string(kHealthNames[core.health[i]])};
+  }
+  out->tasks.clear();
+  for (size_t j = 0; j < tasks.size(); ++j) {
+    if ((core.tasks >> j & 1) == 0) continue;
+    const auto& t = tasks[j];
+    out->tasks.push_back({t.id, Render(t.title_template, record), Render(t.body_template, record),
+                          t.priority, t.due_in_days, t.cooldown_days, t.auto_close});
+  }
+}
+
 void RuleSet::Impl::FillResult(const Account& account, std::span<jl::Value> record,
                                const internal::CoreResult& core, jl::Evaluator& ev,
                                AccountResult* out) const {
@@ -689,17 +711,7 @@ void RuleSet::Impl::FillResult(const Account& account, std::span<jl::Value> reco
   out->capped_reason.clear();
   out->rank = 0;
   out->pareto = false;
-  out->health.resize(health.size());
-  for (size_t i = 0; i < health.size(); ++i) {
-    out->health[i] = {health[i].id, health[i].label, std::string(kHealthNames[core.health[i]])};
-  }
-  out->tasks.clear();
-  for (size_t j = 0; j < tasks.size(); ++j) {
-    if ((core.tasks >> j & 1) == 0) continue;
-    const auto& t = tasks[j];
-    out->tasks.push_back({t.id, Render(t.title_template, record), Render(t.body_template, record),
-                          t.priority, t.due_in_days, t.cooldown_days, t.auto_close});
-  }
+  FillHealthAndTasks(record, core, out);
   uint64_t h = internal::Fnv64(account.id);
   for (int slot : input_slots) {
     h = internal::Fnv64("\n" + schema.path(slot) + "=" +
@@ -732,6 +744,24 @@ Status Evaluator::Evaluate(const Account& account, AccountResult* out) {
   rs.FillRecord(account, impl_->record);
   if (Status st = rs.Core(impl_->ev, impl_->record, &impl_->core); !st.ok()) return st;
   rs.FillResult(account, impl_->record, impl_->core, impl_->ev, out);
+  return Status();
+}
+
+Status Evaluator::ApplyFinalTier(const Account& account, AccountResult* result) {
+  const RuleSet::Impl& rs = RuleSetAccess::Get(*impl_->rules);
+  if (result->final_tier.empty() || result->final_tier == result->tier) return Status();
+  int final_tier = rs.TierIndex(result->final_tier);
+  if (final_tier < 0) {
+    return Status::Error("account " + account.id + ": final tier \"" + result->final_tier +
+                         "\" is not a tier of the rule file");
+  }
+  impl_->record.assign(rs.record_size(), jl::Value::Absent());
+  rs.FillRecord(account, impl_->record);
+  if (Status st = rs.Core(impl_->ev, impl_->record, &impl_->core); !st.ok()) return st;
+  impl_->record[static_cast<size_t>(rs.slot_tier)] =
+      jl::Value::String(rs.tiers[static_cast<size_t>(final_tier)].id);
+  if (Status st = rs.HealthAndTasks(impl_->ev, impl_->record, &impl_->core); !st.ok()) return st;
+  rs.FillHealthAndTasks(impl_->record, impl_->core, result);
   return Status();
 }
 

@@ -540,11 +540,6 @@ class Compiler {
       Fail(kInvalidArguments, "'" + name + "' needs an array of at least two arguments");
     }
     std::vector<std::uint32_t> kids = CompileArgs(args);
-    auto slot_of = [&](std::uint32_t k) -> int {
-      const Node& n = p_.nodes[k];
-      if (n.op == Op::kSlot && n.k.is_null()) return static_cast<int>(n.first);
-      return -1;
-    };
     auto slot_any_default = [&](std::uint32_t k) -> int {
       const Node& n = p_.nodes[k];
       if (n.op == Op::kSlot) return static_cast<int>(n.first);
@@ -561,7 +556,7 @@ class Compiler {
     };
     if (kids.size() == 2) {
       int s0 = slot_any_default(kids[0]);
-      int s1 = slot_of(kids[1]);
+      int s1 = SlotOf(kids[1]);
       if (s0 >= 0 && simple_const(kids[1])) {
         Node n;
         n.op = Op::kCmpSlotK;  // numbers take the fast path; other constants the generic one
@@ -594,7 +589,7 @@ class Compiler {
       return Push(n, kids);
     }
     if (kids.size() == 3 && (cmp == Cmp::kLt || cmp == Cmp::kLe) && num_const(kids[0]) &&
-        num_const(kids[2]) && slot_of(kids[1]) >= 0) {
+        num_const(kids[2]) && SlotOf(kids[1]) >= 0) {
       Node n;
       n.op = Op::kBetweenSlot;
       n.cmp = cmp;
@@ -602,7 +597,7 @@ class Compiler {
       n.k = p_.nodes[kids[0]].k;
       n.kk = p_.nodes[kids[2]].k;
       std::uint32_t idx = Push(n, {});
-      p_.nodes[idx].first = static_cast<std::uint32_t>(slot_of(kids[1]));
+      p_.nodes[idx].first = static_cast<std::uint32_t>(SlotOf(kids[1]));
       return idx;
     }
     return Fold(AddNode(Op::kCmp, kids, cmp));

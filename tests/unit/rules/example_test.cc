@@ -168,3 +168,44 @@ TEST(ReadmeExample, IsAValidRuleFileWhoseTestsPass) {
 
 }  // namespace
 }  // namespace kam::rules
+
+namespace kam::rules {
+namespace {
+
+TEST(ExampleRules, TasksAndHealthFollowTheTierAfterCapacities) {
+  LoadResult loaded = RuleSet::LoadFile(kExample);
+  ASSERT_TRUE(loaded.ok());
+  auto rules = loaded.rules;
+  nlohmann::json j = {{"id", "T-2"}, {"owner_id", "101"}, {"name", "Autoteile Berger AG"},
+                      {"industry", "Automotive"}, {"employees", 1200},
+                      {"revenue_last_12m", 2500000}, {"revenue_prev_12m", 2400000},
+                      {"gross_margin_pct", 36}, {"avg_days_to_pay", 40}, {"tenure_years", 5},
+                      {"active_contacts", 1}, {"has_exec_sponsor", false},
+                      {"days_since_last_meeting", 120}};
+  Account account;
+  ASSERT_TRUE(rules->AccountFromJson(j, &account).ok());
+  Evaluator evaluator(rules);
+  AccountResult result;
+  ASSERT_TRUE(evaluator.Evaluate(account, &result).ok());
+  ASSERT_EQ(result.tier, "key");
+  ASSERT_EQ(result.tasks.size(), 3u);
+  EXPECT_EQ(result.health[0].status, "red");
+  // Not capped: nothing changes.
+  ASSERT_TRUE(evaluator.ApplyFinalTier(account, &result).ok());
+  EXPECT_EQ(result.tasks.size(), 3u);
+  // Capped from key to development: the top-tier tasks and the red relationship go away.
+  result.final_tier = "development";
+  result.capped_reason = "tier key total capacity (0) reached";
+  ASSERT_TRUE(evaluator.ApplyFinalTier(account, &result).ok());
+  ASSERT_EQ(result.tasks.size(), 1u);
+  EXPECT_EQ(result.tasks[0].rule_id, "single_threaded");
+  EXPECT_EQ(result.health[0].status, "amber");
+  EXPECT_EQ(result.tier, "key");
+  EXPECT_EQ(result.score, 630);
+  EXPECT_EQ(result.capped_reason, "tier key total capacity (0) reached");
+  result.final_tier = "nonsense";
+  EXPECT_FALSE(evaluator.ApplyFinalTier(account, &result).ok());
+}
+
+}  // namespace
+}  // namespace kam::rules

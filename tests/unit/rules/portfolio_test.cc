@@ -252,6 +252,42 @@ TEST_F(EvalFileTest, StreamsTheSampleAndMatchesTheBenchDigest) {
   EXPECT_EQ(*ranks.begin(), 1);
 }
 
+TEST_F(EvalFileTest, CappedAccountsGetTheTasksOfTheirFinalTier) {
+  json doc = {{"name", "cap"},
+              {"version", "1"},
+              {"mapping", {{"hubspot", {{"revenue_last_12m", {{"property", "rev"}}}}}}},
+              {"criteria", {{{"id", "c"}, {"weight", 10},
+                             {"score", {{"var", "account.revenue_last_12m"}}}}}},
+              {"tiers", {{{"id", "A"}, {"min_score", 50}, {"capacity", {{"per_owner", 1}}}},
+                         {{"id", "B"}, {"min_score", 0}}}},
+              {"tasks", {{{"id", "top"}, {"title", "Top {{kam.tier}}"},
+                          {"when", {{"==", {{{"var", "kam.tier"}}, "A"}}}}}}}};
+  std::string rules_path = (dir_ / "cap.json").string();
+  std::ofstream(rules_path) << doc.dump();
+  LoadResult loaded = RuleSet::LoadFile(rules_path);
+  ASSERT_TRUE(loaded.ok());
+  std::string input = (dir_ / "cap.ndjson").string();
+  std::ofstream(input) << "{\"id\":\"x\",\"owner_id\":\"k\",\"revenue_last_12m\":9}\n"
+                       << "{\"id\":\"y\",\"owner_id\":\"k\",\"revenue_last_12m\":8}\n";
+  std::ostringstream out;
+  EvalSummary summary;
+  ASSERT_TRUE(EvalFile(*loaded.rules, input, &out, &summary).ok());
+  EXPECT_EQ(summary.portfolio.capped, 1);
+  std::istringstream lines(out.str());
+  std::string line;
+  std::getline(lines, line);
+  json x = json::parse(line);
+  std::getline(lines, line);
+  json y = json::parse(line);
+  EXPECT_EQ(x["final_tier"], "A");
+  ASSERT_EQ(x["tasks"].size(), 1u);
+  EXPECT_EQ(x["tasks"][0]["title"], "Top A");
+  EXPECT_EQ(y["tier"], "A");
+  EXPECT_EQ(y["final_tier"], "B");
+  EXPECT_EQ(y["capped_reason"], "tier A capacity per owner (1) reached for owner k");
+  EXPECT_TRUE(y["tasks"].empty()) << y.dump();
+}
+
 TEST_F(EvalFileTest, NamesTheLineOfABadAccount) {
   LoadResult loaded = RuleSet::LoadFile(std::string(KAM_SHARED_DIR) + "/bench/kam_rules.json");
   ASSERT_TRUE(loaded.ok());

@@ -284,6 +284,12 @@ class Evaluator {
   // account and the criterion when a criterion's result is outside 1..10 or not a number.
   Status Evaluate(const Account& account, AccountResult* out);
 
+  // After RunPortfolio: when capacities moved the account to another tier (final_tier != tier),
+  // re-evaluates health and tasks with kam.tier = final_tier, so that rules such as "top-tier
+  // account without a sponsor" follow the tier the KAM sees. Scores, score, tier, receipt and
+  // the portfolio fields stay as they are. A no-op for accounts that were not capped.
+  Status ApplyFinalTier(const Account& account, AccountResult* result);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
