@@ -2,7 +2,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <numeric>
 
 #include "sandbox_fixture.h"
@@ -83,6 +85,29 @@ TEST_F(PortalApi, AssociationBatchReadPagesPerRecordPastFiveHundredTargets) {
   } while (!after.empty());
   EXPECT_EQ(calls, 2);
   EXPECT_GE(targets.size(), 600u);
+}
+
+TEST_F(PortalApi, ServesParallelKeepAliveClientsAndCountsEveryRequest) {
+  const auto ids = CompanyIds(20);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      TestClient c(server_->port());
+      for (int i = 0; i < 25; ++i) {
+        json inputs = json::array({{{"id", ids[(t * 5 + i) % ids.size()]}}});
+        Reply r = c.Post("/crm/v3/objects/companies/batch/read", {{"inputs", inputs}});
+        if (r.status == 200) ++ok;
+        Reply w = c.Patch("/crm/v3/objects/companies/" + ids[t], {{"properties", {{"nps", std::to_string(i)}}}});
+        if (w.status == 200) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 200);
+  const auto counters = server_->counters();
+  EXPECT_EQ(counters.by_route.at("POST /crm/v3/objects/companies/batch/read"), 100u);
+  EXPECT_EQ(counters.by_route.at("PATCH /crm/v3/objects/companies/{id}"), 100u);
 }
 
 TEST_F(PortalApi, OwnersPageAndAcceptATrailingSlash) {
