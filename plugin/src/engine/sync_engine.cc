@@ -252,6 +252,7 @@ struct Plan {
   std::vector<TierChange> tier_changes;
   std::vector<std::string> archived;  // accounts whose results are dropped
   std::map<std::string, std::string> names;
+  std::unordered_set<std::string> live_accounts;  // every account not archived in the snapshot
   json eval_errors = json::array();
 };
 
@@ -382,7 +383,11 @@ struct SyncEngine::Impl {
       throw OpError(KAM_INVALID_ARGUMENT,
                     "the rule file " + rules->file() + " has no \"hubspot\" mapping", "/mapping");
     }
-    if (run_tests) {
+    if (run_tests) RunRuleTests();
+  }
+
+  void RunRuleTests() {
+    {
       rules::TestReport report = rules::RunEmbeddedTests(*rules);
       if (!report.ok()) {
         throw OpError(KAM_INVALID_ARGUMENT,
@@ -582,6 +587,8 @@ struct SyncEngine::Impl {
     Plan plan;
     rules::Evaluator evaluator(rules);
     int64_t total = store->CountAccounts(false);
+    // Only the CRM values the diff needs are kept (the writeback properties), not whole records.
+    std::vector<rules::WritebackField> writeback = rules->Writeback(kCrm);
     std::unordered_map<std::string, json> props_by_id;
     int64_t n = 0;
     store->ForEachAccount(
@@ -602,10 +609,21 @@ struct SyncEngine::Impl {
               plan.eval_errors.push_back({{"account_id", row.id}, {"error", st.message()}});
             }
           } else {
+            // Keep what the portfolio pass, the diff and the writeback read; the per-criterion
+            // inputs (the receipt's detail, shown by explain) would dominate memory on a large
+            // portfolio.
+            for (auto& c : result.criteria) std::vector<rules::InputValue>().swap(c.inputs);
+            std::vector<rules::NextTierPath::Change>().swap(result.next_tier.changes);
             plan.results.push_back(std::move(result));
           }
           plan.names[row.id] = PropString(props, "name");
-          props_by_id.emplace(row.id, std::move(props));
+          plan.live_accounts.insert(row.id);
+          json kept = json::object();
+          for (const auto& wb : writeback) {
+            auto it = props.find(wb.property);
+            if (it != props.end()) kept[wb.property] = std::move(*it);
+          }
+          props_by_id.emplace(row.id, std::move(kept));
           if (++n % 5 == 0) {
             if (persist_checkpoints) CrashCheckpoint("evaluate");
             CheckCancelled("evaluation");
@@ -620,7 +638,6 @@ struct SyncEngine::Impl {
 
     // Diff against what this add-in last wrote.
     const std::string scored_at = IsoUtc(now_ms);
-    std::vector<rules::WritebackField> writeback = rules->Writeback(kCrm);
     std::string scored_at_property;
     for (const auto& wb : writeback) {
       if (wb.result == "scored_at") scored_at_property = wb.property;
@@ -692,7 +709,6 @@ struct SyncEngine::Impl {
     for (const auto& r : plan.results) {
       for (const auto& t : r.tasks) {
         holds.insert({r.account_id, t.rule_id});
-        if (live.count({r.account_id, t.rule_id})) continue;  // one open task per rule
         std::string key = TaskKey(portal, r.account_id, t.rule_id, t.cooldown_days);
         if (auto known = store->GetTask(key); known && known->state != "failed") {
           continue;  // already suggested in this period
@@ -715,8 +731,8 @@ struct SyncEngine::Impl {
         plan.tasks.push_back(std::move(pt));
       }
     }
-    std::unordered_set<std::string> active;
-    for (const auto& r : plan.results) active.insert(r.account_id);
+    // Accounts still in the CRM (an account whose evaluation failed is not "gone").
+    const std::unordered_set<std::string>& active = plan.live_accounts;
     for (const auto& [who, tasks] : live) {
       for (const auto& t : tasks) {
         if (t.state != "open" || t.crm_task_id.empty()) continue;
@@ -1168,8 +1184,9 @@ SyncEngine::~SyncEngine() = default;
 json SyncEngine::Sync(bool full) {
   Impl& m = *impl_;
   m.counters = RunCounters{};
+  m.LoadRules(/*run_tests=*/false);  // a bad or missing file: nothing is opened or written
   return m.Run("sync", [&]() -> json {
-    m.LoadRules(/*run_tests=*/true);
+    m.RunRuleTests();
     m.MakeClient();
     // Resume: writes planned by an interrupted run go out first.
     int64_t pending = m.store->CountOutbox(store::OutboxState::kPending);
@@ -1217,8 +1234,9 @@ json SyncEngine::Sync(bool full) {
 json SyncEngine::DryRun(bool full) {
   Impl& m = *impl_;
   m.counters = RunCounters{};
+  m.LoadRules(false);
   return m.Run("dry_run", [&]() -> json {
-    m.LoadRules(true);
+    m.RunRuleTests();
     m.MakeClient();
     auto pulled = m.Pull(full);
     m.RefreshFacts(pulled);
@@ -1381,8 +1399,8 @@ json SyncEngine::Status() {
 json SyncEngine::Provision() {
   Impl& m = *impl_;
   m.counters = RunCounters{};
+  m.LoadRules(false);
   return m.Run("provision", [&]() -> json {
-    m.LoadRules(false);
     m.MakeClient();
     hubspot::ProvisionSpec spec;
     for (const auto& t : m.rules->tiers()) spec.tiers.push_back({t.id, t.label});

@@ -192,6 +192,24 @@ TEST_F(SyncE2E, CancellationStopsAtABoundaryAndTheNextRunFinishes) {
   EXPECT_EQ(engine_->Status()["runs"][1]["outcome"], "cancelled");
 }
 
+TEST_F(SyncE2E, AFailingRuleFileTestStopsTheSyncBeforeAnyWrite) {
+  json rules = json::parse(std::ifstream(rules_));
+  rules["tests"][0]["expect"]["tier"] = "standard";  // wrong on purpose
+  std::string bad = (dir_.path / "bad-rules.json").string();
+  std::ofstream(bad) << rules.dump(2);
+  engine::SyncEngineOptions o = options_;
+  o.config.rules_path = bad;
+  uint64_t writes = WriteCalls(*server_);
+  try {
+    engine::SyncEngine(host_, o).Sync(false);
+    FAIL() << "expected the rule tests to stop the sync";
+  } catch (const engine::OpError& e) {
+    EXPECT_EQ(e.status(), KAM_INVALID_ARGUMENT);
+    EXPECT_NE(e.message().find("tier"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(WriteCalls(*server_), writes);
+}
+
 TEST_F(SyncE2E, AMissingTokenIsReportedAsUnauthenticated) {
   host_.token.clear();
   engine::SyncEngineOptions o = options_;

@@ -97,3 +97,59 @@ TEST(EngineConfig, TheShippedExampleConfigParses) {
 
 }  // namespace
 }  // namespace kam::engine
+
+namespace kam::engine {
+namespace {
+
+class NullHost : public Host {
+ public:
+  void Log(int32_t, std::string_view) override {}
+  void Progress(std::string_view, uint64_t, uint64_t) override {}
+  std::optional<std::string> GetSecret(std::string_view) override { return std::nullopt; }
+  bool IsCancelled() override { return false; }
+};
+
+int32_t StatusOf(const char* op, const nlohmann::json& config, const nlohmann::json& request,
+                 std::string* location = nullptr) {
+  NullHost host;
+  OpContext ctx{host, config};
+  try {
+    Operations().at(op)(ctx, request);
+  } catch (const OpError& e) {
+    if (location) *location = e.location();
+    return e.status();
+  }
+  return KAM_OK;
+}
+
+TEST(SyncOps, AreRegisteredAndImplemented) {
+  for (const char* op : {"sync", "dry_run", "status", "provision", "report", "demo"}) {
+    ASSERT_TRUE(Operations().count(op)) << op;
+    EXPECT_FALSE(IsUnimplemented(Operations().at(op))) << op;
+  }
+}
+
+TEST(SyncOps, ABadConfigIsAnInvalidArgumentNamingThePointer) {
+  std::string where;
+  EXPECT_EQ(StatusOf("sync", json::parse(R"({"bogus": 1})"), json::object(), &where),
+            KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(where, "/bogus");
+}
+
+TEST(SyncOps, AnUnknownRequestKeyIsAnInvalidArgument) {
+  std::string where;
+  EXPECT_EQ(StatusOf("sync", json::object(), json::parse(R"({"fulll": true})"), &where),
+            KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(where, "/fulll");
+  EXPECT_EQ(StatusOf("report", json::object(), json::parse(R"({"html": 5})")),
+            KAM_INVALID_ARGUMENT);
+}
+
+TEST(SyncOps, ASyncWithoutARuleFileSaysWhatToConfigure) {
+  std::string where;
+  EXPECT_EQ(StatusOf("sync", json::object(), json::object(), &where), KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(where, "/rules");
+}
+
+}  // namespace
+}  // namespace kam::engine
