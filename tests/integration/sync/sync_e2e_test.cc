@@ -291,7 +291,7 @@ TEST_F(SyncE2E, SyncWithFaultsCompletesOrStopsResumablyAndLosesNothing) {
 namespace kam::testing {
 namespace {
 
-TEST(Demo, TellsTheStoryWritesOnlyChangedAccountsKeepsTheHandEditAndDuplicatesNoTask) {
+TEST(Demo, SLOW_TellsTheStoryWritesOnlyChangedAccountsKeepsTheHandEditAndDuplicatesNoTask) {
   TestHost host;
   engine::DemoOptions o;
   o.accounts = 400;
