@@ -237,13 +237,23 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
 
   // Which keys exist already (both modes): existing tasks are left as they are (a KAM may have
   // edited or completed them).
+  // Only keys that may exist are searched (TaskSpec::in_doubt); a key seen in doubt anywhere in
+  // the input is searched.
+  std::set<std::string> doubtful;
+  for (const auto& t : tasks) {
+    if (t.in_doubt) doubtful.insert(t.key);
+  }
   std::vector<std::string> keys;
-  for (const auto& t : unique) keys.push_back(t.key);
-  auto existing = FindTasksByKey(keys);
-  if (!existing.ok()) return existing.error();
+  for (const auto& t : unique) {
+    if (doubtful.count(t.key)) keys.push_back(t.key);
+  }
   std::map<std::string, std::string> existing_id;  // key -> task id
-  for (const auto& o : *existing) {
-    if (auto k = o.Get("kam_task_key")) existing_id.emplace(*k, o.id);
+  if (!keys.empty()) {
+    auto existing = FindTasksByKey(keys);
+    if (!existing.ok()) return existing.error();
+    for (const auto& o : *existing) {
+      if (auto k = o.Get("kam_task_key")) existing_id.emplace(*k, o.id);
+    }
   }
   std::map<std::string, std::string> lower_existing;
   for (const auto& [k, id] : existing_id) {

@@ -486,3 +486,39 @@ TEST(HubSpotClient, LongPropertyListsSearchSlimAndBatchReadTheProperties) {
 
 }  // namespace
 }  // namespace kam::hubspot
+
+namespace kam::hubspot {
+namespace {
+
+TEST(HubSpotClient, TasksNotInDoubtAreWrittenWithoutASearchInBothModes) {
+  for (bool unique : {true, false}) {
+    auto fake = std::make_shared<FakeTransport>();
+    TaskStore store;
+    store.Install(*fake, unique);
+    auto client = HubSpotClient::Create(TokenOptions(), fake);
+    TaskSpec fresh = Task("new-key", "512");
+    fresh.in_doubt = false;
+    TaskSpec doubtful = Task("old-key", "513");
+    auto r = client->WriteTasks({fresh, doubtful});
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    ASSERT_TRUE(r->all_ok());
+    auto searches = fake->CallsTo("POST /crm/v3/objects/tasks/search");
+    ASSERT_EQ(searches.size(), 1u) << unique;
+    EXPECT_EQ(searches[0].body["filterGroups"][0]["filters"][0]["values"],
+              Json::array({"old-key"}));
+    fake->calls.clear();
+    auto only_fresh = client->WriteTasks({Task("another", "514")});
+    ASSERT_TRUE(only_fresh.ok());
+    EXPECT_EQ(fake->CallsTo("POST /crm/v3/objects/tasks/search").size(), 1u);  // in doubt
+    fake->calls.clear();
+    TaskSpec f2 = Task("third", "515");
+    f2.in_doubt = false;
+    ASSERT_TRUE(client->WriteTasks({f2}).ok());
+    EXPECT_TRUE(fake->CallsTo("POST /crm/v3/objects/tasks/search").empty()) << unique;
+    EXPECT_EQ(store.key_to_id.size(), 4u);
+    EXPECT_TRUE(store.associations.count({store.key_to_id["third"], "515"}));
+  }
+}
+
+}  // namespace
+}  // namespace kam::hubspot

@@ -96,7 +96,8 @@ class HubSpotClient {
 
   // ---- Tasks ----
   // Writes tasks idempotently by key (see TaskKeyMode); each is associated with its company
-  // (type 192) and assigned to owner_id. Same key twice -> still one task.
+  // (type 192) and assigned to owner_id. Same key twice -> still one task. Keys marked in_doubt
+  // are searched first and an existing task is left as it is (created = false).
   Result<TaskWriteResult> WriteTasks(const std::vector<TaskSpec>& tasks);
   // Tasks whose kam_task_key is one of `keys` (search IN, chunked so each body stays under the
   // size limit). Properties returned: kam_task_key, hs_task_status, hs_task_subject,

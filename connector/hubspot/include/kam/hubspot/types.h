@@ -174,6 +174,11 @@ struct TaskSpec {
   std::string priority = "MEDIUM";  // LOW, MEDIUM, HIGH
   std::string type = "TODO";        // EMAIL, CALL, TODO
   int64_t due_ms = 0;               // hs_timestamp (required by HubSpot)
+  // Whether a task with this key may already exist (an earlier write whose outcome is unknown,
+  // or unknown history). true: WriteTasks searches the key first and leaves an existing task as
+  // it is. false (the caller knows the key was never sent): no search; in upsert mode an
+  // existing task with the key would be overwritten, in search-create mode duplicated.
+  bool in_doubt = true;
 };
 
 enum class TaskKeyMode {
