@@ -418,7 +418,16 @@ Result<PullSummary> HubSpotClient::PullChangedCompanies(const Cursor& since,
     page->results = std::move(merged);
     return page;
   };
-  return internal::RunIncrementalPull(search, since, options, "hs_lastmodifieddate", on_page);
+  auto r = internal::RunIncrementalPull(search, since, options, "hs_lastmodifieddate", on_page);
+  if (r.ok()) {
+    impl_->Log(kam::http::LogLevel::kInfo,
+               "incremental pull: " + std::to_string(r->companies) + " companies in " +
+                   std::to_string(r->pages) + " pages, " + std::to_string(r->queries) +
+                   " search windows (" + std::to_string(r->id_split_windows) +
+                   " split by id), " + std::to_string(r->duplicates_skipped) +
+                   " re-read and skipped");
+  }
+  return r;
 }
 
 Result<BatchReadResult> HubSpotClient::ReadObjects(const std::string& object_type,
