@@ -245,6 +245,39 @@ TEST(Evaluation, AccountFieldsOfTheWrongTypeAreRefused) {
   EXPECT_TRUE(r.rules->AccountFromJson({{"id", "x"}, {"revenue", nullptr}}, &a).ok());
 }
 
+TEST(Mapping, ConvertsDatesBooleansAndEnumsFromCrmStrings) {
+  json doc = json::parse(kValid);
+  doc["mapping"]["hubspot"]["last_contact"] = {{"property", "notes_last_contacted"},
+                                               {"type", "days_since"}};
+  doc["mapping"]["hubspot"]["last_order"] = {{"property", "last_order"}, {"type", "days_since"}};
+  doc["mapping"]["hubspot"]["since"] = {{"property", "createdate"}, {"type", "date"}};
+  doc["mapping"]["hubspot"]["segment"] = {{"property", "seg"}, {"type", "enum"},
+                                          {"values", {"gold", "silver"}}};
+  doc["mapping"]["hubspot"]["vip"] = {{"property", "vip"}, {"type", "bool"}};
+  LoadResult r = RuleSet::LoadText(doc.dump(), "m.json");
+  ASSERT_TRUE(r.ok()) << Dump(r.errors);
+  const int64_t now = 1795564800;  // 2026-11-25T00:00:00Z
+  json props = {{"notes_last_contacted", "2026-11-15T12:00:00Z"},
+                {"last_order", "1792972800000"},  // epoch ms: 2026-10-26
+                {"createdate", "2020-01-02"},
+                {"seg", "bronze"},
+                {"vip", "YES"},
+                {"rev", "1e3"}};
+  std::vector<std::string> warnings;
+  Account a = r.rules->MapAccount("hubspot", "1", "", props, json::object(), now, &warnings);
+  auto v = [&](const char* f) { return a.values[static_cast<size_t>(r.rules->FieldIndex(f))]; };
+  EXPECT_EQ(v("last_contact").number, 9);
+  EXPECT_EQ(v("last_order").number, 30);
+  EXPECT_EQ(v("since").string, "2020-01-02");
+  EXPECT_EQ(v("segment").kind, FieldValue::Kind::kAbsent);
+  EXPECT_TRUE(v("vip").boolean);
+  EXPECT_EQ(v("revenue").number, 1000);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("segment"), std::string::npos) << warnings[0];
+  EXPECT_EQ(r.rules->MapAccount("salesforce", "1", "", props, json::object(), now).values.size(),
+            r.rules->account_fields().size());
+}
+
 TEST(EmbeddedTests, AFailingTestGivesAReadableDiff) {
   json doc = json::parse(kValid);
   doc["tests"] = json::array(
