@@ -221,6 +221,7 @@ struct PlannedTask {
   std::string rule_id;
   std::string owner_id;
   bool auto_close = false;
+  bool in_doubt = false;  // an earlier write of this key failed: search before creating
   hubspot::TaskSpec spec;
 };
 
@@ -710,10 +711,10 @@ struct SyncEngine::Impl {
       for (const auto& t : r.tasks) {
         holds.insert({r.account_id, t.rule_id});
         std::string key = TaskKey(portal, r.account_id, t.rule_id, t.cooldown_days);
-        if (auto known = store->GetTask(key); known && known->state != "failed") {
-          continue;  // already suggested in this period
-        }
+        auto known = store->GetTask(key);
+        if (known && known->state != "failed") continue;  // already suggested in this period
         PlannedTask pt;
+        pt.in_doubt = known.has_value();  // a failed write may still have created it
         pt.key = key;
         pt.account_id = r.account_id;
         pt.account_name = plan.names[r.account_id];
@@ -822,7 +823,10 @@ struct SyncEngine::Impl {
       e.kind = "create_task";
       e.idem_key = "task:" + t.key + ":" + std::to_string(run_id);
       e.account_id = t.account_id;
-      e.payload_json = json{{"task", TaskSpecJson(t.spec)}, {"rule_id", t.rule_id}}.dump();
+      e.payload_json = json{{"task", TaskSpecJson(t.spec)},
+                            {"rule_id", t.rule_id},
+                            {"in_doubt", t.in_doubt}}
+                           .dump();
       store->AddOutbox(e);
       store::TaskRow row;
       row.task_key = t.key;
@@ -985,6 +989,9 @@ struct SyncEngine::Impl {
     for (const auto& e : chunk) {
       json p = json::parse(e.payload_json);
       specs.push_back(TaskSpecFromJson(p["task"]));
+      // Only a key that may already be in the CRM needs the search by key: one planned by an
+      // earlier (interrupted) run, retried, or re-planned after a failed write.
+      specs.back().in_doubt = p.value("in_doubt", true) || e.attempts > 0 || e.run_id != run_id;
       by_key[specs.back().key] = &e;
     }
     CrashCheckpoint("push.tasks.before_send");

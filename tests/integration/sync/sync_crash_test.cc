@@ -79,8 +79,8 @@ class SyncCrash : public ::testing::Test {
   }
 
   // Kills a first sync at checkpoint `at`, reruns to completion, compares with the reference.
-  void CrashAndResume(int64_t at) {
-    auto server = StartSandbox(kAccounts);
+  void CrashAndResume(int64_t at, bool task_key_unique = true) {
+    auto server = StartSandbox(kAccounts, 7, task_key_unique);
     TempDir state_dir;
     TestHost host;
     engine::SyncEngine(host, EngineOptions(server->url(), state_dir.path, *rules_)).Provision();
@@ -124,6 +124,14 @@ TEST_F(SyncCrash, AKillAtFixedPointsResumesToTheSameCrm) {
   ASSERT_GE(checkpoints_, 10);
   for (int64_t at : {int64_t{2}, checkpoints_ / 2, checkpoints_ - 4, checkpoints_}) {
     CrashAndResume(at);
+  }
+}
+
+// Without a unique task-key property the CRM cannot upsert: tasks are searched by key before
+// they are created, for every write whose outcome is in doubt.
+TEST_F(SyncCrash, AKillWhenTheCrmHasNoUniqueTaskKeyStillDuplicatesNoTask) {
+  for (int64_t at : {checkpoints_ - 6, checkpoints_ - 4, checkpoints_ - 2}) {
+    CrashAndResume(at, /*task_key_unique=*/false);
   }
 }
 
