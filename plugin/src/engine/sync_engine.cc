@@ -951,7 +951,6 @@ struct SyncEngine::Impl {
     CrashCheckpoint("push.update.sent");
     store::Store::Transaction tx(*store);
     std::set<std::string> failed_ids;
-    std::optional<hubspot::Error> stop;
     for (const auto& f : result->failed) {
       failed_ids.insert(f.id);
       auto it = by_account.find(f.id);
