@@ -139,9 +139,18 @@ RateLimiter::Decision RateLimiter::TryAcquire(Lane lane, TimePoint now) {
 void RateLimiter::OnResponse(Lane lane, const RateLimitInfo& info, int http_status,
                              std::string_view policy_name, int64_t retry_after_ms,
                              TimePoint sent_at, TimePoint now) {
-  (void)sent_at;
   if (!options_.enabled || lane == Lane::kUnpaced) return;
   std::lock_guard lock(mu_);
+  if (lane == Lane::kSearch) {
+    // The server counts a search when it takes it up, somewhere between our grant and this
+    // response (it may queue on the way). Counting it from the response keeps our window behind
+    // the server's, so queueing jitter never puts six searches into the server's second.
+    auto granted = std::upper_bound(search_sends_.begin(), search_sends_.end(), sent_at);
+    if (granted != search_sends_.begin()) {
+      search_sends_.erase(std::prev(granted));
+      search_sends_.insert(std::upper_bound(search_sends_.begin(), search_sends_.end(), now), now);
+    }
+  }
   if (info.max && *info.max > 0) max_ = *info.max;
   if (info.interval_ms && *info.interval_ms > 0) interval_ms_ = *info.interval_ms;
   ExpireLocked(now);

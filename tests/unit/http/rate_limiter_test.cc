@@ -171,6 +171,25 @@ TEST(RateLimiter, PacesSearchToFiveRequestsPerStretchedSecond) {
   EXPECT_EQ(GrantsAt(limiter, Lane::kStandard, kT0), 90);
 }
 
+TEST(RateLimiter, ASearchCountsFromItsResponseSoQueueingNeverPutsSixIntoTheServersSecond) {
+  RateLimiter limiter(RateLimitOptions{});
+  // Five searches one after the other. The first queued on the way and was taken up by the
+  // server only at about 440 ms, just before the second.
+  ASSERT_EQ(limiter.TryAcquire(Lane::kSearch, kT0).verdict, Verdict::kGo);
+  limiter.OnResponse(Lane::kSearch, {}, 200, {}, -1, kT0, kT0 + milliseconds(450));
+  for (int i = 0; i < 4; ++i) {
+    const auto granted = kT0 + milliseconds(450 + 10 * i);
+    ASSERT_EQ(limiter.TryAcquire(Lane::kSearch, granted).verdict, Verdict::kGo);
+    limiter.OnResponse(Lane::kSearch, {}, 200, {}, -1, granted, granted + milliseconds(10));
+  }
+  // Counting from the grants, a sixth search would go at 1,200 ms, and the server would see
+  // six within its second (440..1,200 ms).
+  auto d = limiter.TryAcquire(Lane::kSearch, kT0 + milliseconds(1200));
+  ASSERT_EQ(d.verdict, Verdict::kWait);
+  EXPECT_GE(d.not_before, kT0 + milliseconds(450 + 1000));
+  EXPECT_EQ(limiter.TryAcquire(Lane::kSearch, kT0 + milliseconds(1600)).verdict, Verdict::kGo);
+}
+
 TEST(RateLimiter, ASecondly429BlocksOnlyTheSearchLane) {
   RateLimiter limiter(RateLimitOptions{});
   limiter.OnResponse(Lane::kSearch, {}, 429, "SECONDLY", -1, kT0, kT0);

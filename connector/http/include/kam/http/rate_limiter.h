@@ -45,8 +45,8 @@ class RateLimiter {
 
   // Feeds back a response: its rate-limit headers (may be empty) and status. A 429 blocks the
   // lane: TEN_SECONDLY_ROLLING (or no policy) for one interval from now (or retry_after),
-  // SECONDLY for 1 s, DAILY until the daily reset. `sent_at` is when the request was granted
-  // (unused today).
+  // SECONDLY for 1 s, DAILY until the daily reset. `sent_at` is when the request was granted: a
+  // search then counts from `now` (its response) instead of its grant.
   void OnResponse(Lane lane, const RateLimitInfo& info, int http_status,
                   std::string_view policy_name, int64_t retry_after_ms, TimePoint sent_at,
                   TimePoint now);
