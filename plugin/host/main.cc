@@ -123,6 +123,17 @@ class Runner {
       return ExitCodeFor(r.status);
     }
     json result = json::parse(r.json, nullptr, false);
+    if (op == "jsonlogic.apply" && !globals_.json_output && result.is_object()) {
+      // A rule author wants the value itself, or the rule's error.
+      if (result.contains("error")) {
+        const json& e = result["error"];
+        std::fprintf(stderr, "kam: jsonlogic: %s: %s\n", e.value("type", "error").c_str(),
+                     e.value("message", "").c_str());
+        return kExitFailure;
+      }
+      std::printf("%s\n", result.value("result", json()).dump().c_str());
+      return kExitOk;
+    }
     if (globals_.json_output || result.is_discarded()) {
       std::printf("%s\n", r.json.c_str());
     } else if (result.is_object() && result.contains("text") && result["text"].is_string()) {
