@@ -289,21 +289,7 @@ Status RunBench(const RuleSet& rules, const BenchOptions& options, BenchReport* 
   for (size_t i = 0; i < n; ++i) {
     const Compact& r = results[i];
     const jl::Value& id = data.slots[i * width + static_cast<size_t>(rs.slot_id)];
-    line.assign(id.as_string());
-    line += '|';
-    line += internal::FormatNumber(r.score);
-    line += '|';
-    line += rs.tiers[static_cast<size_t>(r.tier)].id;
-    line += '|';
-    bool first = true;
-    for (size_t j = 0; j < rs.tasks.size(); ++j) {
-      if ((r.tasks >> j & 1) == 0) continue;
-      if (!first) line += ',';
-      line += rs.tasks[j].id;
-      first = false;
-    }
-    line += '\n';
-    h = internal::Fnv32(line, h);
+    h = internal::FoldDigestLine(rs, id.as_string(), r.score, r.tier, r.tasks, line, h);
     sum += r.score;
     ++tiers[rs.tiers[static_cast<size_t>(r.tier)].id];
   }

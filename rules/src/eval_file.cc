@@ -81,21 +81,8 @@ Status EvalFile(const RuleSet& rules, const std::string& input_path, std::ostrea
       revenue = record[static_cast<size_t>(rs.revenue_index)].as_number();
     }
     book.Add(account.id, account.owner_id, core.score, revenue, core.tier);
-    line = account.id;
-    line += '|';
-    line += internal::FormatNumber(core.score);
-    line += '|';
-    line += rs.tiers[static_cast<size_t>(core.tier)].id;
-    line += '|';
-    bool first = true;
-    for (size_t j = 0; j < rs.tasks.size(); ++j) {
-      if ((core.tasks >> j & 1) == 0) continue;
-      if (!first) line += ',';
-      line += rs.tasks[j].id;
-      first = false;
-    }
-    line += '\n';
-    digest = internal::Fnv32(line, digest);
+    digest = internal::FoldDigestLine(rs, account.id, core.score, core.tier, core.tasks, line,
+                                      digest);
     sum += core.score;
     return Status();
   });

@@ -173,6 +173,13 @@ struct RuleSetAccess {
   static std::shared_ptr<RuleSet> Make(std::unique_ptr<RuleSet::Impl> impl);
 };
 
+namespace internal {
+// Folds one account's bench-digest line "id|score|tier|task1,task2,...\n" (shared/bench README)
+// into the FNV-1a 32 hash h and returns it; `line` is scratch space reused between calls.
+uint32_t FoldDigestLine(const RuleSet::Impl& rs, std::string_view id, double score, int tier,
+                        uint64_t tasks, std::string& line, uint32_t h);
+}  // namespace internal
+
 }  // namespace kam::rules
 
 #endif  // KAM_RULES_SRC_INTERNAL_H_

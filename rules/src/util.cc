@@ -109,4 +109,23 @@ std::string ValueJson(const jl::Value& v) {
   }
 }
 
+uint32_t FoldDigestLine(const RuleSet::Impl& rs, std::string_view id, double score, int tier,
+                        uint64_t tasks, std::string& line, uint32_t h) {
+  line.assign(id);
+  line += '|';
+  line += FormatNumber(score);
+  line += '|';
+  line += rs.tiers[static_cast<size_t>(tier)].id;
+  line += '|';
+  bool first = true;
+  for (size_t j = 0; j < rs.tasks.size(); ++j) {
+    if ((tasks >> j & 1) == 0) continue;
+    if (!first) line += ',';
+    line += rs.tasks[j].id;
+    first = false;
+  }
+  line += '\n';
+  return Fnv32(line, h);
+}
+
 }  // namespace kam::rules::internal
