@@ -1,5 +1,7 @@
 // The rules.* and jsonlogic.apply operations as the ABI layer calls them: JSON in, JSON out,
 // "ok": false for problems found, OpError with a KAM_ status for requests that cannot run.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -27,7 +29,8 @@ class RulesOps : public ::testing::Test {
   void SetUp() override {
     RegisterRulesOps(table_);
     dir_ = std::filesystem::temp_directory_path() /
-           ("kam_rules_ops_" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+           ("kam_rules_ops_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

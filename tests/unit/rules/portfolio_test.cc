@@ -1,6 +1,8 @@
 // The portfolio pass: ranking with ties, Pareto flags, tier capacities per owner and in total
 // (ties, empty owner, all accounts equal, capacity 0, cascading), determinism; and the
 // streaming evaluation of an NDJSON file.
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -206,8 +208,8 @@ class EvalFileTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("kam_rules_eval_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "_" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+           ("kam_rules_eval_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
