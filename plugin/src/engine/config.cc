@@ -87,7 +87,15 @@ EngineConfig ParseEngineConfig(const json& config) {
   if (config.is_null()) return c;
   CheckKeys(config, "",
             {"crm", "hubspot", "rules", "state", "conflicts", "full_pull_after_days",
-             "overlap_minutes", "facts", "batch_size", "task_type", "$schema", "comment"});
+             "overlap_minutes", "facts", "batch_size", "task_type", "$schema", "comment",
+             "config_dir"});
+  // The host passes the folder of the configuration file as config_dir; relative paths in the
+  // file (rules, state, tls.ca_file) are relative to that folder, as an admin expects.
+  const std::string config_dir = Str(config, "config_dir", "", "");
+  auto resolve = [&config_dir](const std::string& path) {
+    if (path.empty() || path[0] == '/' || config_dir.empty()) return path;
+    return config_dir + "/" + path;
+  };
   c.crm = Str(config, "crm", "", c.crm);
   if (c.crm != "hubspot") Bad("/crm", "unsupported CRM \"" + c.crm + "\" (this build: hubspot)");
   if (config.contains("hubspot")) {
@@ -134,9 +142,11 @@ EngineConfig ParseEngineConfig(const json& config) {
       Bad(p + "/task_key_mode", "expected auto, upsert or search_create");
     }
   }
-  c.rules_path = Str(config, "rules", "", "");
-  c.state_path = Str(config, "state", "", c.state_path);
-  if (c.state_path.empty()) Bad("/state", "must not be empty");
+  c.rules_path = resolve(Str(config, "rules", "", ""));
+  const std::string state = Str(config, "state", "", c.state_path);
+  if (state.empty()) Bad("/state", "must not be empty");
+  c.state_path = resolve(state);
+  c.hubspot.ca_file = resolve(c.hubspot.ca_file);
   if (config.contains("conflicts")) {
     const json& k = config["conflicts"];
     CheckKeys(k, "/conflicts", {"default", "fields"});

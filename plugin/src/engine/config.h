@@ -59,8 +59,9 @@ struct EngineConfig {
 };
 
 // Parses `config` ({} gives the defaults). Throws OpError(KAM_INVALID_ARGUMENT, message,
-// "/json/pointer") on an unknown key, a wrong type or a bad value. Relative paths stay relative
-// to the working directory of the process.
+// "/json/pointer") on an unknown key, a wrong type or a bad value. Relative paths (rules, state,
+// hubspot.tls.ca_file) are relative to `config_dir` (set by the host to the configuration file's
+// folder), else to the working directory of the process.
 EngineConfig ParseEngineConfig(const nlohmann::json& config);
 
 }  // namespace kam::engine

@@ -95,6 +95,21 @@ TEST(EngineConfig, TheShippedExampleConfigParses) {
   EXPECT_EQ(c.PolicyFor("kam_score"), ConflictPolicy::kOverwrite);
 }
 
+// The host passes the configuration file's folder as config_dir (kam --config FILE); the first
+// wave refused that key, so every `kam --config kam.json sync` failed.
+TEST(EngineConfig, RelativePathsResolveAgainstTheConfigFilesFolder) {
+  EngineConfig c = ParseEngineConfig(nlohmann::json::parse(R"({
+    "config_dir": "/etc/kam", "rules": "rules/key.json", "state": "state.db",
+    "hubspot": {"tls": {"ca_file": "ca.pem"}}})"));
+  EXPECT_EQ(c.rules_path, "/etc/kam/rules/key.json");
+  EXPECT_EQ(c.state_path, "/etc/kam/state.db");
+  EXPECT_EQ(c.hubspot.ca_file, "/etc/kam/ca.pem");
+  EngineConfig absolute = ParseEngineConfig(nlohmann::json::parse(
+      R"({"config_dir": "/etc/kam", "rules": "/srv/r.json", "state": "/var/lib/kam/s.db"})"));
+  EXPECT_EQ(absolute.rules_path, "/srv/r.json");
+  EXPECT_EQ(absolute.state_path, "/var/lib/kam/s.db");
+}
+
 }  // namespace
 }  // namespace kam::engine
 
