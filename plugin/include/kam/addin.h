@@ -164,6 +164,32 @@ KAM_EXPORT int32_t kam_addin_negotiate(uint32_t host_major, uint32_t host_minor,
 typedef int32_t (*kam_addin_negotiate_fn)(uint32_t, uint32_t, const kam_addin_api**);
 #define KAM_ADDIN_NEGOTIATE_SYMBOL "kam_addin_negotiate"
 
+/*
+ * Threads and lifetime, in detail (ABI 1.0; these notes add precision, they change nothing):
+ *
+ * - invoke() on an instance that is already running a call, from any thread, returns
+ *   KAM_CONFLICT at once and changes nothing; the running call goes on. A host callback that
+ *   calls invoke() on its own instance gets KAM_CONFLICT too.
+ * - destroy() while invoke() runs on another thread WAITS: from that moment the running call
+ *   sees is_cancelled() as true (the plugin no longer asks the host) and stops at its next page
+ *   or batch boundary, leaving a resumable state; destroy() returns after invoke() has returned
+ *   and the instance is freed. An invoke() that starts while destroy() waits returns
+ *   KAM_CANCELLED. After destroy() has returned the instance pointer is dangling: the host must
+ *   not pass it again (this the plugin cannot detect).
+ * - destroy() called from inside a host callback of the instance's own running call cannot wait
+ *   for that call: it returns at once, the call is cancelled as above, and the instance is freed
+ *   when that invoke() returns. kam_host_api must stay valid until then.
+ * - Every function of kam_addin_api is noexcept in the plugin's C++ and catches everything;
+ *   errors are written into kam_error from fixed buffers, without allocating. Only the fields of
+ *   kam_error, kam_buffer and kam_host_api that the caller's struct_size holds entirely are
+ *   read or written. invoke() refuses a kam_buffer whose struct_size does not hold size
+ *   (KAM_INVALID_ARGUMENT).
+ * - Limits on the JSON texts: a create() configuration at most 1 MiB, an invoke() request at most
+ *   64 MiB, both at most 256 levels of nested arrays and objects. Beyond them the call returns
+ *   KAM_INVALID_ARGUMENT naming the limit; location is "config" / "request", with ":line:col"
+ *   of the first bracket too deep.
+ */
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
