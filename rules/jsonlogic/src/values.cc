@@ -348,6 +348,9 @@ Expected<nlohmann::json> ParseJson(std::string_view text, std::size_t max_depth)
   } catch (const nlohmann::json::parse_error& e) {
     return Error{std::string(kInvalidJson),
                  "invalid JSON at byte " + std::to_string(e.byte) + ": " + e.what(), ""};
+  } catch (const nlohmann::json::exception& e) {
+    // A number the parser cannot hold (e.g. 1e400 is out_of_range.406, not a parse_error).
+    return Error{std::string(kInvalidJson), std::string("invalid JSON: ") + e.what(), ""};
   }
 }
 

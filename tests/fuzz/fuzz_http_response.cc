@@ -1,0 +1,53 @@
+// Fuzz target: HTTP response parsing as connector/http's client does it: Beast's response
+// parser with the client's header and body limits on raw bytes from the network, then what the
+// client reads from a response: the rate-limit headers, Retry-After, the error of a non-2xx
+// answer (JSON error body or raw text) and the JSON body.
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "kam/http/error.h"
+#include "kam/http/json_body.h"
+#include "kam/http/rate_limiter.h"
+#include "kam/http/request.h"
+#include "util.h"
+
+namespace bhttp = boost::beast::http;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(64 * 1024);    // the fuzz run's max_response_bytes
+  parser.header_limit(64 * 1024);  // client.cc: kHeaderLimit
+  parser.eager(true);
+  boost::beast::error_code ec;
+  std::string_view rest(reinterpret_cast<const char*>(data), size);
+  while (!rest.empty() && !ec && !parser.is_done()) {
+    const size_t used = parser.put(boost::asio::buffer(rest.data(), rest.size()), ec);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      break;
+    }
+    if (used == 0) break;
+    rest.remove_prefix(used);
+  }
+  if (!ec && !parser.is_done()) parser.put_eof(ec);
+  if (ec || !parser.is_done()) return 0;
+
+  auto& msg = parser.get();
+  kam::http::Response response;
+  response.status = static_cast<int>(msg.result_int());
+  for (const auto& field : msg) {
+    response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  response.body = msg.body();
+  (void)kam::http::RateLimitInfo::FromHeaders(response.headers);
+  (void)kam::http::internal::ParseRetryAfterMs(response.Header("Retry-After"));
+  (void)kam::http::ErrorFromResponse(response.status, response.body, response.CorrelationId());
+  (void)kam::http::ParseJsonBody(response, "fuzz");
+  return 0;
+}
