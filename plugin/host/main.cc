@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_docs.h"
 #include "plugin_loader.h"
 
 namespace {
@@ -351,6 +352,16 @@ int main(int argc, char** argv) {
     if (!latency.empty()) request["latency_ms"] = latency;
   });
 
+  // Documentation generated from this very command line (the package installs both).
+  std::string shell;
+  auto* completion = app.add_subcommand("completion", "Print a shell completion script");
+  completion->add_option("SHELL", shell, "Shell (bash)")->required()->check(
+      CLI::IsMember({"bash"}));
+  completion->callback([&] { op = "completion"; });
+  app.add_subcommand("man", "Print the manual page kam(1) in roff")->callback([&] {
+    op = "man";
+  });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -360,6 +371,14 @@ int main(int argc, char** argv) {
   if (!error.empty()) {
     std::fprintf(stderr, "kam: %s\n", error.c_str());
     return kExitUsage;
+  }
+  if (op == "completion") {
+    std::fputs(kam::host::BashCompletion(app).c_str(), stdout);
+    return kExitOk;
+  }
+  if (op == "man") {
+    std::fputs(kam::host::ManPage(app, KAM_VERSION, KAM_RELEASE_DATE).c_str(), stdout);
+    return kExitOk;
   }
   Runner runner(g);
   if (op == "jsonlogic.apply" && ndjson) return runner.RunNdjson();
