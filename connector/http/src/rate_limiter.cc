@@ -23,6 +23,27 @@ milliseconds UntilNextMidnight(int64_t offset_ms) {
   return milliseconds(kDayMs - into_day);
 }
 
+// Salesforce: "api-usage=25/15000[; per-app-api-usage=17/250(appName=x)]" = calls used / allowed
+// over the rolling 24 hours (CRM_API B10): the daily quota as limit and remaining.
+void ParseSforceApiUsage(std::string_view value, RateLimitInfo* info) {
+  constexpr std::string_view kKey = "api-usage=";
+  std::size_t at = value.find(kKey);
+  // "per-app-api-usage=" also contains the key: take the first one not preceded by '-'.
+  while (at != std::string_view::npos && at > 0 && value[at - 1] == '-') {
+    at = value.find(kKey, at + 1);
+  }
+  if (at == std::string_view::npos) return;
+  std::string_view rest = value.substr(at + kKey.size());
+  rest = rest.substr(0, rest.find_first_of(";,("));
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return;
+  auto used = internal::ParseInt(rest.substr(0, slash));
+  auto max = internal::ParseInt(rest.substr(slash + 1));
+  if (!used || !max || *max <= 0) return;
+  info->daily = *max;
+  info->daily_remaining = std::max<int64_t>(0, *max - *used);
+}
+
 }  // namespace
 
 RateLimitInfo RateLimitInfo::FromHeaders(const Headers& headers) {
@@ -39,6 +60,8 @@ RateLimitInfo RateLimitInfo::FromHeaders(const Headers& headers) {
       info.daily = internal::ParseInt(value);
     } else if (EqualsIgnoreCase(name, "X-HubSpot-RateLimit-Daily-Remaining")) {
       info.daily_remaining = internal::ParseInt(value);
+    } else if (EqualsIgnoreCase(name, "Sforce-Limit-Info")) {
+      ParseSforceApiUsage(value, &info);
     }
   }
   return info;

@@ -19,11 +19,13 @@ namespace kam::http {
 
 // The rate-limit headers of one response; absent headers are nullopt.
 struct RateLimitInfo {
-  std::optional<int64_t> max;              // X-HubSpot-RateLimit-Max
-  std::optional<int64_t> remaining;        // X-HubSpot-RateLimit-Remaining
-  std::optional<int64_t> interval_ms;      // X-HubSpot-RateLimit-Interval-Milliseconds
-  std::optional<int64_t> daily;            // X-HubSpot-RateLimit-Daily
-  std::optional<int64_t> daily_remaining;  // X-HubSpot-RateLimit-Daily-Remaining
+  std::optional<int64_t> max;          // X-HubSpot-RateLimit-Max
+  std::optional<int64_t> remaining;    // X-HubSpot-RateLimit-Remaining
+  std::optional<int64_t> interval_ms;  // X-HubSpot-RateLimit-Interval-Milliseconds
+  // X-HubSpot-RateLimit-Daily / -Daily-Remaining, or Salesforce's Sforce-Limit-Info
+  // "api-usage=N/M" (M and M - N: the rolling 24-hour allocation).
+  std::optional<int64_t> daily;
+  std::optional<int64_t> daily_remaining;
 
   bool empty() const { return !max && !remaining && !interval_ms && !daily && !daily_remaining; }
   static RateLimitInfo FromHeaders(const Headers& headers);

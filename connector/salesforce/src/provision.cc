@@ -1,0 +1,279 @@
+// Provisioning through the Tooling API: create missing fields, add missing tier values, report
+// conflicts, read everything back.
+#include "provision.h"
+
+#include <cctype>
+#include <map>
+#include <set>
+
+#include "client_impl.h"
+#include "kam/http/encoding.h"
+
+namespace kam::salesforce {
+namespace internal {
+
+std::vector<FieldDef> DesiredFields(const ProvisionSpec& spec) {
+  auto field = [](std::string object, std::string name, std::string label, std::string type,
+                  std::string describe_type, std::string description) {
+    FieldDef d;
+    d.object = object;
+    d.metadata_object = object == "Task" ? "Activity" : object;
+    d.name = std::move(name);
+    d.label = std::move(label);
+    d.metadata_type = std::move(type);
+    d.describe_type = std::move(describe_type);
+    d.description = std::move(description);
+    return d;
+  };
+  FieldDef score = field("Account", kScoreField, "KAM score", "Number", "double",
+                         "Key-account score computed by the KAM add-in (0-100).");
+  score.precision = 5;
+  score.scale = 1;
+  FieldDef tier = field("Account", kTierField, "KAM tier", "Picklist", "picklist",
+                        "Key-account tier assigned by the KAM add-in's rule file.");
+  tier.values = spec.tiers;
+  FieldDef breakdown = field("Account", kBreakdownField, "KAM score breakdown", "LongTextArea",
+                             "textarea", "Per-criterion scores behind the KAM score.");
+  breakdown.length = 32768;
+  FieldDef hint = field("Account", kNextTierHintField, "KAM next-tier hint", "LongTextArea",
+                        "textarea", "What would move this account to the next tier.");
+  hint.length = 4000;
+  FieldDef version = field("Account", kRulesVersionField, "KAM rules version", "Text", "string",
+                           "Version of the rule file that produced the score.");
+  version.length = 80;
+  FieldDef scored = field("Account", kScoredAtField, "KAM scored at", "DateTime", "datetime",
+                          "When the KAM add-in last scored this account.");
+  FieldDef key = field("Task", kTaskKeyField, "KAM task key", "Text", "string",
+                       "Idempotency key of a task suggested by the KAM add-in; do not edit.");
+  key.length = 80;
+  key.external_id = spec.try_external_id_task_key;
+  return {score, tier, breakdown, hint, version, scored, key};
+}
+
+Json CustomFieldBody(const FieldDef& def) {
+  Json m = {{"label", def.label},
+            {"type", def.metadata_type},
+            {"description", def.description},
+            {"inlineHelpText", def.description}};
+  if (def.metadata_type == "Number") {
+    m["precision"] = def.precision;
+    m["scale"] = def.scale;
+  } else if (def.metadata_type == "Text") {
+    m["length"] = def.length;
+    if (def.external_id) m["externalId"] = true;
+  } else if (def.metadata_type == "LongTextArea") {
+    m["length"] = def.length;
+    m["visibleLines"] = 5;
+  } else if (def.metadata_type == "Picklist") {
+    m = WithPicklistValues(std::move(m), def.values);
+  }
+  return {{"FullName", def.metadata_object + "." + def.name}, {"Metadata", std::move(m)}};
+}
+
+Json WithPicklistValues(Json metadata, const std::vector<TierValue>& add) {
+  Json& vs = metadata["valueSet"];
+  if (!vs.is_object()) vs = Json::object();
+  if (!vs.contains("restricted")) vs["restricted"] = false;
+  Json& def = vs["valueSetDefinition"];
+  if (!def.is_object()) def = {{"sorted", false}};
+  Json& values = def["value"];
+  if (!values.is_array()) values = Json::array();
+  std::set<std::string> have;
+  for (const auto& v : values) have.insert(Lower(v.value("fullName", "")));
+  for (const auto& t : add) {
+    if (!have.insert(Lower(t.value)).second) continue;
+    values.push_back({{"fullName", t.value},
+                      {"label", t.label.empty() ? t.value : t.label},
+                      {"default", false}});
+  }
+  return metadata;
+}
+
+ProvisionItem::Outcome CompareField(const FieldDef& def, const Json& described, std::string* detail,
+                                    std::vector<TierValue>* missing) {
+  const std::string type = described.value("type", "");
+  if (type != def.describe_type) {
+    *detail = "exists as " + type + ", the add-in needs " + def.describe_type + " (" +
+              def.metadata_type +
+              "); left unchanged: rename or delete it in Setup, "
+              "then provision again";
+    return ProvisionItem::Outcome::kConflict;
+  }
+  if (def.metadata_type == "Number") {
+    const int precision = described.value("precision", 0);
+    const int scale = described.value("scale", 0);
+    if (scale < def.scale || (precision > 0 && precision - scale < def.precision - def.scale)) {
+      *detail = "Number(" + std::to_string(precision) + "," + std::to_string(scale) +
+                ") is narrower than Number(" + std::to_string(def.precision) + "," +
+                std::to_string(def.scale) + "); scores may be rounded or refused";
+      return ProvisionItem::Outcome::kConflict;
+    }
+  }
+  if (def.metadata_type == "Picklist") {
+    std::set<std::string> have;
+    if (auto p = described.find("picklistValues"); p != described.end() && p->is_array()) {
+      for (const auto& v : *p) have.insert(Lower(v.value("value", "")));
+    }
+    for (const auto& t : def.values) {
+      if (!have.count(Lower(t.value))) missing->push_back(t);
+    }
+    if (!missing->empty()) {
+      std::string names;
+      for (const auto& t : *missing) names += (names.empty() ? "" : ", ") + t.value;
+      *detail = "values added: " + names + " (existing values kept)";
+      return ProvisionItem::Outcome::kUpdated;
+    }
+  }
+  return ProvisionItem::Outcome::kUnchanged;
+}
+
+}  // namespace internal
+
+using internal::Json;
+using kam::http::Method;
+
+namespace {
+
+using Described = std::map<std::string, Json>;  // lower-case field name -> describe entry
+
+}  // namespace
+
+Result<ProvisionReport> SalesforceClient::Provision(const ProvisionSpec& spec) {
+  auto describe = [&](const std::string& object) { return impl_->DescribeFields(object); };
+  auto tooling_field_id = [&](const internal::FieldDef& def) -> Result<std::string> {
+    const std::string dev_name = def.name.substr(0, def.name.size() - 3);  // no "__c"
+    const std::string soql = "SELECT Id FROM CustomField WHERE TableEnumOrId = '" +
+                             def.metadata_object + "' AND DeveloperName = '" + dev_name + "'";
+    const std::string endpoint = "GET /tooling/query";
+    auto j = impl_->GetJson("/tooling/query?q=" + kam::http::PercentEncode(soql), endpoint);
+    if (!j.ok()) return j.error();
+    try {
+      auto page = internal::ParseQueryPage(*j);
+      if (page.records.empty()) return BadAnswer(endpoint, "no CustomField " + def.name);
+      return page.records.front().id;
+    } catch (const std::exception& ex) {
+      return BadAnswer(endpoint, ex.what());
+    }
+  };
+
+  std::map<std::string, Described> described;
+  for (const char* object : {"Account", "Task"}) {
+    auto d = describe(object);
+    if (!d.ok()) return d.error();
+    described[object] = std::move(*d);
+  }
+
+  ProvisionReport report;
+  for (const auto& def : internal::DesiredFields(spec)) {
+    ProvisionItem item{def.object, def.name, ProvisionItem::Outcome::kUnchanged, ""};
+    const Described& fields = described[def.object];
+    auto existing = fields.find(internal::Lower(def.name));
+    if (existing != fields.end()) {
+      std::vector<TierValue> missing;
+      item.outcome = internal::CompareField(def, existing->second, &item.detail, &missing);
+      if (item.outcome == ProvisionItem::Outcome::kUpdated) {
+        // Read the full definition (inactive values too), append, write it back.
+        auto id = tooling_field_id(def);
+        Status s = id.ok() ? Status() : Status(id.error());
+        if (s.ok()) {
+          const std::string rest = "/tooling/sobjects/CustomField/" + *id;
+          auto current = impl_->GetJson(rest, "GET /tooling/sobjects/CustomField/{id}");
+          if (!current.ok()) {
+            s = current.error();
+          } else {
+            Impl::CallSpec patch;
+            patch.method = Method::kPatch;
+            patch.path = impl_->DataPath(rest);
+            patch.endpoint = "PATCH /tooling/sobjects/CustomField/{id}";
+            patch.idempotent = true;
+            patch.body =
+                Json{{"Metadata", internal::WithPicklistValues(
+                                      current->value("Metadata", Json::object()), missing)}}
+                    .dump();
+            auto r = impl_->Call(patch);
+            if (!r.ok()) s = r.error();
+          }
+        }
+        if (!s.ok()) {
+          if (s.error().error_class == ErrorClass::kCancelled) return s.error();
+          item.outcome = ProvisionItem::Outcome::kFailed;
+          item.detail = "adding values failed: " + s.error().message;
+        }
+      }
+    } else {
+      internal::FieldDef create = def;
+      Impl::CallSpec post;
+      post.method = Method::kPost;
+      post.path = impl_->DataPath("/tooling/sobjects/CustomField");
+      post.endpoint = "POST /tooling/sobjects/CustomField";
+      post.body = internal::CustomFieldBody(create).dump();
+      auto r = impl_->Call(post);
+      if (!r.ok() && create.external_id && r.error().http_status == 400 &&
+          r.error().error_code != "DUPLICATE_DEVELOPER_NAME") {
+        // The org refuses an External ID here: plain text, tasks use query-before-insert.
+        create.external_id = false;
+        post.body = internal::CustomFieldBody(create).dump();
+        r = impl_->Call(post);
+        if (r.ok()) item.detail = "created without External ID (the org refused it)";
+      }
+      if (r.ok()) {
+        item.outcome = ProvisionItem::Outcome::kCreated;
+      } else if (r.error().error_class == ErrorClass::kCancelled ||
+                 r.error().error_class == ErrorClass::kQuota) {
+        return r.error();
+      } else {
+        item.outcome = ProvisionItem::Outcome::kFailed;
+        item.detail = r.error().error_code == "DUPLICATE_DEVELOPER_NAME"
+                          ? "the field exists but the integration user cannot see it: grant "
+                            "read/edit field-level security on it (README), then provision again"
+                          : "creating it failed: " + r.error().message;
+      }
+    }
+    report.items.push_back(std::move(item));
+  }
+
+  // Read back: what was created or updated must now show with the right type.
+  if (report.changed()) {
+    for (const char* object : {"Account", "Task"}) {
+      auto d = describe(object);
+      if (!d.ok()) return d.error();
+      described[object] = std::move(*d);
+    }
+    const auto defs = internal::DesiredFields(spec);
+    for (std::size_t i = 0; i < defs.size(); ++i) {
+      ProvisionItem& item = report.items[i];
+      if (item.outcome != ProvisionItem::Outcome::kCreated &&
+          item.outcome != ProvisionItem::Outcome::kUpdated) {
+        continue;
+      }
+      const Described& fields = described[defs[i].object];
+      auto it = fields.find(internal::Lower(defs[i].name));
+      std::string note;
+      if (it == fields.end()) {
+        note =
+            "not visible to the integration user yet: grant read/edit field-level "
+            "security on it (README)";
+      } else {
+        std::vector<TierValue> missing;
+        std::string detail;
+        if (internal::CompareField(defs[i], it->second, &detail, &missing) !=
+            ProvisionItem::Outcome::kUnchanged) {
+          item.outcome = ProvisionItem::Outcome::kConflict;
+          note = "read back: " + detail;
+        }
+      }
+      if (!note.empty()) item.detail += (item.detail.empty() ? "" : "; ") + note;
+    }
+  }
+  if (auto key = described["Task"].find(internal::Lower(kTaskKeyField));
+      key != described["Task"].end()) {
+    report.task_key_external_id = key->second.value("externalId", false);
+    impl_->resolved_task_mode =
+        impl_->options.task_key_mode != TaskKeyMode::kAuto
+            ? impl_->options.task_key_mode
+            : (report.task_key_external_id ? TaskKeyMode::kUpsert : TaskKeyMode::kQueryInsert);
+  }
+  return report;
+}
+
+}  // namespace kam::salesforce
