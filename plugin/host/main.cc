@@ -323,10 +323,13 @@ int main(int argc, char** argv) {
   auto* sandbox = app.add_subcommand("sandbox", "The local sandbox CRM");
   sandbox->require_subcommand(1);
   auto* serve = sandbox->add_subcommand("serve", "Serve the sandbox CRM until interrupted");
-  std::string host = "127.0.0.1", token, db, rate_limit, faults, latency;
+  std::string host = "127.0.0.1", token, db, rate_limit, faults, latency, crm = "hubspot";
   uint32_t port = 0, accounts = 2000;
   uint64_t daily_limit = 0;
   bool task_key_unique = true;
+  serve->add_option("--crm", crm, "Which CRM to speak: hubspot or salesforce")
+      ->check(CLI::IsMember({"hubspot", "salesforce"}))
+      ->capture_default_str();
   serve->add_option("--host", host, "Address to listen on")->capture_default_str();
   serve->add_option("--port", port, "Port (0: a free port)")->capture_default_str();
   serve->add_option("--accounts", accounts, "Seeded companies")->capture_default_str();
@@ -344,6 +347,7 @@ int main(int argc, char** argv) {
     op = "sandbox.serve";
     request = {{"host", host}, {"port", port}, {"accounts", accounts}, {"seed", seed},
                {"task_key_unique", task_key_unique}};
+    if (crm != "hubspot") request["crm"] = crm;
     if (!token.empty()) request["token"] = token;
     if (!db.empty()) request["db"] = AbsolutePath(db);
     if (!rate_limit.empty()) request["rate_limit"] = rate_limit;

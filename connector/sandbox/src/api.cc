@@ -7,6 +7,7 @@
 #include <mutex>
 #include <random>
 
+#include "faults.h"
 #include "portal.h"
 
 namespace kam::sandbox {
@@ -179,71 +180,14 @@ std::vector<std::string> StringList(const json& body, const char* key) {
   return out;
 }
 
-struct FaultRule {
-  std::string kind;  // 429 500 502 503 504 drop slow malformed partial expired
-  double p = 0;
-  int arg = 0;
-  std::string prefix;
-};
-
-std::string ParseFaults(const std::string& spec, std::vector<FaultRule>* out) {
-  std::vector<FaultRule> rules;
-  for (const auto& item : Split(spec, ',')) {
-    FaultRule r;
-    std::string rest = item;
-    const size_t at = rest.find('@');
-    if (at != std::string::npos) {
-      r.prefix = rest.substr(at + 1);
-      rest = rest.substr(0, at);
-    }
-    const size_t eq = rest.find('=');
-    if (eq == std::string::npos) return "fault '" + item + "' needs KIND=PROBABILITY";
-    r.kind = rest.substr(0, eq);
-    std::string prob = rest.substr(eq + 1);
-    const size_t colon = prob.find(':');
-    if (colon != std::string::npos) {
-      double a;
-      if (!ParseDouble(prob.substr(colon + 1), &a) || a < 0) {
-        return "fault '" + item + "': bad argument after ':'";
-      }
-      r.arg = static_cast<int>(a);
-      prob = prob.substr(0, colon);
-    }
-    static const std::set<std::string> kKinds = {"429",  "500",  "502",       "503",
-                                                 "504",  "drop", "slow",      "malformed",
-                                                 "partial", "expired"};
-    if (!kKinds.count(r.kind)) {
-      return "unknown fault kind '" + r.kind +
-             "' (known: 429, 500, 502, 503, 504, drop, slow, malformed, partial, expired)";
-    }
-    if (!ParseDouble(prob, &r.p) || r.p < 0 || r.p > 1) {
-      return "fault '" + item + "': probability must be a number in [0, 1]";
-    }
-    if (r.kind == "slow" && r.arg == 0) r.arg = 2000;
-    rules.push_back(r);
-  }
-  double total = 0;
-  for (const auto& r : rules) total += r.p;
-  if (total > 1.0 + 1e-9) return "fault probabilities add up to more than 1";
-  *out = std::move(rules);
-  return {};
-}
-
 class ApiImpl final : public Api {
  public:
   explicit ApiImpl(const SandboxOptions& options)
-      : options_(options), rng_(Mix(options.seed, 0xC0FFEE)) {
+      : options_(options), rng_(Mix(options.seed, 0xC0FFEE)), faults_(options.seed) {
     portal_ = std::make_unique<Portal>(options);
   }
 
-  std::string SetFaultsLocked(const std::string& spec) {
-    std::vector<FaultRule> rules;
-    std::string err = ParseFaults(spec, &rules);
-    if (!err.empty()) return err;
-    faults_ = std::move(rules);
-    fault_spec_ = spec;
-    return {};
-  }
+  std::string SetFaultsLocked(const std::string& spec) { return faults_.Set(spec); }
 
   std::string SetFaults(const std::string& spec) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -441,55 +385,7 @@ class ApiImpl final : public Api {
   }
 
   // ---------- fault helpers ----------
-  struct Faults {
-    const FaultRule* early = nullptr;  // 429 500 502 503 504 expired: answer without processing
-    bool drop = false;
-    bool malformed = false;
-    bool partial = false;
-    int slow_ms = 0;
-    uint64_t seq = 0;
-  };
-
-  Faults DrawFaults(const std::string& path, bool batch) {
-    Faults f;
-    f.seq = seq_++;
-    if (faults_.empty()) return f;
-    const double u = Unit(Mix(options_.seed ^ 0xFA17, f.seq));
-    double acc = 0;
-    for (const auto& r : faults_) {
-      if (!r.prefix.empty() && path.rfind(r.prefix, 0) != 0) continue;
-      if (r.kind == "partial" && !batch) continue;
-      acc += r.p;
-      if (u >= acc) continue;
-      ++counters_.faults_injected;
-      if (r.kind == "drop") {
-        f.drop = true;
-      } else if (r.kind == "malformed") {
-        f.malformed = true;
-      } else if (r.kind == "partial") {
-        f.partial = true;
-      } else if (r.kind == "slow") {
-        f.slow_ms = r.arg;
-      } else {
-        f.early = &r;
-      }
-      break;
-    }
-    return f;
-  }
-
-  // Which inputs of a batch fail under a partial fault: about half, at least one.
-  std::vector<bool> PartialMask(size_t n) {
-    std::vector<bool> mask(n, false);
-    if (!current_.partial || n == 0) return mask;
-    bool any = false;
-    for (size_t i = 0; i < n; ++i) {
-      mask[i] = Unit(Mix(options_.seed ^ current_.seq, i)) < 0.5;
-      any = any || mask[i];
-    }
-    if (!any) mask[0] = true;
-    return mask;
-  }
+  std::vector<bool> PartialMask(size_t n) { return faults_.PartialMask(current_, n); }
 
   json PartialError(const json& input, size_t index) {
     json ctx = json::object();
@@ -626,7 +522,7 @@ class ApiImpl final : public Api {
     bool batch = false;
     for (const auto& s : segs) batch = batch || s == "batch";
 
-    current_ = DrawFaults(req.path, batch);
+    current_ = faults_.Draw(req.path, batch, &counters_.faults_injected);
     if (current_.early) {
       const std::string& k = current_.early->kind;
       if (k == "429") {
@@ -686,11 +582,7 @@ class ApiImpl final : public Api {
     }
     if (current_.drop) r.drop = true;
     r.delay_ms = current_.slow_ms;
-    if (options_.latency_max_ms > 0) {
-      const int span = std::max(0, options_.latency_max_ms - options_.latency_min_ms);
-      r.delay_ms += options_.latency_min_ms +
-                    static_cast<int>(Unit(Mix(options_.seed ^ 0x1A7E, current_.seq)) * (span + 1));
-    }
+    r.delay_ms += faults_.LatencyMs(current_, options_.latency_min_ms, options_.latency_max_ms);
     return r;
   }
 
@@ -1601,19 +1493,19 @@ class ApiImpl final : public Api {
         window_.clear();
         search_window_.clear();
         daily_used_ = 0;
-        seq_ = 0;
+        faults_.ResetSequence();
         oauth_tokens_.clear();
         return Json(200, {{"status", "reset"}});
       }
       if (n == 2 && s[1] == "faults") {
-        if (m == "GET") return Json(200, {{"spec", fault_spec_}});
+        if (m == "GET") return Json(200, {{"spec", faults_.spec()}});
         if (m == "PUT" || m == "POST") {
           const json body = ParseBody(req, false);
           const std::string spec = body.value("spec", "");
           std::string err = SetFaultsLocked(spec);
           if (!err.empty()) throw BadRequest("Invalid fault spec: " + err);
-          seq_ = body.value("reset_sequence", true) ? 0 : seq_;
-          return Json(200, {{"spec", fault_spec_}});
+          if (body.value("reset_sequence", true)) faults_.ResetSequence();
+          return Json(200, {{"spec", faults_.spec()}});
         }
       }
       if (n == 3 && s[1] == "oauth" && s[2] == "expire" && m == "POST") {
@@ -1701,9 +1593,7 @@ class ApiImpl final : public Api {
   std::unique_ptr<Portal> portal_;
   std::mt19937_64 rng_;
   SandboxCounters counters_;
-  std::vector<FaultRule> faults_;
-  std::string fault_spec_;
-  uint64_t seq_ = 0;
+  FaultInjector faults_;
   Faults current_;
   std::map<std::string, std::deque<int64_t>> window_;
   std::map<std::string, std::deque<int64_t>> search_window_;
@@ -1717,6 +1607,11 @@ class ApiImpl final : public Api {
 }  // namespace
 
 std::unique_ptr<Api> Api::Create(const SandboxOptions& options, std::string* error) {
+  if (options.crm == "salesforce") return CreateSalesforceApi(options, error);
+  if (options.crm != "hubspot") {
+    *error = "unknown crm '" + options.crm + "' (known: hubspot, salesforce)";
+    return nullptr;
+  }
   try {
     auto api = std::make_unique<ApiImpl>(options);
     if (std::string err = api->SetFaults(options.faults); !err.empty()) {

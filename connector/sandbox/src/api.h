@@ -24,6 +24,9 @@ class Api {
   virtual std::string SetFaults(const std::string& spec) = 0;
 };
 
+// The Salesforce flavour (sf_api.cc), chosen by Api::Create when options.crm == "salesforce".
+std::unique_ptr<Api> CreateSalesforceApi(const SandboxOptions& options, std::string* error);
+
 }  // namespace kam::sandbox
 
 #endif  // KAM_SANDBOX_SRC_API_H_

@@ -4,6 +4,7 @@
 #ifndef KAM_SANDBOX_SRC_INTERNAL_H_
 #define KAM_SANDBOX_SRC_INTERNAL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,6 +26,19 @@ struct HttpRequest {
   std::string authorization;
   std::string content_type;
   std::string body;
+  // Every header as sent (name as received); look one up with Header().
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The value of a header (case-insensitive name), empty when absent.
+  std::string Header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (k.size() == name.size() &&
+          std::equal(k.begin(), k.end(), name.begin(),
+                     [](char a, char b) { return (a | 0x20) == (b | 0x20); })) {
+        return v;
+      }
+    }
+    return {};
+  }
 };
 
 // What the HTTP layer sends back. drop = close the connection without answering.

@@ -25,6 +25,7 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr size_t kBodyLimit = 32 * 1024 * 1024;
+constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
 HttpRequest ToApiRequest(const http::request<http::string_body>& req) {
   HttpRequest out;
@@ -51,6 +52,9 @@ HttpRequest ToApiRequest(const http::request<http::string_body>& req) {
   out.authorization = std::string(req[http::field::authorization]);
   out.content_type = std::string(req[http::field::content_type]);
   out.body = req.body();
+  for (const auto& field : req) {
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
   return out;
 }
 
@@ -68,6 +72,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(kBodyLimit);
+    parser_->header_limit(kHeaderLimit);  // long SOQL queries travel in the request target
     stream_.expires_after(std::chrono::seconds(120));
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));

@@ -1,6 +1,6 @@
-// sandbox.serve: runs the local HubSpot sandbox CRM (connector/sandbox) until the host cancels,
-// logging "listening on <url>" once it accepts connections. The result reports the URL and the
-// request counters.
+// sandbox.serve: runs the local sandbox CRM (HubSpot, or Salesforce with "crm":"salesforce")
+// (connector/sandbox) until the host cancels, logging "listening on <url>" once it accepts
+// connections. The result reports the URL and the request counters.
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -35,6 +35,11 @@ sandbox::SandboxOptions ToOptions(const json& request) {
     throw OpError(KAM_INVALID_ARGUMENT, "sandbox.serve: the request must be a JSON object");
   }
   sandbox::SandboxOptions o;
+  o.crm = Field<std::string>(request, "crm", "hubspot", "\"hubspot\" or \"salesforce\"");
+  if (o.crm != "hubspot" && o.crm != "salesforce") {
+    throw OpError(KAM_INVALID_ARGUMENT,
+                  "sandbox.serve: \"crm\" must be \"hubspot\" or \"salesforce\"", "/crm");
+  }
   o.host = Field<std::string>(request, "host", "127.0.0.1", "a host address");
   const int64_t port = Field<int64_t>(request, "port", 0, "a port number");
   if (port < 0 || port > 65535) {

@@ -44,6 +44,7 @@ Reply TestClient::Call(const std::string& method, const std::string& target,
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::accept, "application/json, */*;q=0.8");
     if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
+    for (const auto& [name, value] : extra_headers_) req.set(name, value);
     if (!body.empty() || method == "POST" || method == "PATCH" || method == "PUT") {
       req.set(http::field::content_type, content_type);
       req.body() = body;

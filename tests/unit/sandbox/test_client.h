@@ -45,11 +45,20 @@ class TestClient {
     return Call("PATCH", target, body.dump());
   }
   void set_token(std::string token) { token_ = std::move(token); }
+  // An extra header sent with every later request ("" value removes it).
+  void set_header(const std::string& name, const std::string& value) {
+    if (value.empty()) {
+      extra_headers_.erase(name);
+    } else {
+      extra_headers_[name] = value;
+    }
+  }
 
  private:
   struct Conn;
   uint16_t port_;
   std::string token_;
+  std::map<std::string, std::string> extra_headers_;
   std::unique_ptr<Conn> conn_;
 };
 

@@ -1,7 +1,8 @@
 // The sandbox CRM: a local HTTP/1.1 server (Beast + SQLite) that speaks the HubSpot CRM subset of
 // shared/CRM_API.md (objects, batch, search, properties, associations v4, owners, account info,
-// OAuth token) with seeded demo data, rate limits, fault injection and an admin API under
-// /_sandbox/. Used by `kam sandbox serve`, `kam demo` and every integration test.
+// OAuth token) — or, with crm = "salesforce", the Salesforce REST subset (OAuth, SOQL query,
+// describe, sObjects, collections, Tooling CustomField, limits) — with seeded demo data, rate
+// limits, fault injection and an admin API under /_sandbox/. Used by `kam sandbox serve`, `kam demo` and every integration test.
 #ifndef KAM_SANDBOX_SANDBOX_SERVER_H_
 #define KAM_SANDBOX_SANDBOX_SERVER_H_
 
@@ -14,6 +15,9 @@ namespace kam::sandbox {
 
 // How to run the server. Every field has a usable default.
 struct SandboxOptions {
+  // Which CRM to speak: "hubspot" (CRM_API section A) or "salesforce" (section B, see
+  // connector/sandbox/README.md "Salesforce"). Both seed the same companies for a seed.
+  std::string crm = "hubspot";
   std::string host = "127.0.0.1";  // loopback by default
   uint16_t port = 0;               // 0 = a free port chosen by the OS; see port()
   int accounts = 2000;             // seeded companies (0 = empty portal with owners only)
