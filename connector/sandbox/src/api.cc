@@ -259,7 +259,8 @@ class ApiImpl final : public Api {
             {"by_route", counters_.by_route},
             {"by_status", by_status},
             {"rate_limited", counters_.rate_limited},
-            {"faults_injected", counters_.faults_injected}};
+            {"faults_injected", counters_.faults_injected},
+            {"faults_by_kind", faults_by_kind_}};
   }
 
   // ---------- objects as JSON ----------
@@ -523,6 +524,14 @@ class ApiImpl final : public Api {
     for (const auto& s : segs) batch = batch || s == "batch";
 
     current_ = faults_.Draw(req.path, batch, &counters_.faults_injected);
+    if (const char* kind = current_.early       ? current_.early->kind.c_str()
+                           : current_.drop      ? "drop"
+                           : current_.malformed ? "malformed"
+                           : current_.partial   ? "partial"
+                           : current_.slow_ms   ? "slow"
+                                                : nullptr) {
+      ++faults_by_kind_[kind];
+    }
     if (current_.early) {
       const std::string& k = current_.early->kind;
       if (k == "429") {
@@ -1485,11 +1494,13 @@ class ApiImpl final : public Api {
       if (n == 2 && s[1] == "counters" && m == "GET") return Json(200, CountersToJson());
       if (n == 3 && s[1] == "counters" && s[2] == "reset" && m == "POST") {
         counters_ = {};
+        faults_by_kind_.clear();
         return Json(200, CountersToJson());
       }
       if (n == 2 && s[1] == "reset" && m == "POST") {
         portal_->Reset();
         counters_ = {};
+        faults_by_kind_.clear();
         window_.clear();
         search_window_.clear();
         daily_used_ = 0;
@@ -1594,6 +1605,7 @@ class ApiImpl final : public Api {
   std::mt19937_64 rng_;
   SandboxCounters counters_;
   FaultInjector faults_;
+  std::map<std::string, uint64_t> faults_by_kind_;  // injected faults per kind ("500", "drop", …)
   Faults current_;
   std::map<std::string, std::deque<int64_t>> window_;
   std::map<std::string, std::deque<int64_t>> search_window_;
