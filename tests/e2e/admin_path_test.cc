@@ -147,6 +147,13 @@ TEST_F(AdminPath, TheSyncThroughTheBinaryWritesTheCrmAndASecondSyncWritesNothing
   EXPECT_EQ(j["outbox"]["failed"], 0) << j;
   EXPECT_EQ(j.value("accounts", -1), kAccounts) << j;
   EXPECT_TRUE(fs::is_empty(other));
+  // `cd conf && kam --config kam.json status`: a bare file name (its folder is ".").
+  Command here = ws_->Kam({"--json", "status"});
+  here.argv[2] = "kam.json";
+  here.cwd = ws_->config_dir();
+  Outcome st_here = RunCommand(here, ws_->io_dir());
+  ASSERT_EQ(st_here.exit_code, 0) << st_here.Describe();
+  EXPECT_EQ(st_here.Json()["runs"].size(), j["runs"].size()) << st_here.out;
   // Status as text through $KAM_CONFIG instead of --config.
   Command e = ws_->Kam({});
   e.argv = {KamBinary(), "status"};

@@ -137,15 +137,17 @@ TEST_F(Crash, SLOW_TwoUninterruptedRunsOfTheSamePortalLeaveTheSameCrm) {
   EXPECT_TRUE(diff.empty()) << Join(diff);
 }
 
-// >= 1,000 kills (KAM_SOAK_KILLS overrides), full and incremental chains of 10 kills over 3
-// seeds, KAM_SOAK_WORKERS (default 3) chains at a time, each worker with its own sandboxes.
+// >= 1,000 kills (KAM_SOAK_KILLS overrides), full and incremental chains of 10 kills
+// (KAM_SOAK_CHAIN) over 3 seeds, KAM_SOAK_WORKERS (default 3) chains at a time, each worker with
+// its own sandboxes.
 // ctest --preset ci-soak (README, Development; tests/e2e/README.md has the last result).
 TEST_F(Crash, SOAK_AThousandKillsAtRandomMomentsNeverLoseOrDuplicateAWrite) {
   int target = 1000;
   if (const char* env = std::getenv("KAM_SOAK_KILLS")) target = std::atoi(env);
   int workers = 3;
   if (const char* env = std::getenv("KAM_SOAK_WORKERS")) workers = std::max(1, std::atoi(env));
-  const int per_chain = 10;
+  int per_chain = 10;
+  if (const char* env = std::getenv("KAM_SOAK_CHAIN")) per_chain = std::max(1, std::atoi(env));
   struct Portal {
     uint64_t seed;
     bool incremental;

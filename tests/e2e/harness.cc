@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <future>
@@ -26,7 +27,12 @@ extern char** environ;
 
 namespace kam::e2e {
 
-std::string KamBinary() { return KAM_E2E_KAM; }
+std::string KamBinary() {
+  // KAM_E2E_KAM runs the tests against another kam (e.g. a copy, so that a long soak is not
+  // disturbed by a rebuild of the build tree); the add-in is found next to it (../lib).
+  const char* env = std::getenv("KAM_E2E_KAM");
+  return env != nullptr && *env != '\0' ? env : KAM_E2E_KAM;
+}
 std::string ExampleRules() { return KAM_E2E_EXAMPLE_RULES; }
 
 namespace {
