@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     nlohmann::json value = kam::abi::ParseBoundaryJson("request", text, size, kSmall);
     if (size > kSmall.max_bytes || Depth(value) > kSmall.max_depth) __builtin_trap();
   } catch (const kam::engine::OpError& e) {
-    if (e.status() != KAM_INVALID_ARGUMENT || e.location().rfind("request", 0) != 0) {
+    if (e.code() != kam::engine::StatusCode::kInvalidArgument || e.location().rfind("request", 0) != 0) {
       __builtin_trap();
     }
   }

@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     kam::engine::EngineConfig parsed = kam::engine::ParseEngineConfig(config);
     (void)parsed.PolicyFor("kam_tier");
   } catch (const kam::engine::OpError& e) {
-    if (e.status() != 1 /* KAM_INVALID_ARGUMENT */) __builtin_trap();
+    if (e.code() != kam::engine::StatusCode::kInvalidArgument) __builtin_trap();
   }
   return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "boundary_json.h"
 #include "operation.h"
+#include "status_map.h"
 
 namespace {
 
@@ -95,8 +96,8 @@ int32_t FailCurrent(kam_error* err, std::string_view context) noexcept {
   try {
     throw;
   } catch (const OpError& e) {
-    return Fail(err, e.status(), e.message(), e.location(), e.http_status, e.retryable,
-                e.retry_after_ms);
+    return Fail(err, kam::abi::ToKamStatus(e.code()), e.message(), e.location(),
+                e.status().http_status, e.status().retryable, e.status().retry_after_ms);
   } catch (const std::bad_alloc&) {
     return Fail(err, KAM_INTERNAL, (FixedText() << context << ": out of memory").view());
   } catch (const std::exception& e) {

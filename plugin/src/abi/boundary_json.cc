@@ -80,13 +80,13 @@ nlohmann::json ParseBoundaryJson(std::string_view what, const char* text, size_t
   LimitViolation violation;
   if (!CheckJsonLimits(view, limits, &violation)) {
     if (len > limits.max_bytes) {
-      throw kam::engine::OpError(KAM_INVALID_ARGUMENT,
+      throw kam::engine::OpError(kam::engine::StatusCode::kInvalidArgument,
                                  std::string(what) + " is " + std::to_string(len) +
                                      " bytes, larger than the limit of " +
                                      std::to_string(limits.max_bytes) + " bytes",
                                  std::string(what));
     }
-    throw kam::engine::OpError(KAM_INVALID_ARGUMENT,
+    throw kam::engine::OpError(kam::engine::StatusCode::kInvalidArgument,
                                std::string(what) + " is nested deeper than the limit of " +
                                    std::to_string(limits.max_depth) +
                                    " levels of arrays and objects",
@@ -96,12 +96,12 @@ nlohmann::json ParseBoundaryJson(std::string_view what, const char* text, size_t
     return nlohmann::json::parse(view);
   } catch (const nlohmann::json::parse_error& e) {
     // e.byte is 1-based: the position of the byte where parsing stopped.
-    throw kam::engine::OpError(KAM_INVALID_ARGUMENT,
+    throw kam::engine::OpError(kam::engine::StatusCode::kInvalidArgument,
                                std::string(what) + " is not valid JSON: " + e.what(),
                                where(e.byte > 0 ? e.byte - 1 : 0));
   } catch (const nlohmann::json::exception& e) {
     // A number the parser cannot hold (1e400: out_of_range.406); it gives no position.
-    throw kam::engine::OpError(KAM_INVALID_ARGUMENT,
+    throw kam::engine::OpError(kam::engine::StatusCode::kInvalidArgument,
                                std::string(what) + " cannot be read: " + e.what(),
                                std::string(what));
   }

@@ -37,7 +37,7 @@ void LineColumn(std::string_view text, std::size_t offset, std::size_t* line,
                 std::size_t* column) noexcept;
 
 // Parses a configuration or request (`what` is "config" or "request") within `limits`; a NULL
-// or empty text means {}. Throws kam::engine::OpError(KAM_INVALID_ARGUMENT) with the location
+// or empty text means {}. Throws kam::engine::OpError(StatusCode::kInvalidArgument) with the location
 // "what:line:col" (or just "what" for the size limit) when the text is too large, too deep or
 // not JSON.
 nlohmann::json ParseBoundaryJson(std::string_view what, const char* text, std::size_t len,

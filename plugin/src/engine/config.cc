@@ -14,7 +14,7 @@ namespace {
 using nlohmann::json;
 
 [[noreturn]] void Bad(const std::string& pointer, const std::string& message) {
-  throw OpError(KAM_INVALID_ARGUMENT, "config " + pointer + ": " + message, pointer);
+  throw OpError(StatusCode::kInvalidArgument, "config " + pointer + ": " + message, pointer);
 }
 
 void CheckKeys(const json& object, const std::string& pointer,

@@ -58,7 +58,7 @@ struct EngineConfig {
   ConflictPolicy PolicyFor(const std::string& property) const;
 };
 
-// Parses `config` ({} gives the defaults). Throws OpError(KAM_INVALID_ARGUMENT, message,
+// Parses `config` ({} gives the defaults). Throws OpError(StatusCode::kInvalidArgument, message,
 // "/json/pointer") on an unknown key, a wrong type or a bad value. Relative paths (rules, state,
 // hubspot.tls.ca_file) are relative to `config_dir` (set by the host to the configuration file's
 // folder), else to the working directory of the process.

@@ -50,7 +50,7 @@ class Crm {
     o.base_url = url;
     o.rate_limit.enabled = false;
     auto t = hubspot::MakeHttpTransport(o);
-    if (!t.ok()) throw OpError(KAM_INTERNAL, "demo: " + t.error().ToString());
+    if (!t.ok()) throw OpError(StatusCode::kInternal, "demo: " + t.error().ToString());
     transport_ = t.value();
   }
   json Call(const std::string& method, const std::string& target, const json& body) {
@@ -60,7 +60,7 @@ class Crm {
     if (!body.is_null()) c.body = body.dump();
     c.headers.push_back({"Authorization", "Bearer " + token_});
     auto r = transport_->Send(c);
-    if (!r.ok()) throw OpError(KAM_INTERNAL, "demo: " + method + " " + target + ": " + r.error().ToString());
+    if (!r.ok()) throw OpError(StatusCode::kInternal, "demo: " + method + " " + target + ": " + r.error().ToString());
     if (r->body.empty()) return json::object();
     return json::parse(r->body);
   }
@@ -109,7 +109,7 @@ json RunDemo(Host& host, const DemoOptions& options) {
   auto t0 = std::chrono::steady_clock::now();
   std::string_view rules_text = ExampleRules();
   if (rules_text.empty()) {
-    throw OpError(KAM_INTERNAL,
+    throw OpError(StatusCode::kInternal,
                   "this build has no embedded example rule file (packaging/examples/rules/"
                   "key-accounts.json was missing at configure time)");
   }
@@ -127,7 +127,7 @@ json RunDemo(Host& host, const DemoOptions& options) {
   // search bucket is off too: otherwise the first pull meets HubSpot's 5 searches/s limit.
   so.search_per_second = 0;
   auto started = sandbox::SandboxServer::Start(so);
-  if (!started.ok()) throw OpError(KAM_UNAVAILABLE, "demo: the sandbox did not start: " + started.error);
+  if (!started.ok()) throw OpError(StatusCode::kUnavailable, "demo: the sandbox did not start: " + started.error);
   std::unique_ptr<sandbox::SandboxServer> server = std::move(started.server);
   host.Log(KAM_LOG_INFO, "sandbox CRM listening on " + server->url());
 
@@ -145,7 +145,7 @@ json RunDemo(Host& host, const DemoOptions& options) {
   json first = engine.Sync(false);
 
   auto loaded = rules::RuleSet::LoadText(rules_text, "key-accounts.json");
-  if (!loaded.ok()) throw OpError(KAM_INTERNAL, "demo: the embedded rule file does not load");
+  if (!loaded.ok()) throw OpError(StatusCode::kInternal, "demo: the embedded rule file does not load");
   const rules::RuleSet& rs = *loaded.rules;
 
   // The story, part 1: what the portfolio looks like now.

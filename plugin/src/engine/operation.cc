@@ -15,7 +15,7 @@ constexpr std::string_view kOperationNames[] = {
 };
 
 nlohmann::json Unimplemented(OpContext&, const nlohmann::json&) {
-  throw OpError(KAM_UNIMPLEMENTED, "operation is not implemented yet");
+  throw OpError(StatusCode::kUnimplemented, "operation is not implemented yet");
 }
 
 OpTable BuildTable() {

@@ -1,12 +1,12 @@
 // The operations behind kam_addin_api.invoke(): one function per operation name, grouped in
 // ops_*.cc files by the module they front. An operation takes the parsed request and returns the
-// JSON result, or throws OpError (status code from kam/addin.h, message, location). The ABI layer
-// (plugin/src/abi) is the only caller; it turns any other exception into KAM_INTERNAL.
+// JSON result, or throws OpError (the engine's StatusCode, message, location; status.h). The ABI
+// layer (plugin/src/abi) is the only caller; it maps the StatusCode to a KAM_ status and turns any
+// other exception into KAM_INTERNAL.
 #ifndef KAM_ENGINE_OPERATION_H_
 #define KAM_ENGINE_OPERATION_H_
 
 #include <cstdint>
-#include <exception>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,28 +14,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "status.h"
+
 namespace kam::engine {
-
-// A failed operation. status is one of the KAM_ codes in kam/addin.h.
-class OpError : public std::exception {
- public:
-  OpError(int32_t status, std::string message, std::string location = {})
-      : status_(status), message_(std::move(message)), location_(std::move(location)) {}
-  const char* what() const noexcept override { return message_.c_str(); }
-  int32_t status() const { return status_; }
-  const std::string& message() const { return message_; }
-  const std::string& location() const { return location_; }
-
-  // Optional details of a CRM call behind the error.
-  int32_t http_status = 0;
-  bool retryable = false;
-  int64_t retry_after_ms = -1;
-
- private:
-  int32_t status_;
-  std::string message_;
-  std::string location_;
-};
 
 // The host's services (kam_host_api), safe to call when the host gave none.
 class Host {
@@ -58,11 +39,11 @@ using OpFn = nlohmann::json (*)(OpContext& ctx, const nlohmann::json& request);
 using OpTable = std::map<std::string, OpFn, std::less<>>;
 
 // Every operation name of DESIGN section 3, each mapped to its function. Names whose module is
-// not built yet map to a function that throws KAM_UNIMPLEMENTED naming the operation.
+// not built yet map to a function that throws StatusCode::kUnimplemented naming the operation.
 const OpTable& Operations();
 
 // True for the placeholder of an operation whose module is not built yet; the caller reports
-// KAM_UNIMPLEMENTED with the operation's name.
+// "unimplemented" with the operation's name.
 bool IsUnimplemented(OpFn fn);
 
 // Registration, one per ops_*.cc file.

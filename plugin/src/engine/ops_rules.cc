@@ -18,10 +18,10 @@ namespace {
 using nlohmann::json;
 
 std::string RequireString(const json& request, const char* key) {
-  if (!request.is_object()) throw OpError(KAM_INVALID_ARGUMENT, "the request must be an object");
+  if (!request.is_object()) throw OpError(StatusCode::kInvalidArgument, "the request must be an object");
   auto it = request.find(key);
   if (it == request.end() || !it->is_string() || it->get<std::string>().empty()) {
-    throw OpError(KAM_INVALID_ARGUMENT,
+    throw OpError(StatusCode::kInvalidArgument,
                   std::string("the request needs \"") + key + "\" (a non-empty string)",
                   std::string("/") + key);
   }
@@ -31,7 +31,7 @@ std::string RequireString(const json& request, const char* key) {
 void RequireExists(const std::string& path, const char* what) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    throw OpError(KAM_NOT_FOUND, std::string(what) + " " + path + " does not exist", path);
+    throw OpError(StatusCode::kNotFound, std::string(what) + " " + path + " does not exist", path);
   }
 }
 
@@ -47,8 +47,8 @@ json ErrorsJson(const std::vector<rules::Diagnostic>& errors) {
   return out;
 }
 
-// Loads a rule file for the operations that need a valid one: a missing file is KAM_NOT_FOUND,
-// an invalid one KAM_INVALID_ARGUMENT listing every problem, located at the first.
+// Loads a rule file for the operations that need a valid one: a missing file is kNotFound,
+// an invalid one kInvalidArgument listing every problem, located at the first.
 std::shared_ptr<const rules::RuleSet> LoadValid(const json& request) {
   std::string file = RequireString(request, "file");
   RequireExists(file, "the rule file");
@@ -58,7 +58,7 @@ std::shared_ptr<const rules::RuleSet> LoadValid(const json& request) {
                         (loaded.errors.size() == 1 ? " problem" : " problems") +
                         "; run `kam rules check`):";
   for (const auto& e : loaded.errors) message += "\n  " + e.ToString();
-  throw OpError(KAM_INVALID_ARGUMENT, message,
+  throw OpError(StatusCode::kInvalidArgument, message,
                 loaded.errors.empty() ? file : loaded.errors.front().Location());
 }
 
@@ -67,7 +67,7 @@ json RulesCheck(OpContext&, const json& request) {
   RequireExists(file, "the rule file");
   rules::LoadResult loaded = rules::RuleSet::LoadFile(file);
   if (!loaded.ok() && loaded.errors.size() == 1 && loaded.errors[0].line == 0) {
-    throw OpError(KAM_INVALID_ARGUMENT, loaded.errors[0].message, file);
+    throw OpError(StatusCode::kInvalidArgument, loaded.errors[0].message, file);
   }
   json out = {{"ok", loaded.ok()}, {"file", file}, {"errors", ErrorsJson(loaded.errors)}};
   std::string text;
@@ -111,16 +111,16 @@ json RulesExplain(OpContext&, const json& request) {
   auto rules = LoadValid(request);
   auto it = request.find("account");
   if (it == request.end() || !it->is_object()) {
-    throw OpError(KAM_INVALID_ARGUMENT, "the request needs \"account\" (a JSON object)",
+    throw OpError(StatusCode::kInvalidArgument, "the request needs \"account\" (a JSON object)",
                   "/account");
   }
   rules::Account account;
   if (rules::Status st = rules->AccountFromJson(*it, &account); !st.ok()) {
-    throw OpError(KAM_INVALID_ARGUMENT, st.message(), "/account" + st.location());
+    throw OpError(StatusCode::kInvalidArgument, st.message(), "/account" + st.location());
   }
   rules::Status st;
   json out = rules::Explain(*rules, account, &st);
-  if (!st.ok()) throw OpError(KAM_INVALID_ARGUMENT, st.message(), st.location());
+  if (!st.ok()) throw OpError(StatusCode::kInvalidArgument, st.message(), st.location());
   out["ok"] = true;
   return out;
 }
@@ -131,16 +131,16 @@ json RulesEval(OpContext&, const json& request) {
   RequireExists(accounts, "the accounts file");
   std::ofstream output;
   if (auto it = request.find("output"); it != request.end() && !it->is_null()) {
-    if (!it->is_string()) throw OpError(KAM_INVALID_ARGUMENT, "\"output\" must be a path", "/output");
+    if (!it->is_string()) throw OpError(StatusCode::kInvalidArgument, "\"output\" must be a path", "/output");
     output.open(it->get<std::string>(), std::ios::trunc);
     if (!output) {
-      throw OpError(KAM_INVALID_ARGUMENT, "cannot write " + it->get<std::string>(), "/output");
+      throw OpError(StatusCode::kInvalidArgument, "cannot write " + it->get<std::string>(), "/output");
     }
   }
   rules::EvalSummary summary;
   rules::Status st = rules::EvalFile(*rules, accounts, output.is_open() ? &output : nullptr,
                                      &summary);
-  if (!st.ok()) throw OpError(KAM_INVALID_ARGUMENT, st.message(), st.location());
+  if (!st.ok()) throw OpError(StatusCode::kInvalidArgument, st.message(), st.location());
   json out = summary.ToJson();
   out["ok"] = true;
   out["text"] = summary.ToText();
@@ -152,13 +152,13 @@ json RulesBench(OpContext&, const json& request) {
   rules::BenchOptions options;
   if (auto it = request.find("generate"); it != request.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() <= 0) {
-      throw OpError(KAM_INVALID_ARGUMENT, "\"generate\" must be a positive whole number",
+      throw OpError(StatusCode::kInvalidArgument, "\"generate\" must be a positive whole number",
                     "/generate");
     }
     options.generate = it->get<uint64_t>();
     if (auto s = request.find("seed"); s != request.end()) {
       if (!s->is_number_integer() || s->get<int64_t>() < 0 || s->get<int64_t>() > 0xFFFFFFFFll) {
-        throw OpError(KAM_INVALID_ARGUMENT, "\"seed\" must be a 32-bit unsigned number", "/seed");
+        throw OpError(StatusCode::kInvalidArgument, "\"seed\" must be a 32-bit unsigned number", "/seed");
       }
       options.seed = static_cast<uint32_t>(s->get<uint64_t>());
     }
@@ -168,7 +168,7 @@ json RulesBench(OpContext&, const json& request) {
   }
   rules::BenchReport report;
   rules::Status st = rules::RunBench(*rules, options, &report);
-  if (!st.ok()) throw OpError(KAM_INVALID_ARGUMENT, st.message(), st.location());
+  if (!st.ok()) throw OpError(StatusCode::kInvalidArgument, st.message(), st.location());
   json out = report.ToJson();
   out["text"] = report.ToText();
   return out;
@@ -176,7 +176,7 @@ json RulesBench(OpContext&, const json& request) {
 
 json JsonLogicApply(OpContext&, const json& request) {
   if (!request.is_object() || !request.contains("rule")) {
-    throw OpError(KAM_INVALID_ARGUMENT, "the request needs \"rule\" (and optionally \"data\")",
+    throw OpError(StatusCode::kInvalidArgument, "the request needs \"rule\" (and optionally \"data\")",
                   "/rule");
   }
   static const json kEmpty = json::object();

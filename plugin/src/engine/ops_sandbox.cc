@@ -24,7 +24,7 @@ T Field(const json& request, const char* key, T fallback, const char* expected) 
   try {
     return it->get<T>();
   } catch (const json::exception&) {
-    throw OpError(KAM_INVALID_ARGUMENT,
+    throw OpError(StatusCode::kInvalidArgument,
                   std::string("sandbox.serve: \"") + key + "\" must be " + expected,
                   std::string("/") + key);
   }
@@ -32,7 +32,7 @@ T Field(const json& request, const char* key, T fallback, const char* expected) 
 
 sandbox::SandboxOptions ToOptions(const json& request) {
   if (!request.is_object()) {
-    throw OpError(KAM_INVALID_ARGUMENT, "sandbox.serve: the request must be a JSON object");
+    throw OpError(StatusCode::kInvalidArgument, "sandbox.serve: the request must be a JSON object");
   }
   sandbox::SandboxOptions o;
   o.crm = Field<std::string>(request, "crm", "hubspot", "\"hubspot\" or \"salesforce\"");
@@ -43,24 +43,24 @@ sandbox::SandboxOptions ToOptions(const json& request) {
   o.host = Field<std::string>(request, "host", "127.0.0.1", "a host address");
   const int64_t port = Field<int64_t>(request, "port", 0, "a port number");
   if (port < 0 || port > 65535) {
-    throw OpError(KAM_INVALID_ARGUMENT, "sandbox.serve: \"port\" must be in 0..65535", "/port");
+    throw OpError(StatusCode::kInvalidArgument, "sandbox.serve: \"port\" must be in 0..65535", "/port");
   }
   o.port = static_cast<uint16_t>(port);
   o.accounts = Field<int>(request, "accounts", 2000, "a number of companies");
   if (o.accounts < 0 || o.accounts > 2000000) {
-    throw OpError(KAM_INVALID_ARGUMENT, "sandbox.serve: \"accounts\" must be in 0..2000000",
+    throw OpError(StatusCode::kInvalidArgument, "sandbox.serve: \"accounts\" must be in 0..2000000",
                   "/accounts");
   }
   o.seed = Field<uint64_t>(request, "seed", 42, "a non-negative integer");
   o.token = Field<std::string>(request, "token", "sandbox-token", "a string");
   if (o.token.empty()) {
-    throw OpError(KAM_INVALID_ARGUMENT, "sandbox.serve: \"token\" must not be empty", "/token");
+    throw OpError(StatusCode::kInvalidArgument, "sandbox.serve: \"token\" must not be empty", "/token");
   }
   o.db_path = Field<std::string>(request, "db", "", "a file path");
   const std::string rate = Field<std::string>(request, "rate_limit", "", "a string like 100/10s");
   if (!rate.empty() &&
       !sandbox::ParseRateLimit(rate, &o.rate_limit_max, &o.rate_limit_interval_ms)) {
-    throw OpError(KAM_INVALID_ARGUMENT,
+    throw OpError(StatusCode::kInvalidArgument,
                   "sandbox.serve: \"rate_limit\" must look like 100/10s, 100/10000ms or 100",
                   "/rate_limit");
   }
@@ -70,14 +70,14 @@ sandbox::SandboxOptions ToOptions(const json& request) {
   const std::string latency = Field<std::string>(request, "latency_ms", "", "a range like 5-20");
   if (!latency.empty() &&
       !sandbox::ParseLatency(latency, &o.latency_min_ms, &o.latency_max_ms)) {
-    throw OpError(KAM_INVALID_ARGUMENT,
+    throw OpError(StatusCode::kInvalidArgument,
                   "sandbox.serve: \"latency_ms\" must look like 5-20 (milliseconds)",
                   "/latency_ms");
   }
   o.task_key_unique = Field<bool>(request, "task_key_unique", true, "true or false");
   o.threads = Field<int>(request, "threads", 2, "a number of threads");
   if (o.threads < 1 || o.threads > 64) {
-    throw OpError(KAM_INVALID_ARGUMENT, "sandbox.serve: \"threads\" must be in 1..64", "/threads");
+    throw OpError(StatusCode::kInvalidArgument, "sandbox.serve: \"threads\" must be in 1..64", "/threads");
   }
   o.base_time_ms = Field<int64_t>(request, "base_time_ms", 0, "epoch milliseconds");
   return o;
@@ -86,7 +86,7 @@ sandbox::SandboxOptions ToOptions(const json& request) {
 json Serve(OpContext& ctx, const json& request) {
   const sandbox::SandboxOptions options = ToOptions(request);
   auto started = sandbox::SandboxServer::Start(options);
-  if (!started.ok()) throw OpError(KAM_UNAVAILABLE, started.error);
+  if (!started.ok()) throw OpError(StatusCode::kUnavailable, started.error);
   auto& server = *started.server;
   const std::string url = server.url();
   ctx.host.Log(KAM_LOG_INFO, "listening on " + url);

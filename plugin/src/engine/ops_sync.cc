@@ -17,16 +17,16 @@ using nlohmann::json;
 // Checks that a request holds only the allowed keys, with the allowed types.
 void CheckRequest(const json& request, std::initializer_list<std::pair<const char*, json::value_t>> keys) {
   if (request.is_null()) return;
-  if (!request.is_object()) throw OpError(KAM_INVALID_ARGUMENT, "the request must be an object", "/");
+  if (!request.is_object()) throw OpError(StatusCode::kInvalidArgument, "the request must be an object", "/");
   for (const auto& [k, v] : request.items()) {
     bool known = false;
     for (const auto& [name, type] : keys) {
       if (k != name) continue;
       known = true;
       bool ok = v.type() == type || (type == json::value_t::number_unsigned && v.is_number_integer());
-      if (!ok) throw OpError(KAM_INVALID_ARGUMENT, "request key \"" + k + "\" has the wrong type", "/" + k);
+      if (!ok) throw OpError(StatusCode::kInvalidArgument, "request key \"" + k + "\" has the wrong type", "/" + k);
     }
-    if (!known) throw OpError(KAM_INVALID_ARGUMENT, "unknown request key \"" + k + "\"", "/" + k);
+    if (!known) throw OpError(StatusCode::kInvalidArgument, "unknown request key \"" + k + "\"", "/" + k);
   }
 }
 
@@ -48,7 +48,7 @@ json DryRun(OpContext& ctx, const json& request) {
   return engine.DryRun(request.is_object() && request.value("full", false));
 }
 
-json Status(OpContext& ctx, const json& request) {
+json StatusOp(OpContext& ctx, const json& request) {
   CheckRequest(request, {});
   SyncEngine engine(ctx.host, OptionsFrom(ctx));
   return engine.Status();
@@ -83,7 +83,7 @@ json Demo(OpContext& ctx, const json& request) {
 void RegisterSyncOps(OpTable& table) {
   table["sync"] = &Sync;
   table["dry_run"] = &DryRun;
-  table["status"] = &Status;
+  table["status"] = &StatusOp;
   table["provision"] = &Provision;
   table["report"] = &Report;
   table["demo"] = &Demo;

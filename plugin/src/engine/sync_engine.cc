@@ -17,9 +17,9 @@
 #include <unordered_set>
 
 #include "kam/addin.h"
-#include "kam/hubspot/client.h"
 #include "kam/rules/rules.h"
 #include "kam/store/store.h"
+#include "crm.h"
 
 namespace kam::engine {
 
@@ -47,7 +47,6 @@ int64_t CheckpointsPassed() { return g_checkpoints; }
 
 namespace {
 
-constexpr const char* kCrm = "hubspot";
 constexpr const char* kCompanies = "companies";
 constexpr int64_t kDayMs = 86'400'000;
 
@@ -100,7 +99,7 @@ std::string Upper(std::string s) {
   return s;
 }
 
-json PropertiesJson(const hubspot::Properties& props) {
+json PropertiesJson(const CrmProperties& props) {
   json o = json::object();
   for (const auto& [k, v] : props) o[k] = v ? json(*v) : json(nullptr);
   return o;
@@ -112,17 +111,17 @@ std::string PropString(const json& props, const std::string& name) {
   return it->get<std::string>();
 }
 
-json FactsJson(const hubspot::CompanyFacts& f) {
+json FactsJson(const AccountFacts& f) {
   json o = json::object();
   for (const auto& [k, v] : f.aggregates) {
     switch (v.kind) {
-      case hubspot::FactValue::Kind::kNull:
+      case FactValue::Kind::kNull:
         o[k] = nullptr;
         break;
-      case hubspot::FactValue::Kind::kNumber:
+      case FactValue::Kind::kNumber:
         o[k] = v.number;
         break;
-      case hubspot::FactValue::Kind::kBool:
+      case FactValue::Kind::kBool:
         o[k] = v.boolean;
         break;
     }
@@ -130,29 +129,7 @@ json FactsJson(const hubspot::CompanyFacts& f) {
   return o;
 }
 
-OpError CrmError(const hubspot::Error& e, const std::string& what) {
-  int32_t code = static_cast<int32_t>(e.code);
-  if (code <= 0 || code > KAM_INTERNAL) code = KAM_INTERNAL;
-  std::string msg = what + ": " + e.ToString();
-  if (e.code == hubspot::ErrorCode::kUnauthenticated) {
-    msg += " (check the private app token in the secret named by hubspot.token_secret)";
-  } else if (e.code == hubspot::ErrorCode::kRateLimited) {
-    msg += " (the CRM's rate limit or the daily reserve was reached; the next run resumes)";
-  } else if (e.code == hubspot::ErrorCode::kUnavailable) {
-    msg += " (the CRM could not be reached; the next run resumes where this one stopped)";
-  }
-  OpError err(code, msg, e.endpoint);
-  err.http_status = e.http_status;
-  err.retryable = e.retryable;
-  err.retry_after_ms = e.retry_after_ms;
-  return err;
-}
-
-bool StopsTheRun(const hubspot::Error& e) {
-  using C = hubspot::ErrorCode;
-  return e.code == C::kUnauthenticated || e.code == C::kRateLimited ||
-         e.code == C::kUnavailable || e.code == C::kCancelled || e.code == C::kPermissionDenied;
-}
+OpError CrmFailure(const CrmError& e, const std::string& what) { return OpError(e.ToStatus(what)); }
 
 // Run counters, reported in the summary and kept in the run row.
 struct RunCounters {
@@ -222,7 +199,7 @@ struct PlannedTask {
   std::string owner_id;
   bool auto_close = false;
   bool in_doubt = false;  // an earlier write of this key failed: search before creating
-  hubspot::TaskSpec spec;
+  TaskSpec spec;
 };
 
 struct PlannedCompletion {
@@ -257,22 +234,43 @@ struct Plan {
   json eval_errors = json::array();
 };
 
-json TaskSpecJson(const hubspot::TaskSpec& t) {
-  return {{"key", t.key},           {"company_id", t.company_id}, {"owner_id", t.owner_id},
-          {"subject", t.subject},   {"body", t.body},             {"status", t.status},
-          {"priority", t.priority}, {"type", t.type},             {"due_ms", t.due_ms}};
+std::string PriorityName(TaskPriority p) {
+  switch (p) {
+    case TaskPriority::kLow: return "LOW";
+    case TaskPriority::kMedium: return "MEDIUM";
+    case TaskPriority::kHigh: return "HIGH";
+  }
+  return "MEDIUM";
 }
 
-hubspot::TaskSpec TaskSpecFromJson(const json& j) {
-  hubspot::TaskSpec t;
+TaskPriority PriorityFrom(const std::string& s) {
+  std::string u = Upper(s);
+  if (u == "LOW") return TaskPriority::kLow;
+  if (u == "HIGH") return TaskPriority::kHigh;
+  return TaskPriority::kMedium;
+}
+
+json TaskSpecJson(const TaskSpec& t) {
+  return {{"key", t.key},
+          {"company_id", t.account_id},
+          {"owner_id", t.owner_id},
+          {"subject", t.subject},
+          {"body", t.body},
+          {"status", t.status == CrmTaskStatus::kCompleted ? "COMPLETED" : "NOT_STARTED"},
+          {"priority", PriorityName(t.priority)},
+          {"due_ms", t.due_ms}};
+}
+
+TaskSpec TaskSpecFromJson(const json& j) {
+  TaskSpec t;
   t.key = j.value("key", "");
-  t.company_id = j.value("company_id", "");
+  t.account_id = j.value("company_id", "");
   t.owner_id = j.value("owner_id", "");
   t.subject = j.value("subject", "");
   t.body = j.value("body", "");
-  t.status = j.value("status", "NOT_STARTED");
-  t.priority = j.value("priority", "MEDIUM");
-  t.type = j.value("type", "TODO");
+  t.status = j.value("status", "NOT_STARTED") == "COMPLETED" ? CrmTaskStatus::kCompleted
+                                                               : CrmTaskStatus::kOpen;
+  t.priority = PriorityFrom(j.value("priority", "MEDIUM"));
   t.due_ms = j.value("due_ms", int64_t{0});
   return t;
 }
@@ -286,7 +284,7 @@ struct SyncEngine::Impl {
   SyncEngineOptions opt;
   const EngineConfig& cfg;
   std::unique_ptr<store::Store> store;
-  std::unique_ptr<hubspot::HubSpotClient> client;
+  std::unique_ptr<Crm> crm;
   std::shared_ptr<const rules::RuleSet> rules;
   int64_t run_id = 0;
   int64_t now_ms = 0;
@@ -298,7 +296,7 @@ struct SyncEngine::Impl {
 
   void CheckCancelled(const char* where) {
     if (host.IsCancelled()) {
-      throw OpError(KAM_CANCELLED, std::string("sync cancelled during ") + where +
+      throw OpError(StatusCode::kCancelled, std::string("sync cancelled during ") + where +
                                        "; the state is consistent and the next sync resumes "
                                        "from the last committed page or batch");
     }
@@ -310,9 +308,9 @@ struct SyncEngine::Impl {
     try {
       store = store::Store::Open(cfg.state_path);
     } catch (const store::StoreLockedError& e) {
-      throw OpError(KAM_CONFLICT, e.what(), cfg.state_path);
+      throw OpError(StatusCode::kConflict, e.what(), cfg.state_path);
     } catch (const store::StoreError& e) {
-      throw OpError(KAM_INTERNAL, e.what(), cfg.state_path);
+      throw OpError(StatusCode::kInternal, e.what(), cfg.state_path);
     }
   }
 
@@ -322,40 +320,9 @@ struct SyncEngine::Impl {
   }
 
   void MakeClient() {
-    if (!Secret(cfg.hubspot.token_secret)) {
-      throw OpError(KAM_UNAUTHENTICATED,
-                    "no HubSpot token: set the secret " + cfg.hubspot.token_secret +
-                        " (a private app token with the scopes listed in the README)",
-                    "/hubspot/token_secret");
-    }
-    hubspot::HubSpotOptions o;
-    o.http.base_url = cfg.hubspot.base_url;
-    o.http.max_connections = static_cast<size_t>(cfg.hubspot.max_connections);
-    o.http.tls.ca_file = cfg.hubspot.ca_file;
-    o.http.tls.insecure = cfg.hubspot.insecure;
-    o.http.rate_limit.enabled = cfg.hubspot.rate_enabled;
-    o.http.rate_limit.window_share = cfg.hubspot.window_share;
-    o.http.rate_limit.daily_reserve_share = cfg.hubspot.daily_reserve_share;
-    o.http.rate_limit.search_per_second = cfg.hubspot.search_per_second;
-    o.http.rate_limit.initial_max = cfg.hubspot.initial_max;
-    o.http.retry.max_attempts = cfg.hubspot.max_attempts;
-    o.http.retry.initial_delay = std::chrono::milliseconds(cfg.hubspot.initial_delay_ms);
-    o.http.retry.max_delay = std::chrono::milliseconds(cfg.hubspot.max_delay_ms);
-    Host* h = &host;
-    o.http.log = [h](http::LogLevel level, std::string_view message) {
-      h->Log(static_cast<int32_t>(level), message);
-    };
-    o.http.cancelled = [h] { return h->IsCancelled(); };
-    o.api_version = cfg.hubspot.api_version;
-    o.auth.token_secret = cfg.hubspot.token_secret;
-    o.auth.get_secret = [this](std::string_view name) { return Secret(name); };
-    if (cfg.hubspot.task_key_mode == "upsert") o.task_key_mode = hubspot::TaskKeyMode::kUpsert;
-    if (cfg.hubspot.task_key_mode == "search_create") {
-      o.task_key_mode = hubspot::TaskKeyMode::kSearchCreate;
-    }
-    auto c = hubspot::HubSpotClient::Create(std::move(o));
-    if (!c.ok()) throw CrmError(c.error(), "cannot set up the HubSpot client");
-    client = std::move(c.value());
+    auto c = MakeCrm(cfg, host, [this](std::string_view name) { return Secret(name); });
+    if (!c.ok()) throw OpError(c.status());
+    crm = std::move(c.value());
   }
 
   void LoadRules(bool run_tests) {
@@ -364,7 +331,7 @@ struct SyncEngine::Impl {
       r = rules::RuleSet::LoadText(opt.rules_text, opt.rules_name);
     } else {
       if (cfg.rules_path.empty()) {
-        throw OpError(KAM_INVALID_ARGUMENT,
+        throw OpError(StatusCode::kInvalidArgument,
                       "no rule file configured: set \"rules\" in the config to a rule file path",
                       "/rules");
       }
@@ -373,16 +340,17 @@ struct SyncEngine::Impl {
     if (!r.ok()) {
       std::string msg = "the rule file is invalid; nothing was written:";
       for (const auto& d : r.errors) msg += "\n  " + d.ToString();
-      int32_t code = KAM_INVALID_ARGUMENT;
+      StatusCode code = StatusCode::kInvalidArgument;
       if (r.errors.size() == 1 && r.errors[0].message.rfind("cannot open", 0) == 0) {
-        code = KAM_NOT_FOUND;
+        code = StatusCode::kNotFound;
       }
       throw OpError(code, msg, r.errors.empty() ? "" : r.errors[0].Location());
     }
     rules = r.rules;
-    if (!rules->mapping(kCrm)) {
-      throw OpError(KAM_INVALID_ARGUMENT,
-                    "the rule file " + rules->file() + " has no \"hubspot\" mapping", "/mapping");
+    if (!rules->mapping(cfg.crm)) {
+      throw OpError(StatusCode::kInvalidArgument,
+                    "the rule file " + rules->file() + " has no \"" + cfg.crm + "\" mapping",
+                    "/mapping");
     }
     if (run_tests) RunRuleTests();
   }
@@ -391,7 +359,7 @@ struct SyncEngine::Impl {
     {
       rules::TestReport report = rules::RunEmbeddedTests(*rules);
       if (!report.ok()) {
-        throw OpError(KAM_INVALID_ARGUMENT,
+        throw OpError(StatusCode::kInvalidArgument,
                       "the rule file's embedded tests failed; the sync stopped before writing "
                       "anything:\n" + report.ToText(),
                       rules->file() + " /tests");
@@ -401,24 +369,41 @@ struct SyncEngine::Impl {
 
   std::string PortalId() {
     if (auto p = store->GetMeta("portal_id")) return *p;
-    auto d = client->GetAccountDetails();
-    if (!d.ok()) throw CrmError(d.error(), "reading the HubSpot account details");
-    std::string id = std::to_string(d->portal_id);
+    auto d = crm->PortalId();
+    if (!d.ok()) throw CrmFailure(d.error(), "reading the CRM's portal id");
+    std::string id = *d;
     store->SetMeta("portal_id", id);
     return id;
   }
 
   std::vector<std::string> PullProperties() {
-    rules::CrmNeeds needs = rules->Needs(kCrm);
+    rules::CrmNeeds needs = rules->Needs(cfg.crm);
     std::set<std::string> props(needs.properties.begin(), needs.properties.end());
-    props.insert("name");
-    props.insert("hubspot_owner_id");
-    for (const auto& wb : rules->Writeback(kCrm)) props.insert(wb.property);
+    for (const auto& wb : rules->Writeback(cfg.crm)) props.insert(wb.property);
     return {props.begin(), props.end()};
   }
 
   void Progress(const char* phase, uint64_t done, uint64_t total) {
     host.Progress(phase, done, total);
+  }
+
+  // The CRM properties the rule file's writeback needs (the port adds its task-key property).
+  ProvisionSpec WritebackSpec() {
+    ProvisionSpec spec;
+    for (const auto& wb : rules->Writeback(cfg.crm)) {
+      PropertySpec p;
+      p.object = CrmObject::kAccount;
+      p.name = wb.property;
+      p.label = wb.label;
+      p.type = wb.type;
+      if (wb.result == "tier" || wb.result == "score_tier") {
+        for (const auto& t : rules->tiers()) p.options.emplace_back(t.id, t.label);
+      } else if (wb.result.rfind("health.", 0) == 0) {
+        p.options = {{"green", "Green"}, {"amber", "Amber"}, {"red", "Red"}};
+      }
+      spec.properties.push_back(std::move(p));
+    }
+    return spec;
   }
 
   // ---- phase 1: pull ----
@@ -431,7 +416,7 @@ struct SyncEngine::Impl {
                    now_ms - cur.last_full_pull_ms > cfg.full_pull_after_days * kDayMs;
     bool do_full = full || cur.last_full_pull_ms == 0 || cur.full_pull_in_progress || too_old;
     counters.full_pull = do_full;
-    hubspot::PullOptions po;
+    PullRequest po;
     po.properties = PullProperties();
     po.overlap_ms = cfg.overlap_ms;
     po.started_at_ms = now_ms;
@@ -442,22 +427,25 @@ struct SyncEngine::Impl {
       cur.full_pull_in_progress = true;
       store->SetCursor(kCompanies, cur);
     }
-    auto on_page = [&](const hubspot::CompanyPage& page) -> hubspot::Status {
+    auto on_page = [&](const PullPage& page) -> CrmStatus {
       if (host.IsCancelled()) {
-        hubspot::Error e;
-        e.code = hubspot::ErrorCode::kCancelled;
+        CrmError e;
+        e.code = StatusCode::kCancelled;
         e.message = "cancelled by the host";
+        e.stops_run = true;
         return e;
       }
       CrashCheckpoint("pull.page");
       store::Store::Transaction tx(*store);
-      for (const auto& c : page.companies) {
+      for (const auto& c : page.accounts) {
         store::AccountRow row;
         row.id = c.id;
-        row.owner_id = c.Get("hubspot_owner_id").value_or("");
-        row.properties_json = PropertiesJson(c.properties).dump();
+        row.owner_id = c.owner_id;
+        json props = PropertiesJson(c.properties);
+        props["name"] = c.name;
+        row.properties_json = props.dump();
         row.aggregates_json = "";  // facts are (re)read in the facts phase
-        row.modified_ms = c.ModifiedMs();
+        row.modified_ms = c.modified_ms;
         row.archived = false;
         store->UpsertAccount(row);
         seen.insert(c.id);
@@ -472,18 +460,20 @@ struct SyncEngine::Impl {
       tx.Commit();
       CrashCheckpoint("pull.committed");
       counters.pages++;
-      done += page.companies.size();
+      done += page.accounts.size();
       uint64_t total = page.total_hint > 0 ? static_cast<uint64_t>(page.total_hint)
                                            : static_cast<uint64_t>(std::max<int64_t>(expected, 0));
       Progress("pull", done, std::max(total, done));
       return {};
     };
-    hubspot::Result<hubspot::PullSummary> summary =
-        do_full ? client->PullAllCompanies(po, on_page)
-                : client->PullChangedCompanies({cur.ts_ms, cur.last_id}, po, on_page);
+    PullCursor since;
+    since.modified_ms = cur.ts_ms;
+    since.id = cur.last_id;
+    CrmResult<PullSummary> summary =
+        do_full ? crm->PullAll(po, on_page) : crm->PullChanged(since, po, on_page);
     if (!summary.ok()) {
-      if (summary.error().code == hubspot::ErrorCode::kCancelled) CheckCancelled("the pull");
-      throw CrmError(summary.error(), "pulling companies");
+      if (summary.error().code == StatusCode::kCancelled) CheckCancelled("the pull");
+      throw CrmFailure(summary.error(), "pulling companies");
     }
     counters.pulled = static_cast<int64_t>(seen.size());
     // Deleted or archived companies.
@@ -495,11 +485,11 @@ struct SyncEngine::Impl {
           },
           false);
     } else {
-      auto archived = client->ListArchivedCompanies(std::max<int64_t>(0, cur.ts_ms - cfg.overlap_ms));
-      if (!archived.ok()) throw CrmError(archived.error(), "listing archived companies");
-      for (const auto& c : *archived) {
-        auto row = store->GetAccount(c.id);
-        if (row && !row->archived && !seen.count(c.id)) gone.push_back(c.id);
+      auto archived = crm->ListArchived(std::max<int64_t>(0, cur.ts_ms - cfg.overlap_ms));
+      if (!archived.ok()) throw CrmFailure(archived.error(), "listing archived companies");
+      for (const auto& id : *archived) {
+        auto row = store->GetAccount(id);
+        if (row && !row->archived && !seen.count(id)) gone.push_back(id);
       }
     }
     {
@@ -527,7 +517,7 @@ struct SyncEngine::Impl {
   // Reads the aggregates the rule file needs: for every account ("all"), or for those pulled
   // in this run and those whose facts a crashed run did not finish ("changed").
   void RefreshFacts(const std::unordered_set<std::string>& pulled) {
-    rules::CrmNeeds needs = rules->Needs(kCrm);
+    rules::CrmNeeds needs = rules->Needs(cfg.crm);
     std::vector<std::string> ids;
     store->ForEachAccount(
         [&](const store::AccountRow& r) {
@@ -552,15 +542,15 @@ struct SyncEngine::Impl {
     constexpr size_t kChunk = 1000;
     for (size_t i = 0; i < ids.size(); i += kChunk) {
       CheckCancelled("reading account facts");
-      hubspot::FactsRequest req;
-      req.company_ids.assign(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kChunk));
-      req.aggregates.insert(needs.aggregates.begin(), needs.aggregates.end());
+      FactsRequest req;
+      req.account_ids.assign(ids.begin() + i, ids.begin() + std::min(ids.size(), i + kChunk));
+      req.aggregates = needs.aggregates;
       req.now_ms = now_ms;
-      auto facts = client->ReadFacts(req);
-      if (!facts.ok()) throw CrmError(facts.error(), "reading deals, contacts and meetings");
+      auto facts = crm->ReadFacts(req);
+      if (!facts.ok()) throw CrmFailure(facts.error(), "reading deals, contacts and meetings");
       CrashCheckpoint("facts.read");
       store::Store::Transaction tx(*store);
-      for (const auto& f : facts->companies) {
+      for (const auto& f : facts->accounts) {
         auto row = store->GetAccount(f.id);
         if (!row) continue;
         row->aggregates_json = FactsJson(f).dump();
@@ -569,8 +559,8 @@ struct SyncEngine::Impl {
       for (const auto& id : facts->missing) store->SetArchived(id, true);
       tx.Commit();
       CrashCheckpoint("facts.committed");
-      counters.facts_refreshed += static_cast<int64_t>(facts->companies.size());
-      Progress("pull", i + req.company_ids.size(), ids.size());
+      counters.facts_refreshed += static_cast<int64_t>(facts->accounts.size());
+      Progress("pull", i + req.account_ids.size(), ids.size());
     }
   }
 
@@ -589,7 +579,7 @@ struct SyncEngine::Impl {
     rules::Evaluator evaluator(rules);
     int64_t total = store->CountAccounts(false);
     // Only the CRM values the diff needs are kept (the writeback properties), not whole records.
-    std::vector<rules::WritebackField> writeback = rules->Writeback(kCrm);
+    std::vector<rules::WritebackField> writeback = rules->Writeback(cfg.crm);
     std::unordered_map<std::string, json> props_by_id;
     int64_t n = 0;
     store->ForEachAccount(
@@ -600,7 +590,7 @@ struct SyncEngine::Impl {
                           ? json::object()
                           : json::parse(row.aggregates_json, nullptr, false);
           if (aggs.is_discarded()) aggs = json::object();
-          rules::Account account = rules->MapAccount(kCrm, row.id, row.owner_id, props, aggs,
+          rules::Account account = rules->MapAccount(cfg.crm, row.id, row.owner_id, props, aggs,
                                                      now_ms / 1000, nullptr);
           rules::AccountResult result;
           rules::Status st = evaluator.Evaluate(account, &result);
@@ -722,12 +712,11 @@ struct SyncEngine::Impl {
         pt.owner_id = r.owner_id;
         pt.auto_close = t.auto_close;
         pt.spec.key = key;
-        pt.spec.company_id = r.account_id;
+        pt.spec.account_id = r.account_id;
         pt.spec.owner_id = r.owner_id;
         pt.spec.subject = t.title;
         pt.spec.body = t.body;
-        pt.spec.priority = Upper(t.priority.empty() ? "medium" : t.priority);
-        pt.spec.type = cfg.task_type;
+        pt.spec.priority = PriorityFrom(t.priority);
         pt.spec.due_ms = now_ms + static_cast<int64_t>(t.due_in_days) * kDayMs;
         plan.tasks.push_back(std::move(pt));
       }
@@ -897,7 +886,7 @@ struct SyncEngine::Impl {
     return std::nullopt;
   }
 
-  void RecordFailure(const store::OutboxEntry& e, const hubspot::Error& err) {
+  void RecordFailure(const store::OutboxEntry& e, const CrmError& err) {
     counters.write_errors++;
     if (counters.errors.size() < 50) {
       counters.errors.push_back(
@@ -924,24 +913,24 @@ struct SyncEngine::Impl {
   }
 
   std::optional<OpError> PushUpdates(const std::vector<store::OutboxEntry>& chunk) {
-    std::vector<hubspot::CompanyUpdate> updates;
+    std::vector<FieldUpdate> updates;
     std::map<std::string, const store::OutboxEntry*> by_account;
     std::map<std::string, json> payloads;
     for (const auto& e : chunk) {
       json p = json::parse(e.payload_json);
-      hubspot::CompanyUpdate u;
-      u.id = e.account_id;
-      for (const auto& [k, v] : p["properties"].items()) u.properties[k] = v.get<std::string>();
+      FieldUpdate u;
+      u.account_id = e.account_id;
+      for (const auto& [k, v] : p["properties"].items()) u.fields[k] = v.get<std::string>();
       updates.push_back(std::move(u));
       by_account[e.account_id] = &e;
       payloads[e.account_id] = std::move(p);
     }
     CrashCheckpoint("push.update.before_send");
-    auto result = client->UpdateCompanies(updates);
+    auto result = crm->WriteFields(updates);
     if (!result.ok()) {
-      if (StopsTheRun(result.error())) {
-        if (result.error().code == hubspot::ErrorCode::kCancelled) CheckCancelled("the push");
-        return CrmError(result.error(), "writing company fields");
+      if (result.error().stops_run) {
+        if (result.error().code == StatusCode::kCancelled) CheckCancelled("the push");
+        return CrmFailure(result.error(), "writing company fields");
       }
       store::Store::Transaction tx(*store);
       for (const auto& e : chunk) RecordFailure(e, result.error());
@@ -983,7 +972,7 @@ struct SyncEngine::Impl {
   }
 
   std::optional<OpError> PushTaskCreates(const std::vector<store::OutboxEntry>& chunk) {
-    std::vector<hubspot::TaskSpec> specs;
+    std::vector<TaskSpec> specs;
     std::map<std::string, const store::OutboxEntry*> by_key;
     for (const auto& e : chunk) {
       json p = json::parse(e.payload_json);
@@ -994,11 +983,11 @@ struct SyncEngine::Impl {
       by_key[specs.back().key] = &e;
     }
     CrashCheckpoint("push.tasks.before_send");
-    auto result = client->WriteTasks(specs);
+    auto result = crm->WriteTasks(specs);
     if (!result.ok()) {
-      if (StopsTheRun(result.error())) {
-        if (result.error().code == hubspot::ErrorCode::kCancelled) CheckCancelled("the push");
-        return CrmError(result.error(), "creating tasks");
+      if (result.error().stops_run) {
+        if (result.error().code == StatusCode::kCancelled) CheckCancelled("the push");
+        return CrmFailure(result.error(), "creating tasks");
       }
       store::Store::Transaction tx(*store);
       for (const auto& e : chunk) RecordFailure(e, result.error());
@@ -1007,12 +996,12 @@ struct SyncEngine::Impl {
     }
     CrashCheckpoint("push.tasks.sent");
     store::Store::Transaction tx(*store);
-    for (const auto& o : result->tasks) {
+    for (const auto& o : *result) {
       auto it = by_key.find(o.key);
       if (it == by_key.end()) continue;
       const store::OutboxEntry& e = *it->second;
       if (o.error || o.task_id.empty()) {
-        hubspot::Error err = o.error.value_or(hubspot::Error{});
+        CrmError err = o.error.value_or(CrmError{});
         if (!o.error) err.message = "the CRM returned no task id";
         RecordFailure(e, err);
         continue;
@@ -1048,11 +1037,11 @@ struct SyncEngine::Impl {
       keys[id] = p.value("task_key", "");
     }
     CrashCheckpoint("push.complete.before_send");
-    auto result = client->CompleteTasks(ids);
+    auto result = crm->CompleteTasks(ids);
     if (!result.ok()) {
-      if (StopsTheRun(result.error())) {
-        if (result.error().code == hubspot::ErrorCode::kCancelled) CheckCancelled("the push");
-        return CrmError(result.error(), "completing tasks");
+      if (result.error().stops_run) {
+        if (result.error().code == StatusCode::kCancelled) CheckCancelled("the push");
+        return CrmFailure(result.error(), "completing tasks");
       }
       store::Store::Transaction tx(*store);
       for (const auto& e : chunk) RecordFailure(e, result.error());
@@ -1066,7 +1055,7 @@ struct SyncEngine::Impl {
       failed.insert(f.id);
       auto it = by_task.find(f.id);
       if (it == by_task.end()) continue;
-      if (f.error.code == hubspot::ErrorCode::kNotFound) {
+      if (f.error.code == StatusCode::kNotFound) {
         failed.erase(f.id);  // deleted by a person: nothing left to complete
         continue;
       }
@@ -1093,13 +1082,13 @@ struct SyncEngine::Impl {
 
   json UsageJson() {
     json u = json::object();
-    if (!client) return u;
-    hubspot::ApiUsage usage = client->Usage();
-    u["api_calls"] = usage.requests;
+    if (!crm) return u;
+    CrmUsage usage = crm->Usage();
+    u["api_calls"] = usage.calls;
     u["retries"] = usage.retries;
     u["rate_limited"] = usage.rate_limited;
     u["failed_calls"] = usage.failed;
-    u["quota_left"] = usage.daily_remaining;
+    u["quota_left"] = usage.quota_left;
     u["daily_limit"] = usage.daily_limit;
     return u;
   }
@@ -1137,7 +1126,7 @@ struct SyncEngine::Impl {
     struct Close {  // the state file is held only during a call
       Impl& m;
       ~Close() {
-        m.client.reset();
+        m.crm.reset();
         m.store.reset();
       }
     } close{*this};
@@ -1147,14 +1136,14 @@ struct SyncEngine::Impl {
       Finish(started, "ok", "");
       return out;
     } catch (const OpError& e) {
-      Finish(started, e.status() == KAM_CANCELLED ? "cancelled" : "error", e.message());
+      Finish(started, e.code() == StatusCode::kCancelled ? "cancelled" : "error", e.message());
       throw;
     } catch (const store::StoreError& e) {
       Finish(started, "error", e.what());
-      throw OpError(KAM_INTERNAL, e.what(), cfg.state_path);
+      throw OpError(StatusCode::kInternal, e.what(), cfg.state_path);
     } catch (const nlohmann::json::exception& e) {
       Finish(started, "error", e.what());
-      throw OpError(KAM_INTERNAL, std::string("malformed state or CRM data: ") + e.what());
+      throw OpError(StatusCode::kInternal, std::string("malformed state or CRM data: ") + e.what());
     }
   }
 };
@@ -1330,7 +1319,7 @@ json SyncEngine::Status() {
   try {
     m.OpenStore();
   } catch (const OpError& e) {
-    if (e.status() != KAM_CONFLICT) throw;
+    if (e.code() != StatusCode::kConflict) throw;
     return {{"running", true}, {"text", std::string("A sync is running: ") + e.message()}};
   }
   struct Close {
@@ -1398,7 +1387,7 @@ json SyncEngine::Status() {
     m.store.reset();
     return out;
   } catch (const store::StoreError& e) {
-    throw OpError(KAM_INTERNAL, e.what(), m.cfg.state_path);
+    throw OpError(StatusCode::kInternal, e.what(), m.cfg.state_path);
   }
 }
 
@@ -1408,33 +1397,41 @@ json SyncEngine::Provision() {
   m.LoadRules(false);
   return m.Run("provision", [&]() -> json {
     m.MakeClient();
-    hubspot::ProvisionSpec spec;
-    for (const auto& t : m.rules->tiers()) spec.tiers.push_back({t.id, t.label});
-    auto r = m.client->Provision(spec);
-    if (!r.ok()) throw CrmError(r.error(), "provisioning the add-in's properties");
+    ProvisionSpec spec = m.WritebackSpec();
+    auto r = m.crm->Provision(spec);
+    if (!r.ok()) throw CrmFailure(r.error(), "provisioning the add-in's properties");
     m.store->SetMeta("task_key_unique", r->task_key_unique ? "true" : "false");
     json items = json::array();
+    bool changed = false;
+    bool conflicts = false;
     std::ostringstream o;
-    o << "Provisioning " << (r->changed() ? "changed the portal" : "found everything in place")
-      << ":\n";
     for (const auto& it : r->items) {
-      items.push_back({{"object_type", it.object_type},
-                       {"name", it.name},
-                       {"outcome", hubspot::ProvisionOutcomeName(it.outcome)},
-                       {"detail", it.detail}});
-      o << "  " << it.object_type << " " << it.name << ": "
-        << hubspot::ProvisionOutcomeName(it.outcome);
+      std::string object = it.object == CrmObject::kTask ? "tasks" : "companies";
+      std::string outcome(ProvisionOutcomeName(it.outcome));
+      changed = changed || it.outcome == ProvisionItem::Outcome::kCreated ||
+                it.outcome == ProvisionItem::Outcome::kUpdated;
+      conflicts = conflicts || it.outcome == ProvisionItem::Outcome::kConflict;
+      items.push_back(
+          {{"object_type", object}, {"name", it.name}, {"outcome", outcome}, {"detail", it.detail}});
+      o << "  " << object << " " << it.name << ": " << outcome;
       if (!it.detail.empty()) o << " (" << it.detail << ")";
       o << "\n";
+    }
+    bool complete = r->complete();
+    std::string head = std::string("Provisioning ") +
+                       (changed ? "changed the portal" : "found everything in place") + ":\n";
+    if (!complete) {
+      head = "Provisioning is INCOMPLETE: the properties marked below are missing or unusable; "
+             "fix them and run `kam provision` again (a sync stops until they exist):\n";
     }
     o << "Task keys unique: " << (r->task_key_unique ? "yes (tasks are upserted by key)"
                                                       : "no (tasks are searched by key first)");
     return json{{"items", items},
-                {"changed", r->changed()},
-                {"conflicts", r->has_conflicts()},
+                {"changed", changed},
+                {"conflicts", conflicts},
                 {"task_key_unique", r->task_key_unique},
-                {"ok", !r->has_conflicts()},
-                {"text", o.str()}};
+                {"ok", complete},
+                {"text", head + o.str()}};
   });
 }
 
@@ -1578,7 +1575,7 @@ json SyncEngine::Report(const std::string& html_path) {
     out["text"] = o.str();
     if (!html_path.empty()) {
       std::ofstream f(html_path);
-      if (!f) throw OpError(KAM_INVALID_ARGUMENT, "cannot write the HTML report to " + html_path);
+      if (!f) throw OpError(StatusCode::kInvalidArgument, "cannot write the HTML report to " + html_path);
       f << "<!doctype html><meta charset=utf-8><title>KAM portfolio report</title>"
            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:2px "
            "8px;text-align:left}</style><h1>KAM portfolio report</h1><h2>Tiers</h2><table><tr>"
@@ -1600,7 +1597,7 @@ json SyncEngine::Report(const std::string& html_path) {
     m.store.reset();
     return out;
   } catch (const store::StoreError& e) {
-    throw OpError(KAM_INTERNAL, e.what(), m.cfg.state_path);
+    throw OpError(StatusCode::kInternal, e.what(), m.cfg.state_path);
   }
 }
 

@@ -1,7 +1,7 @@
 // The sync engine (DESIGN section 4): pull -> snapshot -> evaluate -> diff -> outbox -> push ->
 // record, over the state store, the rule engine and the HubSpot adapter; plus the read-side
 // operations (dry run, status, report) and provisioning. Every public call opens the state file
-// (taking its exclusive lock) and closes it before returning. Errors are OpError with a KAM_ code.
+// (taking its exclusive lock) and closes it before returning. Errors are OpError (status.h).
 #ifndef KAM_ENGINE_SYNC_ENGINE_H_
 #define KAM_ENGINE_SYNC_ENGINE_H_
 

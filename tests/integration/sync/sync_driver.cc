@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     std::cout << s.dump() << std::endl;
     return 0;
   } catch (const kam::engine::OpError& e) {
-    std::fprintf(stderr, "sync failed (%d): %s\n", e.status(), e.message().c_str());
+    std::fprintf(stderr, "sync failed: %s\n", e.status().ToString().c_str());
     return 1;
   }
 }

@@ -7,6 +7,7 @@
 namespace kam::testing {
 namespace {
 
+using engine::StatusCode;
 constexpr int kAccounts = 120;
 
 class SyncE2E : public ::testing::Test {
@@ -179,9 +180,9 @@ TEST_F(SyncE2E, CancellationStopsAtABoundaryAndTheNextRunFinishes) {
   host_.cancel_after_progress = 2;
   try {
     engine_->Sync(false);
-    FAIL() << "expected KAM_CANCELLED";
+    FAIL() << "expected StatusCode::kCancelled";
   } catch (const engine::OpError& e) {
-    EXPECT_EQ(e.status(), KAM_CANCELLED);
+    EXPECT_EQ(e.code(), StatusCode::kCancelled);
   }
   host_.cancelled = false;
   host_.cancel_after_progress = 0;
@@ -204,7 +205,7 @@ TEST_F(SyncE2E, AFailingRuleFileTestStopsTheSyncBeforeAnyWrite) {
     engine::SyncEngine(host_, o).Sync(false);
     FAIL() << "expected the rule tests to stop the sync";
   } catch (const engine::OpError& e) {
-    EXPECT_EQ(e.status(), KAM_INVALID_ARGUMENT);
+    EXPECT_EQ(e.code(), StatusCode::kInvalidArgument);
     EXPECT_NE(e.message().find("tier"), std::string::npos) << e.message();
   }
   EXPECT_EQ(WriteCalls(*server_), writes);
@@ -219,7 +220,7 @@ TEST_F(SyncE2E, AMissingTokenIsReportedAsUnauthenticated) {
     e.Sync(false);
     FAIL();
   } catch (const engine::OpError& err) {
-    EXPECT_EQ(err.status(), KAM_UNAUTHENTICATED);
+    EXPECT_EQ(err.code(), StatusCode::kUnauthenticated);
   }
 }
 
@@ -231,7 +232,7 @@ TEST_F(SyncE2E, AWrongTokenIsReportedAsUnauthenticated) {
     e.Sync(false);
     FAIL();
   } catch (const engine::OpError& err) {
-    EXPECT_EQ(err.status(), KAM_UNAUTHENTICATED) << err.message();
+    EXPECT_EQ(err.code(), StatusCode::kUnauthenticated) << err.message();
   }
 }
 
@@ -241,7 +242,7 @@ TEST_F(SyncE2E, ASecondEngineOnTheSameStateIsRefusedWhileOneHoldsIt) {
     engine_->Sync(false);
     FAIL();
   } catch (const engine::OpError& err) {
-    EXPECT_EQ(err.status(), KAM_CONFLICT);
+    EXPECT_EQ(err.code(), StatusCode::kConflict);
     EXPECT_NE(err.message().find("in use"), std::string::npos);
   }
 }
@@ -265,9 +266,9 @@ TEST_F(SyncE2E, SyncWithFaultsCompletesOrStopsResumablyAndLosesNothing) {
       completed = true;
     } catch (const engine::OpError& e) {
       stopped++;
-      EXPECT_TRUE(e.status() == KAM_UNAVAILABLE || e.status() == KAM_RATE_LIMITED ||
-                  e.status() == KAM_INTERNAL || e.status() == KAM_INVALID_ARGUMENT)
-          << e.status() << " " << e.message();
+      EXPECT_TRUE(e.code() == StatusCode::kUnavailable || e.code() == StatusCode::kRateLimited ||
+                  e.code() == StatusCode::kInternal || e.code() == StatusCode::kInvalidArgument)
+          << e.status().ToString();
       EXPECT_FALSE(e.message().empty());
     }
   }

@@ -22,7 +22,7 @@ OpError ErrorOf(const json& config) {
     return e;
   }
   ADD_FAILURE() << "no error for " << config.dump();
-  return OpError(KAM_OK, "");
+  return OpError(StatusCode::kOk, "");
 }
 
 TEST(EngineConfig, AnEmptyObjectGivesTheDefaults) {
@@ -64,7 +64,7 @@ TEST(EngineConfig, TheDocumentedExampleParses) {
 
 TEST(EngineConfig, AnUnknownKeyIsNamedByItsPointer) {
   OpError e = ErrorOf(json::parse(R"({"hubspot": {"tls": {"cafile": "x"}}})"));
-  EXPECT_EQ(e.status(), KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(e.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(e.location(), "/hubspot/tls/cafile");
   EXPECT_NE(e.message().find("ca_file"), std::string::npos) << e.message();
   EXPECT_EQ(ErrorOf(json::parse(R"({"stat": "x.db"})")).location(), "/stat");
@@ -78,7 +78,7 @@ TEST(EngineConfig, WrongTypesAndValuesAreNamedByTheirPointer) {
   EXPECT_EQ(ErrorOf(json::parse(R"({"batch_size": 500})")).location(), "/batch_size");
   EXPECT_EQ(ErrorOf(json::parse(R"({"hubspot": {"rate": {"window_share": "all"}}})")).location(),
             "/hubspot/rate/window_share");
-  EXPECT_EQ(ErrorOf(json::parse(R"([1, 2])")).status(), KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(ErrorOf(json::parse(R"([1, 2])")).code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
@@ -124,7 +124,7 @@ class NullHost : public Host {
   bool IsCancelled() override { return false; }
 };
 
-int32_t StatusOf(const char* op, const nlohmann::json& config, const nlohmann::json& request,
+StatusCode StatusOf(const char* op, const nlohmann::json& config, const nlohmann::json& request,
                  std::string* location = nullptr) {
   NullHost host;
   OpContext ctx{host, config};
@@ -132,9 +132,9 @@ int32_t StatusOf(const char* op, const nlohmann::json& config, const nlohmann::j
     Operations().at(op)(ctx, request);
   } catch (const OpError& e) {
     if (location) *location = e.location();
-    return e.status();
+    return e.code();
   }
-  return KAM_OK;
+  return StatusCode::kOk;
 }
 
 TEST(SyncOps, AreRegisteredAndImplemented) {
@@ -147,22 +147,22 @@ TEST(SyncOps, AreRegisteredAndImplemented) {
 TEST(SyncOps, ABadConfigIsAnInvalidArgumentNamingThePointer) {
   std::string where;
   EXPECT_EQ(StatusOf("sync", json::parse(R"({"bogus": 1})"), json::object(), &where),
-            KAM_INVALID_ARGUMENT);
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(where, "/bogus");
 }
 
 TEST(SyncOps, AnUnknownRequestKeyIsAnInvalidArgument) {
   std::string where;
   EXPECT_EQ(StatusOf("sync", json::object(), json::parse(R"({"fulll": true})"), &where),
-            KAM_INVALID_ARGUMENT);
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(where, "/fulll");
   EXPECT_EQ(StatusOf("report", json::object(), json::parse(R"({"html": 5})")),
-            KAM_INVALID_ARGUMENT);
+            StatusCode::kInvalidArgument);
 }
 
 TEST(SyncOps, ASyncWithoutARuleFileSaysWhatToConfigure) {
   std::string where;
-  EXPECT_EQ(StatusOf("sync", json::object(), json::object(), &where), KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(StatusOf("sync", json::object(), json::object(), &where), StatusCode::kInvalidArgument);
   EXPECT_EQ(where, "/rules");
 }
 

@@ -1,5 +1,5 @@
 // The rules.* and jsonlogic.apply operations as the ABI layer calls them: JSON in, JSON out,
-// "ok": false for problems found, OpError with a KAM_ status for requests that cannot run.
+// "ok": false for problems found, OpError with a StatusCode for requests that cannot run.
 #include <unistd.h>
 
 #include <filesystem>
@@ -41,14 +41,14 @@ class RulesOps : public ::testing::Test {
     OpContext ctx{host_, config_};
     return it->second(ctx, request);
   }
-  int32_t StatusOf(const std::string& op, const json& request, std::string* location = nullptr) {
+  StatusCode StatusOf(const std::string& op, const json& request, std::string* location = nullptr) {
     try {
       Call(op, request);
     } catch (const OpError& e) {
       if (location != nullptr) *location = e.location();
-      return e.status();
+      return e.code();
     }
-    return KAM_OK;
+    return StatusCode::kOk;
   }
   std::string Write(const std::string& name, const std::string& text) {
     std::string path = (dir_ / name).string();
@@ -105,16 +105,16 @@ TEST_F(RulesOps, CheckListsEveryProblemWithPositions) {
 }
 
 TEST_F(RulesOps, AMissingFileIsNotFoundAndAMalformedRequestIsInvalid) {
-  EXPECT_EQ(StatusOf("rules.check", {{"file", (dir_ / "nope.json").string()}}), KAM_NOT_FOUND);
-  EXPECT_EQ(StatusOf("rules.test", {{"file", (dir_ / "nope.json").string()}}), KAM_NOT_FOUND);
-  EXPECT_EQ(StatusOf("rules.check", json::object()), KAM_INVALID_ARGUMENT);
-  EXPECT_EQ(StatusOf("rules.check", {{"file", 5}}), KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(StatusOf("rules.check", {{"file", (dir_ / "nope.json").string()}}), StatusCode::kNotFound);
+  EXPECT_EQ(StatusOf("rules.test", {{"file", (dir_ / "nope.json").string()}}), StatusCode::kNotFound);
+  EXPECT_EQ(StatusOf("rules.check", json::object()), StatusCode::kInvalidArgument);
+  EXPECT_EQ(StatusOf("rules.check", {{"file", 5}}), StatusCode::kInvalidArgument);
 }
 
 TEST_F(RulesOps, AnInvalidRuleFileIsInvalidArgumentLocatedAtTheFirstProblem) {
   std::string path = Write("bad.json", "{\n  \"name\": \"x\",\n  \"criteria\": [}\n");
   std::string location;
-  EXPECT_EQ(StatusOf("rules.test", {{"file", path}}, &location), KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(StatusOf("rules.test", {{"file", path}}, &location), StatusCode::kInvalidArgument);
   EXPECT_EQ(location.rfind(path + ":3:", 0), 0u) << location;
 }
 
@@ -152,7 +152,7 @@ TEST_F(RulesOps, ExplainDescribesOneAccount) {
   std::string location;
   EXPECT_EQ(StatusOf("rules.explain", {{"file", example_}, {"account", {{"revenue", 1}}}},
                      &location),
-            KAM_INVALID_ARGUMENT);
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(location, "/account/revenue");
 }
 
@@ -186,7 +186,7 @@ TEST_F(RulesOps, BenchGeneratesAndMatchesTheThousandAccountDigest) {
   EXPECT_EQ(r["tiers"], json({{"A", 150}, {"B", 327}, {"C", 323}, {"D", 200}}));
   EXPECT_GT(r["accounts_per_s"].get<double>(), 0);
   EXPECT_EQ(StatusOf("rules.bench", {{"file", bench_rules_}, {"generate", -1}}),
-            KAM_INVALID_ARGUMENT);
+            StatusCode::kInvalidArgument);
 }
 
 TEST_F(RulesOps, JsonLogicApplyGivesAResultOrATypedError) {
@@ -195,7 +195,7 @@ TEST_F(RulesOps, JsonLogicApplyGivesAResultOrATypedError) {
   r = Call("jsonlogic.apply", {{"rule", {{"frobnicate", {1}}}}});
   ASSERT_TRUE(r.contains("error")) << r.dump();
   EXPECT_EQ(r["error"]["type"], "Unknown Operator");
-  EXPECT_EQ(StatusOf("jsonlogic.apply", {{"data", 1}}), KAM_INVALID_ARGUMENT);
+  EXPECT_EQ(StatusOf("jsonlogic.apply", {{"data", 1}}), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

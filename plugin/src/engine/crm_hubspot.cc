@@ -1,0 +1,416 @@
+// The CRM port over the HubSpot adapter (connector/hubspot): the only engine file that names
+// hubspot::. Translates the port's records, tasks and errors to and from HubSpot's.
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "config.h"
+#include "crm.h"
+#include "kam/hubspot/client.h"
+#include "operation.h"
+
+namespace kam::engine {
+namespace {
+
+constexpr const char* kNameProperty = "name";
+constexpr const char* kOwnerProperty = "hubspot_owner_id";
+
+StatusCode CodeOf(hubspot::ErrorCode code) {
+  using C = hubspot::ErrorCode;
+  switch (code) {
+    case C::kOk:
+      return StatusCode::kOk;
+    case C::kInvalidArgument:
+      return StatusCode::kInvalidArgument;
+    case C::kNotFound:
+      return StatusCode::kNotFound;
+    case C::kPermissionDenied:
+      return StatusCode::kPermissionDenied;
+    case C::kUnauthenticated:
+      return StatusCode::kUnauthenticated;
+    case C::kRateLimited:
+      return StatusCode::kRateLimited;
+    case C::kUnavailable:
+      return StatusCode::kUnavailable;
+    case C::kConflict:
+      return StatusCode::kConflict;
+    case C::kCancelled:
+      return StatusCode::kCancelled;
+    case C::kInternal:
+      return StatusCode::kInternal;
+  }
+  return StatusCode::kInternal;
+}
+
+CrmError ErrorOf(const hubspot::Error& e) {
+  CrmError out;
+  out.code = CodeOf(e.code);
+  out.message = e.ToString();
+  out.endpoint = e.endpoint;
+  out.http_status = e.http_status;
+  out.retryable = e.retryable;
+  out.retry_after_ms = e.retry_after_ms;
+  using C = hubspot::ErrorCode;
+  out.stops_run = e.code == C::kUnauthenticated || e.code == C::kRateLimited ||
+                  e.code == C::kUnavailable || e.code == C::kCancelled ||
+                  e.code == C::kPermissionDenied;
+  return out;
+}
+
+CrmAccount AccountOf(const hubspot::CrmObject& c) {
+  CrmAccount a;
+  a.id = c.id;
+  a.name = c.Get(kNameProperty).value_or("");
+  a.owner_id = c.Get(kOwnerProperty).value_or("");
+  a.properties = c.properties;
+  a.modified_ms = c.ModifiedMs();
+  return a;
+}
+
+std::string PriorityName(TaskPriority p) {
+  switch (p) {
+    case TaskPriority::kLow:
+      return "LOW";
+    case TaskPriority::kMedium:
+      return "MEDIUM";
+    case TaskPriority::kHigh:
+      return "HIGH";
+  }
+  return "MEDIUM";
+}
+
+CrmTaskStatus TaskStatusOf(const std::optional<std::string>& s) {
+  return s && *s == "COMPLETED" ? CrmTaskStatus::kCompleted : CrmTaskStatus::kOpen;
+}
+
+BatchOutcome OutcomeOf(const hubspot::BatchWriteResult& r) {
+  BatchOutcome out;
+  std::set<std::string> failed;
+  for (const auto& f : r.failed) {
+    failed.insert(f.id);
+    out.failed.push_back({f.id, ErrorOf(f.error)});
+  }
+  for (const auto& w : r.written) {
+    if (failed.count(w.id)) continue;
+    out.written.push_back({w.id, w.ModifiedMs()});
+  }
+  return out;
+}
+
+ProvisionItem::Outcome OutcomeOf(hubspot::ProvisionItem::Outcome o) {
+  using O = hubspot::ProvisionItem::Outcome;
+  switch (o) {
+    case O::kCreated:
+      return ProvisionItem::Outcome::kCreated;
+    case O::kUnchanged:
+      return ProvisionItem::Outcome::kUnchanged;
+    case O::kUpdated:
+      return ProvisionItem::Outcome::kUpdated;
+    case O::kConflict:
+      return ProvisionItem::Outcome::kConflict;
+    case O::kFailed:
+      return ProvisionItem::Outcome::kFailed;
+  }
+  return ProvisionItem::Outcome::kFailed;
+}
+
+class HubSpotCrm final : public Crm {
+ public:
+  HubSpotCrm(std::unique_ptr<hubspot::HubSpotClient> client, std::string task_type)
+      : client_(std::move(client)), task_type_(std::move(task_type)) {}
+
+  std::string_view Name() const override { return "hubspot"; }
+
+  CrmResult<std::string> PortalId() override {
+    auto d = client_->GetAccountDetails();
+    if (!d.ok()) return ErrorOf(d.error());
+    return std::to_string(d->portal_id);
+  }
+
+  CrmResult<PullSummary> PullAll(const PullRequest& request, const PageCallback& on_page) override {
+    // The list endpoint's paging token is not exposed by the adapter: a crashed full pull starts
+    // over (request.resume_token is ignored; PullSummary::resumed stays false).
+    return Pull(request, on_page, nullptr);
+  }
+
+  CrmResult<PullSummary> PullChanged(const PullCursor& since, const PullRequest& request,
+                                     const PageCallback& on_page) override {
+    return Pull(request, on_page, &since);
+  }
+
+  CrmResult<std::vector<std::string>> ListArchived(int64_t since_ms) override {
+    auto r = client_->ListArchivedCompanies(since_ms);
+    if (!r.ok()) return ErrorOf(r.error());
+    std::vector<std::string> ids;
+    ids.reserve(r->size());
+    for (const auto& c : *r) ids.push_back(c.id);
+    return ids;
+  }
+
+  CrmResult<FactsResult> ReadFacts(const FactsRequest& request) override {
+    hubspot::FactsRequest req;
+    req.company_ids = request.account_ids;
+    req.aggregates.insert(request.aggregates.begin(), request.aggregates.end());
+    req.now_ms = request.now_ms;
+    auto r = client_->ReadFacts(req);
+    if (!r.ok()) return ErrorOf(r.error());
+    FactsResult out;
+    out.missing = r->missing;
+    out.accounts.reserve(r->companies.size());
+    for (const auto& c : r->companies) {
+      AccountFacts f;
+      f.id = c.id;
+      for (const auto& [name, v] : c.aggregates) {
+        FactValue fv;
+        switch (v.kind) {
+          case hubspot::FactValue::Kind::kNull:
+            fv.kind = FactValue::Kind::kNull;
+            break;
+          case hubspot::FactValue::Kind::kNumber:
+            fv.kind = FactValue::Kind::kNumber;
+            fv.number = v.number;
+            break;
+          case hubspot::FactValue::Kind::kBool:
+            fv.kind = FactValue::Kind::kBool;
+            fv.boolean = v.boolean;
+            break;
+        }
+        f.aggregates.emplace(name, fv);
+      }
+      out.accounts.push_back(std::move(f));
+    }
+    return out;
+  }
+
+  CrmResult<BatchOutcome> WriteFields(const std::vector<FieldUpdate>& updates) override {
+    std::vector<hubspot::CompanyUpdate> in;
+    in.reserve(updates.size());
+    for (const auto& u : updates) in.push_back({u.account_id, u.fields});
+    auto r = client_->UpdateCompanies(in);
+    if (!r.ok()) return ErrorOf(r.error());
+    BatchOutcome out = OutcomeOf(*r);
+    // Inputs the CRM neither echoed nor named as failed count as written (HubSpot echoes every
+    // updated record; this keeps "each input in exactly one list" if it does not).
+    std::set<std::string> seen;
+    for (const auto& w : out.written) seen.insert(w.id);
+    for (const auto& f : out.failed) seen.insert(f.id);
+    for (const auto& u : updates) {
+      if (!seen.count(u.account_id)) out.written.push_back({u.account_id, -1});
+    }
+    return out;
+  }
+
+  CrmResult<std::vector<TaskWriteOutcome>> WriteTasks(const std::vector<TaskSpec>& tasks) override {
+    std::vector<hubspot::TaskSpec> specs;
+    specs.reserve(tasks.size());
+    for (const auto& t : tasks) {
+      hubspot::TaskSpec s;
+      s.key = t.key;
+      s.company_id = t.account_id;
+      s.owner_id = t.owner_id;
+      s.subject = t.subject;
+      s.body = t.body;
+      s.status = t.status == CrmTaskStatus::kCompleted ? "COMPLETED" : "NOT_STARTED";
+      s.priority = PriorityName(t.priority);
+      s.type = task_type_;
+      s.due_ms = t.due_ms;
+      s.in_doubt = t.in_doubt;
+      specs.push_back(std::move(s));
+    }
+    auto r = client_->WriteTasks(specs);
+    if (!r.ok()) return ErrorOf(r.error());
+    std::vector<TaskWriteOutcome> out;
+    out.reserve(r->tasks.size());
+    for (const auto& o : r->tasks) {
+      TaskWriteOutcome w;
+      w.key = o.key;
+      w.task_id = o.task_id;
+      w.created = o.created;
+      if (o.error) {
+        w.error = ErrorOf(*o.error);
+      } else if (o.task_id.empty()) {
+        CrmError e;
+        e.code = StatusCode::kInternal;
+        e.message = "the CRM returned no task id for key " + o.key;
+        w.error = e;
+      }
+      out.push_back(std::move(w));
+    }
+    return out;
+  }
+
+  CrmResult<std::vector<CrmTask>> FindTasks(const std::vector<std::string>& keys) override {
+    auto r = client_->FindTasksByKey(keys);
+    if (!r.ok()) return ErrorOf(r.error());
+    std::vector<CrmTask> out;
+    out.reserve(r->size());
+    for (const auto& t : *r) {
+      CrmTask c;
+      c.id = t.id;
+      c.key = t.Get(hubspot::kTaskKeyProperty).value_or("");
+      c.subject = t.Get("hs_task_subject").value_or("");
+      c.owner_id = t.Get(kOwnerProperty).value_or("");
+      c.status = TaskStatusOf(t.Get("hs_task_status"));
+      // account_ids: the adapter's search does not return associations (left empty).
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  CrmResult<BatchOutcome> CompleteTasks(const std::vector<std::string>& task_ids) override {
+    auto r = client_->CompleteTasks(task_ids);
+    if (!r.ok()) return ErrorOf(r.error());
+    BatchOutcome out = OutcomeOf(*r);
+    std::set<std::string> seen;
+    for (const auto& w : out.written) seen.insert(w.id);
+    for (const auto& f : out.failed) seen.insert(f.id);
+    for (const auto& id : task_ids) {
+      if (!seen.count(id)) out.written.push_back({id, -1});
+    }
+    return out;
+  }
+
+  CrmResult<ProvisionReport> Provision(const ProvisionSpec& spec) override {
+    hubspot::ProvisionSpec hs;
+    for (const auto& p : spec.properties) {
+      if (p.object == CrmObject::kAccount && p.name == hubspot::kTierProperty) {
+        for (const auto& [value, label] : p.options) hs.tiers.push_back({value, label});
+      }
+    }
+    auto r = client_->Provision(hs);
+    if (!r.ok()) return ErrorOf(r.error());
+    ProvisionReport out;
+    out.task_key_unique = r->task_key_unique;
+    for (const auto& p : spec.properties) {
+      ProvisionItem item;
+      item.object = p.object;
+      item.name = p.name;
+      item.outcome = ProvisionItem::Outcome::kMissing;
+      item.detail = "not provisioned by this version: create the " +
+                    std::string(p.object == CrmObject::kTask ? "task" : "company") + " property " +
+                    p.name + " (type " + p.type + ") in HubSpot";
+      const std::string object = p.object == CrmObject::kTask ? "tasks" : "companies";
+      for (const auto& it : r->items) {
+        if (it.object_type != object || it.name != p.name) continue;
+        item.detail = it.detail;
+        item.outcome = OutcomeOf(it.outcome);
+      }
+      out.items.push_back(std::move(item));
+    }
+    // The task-key property is the port's own: reported last.
+    ProvisionItem key;
+    key.object = CrmObject::kTask;
+    key.name = hubspot::kTaskKeyProperty;
+    key.outcome = ProvisionItem::Outcome::kMissing;
+    key.detail = "not reported by the CRM";
+    for (const auto& it : r->items) {
+      if (it.object_type != "tasks" || it.name != hubspot::kTaskKeyProperty) continue;
+      key.detail = it.detail;
+      key.outcome = OutcomeOf(it.outcome);
+    }
+    out.items.push_back(std::move(key));
+    return out;
+  }
+
+  CrmResult<ProvisionReport> VerifyProperties(const ProvisionSpec&) override {
+    CrmError e;
+    e.code = StatusCode::kUnimplemented;
+    e.message = "verifying properties is not implemented for HubSpot yet";
+    return e;
+  }
+
+  CrmUsage Usage() const override {
+    hubspot::ApiUsage u = client_->Usage();
+    CrmUsage out;
+    out.calls = u.requests;
+    out.retries = u.retries;
+    out.rate_limited = u.rate_limited;
+    out.failed = u.failed;
+    out.quota_left = u.daily_remaining;
+    out.daily_limit = u.daily_limit;
+    return out;
+  }
+
+ private:
+  CrmResult<PullSummary> Pull(const PullRequest& request, const PageCallback& on_page,
+                              const PullCursor* since) {
+    hubspot::PullOptions po;
+    std::set<std::string> props(request.properties.begin(), request.properties.end());
+    props.insert(kNameProperty);
+    props.insert(kOwnerProperty);
+    po.properties.assign(props.begin(), props.end());
+    po.overlap_ms = request.overlap_ms;
+    po.started_at_ms = request.started_at_ms;
+    std::optional<CrmError> stopped;  // the caller's own error, returned as it was
+    auto cb = [&](const hubspot::CompanyPage& page) -> hubspot::Status {
+      PullPage p;
+      p.accounts.reserve(page.companies.size());
+      for (const auto& c : page.companies) p.accounts.push_back(AccountOf(c));
+      p.cursor.modified_ms = page.cursor.modified_ms;
+      p.cursor.id = page.cursor.id;
+      p.total_hint = page.total_hint;
+      CrmStatus st = on_page(p);
+      if (st.ok()) return {};
+      stopped = st.error();
+      hubspot::Error e;
+      e.code = hubspot::ErrorCode::kCancelled;
+      e.message = "stopped by the page callback";
+      return e;
+    };
+    auto r = since ? client_->PullChangedCompanies({since->modified_ms, since->id}, po, cb)
+                   : client_->PullAllCompanies(po, cb);
+    if (stopped) return *stopped;
+    if (!r.ok()) return ErrorOf(r.error());
+    PullSummary s;
+    s.pages = r->pages;
+    s.accounts = r->companies;
+    s.cursor.modified_ms = r->cursor.modified_ms;
+    s.cursor.id = r->cursor.id;
+    return s;
+  }
+
+  std::unique_ptr<hubspot::HubSpotClient> client_;
+  std::string task_type_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Crm>> MakeHubSpotCrm(const EngineConfig& cfg, Host& host,
+                                              const SecretFn& get_secret) {
+  if (!get_secret(cfg.hubspot.token_secret)) {
+    return Status(StatusCode::kUnauthenticated,
+                  "no HubSpot token: set the secret " + cfg.hubspot.token_secret +
+                      " (a private app token with the scopes listed in the README)",
+                  "/hubspot/token_secret");
+  }
+  hubspot::HubSpotOptions o;
+  o.http.base_url = cfg.hubspot.base_url;
+  o.http.max_connections = static_cast<size_t>(cfg.hubspot.max_connections);
+  o.http.tls.ca_file = cfg.hubspot.ca_file;
+  o.http.tls.insecure = cfg.hubspot.insecure;
+  o.http.rate_limit.enabled = cfg.hubspot.rate_enabled;
+  o.http.rate_limit.window_share = cfg.hubspot.window_share;
+  o.http.rate_limit.daily_reserve_share = cfg.hubspot.daily_reserve_share;
+  o.http.rate_limit.search_per_second = cfg.hubspot.search_per_second;
+  o.http.rate_limit.initial_max = cfg.hubspot.initial_max;
+  o.http.retry.max_attempts = cfg.hubspot.max_attempts;
+  o.http.retry.initial_delay = std::chrono::milliseconds(cfg.hubspot.initial_delay_ms);
+  o.http.retry.max_delay = std::chrono::milliseconds(cfg.hubspot.max_delay_ms);
+  Host* h = &host;
+  o.http.log = [h](http::LogLevel level, std::string_view message) {
+    h->Log(static_cast<int32_t>(level), message);
+  };
+  o.http.cancelled = [h] { return h->IsCancelled(); };
+  o.api_version = cfg.hubspot.api_version;
+  o.auth.token_secret = cfg.hubspot.token_secret;
+  o.auth.get_secret = get_secret;
+  if (cfg.hubspot.task_key_mode == "upsert") o.task_key_mode = hubspot::TaskKeyMode::kUpsert;
+  if (cfg.hubspot.task_key_mode == "search_create") {
+    o.task_key_mode = hubspot::TaskKeyMode::kSearchCreate;
+  }
+  auto c = hubspot::HubSpotClient::Create(std::move(o));
+  if (!c.ok()) return ErrorOf(c.error()).ToStatus("cannot set up the HubSpot client");
+  return std::unique_ptr<Crm>(std::make_unique<HubSpotCrm>(std::move(c.value()), cfg.task_type));
+}
+
+}  // namespace kam::engine
