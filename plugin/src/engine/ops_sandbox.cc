@@ -37,7 +37,7 @@ sandbox::SandboxOptions ToOptions(const json& request) {
   sandbox::SandboxOptions o;
   o.crm = Field<std::string>(request, "crm", "hubspot", "\"hubspot\" or \"salesforce\"");
   if (o.crm != "hubspot" && o.crm != "salesforce") {
-    throw OpError(KAM_INVALID_ARGUMENT,
+    throw OpError(StatusCode::kInvalidArgument,
                   "sandbox.serve: \"crm\" must be \"hubspot\" or \"salesforce\"", "/crm");
   }
   o.host = Field<std::string>(request, "host", "127.0.0.1", "a host address");
