@@ -91,6 +91,20 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
 // Renders a slot value as template text / JSON text.
 std::string ValueText(const jl::Value& v);
 std::string ValueJson(const jl::Value& v);
+// The same, appended to `out` (no temporary strings: the allocation-free result path).
+void AppendValueText(const jl::Value& v, std::string& out);
+void AppendValueJson(const jl::Value& v, std::string& out);
+// 16 lower-case hex digits into `out` (reusing its capacity).
+void AssignHex64(uint64_t v, std::string& out);
+
+// Scratch space of the full-result path (FillResult), kept by rules::Evaluator so that
+// evaluating into a reused AccountResult allocates nothing once warmed up.
+struct FillScratch {
+  std::string text;
+  std::vector<double> trial, step, best;
+  std::vector<TaskSuggestion> spare_tasks;
+  std::vector<NextTierPath::Change> spare_changes;
+};
 
 // What the evaluation core computes for one account (no strings, no allocation once sized).
 struct CoreResult {
@@ -136,6 +150,14 @@ struct RuleSet::Impl {
 
   std::vector<int> input_slots;  // account slots read by any rule, sorted
 
+  // The hot path's batches (PrepareBatches, after loading): the criteria rules and their
+  // kam.scores.* slots, and the tasks' `when` rules, contiguous for Evaluator::RunScores and
+  // Evaluator::TestEach.
+  std::vector<jl::Rule> criterion_rules;
+  std::vector<int> criterion_slots;
+  std::vector<jl::Rule> task_rules;
+  void PrepareBatches();
+
   size_t record_size() const { return schema.size(); }
 
   // Fills the account part of a record (slots 0..F-1, id, owner) with views into `account`.
@@ -150,7 +172,7 @@ struct RuleSet::Impl {
                         internal::CoreResult* out) const;
   // The health and task parts of a result from `core` and the record (templates rendered).
   void FillHealthAndTasks(std::span<const jl::Value> record, const internal::CoreResult& core,
-                          AccountResult* out) const;
+                          AccountResult* out, internal::FillScratch* scratch = nullptr) const;
 
   // Score and tier index for given criterion scores (for the next-tier search).
   Status ScoreAndTier(jl::Evaluator& ev, std::span<jl::Value> record,
@@ -163,8 +185,10 @@ struct RuleSet::Impl {
   Status AccountFromJson(const nlohmann::json& object, Account* out) const;
 
   // Full result (strings, receipt, next tier) from a filled record after Core.
+  // With `scratch` (kept across calls) and a reused `out`, allocation-free once warmed up.
   void FillResult(const Account& account, std::span<jl::Value> record,
-                  const internal::CoreResult& core, jl::Evaluator& ev, AccountResult* out) const;
+                  const internal::CoreResult& core, jl::Evaluator& ev, AccountResult* out,
+                  internal::FillScratch* scratch = nullptr) const;
 };
 
 // Grants the module's .cc files access to a RuleSet's Impl.

@@ -859,6 +859,7 @@ LoadResult RuleSet::LoadText(std::string_view text, const std::string& file_name
                    });
   if (!result.errors.empty() || impl == nullptr) return result;
   impl->hash = internal::Hex64(internal::Fnv64(text));
+  impl->PrepareBatches();
   result.rules = RuleSetAccess::Make(std::move(impl));
   return result;
 }

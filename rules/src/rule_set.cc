@@ -27,11 +27,16 @@ std::string Quote(std::string_view s) {
 
 jl::Value ToValue(const FieldValue& f) {
   switch (f.kind) {
-    case FieldValue::Kind::kAbsent: return jl::Value::Absent();
-    case FieldValue::Kind::kNull: return jl::Value::Null();
-    case FieldValue::Kind::kBool: return jl::Value::Bool(f.boolean);
-    case FieldValue::Kind::kNumber: return jl::Value::Number(f.number);
-    case FieldValue::Kind::kString: return jl::Value::String(f.string);
+    case FieldValue::Kind::kAbsent:
+      return jl::Value::Absent();
+    case FieldValue::Kind::kNull:
+      return jl::Value::Null();
+    case FieldValue::Kind::kBool:
+      return jl::Value::Bool(f.boolean);
+    case FieldValue::Kind::kNumber:
+      return jl::Value::Number(f.number);
+    case FieldValue::Kind::kString:
+      return jl::Value::String(f.string);
   }
   return jl::Value::Absent();
 }
@@ -83,8 +88,7 @@ std::optional<int64_t> ParseTimestamp(std::string_view s) {
   size_t pos = 10;
   int64_t offset = 0;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
-    if (!num(pos + 1, 2, &h) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !num(pos + 4, 2, &mi)) {
+    if (!num(pos + 1, 2, &h) || pos + 3 >= s.size() || s[pos + 3] != ':' || !num(pos + 4, 2, &mi)) {
       return std::nullopt;
     }
     pos += 6;
@@ -110,8 +114,8 @@ std::optional<int64_t> ParseTimestamp(std::string_view s) {
   } else if (pos != s.size()) {
     return std::nullopt;
   }
-  return DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
-         h * 3600 + mi * 60 + sec - offset;
+  return DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+         mi * 60 + sec - offset;
 }
 
 std::optional<double> ParseDecimal(std::string_view s) {
@@ -153,9 +157,12 @@ FieldValue FieldValue::Null() {
 std::string FieldValue::ToJson() const {
   switch (kind) {
     case Kind::kAbsent:
-    case Kind::kNull: return "null";
-    case Kind::kBool: return boolean ? "true" : "false";
-    case Kind::kNumber: return std::isfinite(number) ? internal::FormatNumber(number) : "null";
+    case Kind::kNull:
+      return "null";
+    case Kind::kBool:
+      return boolean ? "true" : "false";
+    case Kind::kNumber:
+      return std::isfinite(number) ? internal::FormatNumber(number) : "null";
     case Kind::kString:
       return json(string).dump(-1, ' ', false, json::error_handler_t::replace);
   }
@@ -227,8 +234,8 @@ std::vector<WritebackField> RuleSet::Writeback(std::string_view crm) const {
       {"score", prop("kam_score", "KAM_Score__c"), "KAM score", "number"},
       {"tier", prop("kam_tier", "KAM_Tier__c"), "KAM tier", "enumeration"},
       {"breakdown", prop("kam_breakdown", "KAM_Breakdown__c"), "KAM score breakdown", "string"},
-      {"next_tier_hint", prop("kam_next_tier_hint", "KAM_Next_Tier_Hint__c"),
-       "KAM next-tier hint", "string"},
+      {"next_tier_hint", prop("kam_next_tier_hint", "KAM_Next_Tier_Hint__c"), "KAM next-tier hint",
+       "string"},
       {"rules_version", prop("kam_rules_version", "KAM_Rules_Version__c"), "KAM rules version",
        "string"},
       {"scored_at", prop("kam_scored_at", "KAM_Scored_At__c"), "KAM scored at", "datetime"},
@@ -274,6 +281,17 @@ std::string RuleSet::WritebackValue(const AccountResult& r, std::string_view key
     }
   }
   return "";
+}
+
+void RuleSet::Impl::PrepareBatches() {
+  criterion_rules.clear();
+  criterion_slots.clear();
+  for (const auto& c : criteria) {
+    criterion_rules.push_back(c.rule);
+    criterion_slots.push_back(c.slot);
+  }
+  task_rules.clear();
+  for (const auto& t : tasks) task_rules.push_back(t.when);
 }
 
 int RuleSet::Impl::TierIndex(std::string_view id) const {
@@ -339,9 +357,15 @@ Status RuleSet::Impl::AccountFromJson(const json& object, Account* out) const {
     bool ok = true;
     switch (t->second) {
       case FieldType::kNumber:
-      case FieldType::kDaysSince: ok = f.kind == FieldValue::Kind::kNumber; break;
-      case FieldType::kBool: ok = f.kind == FieldValue::Kind::kBool; break;
-      default: ok = f.kind == FieldValue::Kind::kString; break;
+      case FieldType::kDaysSince:
+        ok = f.kind == FieldValue::Kind::kNumber;
+        break;
+      case FieldType::kBool:
+        ok = f.kind == FieldValue::Kind::kBool;
+        break;
+      default:
+        ok = f.kind == FieldValue::Kind::kString;
+        break;
     }
     if (!ok) {
       return Status::Error("account field " + Quote(key) + " has type " +
@@ -367,11 +391,11 @@ Account RuleSet::MapAccount(std::string_view crm, std::string_view id, std::stri
   if (list == nullptr) return account;
   auto warn = [&](const FieldMapping& m, const json& raw, const char* why) {
     if (warnings == nullptr) return;
-    warnings->push_back("account " + account.id + ": field " + m.field + " (" +
-                        (m.property.empty() ? "aggregate " + m.aggregate
-                                            : "property " + m.property) +
-                        ") = " + raw.dump(-1, ' ', false, json::error_handler_t::replace) + ": " +
-                        why + "; treated as absent");
+    warnings->push_back(
+        "account " + account.id + ": field " + m.field + " (" +
+        (m.property.empty() ? "aggregate " + m.aggregate : "property " + m.property) +
+        ") = " + raw.dump(-1, ' ', false, json::error_handler_t::replace) + ": " + why +
+        "; treated as absent");
   };
   for (const auto& m : *list) {
     const json& source = m.property.empty() ? aggregates : properties;
@@ -380,8 +404,8 @@ Account RuleSet::MapAccount(std::string_view crm, std::string_view id, std::stri
     auto it = source.find(key);
     if (it == source.end() || it->is_null()) continue;
     const json& raw = *it;
-    if (raw.is_string() && raw.get_ref<const std::string&>().find_first_not_of(" \t") ==
-                               std::string::npos) {
+    if (raw.is_string() &&
+        raw.get_ref<const std::string&>().find_first_not_of(" \t") == std::string::npos) {
       continue;  // "" means absent
     }
     FieldValue value;
@@ -404,8 +428,8 @@ Account RuleSet::MapAccount(std::string_view crm, std::string_view id, std::stri
           value = FieldValue::Number(raw.get<double>());
         } else if (raw.is_string()) {
           if (auto t = ParseTimestamp(raw.get_ref<const std::string&>())) {
-            value = FieldValue::Number(std::floor(
-                static_cast<double>(now_unix_seconds - *t) / 86400.0));
+            value = FieldValue::Number(
+                std::floor(static_cast<double>(now_unix_seconds - *t) / 86400.0));
           } else {
             warn(m, raw, "not a date");
           }
@@ -420,9 +444,8 @@ Account RuleSet::MapAccount(std::string_view crm, std::string_view id, std::stri
           value = FieldValue::Bool(raw.get<double>() != 0);
         } else if (raw.is_string()) {
           std::string s = raw.get<std::string>();
-          std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
-            return static_cast<char>(std::tolower(c));
-          });
+          std::transform(s.begin(), s.end(), s.begin(),
+                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
           if (s == "true" || s == "1" || s == "yes") {
             value = FieldValue::Bool(true);
           } else if (s == "false" || s == "0" || s == "no") {
@@ -471,15 +494,16 @@ Status ComputeScoreTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<jl
                         std::span<const double> scores, double* score, int* tier) {
   double s = 0;
   if (rs.score_rule) {
-    auto r = ev.Evaluate(*rs.score_rule, record);
-    if (!r) return RuleError(record, rs.slot_id, "score", r.error());
-    if (!r->is_number() || !std::isfinite(r->as_number())) {
-      return Status::Error("account " + AccountName(record, rs.slot_id) +
-                               ": the score rule gave " + internal::ValueJson(*r) +
-                               ", not a number",
+    jl::Value r;
+    if (!ev.Run(*rs.score_rule, &r)) [[unlikely]] {
+      return RuleError(record, rs.slot_id, "score", ev.error());
+    }
+    if (!r.is_number() || !std::isfinite(r.as_number())) [[unlikely]] {
+      return Status::Error("account " + AccountName(record, rs.slot_id) + ": the score rule gave " +
+                               internal::ValueJson(r) + ", not a number",
                            "score");
     }
-    s = r->as_number();
+    s = r.as_number();
   } else {
     for (size_t i = 0; i < scores.size(); ++i) s += rs.criteria[i].weight * scores[i];
   }
@@ -487,13 +511,14 @@ Status ComputeScoreTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<jl
   record[static_cast<size_t>(rs.slot_score)] = jl::Value::Number(s);
   int t = -1;
   if (rs.tier_rule) {
-    auto r = ev.Evaluate(*rs.tier_rule, record);
-    if (!r) return RuleError(record, rs.slot_id, "tier", r.error());
-    if (r->is_string()) t = rs.TierIndex(r->as_string());
-    if (t < 0) {
-      return Status::Error("account " + AccountName(record, rs.slot_id) +
-                               ": the tier rule gave " + internal::ValueJson(*r) +
-                               ", not one of the tier ids",
+    jl::Value r;
+    if (!ev.Run(*rs.tier_rule, &r)) [[unlikely]] {
+      return RuleError(record, rs.slot_id, "tier", ev.error());
+    }
+    if (r.is_string()) t = rs.TierIndex(r.as_string());
+    if (t < 0) [[unlikely]] {
+      return Status::Error("account " + AccountName(record, rs.slot_id) + ": the tier rule gave " +
+                               internal::ValueJson(r) + ", not one of the tier ids",
                            "tier");
     }
   } else {
@@ -513,11 +538,11 @@ Status ComputeScoreTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<jl
 }  // namespace
 
 Status RuleSet::Impl::ScoreAndTier(jl::Evaluator& ev, std::span<jl::Value> record,
-                                   std::span<const double> scores, double* score,
-                                   int* tier) const {
+                                   std::span<const double> scores, double* score, int* tier) const {
   for (size_t i = 0; i < criteria.size(); ++i) {
     record[static_cast<size_t>(criteria[i].slot)] = jl::Value::Number(scores[i]);
   }
+  ev.Bind(record);
   return ComputeScoreTier(*this, ev, record, scores, score, tier);
 }
 
@@ -525,19 +550,18 @@ Status RuleSet::Impl::Core(jl::Evaluator& ev, std::span<jl::Value> record,
                            internal::CoreResult* out) const {
   out->scores.resize(criteria.size());
   out->health.resize(health.size());
-  for (size_t i = 0; i < criteria.size(); ++i) {
-    const auto& c = criteria[i];
-    auto r = ev.Evaluate(c.rule, record);
-    if (!r) return RuleError(record, slot_id, "criterion " + c.id, r.error());
-    const jl::Value& v = *r;
-    if (!v.is_number() || !(v.as_number() >= 1 && v.as_number() <= 10)) {
-      return Status::Error("account " + AccountName(record, slot_id) + ": criterion " + c.id +
-                               " gave " + internal::ValueJson(v) +
-                               ", outside 1..10 (a criterion scores 1 to 10; fix its rule)",
-                           "criterion " + c.id);
-    }
-    out->scores[i] = v.as_number();
-    record[static_cast<size_t>(c.slot)] = v;
+  ev.Bind(record);
+  bool raised = false;
+  jl::Value bad;
+  size_t done = ev.RunScores(criterion_rules, criterion_slots, 1, 10, record, out->scores.data(),
+                             &raised, &bad);
+  if (done < criteria.size()) [[unlikely]] {
+    const auto& c = criteria[done];
+    if (raised) return RuleError(record, slot_id, "criterion " + c.id, ev.error());
+    return Status::Error("account " + AccountName(record, slot_id) + ": criterion " + c.id +
+                             " gave " + internal::ValueJson(bad) +
+                             ", outside 1..10 (a criterion scores 1 to 10; fix its rule)",
+                         "criterion " + c.id);
   }
   if (Status st = ComputeScoreTier(*this, ev, record, out->scores, &out->score, &out->tier);
       !st.ok()) {
@@ -549,55 +573,81 @@ Status RuleSet::Impl::Core(jl::Evaluator& ev, std::span<jl::Value> record,
 Status RuleSet::Impl::HealthAndTasks(jl::Evaluator& ev, std::span<jl::Value> record,
                                      internal::CoreResult* out) const {
   out->health.resize(health.size());
+  ev.Bind(record);
   for (size_t i = 0; i < health.size(); ++i) {
     const auto& h = health[i];
     uint8_t status = 0;
+    bool hit = false;
     if (h.red) {
-      auto r = ev.EvaluateTruthy(*h.red, record);
-      if (!r) return RuleError(record, slot_id, "health " + h.id + " (red)", r.error());
-      if (*r) status = 2;
+      if (!ev.Test(*h.red, &hit)) [[unlikely]] {
+        return RuleError(record, slot_id, "health " + h.id + " (red)", ev.error());
+      }
+      if (hit) status = 2;
     }
     if (status == 0 && h.amber) {
-      auto r = ev.EvaluateTruthy(*h.amber, record);
-      if (!r) return RuleError(record, slot_id, "health " + h.id + " (amber)", r.error());
-      if (*r) status = 1;
+      if (!ev.Test(*h.amber, &hit)) [[unlikely]] {
+        return RuleError(record, slot_id, "health " + h.id + " (amber)", ev.error());
+      }
+      if (hit) status = 1;
     }
     out->health[i] = status;
     record[static_cast<size_t>(h.slot)] = jl::Value::String(kHealthNames[status]);
   }
   uint64_t mask = 0;
-  for (size_t j = 0; j < tasks.size(); ++j) {
-    auto r = ev.EvaluateTruthy(tasks[j].when, record);
-    if (!r) return RuleError(record, slot_id, "task " + tasks[j].id, r.error());
-    if (*r) mask |= uint64_t{1} << j;
+  if (size_t done = ev.TestEach(task_rules, &mask); done < tasks.size()) [[unlikely]] {
+    return RuleError(record, slot_id, "task " + tasks[done].id, ev.error());
   }
   out->tasks = mask;
   return Status();
 }
 
 namespace {
-std::string Render(const internal::Template& t, std::span<const jl::Value> record) {
-  std::string out;
+void RenderInto(const internal::Template& t, std::span<const jl::Value> record, std::string& out) {
+  out.clear();
   for (const auto& part : t.parts) {
-    out += part.slot >= 0 ? internal::ValueText(record[static_cast<size_t>(part.slot)])
-                          : part.literal;
+    if (part.slot >= 0) {
+      internal::AppendValueText(record[static_cast<size_t>(part.slot)], out);
+    } else {
+      out += part.literal;
+    }
   }
-  return out;
 }
 
-NextTierPath FindNextTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<jl::Value> record,
-                          const internal::CoreResult& core) {
-  NextTierPath path;
+// Resizes `v` to n elements, moving surplus elements to `spare` and taking new ones from it, so
+// that the strings inside keep their buffers (no allocation once both have grown).
+template <class T>
+void ResizeRecycled(std::vector<T>& v, size_t n, std::vector<T>& spare) {
+  while (v.size() > n) {
+    spare.push_back(std::move(v.back()));
+    v.pop_back();
+  }
+  while (v.size() < n) {
+    if (spare.empty()) {
+      v.emplace_back();
+    } else {
+      v.push_back(std::move(spare.back()));
+      spare.pop_back();
+    }
+  }
+}
+
+// The smallest change in criterion scores that lifts the account one tier (by score): first each
+// criterion alone, then greedily one point at a time on the criterion that raises the score most.
+void FindNextTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<jl::Value> record,
+                  const internal::CoreResult& core, internal::FillScratch& sc, NextTierPath* path) {
+  path->reachable = false;
+  ResizeRecycled(path->changes, 0, sc.spare_changes);
   if (core.tier <= 0) {
-    path.hint = "top tier";
-    return path;
+    path->to_tier.clear();
+    path->hint.assign("top tier");
+    return;
   }
   int target = core.tier - 1;
-  path.to_tier = rs.tiers[static_cast<size_t>(target)].id;
-  std::vector<double> scores = core.scores;
+  path->to_tier.assign(rs.tiers[static_cast<size_t>(target)].id);
+  const std::vector<double>& scores = core.scores;
   size_t n = scores.size();
   double best_points = std::numeric_limits<double>::infinity();
-  std::vector<NextTierPath::Change> best;
+  bool have_best = false;
   auto lifts = [&](const std::vector<double>& s) {
     double score = 0;
     int tier = 0;
@@ -606,14 +656,15 @@ NextTierPath FindNextTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<
   };
   // One criterion alone.
   for (size_t i = 0; i < n; ++i) {
-    std::vector<double> s = scores;
+    sc.trial.assign(scores.begin(), scores.end());
     for (int k = 1; k <= 10; ++k) {
       double to = std::min(10.0, scores[i] + k);
       if (to <= scores[i] || to - scores[i] >= best_points) break;
-      s[i] = to;
-      if (lifts(s)) {
+      sc.trial[i] = to;
+      if (lifts(sc.trial)) {
         best_points = to - scores[i];
-        best = {{rs.criteria[i].id, scores[i], to}};
+        sc.best.assign(sc.trial.begin(), sc.trial.end());
+        have_best = true;
         break;
       }
       if (to >= 10) break;
@@ -621,18 +672,19 @@ NextTierPath FindNextTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<
   }
   // Greedy: one point at a time on the criterion that raises the score most.
   {
-    std::vector<double> s = scores;
+    std::vector<double>& s = sc.trial;
+    s.assign(scores.begin(), scores.end());
     double points = 0;
     while (points + 1 < best_points) {
       int pick = -1;
       double pick_score = -std::numeric_limits<double>::infinity();
       for (size_t i = 0; i < n; ++i) {
         if (s[i] >= 10) continue;
-        std::vector<double> t = s;
-        t[i] = std::min(10.0, t[i] + 1);
+        sc.step.assign(s.begin(), s.end());
+        sc.step[i] = std::min(10.0, sc.step[i] + 1);
         double score = 0;
         int tier = 0;
-        if (!rs.ScoreAndTier(ev, record, t, &score, &tier).ok()) continue;
+        if (!rs.ScoreAndTier(ev, record, sc.step, &score, &tier).ok()) continue;
         if (score > pick_score) {
           pick_score = score;
           pick = static_cast<int>(i);
@@ -645,10 +697,8 @@ NextTierPath FindNextTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<
       if (lifts(s)) {
         if (points < best_points) {
           best_points = points;
-          best.clear();
-          for (size_t i = 0; i < n; ++i) {
-            if (s[i] != scores[i]) best.push_back({rs.criteria[i].id, scores[i], s[i]});
-          }
+          sc.best.assign(s.begin(), s.end());
+          have_best = true;
         }
         break;
       }
@@ -658,72 +708,106 @@ NextTierPath FindNextTier(const RuleSet::Impl& rs, jl::Evaluator& ev, std::span<
   double score = 0;
   int tier = 0;
   (void)rs.ScoreAndTier(ev, record, scores, &score, &tier);
-  if (best.empty()) {
-    path.hint = "tier " + path.to_tier + " is out of reach by criterion scores";
-    return path;
+  path->hint.clear();
+  if (!have_best) {
+    path->hint.append("tier ").append(path->to_tier).append(" is out of reach by criterion scores");
+    return;
   }
-  path.reachable = true;
-  path.changes = std::move(best);
-  for (const auto& c : path.changes) {
-    path.hint += (path.hint.empty() ? "" : ", ") + c.criterion + " " +
-                 internal::FormatNumber(c.from) + "→" + internal::FormatNumber(c.to);
+  path->reachable = true;
+  size_t changed = 0;
+  for (size_t i = 0; i < n; ++i) changed += sc.best[i] != scores[i];
+  ResizeRecycled(path->changes, changed, sc.spare_changes);
+  size_t c = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (sc.best[i] == scores[i]) continue;
+    NextTierPath::Change& ch = path->changes[c++];
+    ch.criterion.assign(rs.criteria[i].id);
+    ch.from = scores[i];
+    ch.to = sc.best[i];
+    if (!path->hint.empty()) path->hint.append(", ");
+    path->hint.append(ch.criterion).append(" ");
+    internal::AppendValueText(jl::Value::Number(ch.from), path->hint);
+    path->hint.append("→");
+    internal::AppendValueText(jl::Value::Number(ch.to), path->hint);
   }
-  path.hint += " lifts to " + path.to_tier;
-  return path;
+  path->hint.append(" lifts to ").append(path->to_tier);
 }
 }  // namespace
 
 void RuleSet::Impl::FillHealthAndTasks(std::span<const jl::Value> record,
-                                       const internal::CoreResult& core,
-                                       AccountResult* out) const {
+                                       const internal::CoreResult& core, AccountResult* out,
+                                       internal::FillScratch* scratch) const {
+  internal::FillScratch local;
+  internal::FillScratch& sc = scratch != nullptr ? *scratch : local;
   out->health.resize(health.size());
   for (size_t i = 0; i < health.size(); ++i) {
-    out->health[i] = {health[i].id, health[i].label, std::string(kHealthNames[core.health[i]])};
+    HealthResult& h = out->health[i];
+    h.id.assign(health[i].id);
+    h.label.assign(health[i].label);
+    h.status.assign(kHealthNames[core.health[i]]);
   }
-  out->tasks.clear();
+  size_t count = 0;
+  for (size_t j = 0; j < tasks.size(); ++j) count += (core.tasks >> j) & 1;
+  ResizeRecycled(out->tasks, count, sc.spare_tasks);
+  size_t k = 0;
   for (size_t j = 0; j < tasks.size(); ++j) {
     if ((core.tasks >> j & 1) == 0) continue;
     const auto& t = tasks[j];
-    out->tasks.push_back({t.id, Render(t.title_template, record), Render(t.body_template, record),
-                          t.priority, t.due_in_days, t.cooldown_days, t.auto_close});
+    TaskSuggestion& s = out->tasks[k++];
+    s.rule_id.assign(t.id);
+    RenderInto(t.title_template, record, s.title);
+    RenderInto(t.body_template, record, s.body);
+    s.priority.assign(t.priority);
+    s.due_in_days = t.due_in_days;
+    s.cooldown_days = t.cooldown_days;
+    s.auto_close = t.auto_close;
   }
 }
 
 void RuleSet::Impl::FillResult(const Account& account, std::span<jl::Value> record,
                                const internal::CoreResult& core, jl::Evaluator& ev,
-                               AccountResult* out) const {
-  out->account_id = account.id;
-  out->owner_id = account.owner_id;
+                               AccountResult* out, internal::FillScratch* scratch) const {
+  internal::FillScratch local;
+  internal::FillScratch& sc = scratch != nullptr ? *scratch : local;
+  out->account_id.assign(account.id);
+  out->owner_id.assign(account.owner_id);
   out->criteria.resize(criteria.size());
   for (size_t i = 0; i < criteria.size(); ++i) {
     CriterionResult& c = out->criteria[i];
-    c.id = criteria[i].id;
+    c.id.assign(criteria[i].id);
     c.weight = criteria[i].weight;
     c.score = core.scores[i];
-    c.inputs.clear();
-    for (int slot : criteria[i].rule.slots_read()) {
-      c.inputs.push_back({schema.path(slot), internal::ValueJson(record[static_cast<size_t>(slot)])});
+    std::span<const int> read = criteria[i].rule.slots_read();
+    c.inputs.resize(read.size());
+    for (size_t k = 0; k < read.size(); ++k) {
+      c.inputs[k].path.assign(schema.path(read[k]));
+      c.inputs[k].value.clear();
+      internal::AppendValueJson(record[static_cast<size_t>(read[k])], c.inputs[k].value);
     }
   }
   out->score = core.score;
-  out->tier = tiers[static_cast<size_t>(core.tier)].id;
-  out->final_tier = out->tier;
+  out->tier.assign(tiers[static_cast<size_t>(core.tier)].id);
+  out->final_tier.assign(out->tier);
   out->capped_reason.clear();
   out->rank = 0;
   out->pareto = false;
-  FillHealthAndTasks(record, core, out);
+  FillHealthAndTasks(record, core, out, &sc);
+  // The input hash: FNV-1a 64 over the id and "\n<path>=<value JSON>" per input slot.
   uint64_t h = internal::Fnv64(account.id);
   for (int slot : input_slots) {
-    h = internal::Fnv64("\n" + schema.path(slot) + "=" +
-                            internal::ValueJson(record[static_cast<size_t>(slot)]),
-                        h);
+    sc.text.assign("\n");
+    sc.text.append(schema.path(slot)).append("=");
+    internal::AppendValueJson(record[static_cast<size_t>(slot)], sc.text);
+    h = internal::Fnv64(sc.text, h);
   }
-  out->receipt = {internal::Hex64(h), hash, version};
+  internal::AssignHex64(h, out->receipt.input_hash);
+  out->receipt.rules_hash.assign(hash);
+  out->receipt.rules_version.assign(version);
   out->revenue = 0;
   if (revenue_index >= 0 && record[static_cast<size_t>(revenue_index)].is_number()) {
     out->revenue = record[static_cast<size_t>(revenue_index)].as_number();
   }
-  out->next_tier = FindNextTier(*this, ev, record, core);
+  FindNextTier(*this, ev, record, core, sc, &out->next_tier);
 }
 
 struct Evaluator::Impl {
@@ -731,6 +815,7 @@ struct Evaluator::Impl {
   jl::Evaluator ev;
   std::vector<jl::Value> record;
   internal::CoreResult core;
+  internal::FillScratch scratch;
 };
 
 Evaluator::Evaluator(std::shared_ptr<const RuleSet> rules) : impl_(std::make_unique<Impl>()) {
@@ -743,7 +828,7 @@ Status Evaluator::Evaluate(const Account& account, AccountResult* out) {
   impl_->record.assign(rs.record_size(), jl::Value::Absent());
   rs.FillRecord(account, impl_->record);
   if (Status st = rs.Core(impl_->ev, impl_->record, &impl_->core); !st.ok()) return st;
-  rs.FillResult(account, impl_->record, impl_->core, impl_->ev, out);
+  rs.FillResult(account, impl_->record, impl_->core, impl_->ev, out, &impl_->scratch);
   return Status();
 }
 
@@ -761,7 +846,7 @@ Status Evaluator::ApplyFinalTier(const Account& account, AccountResult* result) 
   impl_->record[static_cast<size_t>(rs.slot_tier)] =
       jl::Value::String(rs.tiers[static_cast<size_t>(final_tier)].id);
   if (Status st = rs.HealthAndTasks(impl_->ev, impl_->record, &impl_->core); !st.ok()) return st;
-  rs.FillHealthAndTasks(impl_->record, impl_->core, result);
+  rs.FillHealthAndTasks(impl_->record, impl_->core, result, &impl_->scratch);
   return Status();
 }
 
@@ -820,14 +905,16 @@ json AccountResult::ToJson() const {
               {"final_tier", final_tier.empty() ? tier : final_tier},
               {"health", health_json},
               {"tasks", tasks_json},
-              {"next_tier", {{"to", next_tier.to_tier},
-                             {"reachable", next_tier.reachable},
-                             {"changes", changes},
-                             {"hint", next_tier.hint}}},
-              {"receipt", {{"inputs", inputs},
-                           {"input_hash", receipt.input_hash},
-                           {"rules_hash", receipt.rules_hash},
-                           {"rules_version", receipt.rules_version}}}};
+              {"next_tier",
+               {{"to", next_tier.to_tier},
+                {"reachable", next_tier.reachable},
+                {"changes", changes},
+                {"hint", next_tier.hint}}},
+              {"receipt",
+               {{"inputs", inputs},
+                {"input_hash", receipt.input_hash},
+                {"rules_hash", receipt.rules_hash},
+                {"rules_version", receipt.rules_version}}}};
   if (rank > 0) {
     out["rank"] = rank;
     out["pareto"] = pareto;

@@ -75,37 +75,96 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
   return best;
 }
 
-std::string ValueText(const jl::Value& v) {
+namespace {
+// Integers below 1e15 as digits, without a temporary string.
+bool AppendInteger(double v, std::string& out) {
+  if (!(std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)) return false;
+  char buf[24];
+  int n = std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(v));
+  out.append(buf, static_cast<size_t>(n));
+  return true;
+}
+void AppendNumber(double v, std::string& out) {
+  if (!AppendInteger(v, out)) out += jl::FormatNumber(v);
+}
+}  // namespace
+
+void AppendValueText(const jl::Value& v, std::string& out) {
   switch (v.kind()) {
     case jl::Kind::kAbsent:
     case jl::Kind::kNull:
-      return "";
+      return;
     case jl::Kind::kBool:
-      return v.as_bool() ? "true" : "false";
+      out += v.as_bool() ? "true" : "false";
+      return;
     case jl::Kind::kNumber:
-      return FormatNumber(v.as_number());
+      AppendNumber(v.as_number(), out);
+      return;
     case jl::Kind::kString:
-      return std::string(v.as_string());
+      out += v.as_string();
+      return;
     default:
-      return jl::ToJson(v).dump();
+      out += jl::ToJson(v).dump();
   }
 }
 
-std::string ValueJson(const jl::Value& v) {
+void AppendValueJson(const jl::Value& v, std::string& out) {
   switch (v.kind()) {
     case jl::Kind::kAbsent:
-      return "absent";
+      out += "absent";
+      return;
     case jl::Kind::kNull:
-      return "null";
+      out += "null";
+      return;
     case jl::Kind::kBool:
-      return v.as_bool() ? "true" : "false";
+      out += v.as_bool() ? "true" : "false";
+      return;
     case jl::Kind::kNumber:
-      return std::isfinite(v.as_number()) ? FormatNumber(v.as_number()) : "null";
-    case jl::Kind::kString:
-      return nlohmann::json(std::string(v.as_string()))
-          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      if (std::isfinite(v.as_number())) {
+        AppendNumber(v.as_number(), out);
+      } else {
+        out += "null";
+      }
+      return;
+    case jl::Kind::kString: {
+      std::string_view s = v.as_string();
+      bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+      if (!plain) {  // control characters, UTF-8: nlohmann's escaping and replacement
+        out += nlohmann::json(std::string(s))
+                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        return;
+      }
+      out += '"';
+      for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += '"';
+      return;
+    }
     default:
-      return jl::ToJson(v).dump();
+      out += jl::ToJson(v).dump();
+  }
+}
+
+std::string ValueText(const jl::Value& v) {
+  std::string out;
+  AppendValueText(v, out);
+  return out;
+}
+
+std::string ValueJson(const jl::Value& v) {
+  std::string out;
+  AppendValueJson(v, out);
+  return out;
+}
+
+void AssignHex64(uint64_t v, std::string& out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out.resize(16);
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = kDigits[v & 15];
+    v >>= 4;
   }
 }
 

@@ -971,7 +971,109 @@ Expected<Rule> Compile(const nlohmann::json& rule, const CompileOptions& options
 
 struct Evaluator::State {
   internal::Machine machine;
+  Error error;
 };
+
+namespace {
+[[gnu::noinline]] void StoreError(internal::EvalError& e, Error* out) {
+  out->type = std::move(e.type);
+  out->message = std::move(e.message);
+  out->thrown.clear();
+  if (e.is_throw) out->thrown = e.thrown.dump();
+}
+}  // namespace
+
+void Evaluator::Bind(std::span<const Value> slots, const nlohmann::json* data) {
+  state_->machine.Bind(slots, data);
+}
+
+bool Evaluator::Run(const Rule& rule, Value* out) {
+  if (!rule.program_) [[unlikely]] {
+    state_->error = {std::string(kInvalidArguments), "evaluating a rule that was never compiled",
+                     ""};
+    return false;
+  }
+  try {
+    *out = state_->machine.RunBound(*rule.program_);
+    return true;
+  } catch (internal::EvalError& e) {
+    StoreError(e, &state_->error);
+    return false;
+  }
+}
+
+bool Evaluator::Test(const Rule& rule, bool* out) {
+  if (!rule.program_) [[unlikely]] {
+    state_->error = {std::string(kInvalidArguments), "evaluating a rule that was never compiled",
+                     ""};
+    return false;
+  }
+  try {
+    *out = state_->machine.TestBound(*rule.program_);
+    return true;
+  } catch (internal::EvalError& e) {
+    StoreError(e, &state_->error);
+    return false;
+  }
+}
+
+const Error& Evaluator::error() const { return state_->error; }
+
+namespace {
+void NotCompiled(Error* out) {
+  *out = {std::string(kInvalidArguments), "evaluating a rule that was never compiled", ""};
+}
+}  // namespace
+
+std::size_t Evaluator::RunScores(std::span<const Rule> rules, std::span<const int> targets,
+                                 double lo, double hi, std::span<Value> record, double* results,
+                                 bool* raised, Value* bad) {
+  internal::Machine& m = state_->machine;
+  std::size_t i = 0;
+  try {
+    for (; i < rules.size(); ++i) {
+      if (!rules[i].program_) [[unlikely]] {
+        NotCompiled(&state_->error);
+        *raised = true;
+        return i;
+      }
+      Value v = m.RunBound(*rules[i].program_);
+      if (!v.is_number() || !(v.as_number() >= lo && v.as_number() <= hi)) [[unlikely]] {
+        *raised = false;
+        *bad = v;
+        return i;
+      }
+      results[i] = v.as_number();
+      int t = targets[i];
+      if (t >= 0) record[static_cast<std::size_t>(t)] = v;
+    }
+  } catch (internal::EvalError& e) {
+    StoreError(e, &state_->error);
+    *raised = true;
+    return i;
+  }
+  return i;
+}
+
+std::size_t Evaluator::TestEach(std::span<const Rule> rules, std::uint64_t* mask) {
+  internal::Machine& m = state_->machine;
+  std::uint64_t bits = 0;
+  std::size_t i = 0;
+  try {
+    for (; i < rules.size() && i < 64; ++i) {
+      if (!rules[i].program_) [[unlikely]] {
+        NotCompiled(&state_->error);
+        return i;
+      }
+      bits |= std::uint64_t{m.TestBound(*rules[i].program_)} << i;
+    }
+  } catch (internal::EvalError& e) {
+    StoreError(e, &state_->error);
+    return i;
+  }
+  *mask = bits;
+  return rules.size();
+}
 
 Evaluator::Evaluator() : state_(std::make_unique<State>()) {}
 Evaluator::~Evaluator() = default;

@@ -92,9 +92,7 @@ void* Arena::Allocate(std::size_t bytes) {
 bool IsArrayValue(const Value& v) {
   return v.kind() == Kind::kArray || (v.kind() == Kind::kJson && v.as_json()->is_array());
 }
-bool IsObjectValue(const Value& v) {
-  return v.kind() == Kind::kJson && v.as_json()->is_object();
-}
+bool IsObjectValue(const Value& v) { return v.kind() == Kind::kJson && v.as_json()->is_object(); }
 std::size_t ArrayLength(const Value& v) {
   if (v.kind() == Kind::kArray) return v.as_array().size();
   if (v.kind() == Kind::kJson && v.as_json()->is_array()) return v.as_json()->size();
@@ -126,17 +124,17 @@ Value ChildOf(const Value& cur, std::string_view key) {
 
 void Machine::Reset(const Program& program, std::span<const Value> slots,
                     const nlohmann::json* data) {
-  p_ = &program;
-  slots_ = slots;
-  data_ = data;
+  Bind(slots, data);
+  Prepare(program);
+}
+
+void Machine::CleanScopes() {
   if (scopes_.size() != 1) {
     scopes_.clear();
     scopes_.push_back(Scope{});
   }
-  stack_.clear();
-  arena_.Reset();
   if (!error_contexts_.empty()) error_contexts_.clear();
-  iterations_ = 0;
+  dirty_ = false;
 }
 
 Value Machine::Run(const Program& program, std::span<const Value> slots,
@@ -165,6 +163,67 @@ std::size_t Machine::CountMissing(const MissingKeys& mk) {
     if (IsNullish(v) || (v.is_string() && v.as_string().empty())) ++missing;
   }
   return missing;
+}
+
+inline bool Machine::TestKid(const Node& parent, std::uint32_t i) {
+  std::uint32_t kid = p_->kids[parent.first + i];
+  const Node& n = p_->nodes[kid];
+  switch (n.op) {
+    case Op::kCmpSlotK: {
+      Value v = SlotValue(static_cast<int>(n.first));
+      if (v.is_absent()) v = n.kk;
+      bool r;
+      if (FastSlotCompare(n.cmp, v, n.k, &r)) return r;
+      break;
+    }
+    case Op::kBetweenSlot: {
+      Value v = SlotValue(static_cast<int>(n.first));
+      if (v.is_number()) {
+        double x = v.as_number();
+        return CompareNumbers(n.cmp, n.k.as_number(), x) &&
+               CompareNumbers(n.cmp2, x, n.kk.as_number());
+      }
+      break;
+    }
+    case Op::kCmpRatio: {
+      Value v = SlotValue(static_cast<int>(n.slot));
+      Value w = SlotValue(static_cast<int>(n.aux));
+      if (v.is_number() && w.is_number()) {
+        double y = w.as_number() * n.k.as_number();
+        if (y == y) return CompareNumbers(n.cmp, v.as_number(), y);
+      }
+      break;
+    }
+    case Op::kConst:
+      return FastTruthy(n.k);
+    case Op::kSlot: {
+      Value v = SlotValue(static_cast<int>(n.first));
+      return FastTruthy(v.is_absent() ? n.k : v);
+    }
+    case Op::kInConst: {
+      const Node& k = p_->nodes[p_->kids[n.first]];
+      if (k.op == Op::kSlot) {
+        Value v = SlotValue(static_cast<int>(k.first));
+        if (v.is_string()) return InConstList(n, v.as_string());
+      }
+      break;
+    }
+    case Op::kMissingSlots:
+      return CountMissing(p_->missing_keys[n.aux]) > 0;
+    case Op::kNot:
+      if (n.n == 1) {
+        const Node& k = p_->nodes[p_->kids[n.first]];
+        if (k.op == Op::kMissingSlots) return CountMissing(p_->missing_keys[k.aux]) == 0;
+        if (k.op == Op::kSlot) {
+          Value v = SlotValue(static_cast<int>(k.first));
+          return !FastTruthy(v.is_absent() ? k.k : v);
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  return Test(kid);
 }
 
 bool Machine::Test(std::uint32_t node) {
@@ -197,13 +256,7 @@ bool Machine::Test(std::uint32_t node) {
       const Node& k = p_->nodes[kid];
       if (k.op == Op::kSlot) {
         Value v = SlotValue(static_cast<int>(k.first));
-        if (v.is_string()) {
-          std::string_view sv = v.as_string();
-          for (const Value& c : p_->const_lists[n.aux]) {
-            if (c.is_string() && SameString(c.as_string(), sv)) return true;
-          }
-          return false;
-        }
+        if (v.is_string()) return InConstList(n, v.as_string());
       }
       break;
     }
@@ -214,12 +267,12 @@ bool Machine::Test(std::uint32_t node) {
     case Op::kAnd:
       if (n.n == 0) return false;
       for (std::uint32_t i = 0; i < n.n; ++i) {
-        if (!Test(p_->kids[n.first + i])) return false;
+        if (!TestKid(n, i)) return false;
       }
       return true;
     case Op::kOr:
       for (std::uint32_t i = 0; i < n.n; ++i) {
-        if (Test(p_->kids[n.first + i])) return true;
+        if (TestKid(n, i)) return true;
       }
       return false;
     case Op::kMissingSlots:
@@ -244,6 +297,7 @@ Value Machine::RunNode(const Program& program, std::uint32_t node) {
   stack_.clear();
   iterations_ = 0;
   scopes_.push_back(Scope{});
+  dirty_ = true;
   return Eval(node);
 }
 
@@ -267,6 +321,7 @@ void Machine::PushScope(const Scope& s, std::uint32_t node) {
   if (scopes_.size() >= 2 * p_->limits.max_scope_depth + 1) {
     Fail(kLimitExceeded, node, "iterators nested too deeply (limit max_scope_depth)");
   }
+  dirty_ = true;
   scopes_.push_back(s);
 }
 
@@ -706,6 +761,7 @@ Value Machine::Try(const Node& n, std::uint32_t idx) {
       scopes_.resize(scope_base);
       return r;
     } catch (EvalError& e) {
+      dirty_ = true;
       scopes_.resize(scope_base);
       stack_.resize(stack_base);
       if (e.type == kLimitExceeded || e.type == kExceededDepth) throw;  // limits are final
@@ -718,25 +774,6 @@ Value Machine::Try(const Node& n, std::uint32_t idx) {
     }
   }
   throw last;
-}
-
-inline bool Machine::TestKid(const Node& parent, std::uint32_t i) {
-  std::uint32_t kid = p_->kids[parent.first + i];
-  const Node& n = p_->nodes[kid];
-  if (n.op == Op::kCmpSlotK) {
-    Value v = SlotValue(static_cast<int>(n.first));
-    if (v.is_absent()) v = n.kk;
-    if (v.is_number() && n.k.is_number()) return CompareNumbers(n.cmp, v.as_number(), n.k.as_number());
-  } else if (n.op == Op::kBetweenSlot) {
-    Value v = SlotValue(static_cast<int>(n.first));
-    if (v.is_number()) {
-      double x = v.as_number();
-      return CompareNumbers(n.cmp, n.k.as_number(), x) && CompareNumbers(n.cmp2, x, n.kk.as_number());
-    }
-  } else if (n.op == Op::kConst) {
-    return FastTruthy(n.k);
-  }
-  return Test(kid);
 }
 
 Value Machine::EvalIf(const Node& n, [[maybe_unused]] std::uint32_t idx) {
@@ -1219,8 +1256,8 @@ Value Machine::EvalCold(std::uint32_t idx) {
             Value w = EvalKid(n, i);
             stack_.push_back(w);
           }
-          Value res = ArithList(n, idx, std::span<const Value>(stack_.data() + base,
-                                                              stack_.size() - base));
+          Value res =
+              ArithList(n, idx, std::span<const Value>(stack_.data() + base, stack_.size() - base));
           stack_.resize(base);
           return res;
         }
@@ -1339,8 +1376,8 @@ Value Machine::EvalCold(std::uint32_t idx) {
         return Value::Bool(false);
       }
       if (hay.is_string()) {
-        if (needle.is_string()) return Value::Bool(hay.as_string().find(needle.as_string()) !=
-                                                   std::string_view::npos);
+        if (needle.is_string())
+          return Value::Bool(hay.as_string().find(needle.as_string()) != std::string_view::npos);
         std::string k;
         AppendJsString(needle, k);
         return Value::Bool(hay.as_string().find(k) != std::string_view::npos);

@@ -49,6 +49,21 @@ class Machine {
   // Like Run, on an arbitrary node (constant folding).
   Value RunNode(const Program& program, std::uint32_t node);
 
+  // Hot path for several programs on one record (the rules engine): Bind the record once, then
+  // RunBound/TestBound each program. Only the scratch the previous run used is reset.
+  void Bind(std::span<const Value> slots, const nlohmann::json* data) {
+    slots_ = slots;
+    data_ = data;
+  }
+  Value RunBound(const Program& program) {
+    Prepare(program);
+    return Eval(program.root);
+  }
+  bool TestBound(const Program& program) {
+    Prepare(program);
+    return Test(program.root);
+  }
+
  private:
   Value Eval(std::uint32_t idx);
   [[gnu::noinline]] Value EvalCold(std::uint32_t idx);
@@ -85,13 +100,23 @@ class Machine {
   bool Test(std::uint32_t node);
   // Number of missing keys of a constant `missing` list.
   std::size_t CountMissing(const MissingKeys& mk);
+  // A string in the constant list of a kInConst node.
+  [[gnu::always_inline]] inline bool InConstList(const Node& n, std::string_view s) const;
 
  public:
-  bool RunTruthy(const Program& program, std::span<const Value> slots,
-                 const nlohmann::json* data);
+  bool RunTruthy(const Program& program, std::span<const Value> slots, const nlohmann::json* data);
 
  private:
   void Reset(const Program& program, std::span<const Value> slots, const nlohmann::json* data);
+  // Sets the program and resets the scratch; scopes and try contexts only when used (dirty_).
+  [[gnu::always_inline]] void Prepare(const Program& program) {
+    p_ = &program;
+    stack_.clear();
+    arena_.Reset();
+    iterations_ = 0;
+    if (dirty_) CleanScopes();
+  }
+  [[gnu::noinline]] void CleanScopes();
   [[noreturn]] void Fail(std::string_view type, std::uint32_t node, std::string_view what);
   bool Compare(Cmp c, const Value& a, const Value& b, std::uint32_t node);
   double ToNumber(const Value& v, std::uint32_t node);
@@ -124,6 +149,7 @@ class Machine {
   std::string sbuf_;
   std::deque<nlohmann::json> error_contexts_;
   std::size_t iterations_ = 0;
+  bool dirty_ = true;  // scopes_ / error_contexts_ may hold more than the root scope
 };
 
 [[gnu::always_inline]] inline bool FastTruthy(const Value& v) {
@@ -138,6 +164,13 @@ class Machine {
   if (a.empty()) return true;
   if (a[0] != b[0]) return false;
   return a.size() == 1 || a.substr(1) == b.substr(1);
+}
+
+inline bool Machine::InConstList(const Node& n, std::string_view s) const {
+  for (const Value& c : p_->const_lists[n.aux]) {
+    if (c.is_string() && SameString(c.as_string(), s)) return true;
+  }
+  return false;
 }
 
 // Fast path of `slot <cmp> k` for numbers and for string (in)equality; false when not handled.

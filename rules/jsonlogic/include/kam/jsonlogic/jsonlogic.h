@@ -254,6 +254,31 @@ class Evaluator {
   Expected<bool> EvaluateTruthy(const Rule& rule, std::span<const Value> slots,
                                 const nlohmann::json* data = nullptr);
 
+  // Hot path for many rules on one record (the rules engine evaluates an account's criteria,
+  // score, tier and tasks this way): Bind the record once, then Run / Test each rule. The record
+  // may change between calls (the span is a view: e.g. kam.scores.* slots written after each
+  // criterion). No Expected per call: false means an error, described by error() until the next
+  // call. Results are views as with Evaluate. Same semantics as Evaluate / EvaluateTruthy.
+  void Bind(std::span<const Value> slots, const nlohmann::json* data = nullptr);
+  bool Run(const Rule& rule, Value* out);
+  bool Test(const Rule& rule, bool* out);
+  const Error& error() const;
+
+  // Batches of the hot path on the bound record (one call for an account's criteria, one for
+  // its tasks). Same semantics as calling Run / Test on each rule in order.
+  //
+  // RunScores: rules[i] must give a number in [lo, hi]; results[i] gets it and, when
+  // targets[i] >= 0, record[targets[i]] too (record is the bound record, writable) before
+  // rules[i + 1] runs. Returns rules.size() on success, else the index of the first rule that
+  // raised an error (*raised = true, error() says why) or gave anything else (*raised = false,
+  // *bad = the value, a view valid until the next call).
+  std::size_t RunScores(std::span<const Rule> rules, std::span<const int> targets, double lo,
+                        double hi, std::span<Value> record, double* results, bool* raised,
+                        Value* bad);
+  // TestEach: bit i of *mask = truthiness of rules[i] (at most 64 rules). Returns rules.size()
+  // on success, else the index of the rule that raised an error (error() says why).
+  std::size_t TestEach(std::span<const Rule> rules, std::uint64_t* mask);
+
  private:
   struct State;
   std::unique_ptr<State> state_;
