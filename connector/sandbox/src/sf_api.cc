@@ -178,7 +178,8 @@ class SfApi final : public Api {
             {"by_route", counters_.by_route},
             {"by_status", by_status},
             {"rate_limited", counters_.rate_limited},
-            {"faults_injected", counters_.faults_injected}};
+            {"faults_injected", counters_.faults_injected},
+            {"faults_by_kind", faults_by_kind_}};
   }
 
   std::string RandomHex(size_t n) {
@@ -303,6 +304,14 @@ class SfApi final : public Api {
 
     const bool batch = n >= 5 && segs[3] == "composite" && segs[4] == "sobjects";
     current_ = faults_.Draw(req.path, batch, &counters_.faults_injected);
+    if (const char* kind = current_.early       ? current_.early->kind.c_str()
+                           : current_.drop      ? "drop"
+                           : current_.malformed ? "malformed"
+                           : current_.partial   ? "partial"
+                           : current_.slow_ms   ? "slow"
+                                                : nullptr) {
+      ++faults_by_kind_[kind];
+    }
     HttpResponse r;
     if (current_.early) {
       const std::string& k = current_.early->kind;
@@ -1065,11 +1074,13 @@ class SfApi final : public Api {
     if (n == 2 && s[1] == "counters" && m == "GET") return Json(200, CountersToJson());
     if (n == 3 && s[1] == "counters" && s[2] == "reset" && m == "POST") {
       counters_ = {};
+      faults_by_kind_.clear();
       return Json(200, CountersToJson());
     }
     if (n == 2 && s[1] == "reset" && m == "POST") {
       org_->Reset();
       counters_ = {};
+      faults_by_kind_.clear();
       usage_.clear();
       faults_.ResetSequence();
       sessions_.clear();
@@ -1105,6 +1116,19 @@ class SfApi final : public Api {
       }
       if (b.value("static", false)) static_expired_ = true;
       return Json(200, {{"expired", expired}, {"static_expired", static_expired_}});
+    }
+    if (n == 2 && s[1] == "fls" && m == "POST") {
+      const json b = body();
+      std::vector<std::string> hide, show;
+      for (const auto& v : b.value("hide", json::array())) {
+        if (v.is_string()) hide.push_back(v);
+      }
+      for (const auto& v : b.value("show", json::array())) {
+        if (v.is_string()) show.push_back(v);
+      }
+      org_->SetFieldSecurity(hide, show);
+      if (b.contains("hide_new_fields")) org_->hide_new_fields = b.value("hide_new_fields", false);
+      return Json(200, {{"hide_new_fields", org_->hide_new_fields}});
     }
     if (n == 2 && s[1] == "limits" && m == "POST") {
       const json b = body();
@@ -1196,6 +1220,7 @@ class SfApi final : public Api {
   std::mt19937_64 rng_;
   SandboxCounters counters_;
   FaultInjector faults_;
+  std::map<std::string, uint64_t> faults_by_kind_;  // injected faults per kind ("500", "drop", …)
   Faults current_;
   std::deque<std::pair<int64_t, int64_t>> usage_;  // (hour, requests)
   std::map<std::string, Session> sessions_;
@@ -1209,8 +1234,9 @@ class SfApi final : public Api {
 
 std::unique_ptr<Api> CreateSalesforceApi(const SandboxOptions& options, std::string* error) {
   if (!options.db_path.empty()) {
-    *error = "the Salesforce sandbox keeps its org in memory; --db is not supported with --crm "
-             "salesforce";
+    *error =
+        "the Salesforce sandbox keeps its org in memory; --db is not supported with --crm "
+        "salesforce";
     return nullptr;
   }
   try {

@@ -268,6 +268,11 @@ std::optional<std::string> NormalizeId(std::string_view id) {
 
 const Field* Object::Find(std::string_view name) const {
   auto it = index.find(Lower(name));
+  return it == index.end() || fields[it->second].hidden ? nullptr : &fields[it->second];
+}
+
+Field* Object::FindAny(std::string_view name) {
+  auto it = index.find(Lower(name));
   return it == index.end() ? nullptr : &fields[it->second];
 }
 
@@ -311,6 +316,7 @@ void Org::Reset() {
   in_tx_ = false;
   generator_.reset();
   salt_ = 0;
+  hide_new_fields = false;
   Build();
 }
 
@@ -1097,7 +1103,7 @@ std::string Org::CreateCustomField(const json& body, int64_t now_ms) {
               "FullName: a custom field name must start with a letter and end in __c: " + name,
               {"FullName"});
   }
-  if (table->Find(name)) {
+  if (table->FindAny(name)) {
     throw Err("DUPLICATE_DEVELOPER_NAME",
               "There is already a field named " + name.substr(0, name.size() - 3) + " on " +
                   table->name + ".",
@@ -1113,6 +1119,7 @@ std::string Org::CreateCustomField(const json& body, int64_t now_ms) {
   }
   Object* cf = FindObject("CustomField", true);
   f.custom_field_id = NewId(*cf);
+  f.hidden = hide_new_fields;
   const json record = CustomFieldRecord(*table, f, CompleteMetadata(metadata, f), now_ms);
   table->AddField(f);
   if (f.external_id || f.unique) indexes_[{table, f.name}];
@@ -1131,7 +1138,7 @@ void Org::UpdateCustomField(const std::string& id18, const json& body, int64_t n
   if (!rec) throw Err("NOT_FOUND", "The requested resource does not exist", {}, 404);
   Object* table = FindObject(rec->value("TableEnumOrId", ""), false);
   const std::string name = rec->value("DeveloperName", "") + "__c";
-  const Field* old = table ? table->Find(name) : nullptr;
+  const Field* old = table ? table->FindAny(name) : nullptr;
   if (!old) throw Err("NOT_FOUND", "The requested resource does not exist", {}, 404);
   json metadata = body.value("Metadata", json::object());
   Field f = FieldFromMetadata(name, metadata);
@@ -1142,6 +1149,7 @@ void Org::UpdateCustomField(const std::string& id18, const json& body, int64_t n
               {"Metadata"});
   }
   f.custom_field_id = old->custom_field_id;
+  f.hidden = old->hidden;
   table->AddField(f);
   if (f.external_id || f.unique) {
     indexes_[{table, f.name}];
@@ -1193,6 +1201,7 @@ json Org::RecordJson(const Object& o, const json& record, const std::vector<std:
     if (!out.contains("Id")) out["Id"] = id;
   } else {
     for (const auto& f : o.fields) {
+      if (f.hidden) continue;
       auto it = record.find(f.name);
       out[f.name] = it == record.end() ? json(nullptr) : *it;
     }
@@ -1200,11 +1209,25 @@ json Org::RecordJson(const Object& o, const json& record, const std::vector<std:
   return out;
 }
 
+void Org::SetFieldSecurity(const std::vector<std::string>& hide,
+                           const std::vector<std::string>& show) {
+  auto apply = [&](const std::string& full, bool hidden) {
+    const size_t dot = full.find('.');
+    Object* o = dot == std::string::npos ? nullptr : FindObject(full.substr(0, dot), false);
+    Field* f = o ? o->FindAny(full.substr(dot + 1)) : nullptr;
+    if (!f || f->name == "Id") throw Err("INVALID_FIELD", "no such field: " + full, {full});
+    f->hidden = hidden;
+  };
+  for (const auto& h : hide) apply(h, true);
+  for (const auto& s : show) apply(s, false);
+}
+
 json Org::Describe(const Object& o, const std::string& version) const {
   const std::string base =
       "/services/data/v" + version + (o.tooling ? "/tooling" : "") + "/sobjects/" + o.name;
   json fields = json::array();
   for (const auto& f : o.fields) {
+    if (f.hidden) continue;
     json picks = json::array();
     for (const auto& p : f.picklist) {
       picks.push_back({{"active", p.active},

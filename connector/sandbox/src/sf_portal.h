@@ -52,6 +52,9 @@ struct Field {
   std::string relationship_name;
   json default_value = nullptr;
   std::string custom_field_id;  // 00N… for custom fields (Tooling CustomField record)
+  // Field-level security: a hidden field is invisible to the API user (describe, SOQL, reads,
+  // writes), as when the integration user's profile lacks read access to it.
+  bool hidden = false;
 };
 
 struct Object {
@@ -64,7 +67,10 @@ struct Object {
   uint64_t next_id = 1;
   std::map<std::string, json> records;  // 18-char id -> record (canonical names, typed values)
 
+  // A field visible to the API user (nullptr when unknown or hidden by field-level security).
   const Field* Find(std::string_view name) const;
+  // Any field, hidden ones too.
+  Field* FindAny(std::string_view name);
   // The reference field whose relationshipName is `rel` (case-insensitive), or nullptr.
   const Field* FindRelationship(std::string_view rel) const;
   void AddField(Field f);
@@ -137,6 +143,12 @@ class Org {
   std::string CreateCustomField(const json& body, int64_t now_ms);
   void UpdateCustomField(const std::string& id18, const json& body, int64_t now_ms);
   void DeleteCustomField(const std::string& id18, int64_t now_ms);
+
+  // Field-level security for tests: hide or show "Object.Field" names; when hide_new is set,
+  // custom fields created later start hidden (as in an org where the integration user's
+  // profile gets no access to new fields). Throws SfError for unknown names.
+  void SetFieldSecurity(const std::vector<std::string>& hide, const std::vector<std::string>& show);
+  bool hide_new_fields = false;
 
  private:
   void Build();

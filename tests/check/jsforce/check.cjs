@@ -20,7 +20,7 @@ if (!kam) {
 function startSandbox() {
   return new Promise((resolve, reject) => {
     const child = spawn(kam, ['sandbox', 'serve', '--crm', 'salesforce', '--port', '0',
-                              '--accounts', '400', '--seed', '7'],
+                              '--accounts', '1000', '--seed', '7'],
                         { stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = '';
     const onData = (chunk) => {
@@ -90,7 +90,7 @@ async function main() {
       assert.ok(agg.records.length > 0);
       assert.equal(typeof agg.records[0].total, 'number');
       const count = await conn.query('SELECT COUNT() FROM Account');
-      assert.equal(count.totalSize, 400);
+      assert.equal(count.totalSize, 1000);
       const accounts = await conn.query('SELECT Id, OwnerId, Owner.Name FROM Account ORDER BY Id LIMIT 3');
       state.accountId = accounts.records[0].Id;
       state.ownerId = accounts.records[0].OwnerId;
@@ -180,7 +180,7 @@ async function main() {
       c2.on('refresh', () => { refreshed += 1; });
       await admin(url, 'POST', '/_sandbox/oauth/expire', {});  // also expires conn's token
       const res = await c2.query('SELECT COUNT() FROM Account');
-      assert.equal(res.totalSize, 400);
+      assert.equal(res.totalSize, 1000);
       assert.equal(refreshed, 1);
       await admin(url, 'POST', '/_sandbox/oauth/expire', {});
       const again = await c2.query('SELECT Id FROM Account LIMIT 1');

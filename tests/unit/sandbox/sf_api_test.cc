@@ -207,6 +207,32 @@ TEST_F(SfApi, SeedsTheSameCompaniesAsTheHubSpotFlavour) {
   EXPECT_EQ(Query("SELECT COUNT() FROM Account").json()["totalSize"], 120);
 }
 
+TEST_F(SfApi, SeedsTheSameContactsDealsAndMeetingsAsTheHubSpotFlavour) {
+  auto hs = SandboxServer::Start(SmallPortal());
+  ASSERT_TRUE(hs.ok());
+  TestClient h(hs.server->port());
+  auto total = [&](const char* type, const json& filters) {
+    Reply r = h.Post(std::string("/crm/v3/objects/") + type + "/search",
+                     {{"limit", 1}, {"filterGroups", filters}});
+    return r.json()["total"].get<int64_t>();
+  };
+  auto won = json::array({{{"filters", json::array({{{"propertyName", "dealstage"},
+                                                     {"operator", "EQ"},
+                                                     {"value", "closedwon"}}})}}});
+  EXPECT_EQ(Query("SELECT COUNT() FROM Contact").json()["totalSize"],
+            total("contacts", json::array()));
+  EXPECT_EQ(Query("SELECT COUNT() FROM Opportunity").json()["totalSize"],
+            total("deals", json::array()));
+  EXPECT_EQ(Query("SELECT COUNT() FROM Opportunity WHERE IsWon = true").json()["totalSize"],
+            total("deals", won));
+  EXPECT_EQ(Query("SELECT COUNT() FROM Event").json()["totalSize"],
+            total("meetings", json::array()));
+  EXPECT_EQ(Query("SELECT COUNT() FROM Task").json()["totalSize"], total("tasks", json::array()));
+  EXPECT_EQ(
+      Query("SELECT COUNT() FROM User WHERE Title = 'Key Account Manager'").json()["totalSize"],
+      h.Get("/crm/v3/owners").json()["results"].size());
+}
+
 TEST_F(SfApi, QueryPagesWithLocatorsAndAStableTotal) {
   client().set_header("Sforce-Query-Options", "batchSize=200");
   Reply first = Query("SELECT Id, Name FROM Contact");
@@ -381,6 +407,30 @@ TEST_F(SfApi, ToolingCustomFieldsAppearInDescribeAndEnableUpsert) {
   EXPECT_TRUE(single.json()["created"].get<bool>());
 }
 
+TEST_F(SfApi, FieldLevelSecurityHidesNewCustomFieldsUntilGranted) {
+  ASSERT_EQ(client().Call("POST", "/_sandbox/fls", R"({"hide_new_fields":true})").status, 200);
+  json tier = {{"FullName", "Account.KAM_Tier__c"},
+               {"Metadata",
+                {{"label", "KAM Tier"},
+                 {"type", "Picklist"},
+                 {"valueSet",
+                  {{"restricted", true},
+                   {"valueSetDefinition",
+                    {{"value", json::array({{{"fullName", "A"}, {"label", "A"}}})}}}}}}}};
+  ASSERT_EQ(client().Post(kV + "/tooling/sobjects/CustomField", tier).status, 201);
+  ExpectSfError(Query("SELECT KAM_Tier__c FROM Account LIMIT 1"), 400, "INVALID_FIELD");
+  ExpectSfError(client().Post(kV + "/tooling/sobjects/CustomField", tier), 400,
+                "DUPLICATE_DEVELOPER_NAME");
+  ASSERT_EQ(client().Call("POST", "/_sandbox/fls", R"({"show":["Account.KAM_Tier__c"]})").status,
+            200);
+  Reply ok = Query("SELECT KAM_Tier__c FROM Account LIMIT 1");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_TRUE(ok.json()["records"][0]["KAM_Tier__c"].is_null());
+  ExpectSfError(
+      client().Patch(kV + "/sobjects/Account/" + FirstAccountId(), {{"KAM_Tier__c", "B"}}), 400,
+      "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
+}
+
 TEST_F(SfApi, CollectionsReportPerRecordErrorsAndRollBackWithAllOrNone) {
   const std::string a = FirstAccountId();
   auto task = [&](const std::string& subject, const json& what) {
@@ -440,6 +490,8 @@ TEST(SfSandbox, InjectedFaultsUseSalesforceShapes) {
   ASSERT_EQ(c.Call("PUT", "/_sandbox/faults", R"({"spec":"expired=1"})").status, 200);
   ExpectSfError(c.Get(kV + "/limits"), 401, "INVALID_SESSION_ID");
   EXPECT_EQ(s.server->counters().faults_injected, 3u);
+  Reply counters = c.Get("/_sandbox/counters");
+  EXPECT_EQ(counters.json()["faults_by_kind"]["503"], 1) << counters.body;
 }
 
 }  // namespace
