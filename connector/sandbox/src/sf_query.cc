@@ -119,14 +119,32 @@ class QueryRunner {
     if (q_.has_aggregates()) return Aggregate(kept, select, group, order);
 
     // ORDER BY (ties by Id, for a stable order).
-    std::stable_sort(kept.begin(), kept.end(), [&](const json* a, const json* b) {
+    // Sort keys computed once per row (not per comparison).
+    struct Row {
+      std::vector<json> keys;
+      const json* id;
+      const json* record;
+    };
+    static const json kNoId = "";
+    std::vector<Row> sorted;
+    sorted.reserve(kept.size());
+    for (const json* r : kept) {
+      Row row{{}, nullptr, r};
+      row.keys.reserve(order.size());
+      for (const auto& o : order) row.keys.push_back(ValueOf(o, *r));
+      auto id = r->find("Id");
+      row.id = id == r->end() ? &kNoId : &*id;
+      sorted.push_back(std::move(row));
+    }
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const Row& a, const Row& b) {
       for (size_t i = 0; i < order.size(); ++i) {
-        const int c = Compare(ValueOf(order[i], *a), ValueOf(order[i], *b), *order[i].field,
-                              q_.order_by[i].nulls_last, q_.order_by[i].desc);
+        const int c = Compare(a.keys[i], b.keys[i], *order[i].field, q_.order_by[i].nulls_last,
+                              q_.order_by[i].desc);
         if (c != 0) return c < 0;
       }
-      return a->value("Id", "") < b->value("Id", "");
+      return *a.id < *b.id;
     });
+    for (size_t i = 0; i < sorted.size(); ++i) kept[i] = sorted[i].record;
     size_t begin = q_.offset ? static_cast<size_t>(*q_.offset) : 0;
     size_t end = kept.size();
     if (q_.limit) end = std::min(end, begin + static_cast<size_t>(*q_.limit));
@@ -409,7 +427,17 @@ class QueryRunner {
         break;
     }
     const Path& p = PathOf(c.field);
-    const json value = ValueOf(p, r);
+    static const json kNull = nullptr;
+    json parent_value;
+    const json* vp = &kNull;
+    if (!p.via) {
+      auto it = r.find(p.field->name);
+      if (it != r.end()) vp = &*it;
+    } else {
+      parent_value = ValueOf(p, r);
+      vp = &parent_value;
+    }
+    const json& value = *vp;
     const Field& f = *p.field;
     if (c.op == soql::Cond::kIn || c.op == soql::Cond::kNotIn) {
       bool any = false;
