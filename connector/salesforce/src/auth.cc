@@ -265,6 +265,7 @@ Status SalesforceClient::Impl::FetchToken() {
     internal::TokenResponse t = internal::ParseTokenResponse(j);
     internal::Wipe(&res->body);
     access_token = internal::SecretText(std::move(t.access_token));
+    identity_url = t.id;
     if (!t.refresh_token.empty()) {
       rotated_refresh_token = internal::SecretText(std::move(t.refresh_token));
     }

@@ -215,6 +215,32 @@ Status SalesforceClient::Authenticate() {
 
 std::string SalesforceClient::instance_url() const { return impl_->instance_url; }
 
+Result<std::string> SalesforceClient::OrgId() {
+  if (Status s = impl_->EnsureToken(); !s.ok()) return s.error();
+  // ".../id/00Dxx0000001gPLEAY/005xx000001SwiUAAS": the org is the second-last segment.
+  const std::string& id = impl_->identity_url;
+  const std::size_t last = id.rfind('/');
+  if (last != std::string::npos && last > 0) {
+    const std::size_t prev = id.rfind('/', last - 1);
+    std::string org = id.substr(prev + 1, last - prev - 1);
+    if (org.rfind("00D", 0) == 0) return org;
+  }
+  auto rows = impl_->QueryAll("SELECT Id FROM Organization", false);
+  if (!rows.ok()) return rows.error();
+  if (rows->empty()) return BadAnswer("GET /query", "no Organization record");
+  return rows->front().id;
+}
+
+Result<std::vector<std::string>> SalesforceClient::ListDeletedAccounts(int64_t since_ms) {
+  std::string soql = "SELECT Id FROM Account WHERE IsDeleted = true";
+  if (since_ms > 0) soql += " AND SystemModstamp >= " + internal::SoqlDateTime(since_ms);
+  auto rows = impl_->QueryAll(soql + " ORDER BY SystemModstamp, Id", true);
+  if (!rows.ok()) return rows.error();
+  std::vector<std::string> out;
+  for (const auto& r : *rows) out.push_back(r.id);
+  return out;
+}
+
 Result<PullSummary> SalesforceClient::PullAccounts(const Cursor& since, const PullOptions& options,
                                                    const PageCallback& on_page) {
   for (const auto& f : options.fields) {
@@ -227,11 +253,12 @@ Result<PullSummary> SalesforceClient::PullAccounts(const Cursor& since, const Pu
   PullSummary summary;
   summary.cursor = since;
   const int window = std::max(1, options.window_records);
-  // The first window starts overlap_ms before the cursor, without an id (>=); later windows
-  // continue strictly after the last (SystemModstamp, Id) read.
-  Cursor position;
-  if (since.modstamp_ms > 0) {
-    position.modstamp_ms = std::max<int64_t>(1, since.modstamp_ms - options.overlap_ms);
+  // The first window starts overlap_ms before the cursor, without an id (>=), or right after
+  // the cursor when there is no overlap; later windows continue strictly after the last
+  // (SystemModstamp, Id) read.
+  Cursor position = since;
+  if (since.modstamp_ms > 0 && options.overlap_ms > 0) {
+    position = {std::max<int64_t>(1, since.modstamp_ms - options.overlap_ms), ""};
   }
   std::unordered_set<std::string> delivered;  // id|modstamp within this run
   bool delivered_any_page = false;

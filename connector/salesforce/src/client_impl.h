@@ -28,6 +28,7 @@ struct SalesforceClient::Impl {
   internal::SecretText rotated_refresh_token;  // when the token endpoint rotates it
   std::string instance_url;                    // no trailing slash
   int64_t token_requests = 0;
+  std::string identity_url;  // the token answer's "id": .../id/{orgId}/{userId}
 
   std::optional<TaskKeyMode> resolved_task_mode;
 

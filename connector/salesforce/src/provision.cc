@@ -12,42 +12,111 @@
 namespace kam::salesforce {
 namespace internal {
 
-std::vector<FieldDef> DesiredFields(const ProvisionSpec& spec) {
-  auto field = [](std::string object, std::string name, std::string label, std::string type,
-                  std::string describe_type, std::string description) {
-    FieldDef d;
-    d.object = object;
-    d.metadata_object = object == "Task" ? "Activity" : object;
-    d.name = std::move(name);
-    d.label = std::move(label);
-    d.metadata_type = std::move(type);
-    d.describe_type = std::move(describe_type);
-    d.description = std::move(description);
-    return d;
+namespace {
+
+FieldDef Def(std::string object, const FieldSpec& f) {
+  FieldDef d;
+  d.object = object;
+  d.metadata_object = object == "Task" ? "Activity" : object;
+  d.name = f.name;
+  d.label = f.label.empty() ? f.name : f.label;
+  d.description = f.description;
+  d.length = f.length;
+  d.precision = f.precision;
+  d.scale = f.scale;
+  d.values = f.values;
+  using T = FieldSpec::Type;
+  switch (f.type) {
+    case T::kNumber:
+      d.metadata_type = "Number", d.describe_type = "double";
+      break;
+    case T::kText:
+      d.metadata_type = "Text", d.describe_type = "string";
+      break;
+    case T::kLongText:
+      d.metadata_type = "LongTextArea", d.describe_type = "textarea";
+      break;
+    case T::kPicklist:
+      d.metadata_type = "Picklist", d.describe_type = "picklist";
+      break;
+    case T::kDateTime:
+      d.metadata_type = "DateTime", d.describe_type = "datetime";
+      break;
+    case T::kCheckbox:
+      d.metadata_type = "Checkbox", d.describe_type = "boolean";
+      break;
+  }
+  return d;
+}
+
+}  // namespace
+
+std::vector<FieldSpec> DefaultAccountFields(const ProvisionSpec& spec) {
+  using T = FieldSpec::Type;
+  return {
+      {kScoreField,
+       "KAM score",
+       T::kNumber,
+       5,
+       1,
+       0,
+       {},
+       "Key-account score computed by the KAM add-in (0-100)."},
+      {kTierField, "KAM tier", T::kPicklist, 0, 0, 0, spec.tiers,
+       "Key-account tier assigned by the KAM add-in's rule file."},
+      {kBreakdownField,
+       "KAM score breakdown",
+       T::kLongText,
+       0,
+       0,
+       32768,
+       {},
+       "Per-criterion scores behind the KAM score."},
+      {kNextTierHintField,
+       "KAM next-tier hint",
+       T::kLongText,
+       0,
+       0,
+       4000,
+       {},
+       "What would move this account to the next tier."},
+      {kRulesVersionField,
+       "KAM rules version",
+       T::kText,
+       0,
+       0,
+       80,
+       {},
+       "Version of the rule file that produced the score."},
+      {kScoredAtField,
+       "KAM scored at",
+       T::kDateTime,
+       0,
+       0,
+       0,
+       {},
+       "When the KAM add-in last scored this account."},
   };
-  FieldDef score = field("Account", kScoreField, "KAM score", "Number", "double",
-                         "Key-account score computed by the KAM add-in (0-100).");
-  score.precision = 5;
-  score.scale = 1;
-  FieldDef tier = field("Account", kTierField, "KAM tier", "Picklist", "picklist",
-                        "Key-account tier assigned by the KAM add-in's rule file.");
-  tier.values = spec.tiers;
-  FieldDef breakdown = field("Account", kBreakdownField, "KAM score breakdown", "LongTextArea",
-                             "textarea", "Per-criterion scores behind the KAM score.");
-  breakdown.length = 32768;
-  FieldDef hint = field("Account", kNextTierHintField, "KAM next-tier hint", "LongTextArea",
-                        "textarea", "What would move this account to the next tier.");
-  hint.length = 4000;
-  FieldDef version = field("Account", kRulesVersionField, "KAM rules version", "Text", "string",
-                           "Version of the rule file that produced the score.");
-  version.length = 80;
-  FieldDef scored = field("Account", kScoredAtField, "KAM scored at", "DateTime", "datetime",
-                          "When the KAM add-in last scored this account.");
-  FieldDef key = field("Task", kTaskKeyField, "KAM task key", "Text", "string",
-                       "Idempotency key of a task suggested by the KAM add-in; do not edit.");
-  key.length = 80;
+}
+
+std::vector<FieldDef> DesiredFields(const ProvisionSpec& spec) {
+  std::vector<FieldDef> out;
+  for (const auto& f :
+       spec.account_fields.empty() ? DefaultAccountFields(spec) : spec.account_fields) {
+    out.push_back(Def("Account", f));
+  }
+  FieldDef key = Def("Task", {kTaskKeyField,
+                              "KAM task key",
+                              FieldSpec::Type::kText,
+                              0,
+                              0,
+                              80,
+                              {},
+                              "Idempotency key of a task suggested by the KAM add-in; do not "
+                              "edit."});
   key.external_id = spec.try_external_id_task_key;
-  return {score, tier, breakdown, hint, version, scored, key};
+  out.push_back(std::move(key));
+  return out;
 }
 
 Json CustomFieldBody(const FieldDef& def) {
@@ -66,6 +135,8 @@ Json CustomFieldBody(const FieldDef& def) {
     m["visibleLines"] = 5;
   } else if (def.metadata_type == "Picklist") {
     m = WithPicklistValues(std::move(m), def.values);
+  } else if (def.metadata_type == "Checkbox") {
+    m["defaultValue"] = "false";
   }
   return {{"FullName", def.metadata_object + "." + def.name}, {"Metadata", std::move(m)}};
 }
@@ -272,6 +343,42 @@ Result<ProvisionReport> SalesforceClient::Provision(const ProvisionSpec& spec) {
         impl_->options.task_key_mode != TaskKeyMode::kAuto
             ? impl_->options.task_key_mode
             : (report.task_key_external_id ? TaskKeyMode::kUpsert : TaskKeyMode::kQueryInsert);
+  }
+  return report;
+}
+
+Result<ProvisionReport> SalesforceClient::VerifyFields(const ProvisionSpec& spec) {
+  std::map<std::string, Described> described;
+  for (const char* object : {"Account", "Task"}) {
+    auto d = impl_->DescribeFields(object);
+    if (!d.ok()) return d.error();
+    described[object] = std::move(*d);
+  }
+  ProvisionReport report;
+  for (const auto& def : internal::DesiredFields(spec)) {
+    ProvisionItem item{def.object, def.name, ProvisionItem::Outcome::kUnchanged, ""};
+    const Described& fields = described[def.object];
+    auto it = fields.find(internal::Lower(def.name));
+    if (it == fields.end()) {
+      item.outcome = ProvisionItem::Outcome::kFailed;
+      item.detail =
+          "missing, or not visible to the integration user: run `kam provision` and "
+          "grant read/edit field-level security on it (README)";
+    } else {
+      std::vector<TierValue> missing;
+      item.outcome = internal::CompareField(def, it->second, &item.detail, &missing);
+      if (item.outcome == ProvisionItem::Outcome::kUpdated) {
+        std::string names;
+        for (const auto& t : missing) names += (names.empty() ? "" : ", ") + t.value;
+        item.outcome = ProvisionItem::Outcome::kFailed;
+        item.detail = "the picklist lacks the tier values " + names + "; run `kam provision`";
+      }
+    }
+    report.items.push_back(std::move(item));
+  }
+  if (auto key = described["Task"].find(internal::Lower(kTaskKeyField));
+      key != described["Task"].end()) {
+    report.task_key_external_id = key->second.value("externalId", false);
   }
   return report;
 }

@@ -26,6 +26,9 @@ struct FieldDef {
   std::string description;
 };
 
+// The add-in's six Account fields (when ProvisionSpec::account_fields is empty).
+std::vector<FieldSpec> DefaultAccountFields(const ProvisionSpec& spec);
+// The Account fields, then KAM_Task_Key__c on Task (Activity).
 std::vector<FieldDef> DesiredFields(const ProvisionSpec& spec);
 
 // POST /tooling/sobjects/CustomField body: {"FullName": "Account.KAM_Score__c", "Metadata": {...}}.

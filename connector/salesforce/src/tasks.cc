@@ -100,6 +100,51 @@ Result<WriteResult> SalesforceClient::CompleteTasks(const std::vector<std::strin
   return out;
 }
 
+Result<WriteResult> SalesforceClient::CompleteTasksById(const std::vector<std::string>& task_ids) {
+  auto found = impl_->QueryIn(std::string("SELECT Id, ") + kTaskKeyField +
+                                  ", Status, IsClosed FROM Task WHERE Id IN ({in})",
+                              task_ids);
+  if (!found.ok()) return found.error();
+  // Salesforce answers 18-character ids; the input may hold the 15-character form.
+  auto find = [&](const std::string& id) -> const Record* {
+    for (const auto& r : *found) {
+      if (r.id == id || (id.size() == 15 && r.id.compare(0, 15, id) == 0)) return &r;
+    }
+    return nullptr;
+  };
+  WriteResult out;
+  std::vector<RecordUpdate> updates;
+  std::vector<std::size_t> update_index;
+  for (const auto& id : task_ids) {
+    out.records.push_back({id, std::nullopt});
+    const Record* task = find(id);
+    Error e;
+    e.endpoint = "GET /query";
+    if (!task) {
+      e.error_code = "NOT_FOUND";
+      e.message = "task " + id + " does not exist (deleted, or not visible to the user)";
+      out.records.back().error = e;
+    } else if (task->Text(kTaskKeyField).value_or("").empty()) {
+      e.message = "task " + id + " has no " + kTaskKeyField +
+                  ": the add-in did not create it and leaves it alone";
+      out.records.back().error = e;
+    } else if (task->Text("IsClosed").value_or("false") != "true" &&
+               task->Text("Status").value_or("") != impl_->options.completed_status) {
+      updates.push_back({task->id, {{"Status", Value::String(impl_->options.completed_status)}}});
+      update_index.push_back(out.records.size() - 1);
+    }
+  }
+  if (!updates.empty()) {
+    auto w = UpdateRecords("Task", updates);
+    if (!w.ok()) return w.error();
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      out.records[update_index[i]].error = w->records[i].error;
+    }
+    out.calls = w->calls;
+  }
+  return out;
+}
+
 Result<TaskWriteResult> SalesforceClient::WriteTasks(const std::vector<TaskSpec>& tasks) {
   TaskWriteResult result;
   auto mode = ResolveTaskKeyMode();
@@ -119,10 +164,32 @@ Result<TaskWriteResult> SalesforceClient::WriteTasks(const std::vector<TaskSpec>
   for (const auto& t : unique) {
     if (doubtful.count(Lower(t.key))) query_keys.push_back(t.key);
   }
+  std::vector<RecordUpdate> links;  // existing tasks without an account
+  std::vector<std::string> link_keys;
   if (!query_keys.empty()) {
     auto existing = FindTasksByKey(query_keys);
     if (!existing.ok()) return existing.error();
-    for (const auto& [key, id] : IdsByKey(*existing)) by_key[key] = {key, id, false, {}};
+    std::map<std::string, std::string> account_of;
+    for (const auto& t : unique) account_of.emplace(Lower(t.key), t.account_id);
+    for (const auto& task : *existing) {
+      auto k = task.Text(kTaskKeyField);
+      if (!k || by_key.count(Lower(*k))) continue;
+      by_key[Lower(*k)] = {*k, task.id, false, {}};
+      const std::string& account = account_of[Lower(*k)];
+      if (!account.empty() && task.Text("WhatId").value_or("").empty()) {
+        links.push_back({task.id, {{"WhatId", Value::String(account)}}});
+        link_keys.push_back(Lower(*k));
+      }
+    }
+  }
+  if (!links.empty()) {
+    auto linked = UpdateRecords("Task", links);
+    if (!linked.ok()) return linked.error();
+    for (std::size_t i = 0; i < links.size(); ++i) {
+      TaskOutcome& o = by_key[link_keys[i]];
+      o.linked = linked->records[i].ok();
+      if (!o.linked) o.error = linked->records[i].error;
+    }
   }
   std::vector<TaskSpec> to_write;
   for (const auto& t : unique) {

@@ -452,6 +452,7 @@ TEST(SalesforceClient, TasksWithoutExternalIdAreQueriedByKeyThenInserted) {
                               {{{"attributes", {{"type", "Task"}}},
                                 {"Id", "00T1"},
                                 {"KAM_Task_Key__c", "K-OLD"},
+                                {"WhatId", "001A"},
                                 {"Status", "Completed"},
                                 {"IsClosed", true}}}}});
     }
@@ -680,8 +681,8 @@ TEST(SalesforceClient, ProvisioningCreatesMissingFieldsAddsTierValuesAndReportsC
     return Errors(404, "NOT_FOUND", r.method + " " + r.target);
   };
   auto client = MakeClient(sf.Options());
-  ProvisionSpec spec{{{"key", "Key account"}, {"growth", "Growth"}, {"standard", "Standard"}},
-                     true};
+  ProvisionSpec spec{
+      {{"key", "Key account"}, {"growth", "Growth"}, {"standard", "Standard"}}, true, {}};
   auto report = client->Provision(spec);
   ASSERT_TRUE(report.ok()) << report.error().message;
   std::map<std::string, ProvisionItem::Outcome> by_field;
@@ -698,6 +699,146 @@ TEST(SalesforceClient, ProvisioningCreatesMissingFieldsAddsTierValuesAndReportsC
   Json values = Json::parse(patched[0])["Metadata"]["valueSet"]["valueSetDefinition"]["value"];
   ASSERT_EQ(values.size(), 4u);  // key, standard, old (kept), growth (added)
   EXPECT_EQ(values[3]["fullName"], "growth");
+}
+
+TEST(SalesforceClient, TheOrgIdComesFromTheIdentityUrlOfTheTokenAnswer) {
+  FakeSalesforce sf;
+  auto client = MakeClient(sf.Options());
+  auto org = client->OrgId();
+  ASSERT_TRUE(org.ok()) << org.error().message;
+  EXPECT_EQ(*org, "00Dxx0000001gPL");
+  EXPECT_TRUE(sf.requests().empty());  // no REST call needed
+}
+
+TEST(SalesforceClient, DeletedAccountsComeFromQueryAllSinceATime) {
+  FakeSalesforce sf;
+  std::string target;
+  sf.rest = [&](const ServerRequest& r) {
+    target = r.target;
+    return JsonReply(200,
+                     {{"totalSize", 1},
+                      {"done", true},
+                      {"records", {AccountRow("001X", "2024-05-01T10:00:00.000+0000", true)}}});
+  };
+  auto client = MakeClient(sf.Options());
+  auto ids = client->ListDeletedAccounts(1714557600000);
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  EXPECT_EQ(*ids, std::vector<std::string>{"001X"});
+  EXPECT_EQ(target.rfind("/services/data/v67.0/queryAll?q=", 0), 0u);
+  EXPECT_NE(UrlDecode(target).find("IsDeleted = true AND SystemModstamp >= 2024-05-01T10:00:00Z"),
+            std::string::npos);
+}
+
+TEST(SalesforceClient, CompletingByIdLeavesTasksWithoutAKeyAlone) {
+  FakeSalesforce sf;
+  Json patched;
+  sf.rest = [&](const ServerRequest& r) {
+    if (r.method == "GET") {
+      return JsonReply(200, {{"totalSize", 3},
+                             {"done", true},
+                             {"records",
+                              {{{"attributes", {{"type", "Task"}}},
+                                {"Id", "00TA00000000001AAA"},
+                                {"KAM_Task_Key__c", "k1"},
+                                {"Status", "Not Started"},
+                                {"IsClosed", false}},
+                               {{"attributes", {{"type", "Task"}}},
+                                {"Id", "00TB"},
+                                {"KAM_Task_Key__c", nullptr},
+                                {"Status", "Not Started"},
+                                {"IsClosed", false}},
+                               {{"attributes", {{"type", "Task"}}},
+                                {"Id", "00TC"},
+                                {"KAM_Task_Key__c", "k3"},
+                                {"Status", "Completed"},
+                                {"IsClosed", true}}}}});
+    }
+    patched = Json::parse(r.body);
+    return JsonReply(
+        200, Json::array(
+                 {{{"id", "00TA00000000001AAA"}, {"success", true}, {"errors", Json::array()}}}));
+  };
+  auto client = MakeClient(sf.Options());
+  auto w = client->CompleteTasksById({"00TA00000000001", "00TB", "00TC", "00TD"});
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  ASSERT_EQ(w->records.size(), 4u);
+  EXPECT_TRUE(w->records[0].ok());
+  ASSERT_TRUE(w->records[1].error);
+  EXPECT_EQ(w->records[1].error->error_class, ErrorClass::kPermanent);
+  EXPECT_TRUE(w->records[2].ok());  // already closed: nothing to write
+  ASSERT_TRUE(w->records[3].error);
+  EXPECT_EQ(w->records[3].error->error_code, "NOT_FOUND");
+  ASSERT_EQ(patched["records"].size(), 1u);
+  EXPECT_EQ(patched["records"][0]["id"], "00TA00000000001AAA");
+}
+
+TEST(SalesforceClient, AnExistingTaskWithoutAnAccountIsLinkedAndOtherwiseLeftAlone) {
+  FakeSalesforce sf;
+  Json patched;
+  sf.rest = [&](const ServerRequest& r) {
+    if (r.target == "/services/data/v67.0/sobjects/Task/describe") {
+      return JsonReply(200, TaskDescribe(true));
+    }
+    if (r.method == "GET") {
+      return JsonReply(200, {{"totalSize", 1},
+                             {"done", true},
+                             {"records",
+                              {{{"attributes", {{"type", "Task"}}},
+                                {"Id", "00T7"},
+                                {"KAM_Task_Key__c", "k1"},
+                                {"Subject", "Renamed by the KAM"},
+                                {"WhatId", nullptr}}}}});
+    }
+    patched = Json::parse(r.body);
+    EXPECT_EQ(r.target, "/services/data/v67.0/composite/sobjects");
+    return JsonReply(200,
+                     Json::array({{{"id", "00T7"}, {"success", true}, {"errors", Json::array()}}}));
+  };
+  auto client = MakeClient(sf.Options());
+  TaskSpec t{"k1", "001A", "005A", "Call", "", "Not Started", "Normal", ""};
+  auto r = client->WriteTasks({t});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->tasks[0].task_id, "00T7");
+  EXPECT_FALSE(r->tasks[0].created);
+  EXPECT_TRUE(r->tasks[0].linked);
+  ASSERT_EQ(patched["records"].size(), 1u);
+  const Json& rec = patched["records"][0];
+  EXPECT_EQ(rec["WhatId"], "001A");
+  EXPECT_FALSE(rec.contains("Subject"));  // the KAM's edit stays
+  EXPECT_FALSE(rec.contains("OwnerId"));
+}
+
+TEST(SalesforceClient, VerifyingFieldsReadsOnlyAndNamesWhatIsMissing) {
+  FakeSalesforce sf;
+  sf.rest = [&](const ServerRequest& r) {
+    EXPECT_EQ(r.method, "GET");
+    if (r.target == "/services/data/v67.0/sobjects/Task/describe") {
+      return JsonReply(200, TaskDescribe(false));
+    }
+    return JsonReply(
+        200, {{"fields",
+               {{{"name", "KAM_Score__c"}, {"type", "double"}, {"precision", 5}, {"scale", 1}},
+                {{"name", "KAM_Tier__c"},
+                 {"type", "picklist"},
+                 {"picklistValues", {{{"value", "key"}}}}}}}});
+  };
+  auto client = MakeClient(sf.Options());
+  ProvisionSpec spec{{{"key", "Key"}, {"standard", "Standard"}}, true, {}};
+  spec.account_fields = {
+      {kScoreField, "KAM score", FieldSpec::Type::kNumber, 5, 1, 0, {}, ""},
+      {kTierField, "KAM tier", FieldSpec::Type::kPicklist, 0, 0, 0, spec.tiers, ""},
+      {"KAM_Flag__c", "Flag", FieldSpec::Type::kCheckbox, 0, 0, 0, {}, ""}};
+  auto report = client->VerifyFields(spec);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  ASSERT_EQ(report->items.size(), 4u);
+  EXPECT_EQ(report->items[0].outcome, ProvisionItem::Outcome::kUnchanged);
+  EXPECT_EQ(report->items[1].outcome, ProvisionItem::Outcome::kFailed);
+  EXPECT_NE(report->items[1].detail.find("standard"), std::string::npos);
+  EXPECT_EQ(report->items[2].outcome, ProvisionItem::Outcome::kFailed);
+  EXPECT_EQ(report->items[3].field, kTaskKeyField);
+  EXPECT_EQ(report->items[3].outcome, ProvisionItem::Outcome::kUnchanged);
+  EXPECT_FALSE(report->task_key_external_id);
+  EXPECT_EQ(sf.requests().size(), 2u);
 }
 
 }  // namespace

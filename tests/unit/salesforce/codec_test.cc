@@ -146,7 +146,7 @@ TEST(SalesforceLimitHeader, ApiUsageFeedsTheDailyQuotaOfTheSharedLimiter) {
 }
 
 TEST(SalesforceProvision, FieldBodiesFollowTheToolingMetadataShape) {
-  ProvisionSpec spec{{{"key", "Key account"}, {"standard", "Standard"}}, true};
+  ProvisionSpec spec{{{"key", "Key account"}, {"standard", "Standard"}}, true, {}};
   auto defs = DesiredFields(spec);
   ASSERT_EQ(defs.size(), 7u);
   Json score = CustomFieldBody(defs[0]);
@@ -163,7 +163,7 @@ TEST(SalesforceProvision, FieldBodiesFollowTheToolingMetadataShape) {
 }
 
 TEST(SalesforceProvision, ComparesTypesAndAddsTierValuesWithoutRemovingAny) {
-  ProvisionSpec spec{{{"key", "Key account"}, {"growth", "Growth"}}, true};
+  ProvisionSpec spec{{{"key", "Key account"}, {"growth", "Growth"}}, true, {}};
   auto defs = DesiredFields(spec);
   std::string detail;
   std::vector<TierValue> missing;

@@ -91,6 +91,9 @@ class SalesforceClient {
   Status Authenticate();
   // The API host in use ("" before authentication when not configured).
   std::string instance_url() const;
+  // The org id (00D...): from the token answer's identity URL, else SELECT Id FROM
+  // Organization. Stable for the life of the org.
+  Result<std::string> OrgId();
 
   // ---- Accounts ----
   // Accounts changed since `since` (a zero cursor = all accounts), by SOQL keyset on
@@ -99,6 +102,8 @@ class SalesforceClient {
   // Records re-read in the overlap are skipped. Every page's cursor is safe to commit.
   Result<PullSummary> PullAccounts(const Cursor& since, const PullOptions& options,
                                    const PageCallback& on_page);
+  // Ids of accounts deleted (recycle bin, merged) with SystemModstamp >= since_ms (queryAll).
+  Result<std::vector<std::string>> ListDeletedAccounts(int64_t since_ms);
   // Records by id (chunked IN lists); ids not returned are simply absent.
   Result<std::vector<Record>> ReadRecords(const std::string& sobject,
                                           const std::vector<std::string>& ids,
@@ -122,7 +127,8 @@ class SalesforceClient {
   // ---- Tasks ----
   // One task per key: keys in doubt are queried first (an existing task is left as it is);
   // the rest are upserted on KAM_Task_Key__c (kUpsert) or inserted (kQueryInsert; an insert
-  // whose outcome is unknown is queried again, never repeated blindly).
+  // whose outcome is unknown is queried again, never repeated blindly). An existing task
+  // without a WhatId gets its account linked (linked = true); nothing else of it changes.
   Result<TaskWriteResult> WriteTasks(const std::vector<TaskSpec>& tasks);
   // Tasks whose KAM_Task_Key__c is one of `keys` (Id, KAM_Task_Key__c, Status, IsClosed,
   // Subject, OwnerId, WhatId, ActivityDate).
@@ -130,6 +136,10 @@ class SalesforceClient {
   // Sets Status = options.completed_status on the open tasks with these keys. Only tasks found
   // by key are touched; outcomes are per key (a key with no task is ok: nothing to close).
   Result<WriteResult> CompleteTasks(const std::vector<std::string>& keys);
+  // The same by task id: only tasks that carry a KAM_Task_Key__c are touched (others fail
+  // with kPermanent, left alone); an id Salesforce does not know fails with NOT_FOUND;
+  // closed tasks are ok without a write.
+  Result<WriteResult> CompleteTasksById(const std::vector<std::string>& task_ids);
   Result<TaskKeyMode> ResolveTaskKeyMode();
 
   // ---- Provisioning ----
@@ -139,6 +149,9 @@ class SalesforceClient {
   // API. Idempotent; missing tier values are added (never removed); a field that exists with
   // another type is a conflict, never changed. Reads everything back afterwards.
   Result<ProvisionReport> Provision(const ProvisionSpec& spec);
+  // Read-only check of the same fields (two describe calls): kUnchanged when present with the
+  // right type, kConflict for another type, kFailed "missing" when absent or not visible.
+  Result<ProvisionReport> VerifyFields(const ProvisionSpec& spec);
 
   // ---- Budget ----
   // GET /limits: the daily API allocation (also primes the daily reserve).

@@ -166,6 +166,7 @@ struct TaskOutcome {
   std::string task_id;   // empty when failed
   bool created = false;  // false = existed already (left as found)
   std::optional<Error> error;
+  bool linked = false;  // an existing task had no WhatId and was linked to its account now
 };
 
 struct TaskWriteResult {
@@ -181,10 +182,26 @@ struct TierValue {
   std::string label;  // "Key account"
 };
 
+// One Account field the add-in writes.
+struct FieldSpec {
+  enum class Type { kNumber, kText, kLongText, kPicklist, kDateTime, kCheckbox };
+  std::string name;  // API name, e.g. "KAM_Score__c"
+  std::string label;
+  Type type = Type::kText;
+  int precision = 18, scale = 0;  // kNumber
+  int length = 255;               // kText (<= 255), kLongText (256..131072)
+  std::vector<TierValue> values;  // kPicklist
+  std::string description;
+};
+
 struct ProvisionSpec {
   std::vector<TierValue> tiers;  // values of KAM_Tier__c, in display order
   // Create KAM_Task_Key__c as an External ID (unique) when the org allows it.
   bool try_external_id_task_key = true;
+  // The Account fields; empty = the add-in's six (KAM_Score__c Number(5,1), KAM_Tier__c
+  // picklist of `tiers`, KAM_Breakdown__c, KAM_Next_Tier_Hint__c, KAM_Rules_Version__c,
+  // KAM_Scored_At__c). KAM_Task_Key__c on Task is always added last.
+  std::vector<FieldSpec> account_fields;
 };
 
 struct ProvisionItem {
