@@ -279,6 +279,17 @@ Result<ProvisionReport> SalesforceClient::Provision(const ProvisionSpec& spec) {
       post.endpoint = "POST /tooling/sobjects/CustomField";
       post.body = internal::CustomFieldBody(create).dump();
       auto r = impl_->Call(post);
+      auto refused_object = [](const Error& e) {
+        return e.http_status == 400 && e.crm_message.find("object") != std::string::npos &&
+               (e.error_code == "FIELD_INTEGRITY_EXCEPTION" || e.error_code == "INVALID_TYPE");
+      };
+      if (!r.ok() && create.metadata_object != create.object && refused_object(r.error())) {
+        // Task fields are defined on Activity in the Metadata API; an org (or the sandbox)
+        // that only takes the object itself gets "Task.KAM_Task_Key__c".
+        create.metadata_object = create.object;
+        post.body = internal::CustomFieldBody(create).dump();
+        r = impl_->Call(post);
+      }
       if (!r.ok() && create.external_id && r.error().http_status == 400 &&
           r.error().error_code != "DUPLICATE_DEVELOPER_NAME") {
         // The org refuses an External ID here: plain text, tasks use query-before-insert.

@@ -1,0 +1,356 @@
+// The Salesforce adapter against `kam sandbox serve --crm salesforce` (in-process, 127.0.0.1,
+// free port): JWT and client-credentials auth, a full pull over several query windows and
+// pages, an incremental pull after an edit, deletions, provisioning twice and with a new tier,
+// score writes read back, tasks exactly once in both key modes and completion by key only,
+// facts, a session expired by the sandbox, and the daily allocation running out.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kam/http/client.h"
+#include "kam/salesforce/client.h"
+#include "kam/sandbox/sandbox_server.h"
+
+namespace kam::salesforce {
+
+// A PEM key to sign with; the sandbox does not verify signatures, so any RSA key works
+// (sf_key.cc, generated once per process).
+std::string TestKey();
+
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr char kIntegrationUser[] = "kam-integration@kam-sandbox.example";
+
+struct Sandbox {
+  std::unique_ptr<kam::sandbox::SandboxServer> server;
+
+  static Sandbox Start(int accounts, std::string faults = "") {
+    kam::sandbox::SandboxOptions o;
+    o.crm = "salesforce";
+    o.accounts = accounts;
+    o.seed = 7;
+    o.base_time_ms = 1796256000000;  // 2026-12-03T00:00:00Z: the same data every day
+    o.faults = std::move(faults);
+    auto started = kam::sandbox::SandboxServer::Start(o);
+    EXPECT_TRUE(started.ok()) << started.error;
+    return Sandbox{std::move(started.server)};
+  }
+
+  SalesforceOptions Options(AuthOptions::Flow flow = AuthOptions::Flow::kClientCredentials) const {
+    SalesforceOptions o;
+    o.auth.flow = flow;
+    o.auth.login_url = server->url();
+    o.auth.client_id = "kam-sandbox-client";
+    o.auth.username = kIntegrationUser;
+    o.auth.get_secret = [](std::string_view name) -> std::optional<std::string> {
+      if (name == "KAM_SALESFORCE_CLIENT_SECRET") return "sandbox-secret";
+      if (name == "KAM_SALESFORCE_KEY") return TestKey();
+      return std::nullopt;
+    };
+    o.http.retry.initial_delay = std::chrono::milliseconds(1);
+    o.http.retry.max_delay = std::chrono::milliseconds(5);
+    return o;
+  }
+
+  std::unique_ptr<SalesforceClient> Client(SalesforceOptions o) const {
+    auto c = SalesforceClient::Create(std::move(o));
+    EXPECT_TRUE(c.ok()) << c.error().message;
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+  std::unique_ptr<SalesforceClient> Client() const { return Client(Options()); }
+
+  // The sandbox's admin API (/_sandbox/...).
+  Json Admin(kam::http::Method method, const std::string& path, const Json& body = nullptr) const {
+    kam::http::ClientOptions o;
+    o.base_url = server->url();
+    o.rate_limit.enabled = false;
+    auto http = kam::http::Client::Create(o);
+    EXPECT_TRUE(http.ok());
+    kam::http::Request req;
+    req.method = method;
+    req.target = "/_sandbox/" + path;
+    if (!body.is_null()) req.body = body.dump();
+    auto r = (*http)->Send(req);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() && !r->body.empty() ? Json::parse(r->body, nullptr, false) : Json();
+  }
+};
+
+std::vector<Record> AllAccounts(SalesforceClient& client, const PullOptions& po, Cursor since = {},
+                                PullSummary* summary = nullptr) {
+  std::vector<Record> out;
+  auto r = client.PullAccounts(since, po, [&](const AccountPage& page) {
+    for (const auto& a : page.accounts) out.push_back(a);
+    return Status();
+  });
+  EXPECT_TRUE(r.ok()) << r.error().ToString();
+  if (summary && r.ok()) *summary = *r;
+  return out;
+}
+
+ProvisionSpec Tiers(std::vector<TierValue> tiers) {
+  ProvisionSpec spec;
+  spec.tiers = std::move(tiers);
+  return spec;
+}
+
+TEST(SalesforceSandbox, AFullPullReadsEveryAccountOnceOverWindowsAndPages) {
+  Sandbox sb = Sandbox::Start(450);
+  auto client = sb.Client(sb.Options(AuthOptions::Flow::kJwtBearer));
+  ASSERT_TRUE(client);
+  PullOptions po;
+  po.fields = {"Name", "AnnualRevenue", "Website"};
+  po.window_records = 200;  // three windows
+  po.batch_size = 200;
+  PullSummary summary;
+  auto accounts = AllAccounts(*client, po, {}, &summary);
+  std::set<std::string> ids;
+  for (const auto& a : accounts) {
+    ids.insert(a.id);
+    EXPECT_EQ(a.id.substr(0, 3), "001");
+    EXPECT_TRUE(a.Text("Name")) << a.id;
+  }
+  EXPECT_EQ(accounts.size(), 450u);
+  EXPECT_EQ(ids.size(), 450u);
+  EXPECT_EQ(summary.queries, 3);
+  EXPECT_GT(summary.cursor.modstamp_ms, 0);
+  auto org = client->OrgId();
+  ASSERT_TRUE(org.ok()) << org.error().ToString();
+  EXPECT_EQ(org->substr(0, 3), "00D");
+}
+
+TEST(SalesforceSandbox, AnIncrementalPullSeesAnEditAndADeletion) {
+  Sandbox sb = Sandbox::Start(120);
+  auto client = sb.Client();
+  PullOptions po;
+  po.fields = {"Name"};
+  po.overlap_ms = 0;
+  PullSummary first;
+  auto accounts = AllAccounts(*client, po, {}, &first);
+  ASSERT_EQ(accounts.size(), 120u);
+  // A person edits one account and deletes another (the sandbox's clock is "now").
+  sb.Admin(kam::http::Method::kPatch, "objects/Account/" + accounts[5].id,
+           {{"fields", {{"Name", "Edited by a person"}}}});
+  sb.Admin(kam::http::Method::kDelete, "objects/Account/" + accounts[6].id);
+  std::vector<Record> changed;
+  std::vector<std::string> deleted;
+  auto r = client->PullAccounts(first.cursor, po, [&](const AccountPage& page) {
+    changed.insert(changed.end(), page.accounts.begin(), page.accounts.end());
+    deleted.insert(deleted.end(), page.deleted_ids.begin(), page.deleted_ids.end());
+    return Status();
+  });
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].Text("Name"), "Edited by a person");
+  EXPECT_EQ(deleted, std::vector<std::string>{accounts[6].id});
+  auto listed = client->ListDeletedAccounts(first.cursor.modstamp_ms);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(*listed, std::vector<std::string>{accounts[6].id});
+}
+
+TEST(SalesforceSandbox, ProvisioningIsIdempotentAndAddsNewTiers) {
+  Sandbox sb = Sandbox::Start(10);
+  auto client = sb.Client();
+  auto first = client->Provision(Tiers({{"key", "Key account"}, {"standard", "Standard"}}));
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  ASSERT_EQ(first->items.size(), 7u);
+  for (const auto& item : first->items) {
+    EXPECT_EQ(item.outcome, ProvisionItem::Outcome::kCreated) << item.field << ": " << item.detail;
+  }
+  EXPECT_TRUE(first->task_key_external_id);
+
+  auto second = client->Provision(Tiers({{"key", "Key account"}, {"standard", "Standard"}}));
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->changed());
+  EXPECT_FALSE(second->has_conflicts());
+
+  auto third = client->Provision(
+      Tiers({{"key", "Key account"}, {"growth", "Growth"}, {"standard", "Standard"}}));
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->items[1].outcome, ProvisionItem::Outcome::kUpdated) << third->items[1].detail;
+  auto verify = client->VerifyFields(
+      Tiers({{"key", "Key account"}, {"growth", "Growth"}, {"standard", "Standard"}}));
+  ASSERT_TRUE(verify.ok());
+  EXPECT_FALSE(verify->has_conflicts());
+  // Dropping a tier from the rule file removes nothing from the org.
+  auto fourth = client->Provision(Tiers({{"key", "Key account"}}));
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_FALSE(fourth->changed());
+}
+
+TEST(SalesforceSandbox, ScoresAreWrittenInCollectionsAndReadBack) {
+  Sandbox sb = Sandbox::Start(250);
+  auto client = sb.Client();
+  ASSERT_TRUE(client->Provision(Tiers({{"key", "Key"}, {"standard", "Standard"}})).ok());
+  auto accounts = AllAccounts(*client, PullOptions{});
+  ASSERT_EQ(accounts.size(), 250u);
+  std::vector<RecordUpdate> updates;
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    updates.push_back({accounts[i].id,
+                       {{kScoreField, Value::Number(50 + static_cast<double>(i % 50))},
+                        {kTierField, Value::String(i % 2 ? "key" : "standard")},
+                        {kScoredAtField, Value::String("2026-12-03T10:00:00.000Z")}}});
+  }
+  updates[3].fields[kTierField] = Value::String(std::string(300, 'x'));  // one bad record
+  auto w = client->UpdateAccounts(updates);
+  ASSERT_TRUE(w.ok()) << w.error().ToString();
+  EXPECT_EQ(w->calls, 2);
+  EXPECT_EQ(w->failed(), 1);
+  ASSERT_TRUE(w->records[3].error);
+  EXPECT_FALSE(w->records[3].error->retryable());
+  auto back =
+      client->ReadRecords("Account", {accounts[0].id, accounts[3].id}, {kScoreField, kTierField});
+  ASSERT_TRUE(back.ok()) << back.error().ToString();
+  ASSERT_EQ(back->size(), 2u);
+  for (const auto& r : *back) {
+    if (r.id == accounts[0].id) {
+      EXPECT_EQ(r.Number(kScoreField), 50);
+      EXPECT_EQ(r.Text(kTierField), "standard");
+    } else {
+      EXPECT_FALSE(r.Number(kScoreField));  // the failed record was not written
+    }
+  }
+}
+
+void TasksExactlyOnce(TaskKeyMode mode) {
+  Sandbox sb = Sandbox::Start(20);
+  SalesforceOptions o = sb.Options();
+  o.task_key_mode = mode;
+  auto client = sb.Client(o);
+  ASSERT_TRUE(client->Provision(Tiers({{"key", "Key"}})).ok());
+  PullOptions po;
+  auto accounts = AllAccounts(*client, po);
+  ASSERT_GE(accounts.size(), 3u);
+  std::vector<TaskSpec> specs;
+  for (int i = 0; i < 3; ++i) {
+    TaskSpec t;
+    t.key = "kam-" + std::to_string(i) + "-" + accounts[i].id;
+    t.account_id = accounts[i].id;
+    t.owner_id = accounts[i].Text("OwnerId").value_or("");
+    t.subject = "Find an executive sponsor";
+    t.priority = "High";
+    t.due_date = "2026-12-17";
+    specs.push_back(t);
+  }
+  // A person's own task on the same account, with the same subject: never the add-in's.
+  const std::string hand_made_id =
+      sb.Admin(kam::http::Method::kPost, "tasks",
+               {{"accountId", accounts[0].id}, {"fields", {{"Subject", specs[0].subject}}}})
+          .value("Id", "");
+  ASSERT_FALSE(hand_made_id.empty());
+  auto first = client->WriteTasks(specs);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  EXPECT_EQ(first->mode_used, mode);
+  for (const auto& t : first->tasks) {
+    EXPECT_FALSE(t.error) << t.error->ToString();
+    EXPECT_TRUE(t.created);
+  }
+  auto again = client->WriteTasks(specs);
+  ASSERT_TRUE(again.ok());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    EXPECT_FALSE(again->tasks[i].created);
+    EXPECT_EQ(again->tasks[i].task_id, first->tasks[i].task_id);
+  }
+  Json all = sb.Admin(kam::http::Method::kGet, "tasks");
+  int keyed = 0, hand_made = 0;
+  const Json records = all.value("records", Json::array());
+  for (const auto& t : records) {
+    if (t.value(kTaskKeyField, Json()).is_string()) {
+      ++keyed;
+      EXPECT_TRUE(t.value("WhatId", Json()).is_string()) << t.dump();
+    } else {
+      ++hand_made;
+    }
+  }
+  EXPECT_EQ(keyed, 3);
+
+  auto done = client->CompleteTasks({specs[0].key});
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  EXPECT_TRUE(done->all_ok());
+  auto found = client->FindTasksByKey({specs[0].key, specs[1].key});
+  ASSERT_TRUE(found.ok());
+  for (const auto& t : *found) {
+    const bool completed = t.Text("Status") == "Completed";
+    EXPECT_EQ(completed, t.Text(kTaskKeyField) == specs[0].key);
+    EXPECT_EQ(t.Text("OwnerId"), specs[t.Text(kTaskKeyField) == specs[0].key ? 0 : 1].owner_id);
+  }
+  // Hand-made tasks (no key) are still open: the add-in never touched them.
+  int hand_made_seen = 0;
+  Json after = sb.Admin(kam::http::Method::kGet, "tasks");
+  const Json after_records = after.value("records", Json::array());
+  for (const auto& t : after_records) {
+    if (t.value("Id", "") == hand_made_id) {
+      EXPECT_EQ(t.value("Status", ""), "Not Started") << t.dump();
+      ++hand_made_seen;
+    }
+  }
+  EXPECT_GT(hand_made, 0);
+  EXPECT_EQ(hand_made_seen, 1);
+}
+
+TEST(SalesforceSandbox, TasksAreWrittenExactlyOnceByUpsertOnTheKey) {
+  TasksExactlyOnce(TaskKeyMode::kUpsert);
+}
+
+TEST(SalesforceSandbox, TasksAreWrittenExactlyOnceByQueryThenInsert) {
+  TasksExactlyOnce(TaskKeyMode::kQueryInsert);
+}
+
+TEST(SalesforceSandbox, FactsAreReadForEveryAccount) {
+  Sandbox sb = Sandbox::Start(60);
+  auto client = sb.Client();
+  auto accounts = AllAccounts(*client, PullOptions{});
+  ASSERT_EQ(accounts.size(), 60u);
+  FactsRequest req;
+  for (const auto& a : accounts) req.account_ids.push_back(a.id);
+  req.fields = {"Name", "AnnualRevenue"};
+  for (const char* n : kam::http::facts::kAggregateNames) req.aggregates.insert(n);
+  req.now_ms = 1796299200000;  // 2026-12-03T12:00:00Z
+  auto f = client->ReadFacts(req);
+  ASSERT_TRUE(f.ok()) << f.error().ToString();
+  ASSERT_EQ(f->accounts.size(), 60u);
+  int with_contacts = 0, with_won = 0, with_meeting = 0;
+  for (const auto& a : f->accounts) {
+    ASSERT_EQ(a.aggregates.size(), 9u);
+    const double contacts = a.aggregates.at("contacts.count").number;
+    EXPECT_LE(a.aggregates.at("contacts.active_count").number, contacts);
+    with_contacts += contacts > 0;
+    with_won += a.aggregates.at("deals.won_amount_last_12m").number > 0;
+    with_meeting += a.aggregates.at("meetings.days_since_last").kind == FactValue::Kind::kNumber;
+  }
+  EXPECT_GT(with_contacts, 30);
+  EXPECT_GT(with_won, 0);
+  EXPECT_GT(with_meeting, 0);
+  EXPECT_GE(f->queries, 9);
+}
+
+TEST(SalesforceSandbox, AnExpiredSessionIsRefreshedOnce) {
+  Sandbox sb = Sandbox::Start(10);
+  auto client = sb.Client();
+  ASSERT_TRUE(client->GetLimits().ok());
+  sb.Admin(kam::http::Method::kPost, "oauth/expire", Json::object());
+  auto limits = client->GetLimits();
+  ASSERT_TRUE(limits.ok()) << limits.error().ToString();
+  EXPECT_EQ(client->Usage().token_requests, 2);
+}
+
+TEST(SalesforceSandbox, ASpentDailyAllocationStopsWithAQuotaError) {
+  Sandbox sb = Sandbox::Start(10);
+  auto client = sb.Client();
+  auto limits = client->GetLimits();
+  ASSERT_TRUE(limits.ok());
+  sb.Admin(kam::http::Method::kPost, "limits", {{"used", limits->daily_max}});
+  auto r = client->Query("SELECT Id FROM Account");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().error_class, ErrorClass::kQuota) << r.error().ToString();
+}
+
+}  // namespace
+}  // namespace kam::salesforce
