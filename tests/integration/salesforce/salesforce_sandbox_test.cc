@@ -185,6 +185,25 @@ TEST(SalesforceSandbox, ProvisioningIsIdempotentAndAddsNewTiers) {
   EXPECT_FALSE(fourth->changed());
 }
 
+TEST(SalesforceSandbox, FieldsHiddenByFieldLevelSecurityAreReportedNotCreatedTwice) {
+  Sandbox sb = Sandbox::Start(5);
+  sb.Admin(kam::http::Method::kPost, "fls", {{"hide_new_fields", true}});
+  auto client = sb.Client();
+  auto first = client->Provision(Tiers({{"key", "Key"}}));
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  for (const auto& item : first->items) {
+    EXPECT_EQ(item.outcome, ProvisionItem::Outcome::kCreated) << item.field;
+    EXPECT_NE(item.detail.find("field-level security"), std::string::npos) << item.detail;
+  }
+  auto second = client->Provision(Tiers({{"key", "Key"}}));
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->has_conflicts());
+  EXPECT_FALSE(second->changed());
+  for (const auto& item : second->items) {
+    EXPECT_NE(item.detail.find("cannot see it"), std::string::npos) << item.detail;
+  }
+}
+
 TEST(SalesforceSandbox, ScoresAreWrittenInCollectionsAndReadBack) {
   Sandbox sb = Sandbox::Start(250);
   auto client = sb.Client();
