@@ -244,7 +244,7 @@ std::vector<WritebackField> RuleSet::Writeback(std::string_view crm) const {
   if (it == impl_->writeback.end()) return out;
   for (const auto& [key, target] : it->second.items()) {
     auto pos = std::find_if(out.begin(), out.end(),
-                            [&](const WritebackField& f) { return f.result == key; });
+                            [&k = key](const WritebackField& f) { return f.result == k; });
     if (target.is_null()) {
       if (pos != out.end()) out.erase(pos);
       continue;
