@@ -1365,7 +1365,8 @@ Value Machine::EvalCold(std::uint32_t idx) {
       return Value::String(s.substr(b, e - b));
     }
     case Op::kIn: {
-      Value needle = EvalKid(n, 0);
+      // {"in": []} has no needle: false, as json-logic-js (found by tests/fuzz jsonlogic).
+      Value needle = n.n > 0 ? EvalKid(n, 0) : Value();
       Value hay = n.n > 1 ? EvalKid(n, 1) : Value();
       if (IsArrayValue(hay)) {
         std::size_t len = ArrayLength(hay);
