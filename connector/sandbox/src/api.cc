@@ -236,7 +236,9 @@ class ApiImpl final : public Api {
     r.headers.emplace_back("X-HubSpot-Correlation-Id", id);
     if (status != 204) {
       r.headers.emplace_back("Content-Type", kJson);
-      r.body = body.dump();
+      // Messages may echo request paths and ids that are not UTF-8: replace such bytes rather
+      // than throw from the error path (found by tests/fuzz sandbox_request).
+      r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     }
     return r;
   }
