@@ -4,7 +4,7 @@
 
 namespace kam::abi {
 
-int32_t ToKamStatus(engine::StatusCode code) {
+int32_t ToKamStatus(engine::StatusCode code) noexcept {
   using C = engine::StatusCode;
   switch (code) {
     case C::kOk:

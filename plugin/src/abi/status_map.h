@@ -10,7 +10,7 @@ namespace kam::abi {
 
 // KAM_OK .. KAM_UNIMPLEMENTED for every engine StatusCode. kFailedPrecondition (the CRM is not
 // set up, e.g. a writeback property is missing) is a configuration problem: KAM_INVALID_ARGUMENT.
-int32_t ToKamStatus(engine::StatusCode code);
+int32_t ToKamStatus(engine::StatusCode code) noexcept;
 
 }  // namespace kam::abi
 
