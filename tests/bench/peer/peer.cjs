@@ -7,7 +7,9 @@
 // create the tasks (with their company association, 100 per call).
 //
 //   NODE_PATH=<dir>/node_modules node peer.cjs --base-url URL --rules FILE [--token T]
-//       [--connections 4] [--now-ms MS]
+//       [--connections 4] [--now-ms MS] [--tasks-tier final|score]
+// --tasks-tier score: health and tasks of capped accounts keep the tier by score (no re-evaluation
+// with the tier after capacities), for comparing with a kam that does not re-evaluate them.
 // Prints one JSON line: companies, tasks, seconds, calls made (as the client sees them).
 'use strict';
 const http = require('http');
@@ -15,7 +17,8 @@ const fs = require('fs');
 const hubspot = require('@hubspot/api-client');
 const jsonLogic = require('json-logic-js');
 
-const args = { 'base-url': '', rules: '', token: 'sandbox-token', connections: 4, 'now-ms': 0 };
+const args = { 'base-url': '', rules: '', token: 'sandbox-token', connections: 4, 'now-ms': 0,
+  'tasks-tier': 'final' };
 for (let i = 2; i + 1 < process.argv.length; i += 2) {
   const key = process.argv[i].replace(/^--/, '');
   if (!(key in args)) {
@@ -274,7 +277,7 @@ function portfolio(results) {
   });
   for (const r of results) {
     r.finalTier = rules.tiers[r.final].id;
-    if (r.finalTier !== r.tier) {  // health and tasks follow the tier after capacities
+    if (r.finalTier !== r.tier && args['tasks-tier'] === 'final') {  // health and tasks follow it
       r.ctx.kam.tier = r.finalTier;
       r.tasks = healthAndTasks(r.ctx);
     }

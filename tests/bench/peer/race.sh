@@ -7,6 +7,7 @@
 # and the tasks created). The npm packages are installed into BUILD_DIR/bench-node (never vendored).
 #
 #   tests/bench/peer/race.sh [BUILD_DIR] [COMPANIES]     (defaults: build/release 5000)
+# PEER_TASKS_TIER=score: the peer's tasks of capped accounts follow the tier by score.
 # Provisioning (kam provision, for both) is not timed. Exit 1 when the written results differ.
 set -euo pipefail
 build=${1:-build/release}
@@ -86,7 +87,8 @@ JSON
 "$kam" --config "$work/peer-provision.json" provision >/dev/null
 # The aggregates' time windows (12 months, 90 days, days since the last meeting) use kam's "now".
 now_ms=$(awk '{printf "%.0f", $1 * 1000}' "$work/kam.t0")
-timed_run peer node "$here/peer.cjs" --base-url "$url" --rules "$rules" --connections 4 --now-ms "$now_ms"
+timed_run peer node "$here/peer.cjs" --base-url "$url" --rules "$rules" --connections 4 --now-ms "$now_ms" \
+  --tasks-tier "${PEER_TASKS_TIER:-final}"
 stop_sandbox
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 

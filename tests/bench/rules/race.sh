@@ -17,7 +17,8 @@ n=${2:-1000000}
 runs=${3:-5}
 js_n=${4:-100000}
 here=$(cd "$(dirname "$0")" && pwd)
-shared=${KAM_SHARED_DIR:-$(cd "$here/../../.." && pwd)/../shared}
+cached=$(sed -n 's/^KAM_SHARED_DIR:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+shared=${KAM_SHARED_DIR:-${cached:-$(cd "$here/../../.." && pwd)/../shared}}
 rules=$shared/bench/kam_rules.json
 bench=$build/bin/rules_bench
 node_dir=$build/bench-node
