@@ -317,6 +317,10 @@ int main(int argc, char** argv) {
     op = "report";
     if (!html.empty()) request["html"] = AbsolutePath(html);
   });
+  auto* state = app.add_subcommand("state", "Maintenance of the state file");
+  state->require_subcommand(1);
+  state->add_subcommand("check", "SQLite integrity check, schema version and file modes")
+      ->callback([&] { op = "state.check"; });
   app.add_subcommand("demo", "Run the whole story against the embedded sandbox CRM")
       ->callback([&] { op = "demo"; });
 

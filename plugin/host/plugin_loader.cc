@@ -121,6 +121,12 @@ void InstallCancelHandlers() {
 }
 
 std::optional<std::string> ReadSecret(const std::string& name, std::string* why) {
+  // Only KAM_ secrets: a plugin (or a config file) cannot make kam hand out another variable of
+  // its environment, such as AWS_SECRET_ACCESS_KEY.
+  if (name.rfind("KAM_", 0) != 0) {
+    *why = "refusing to hand out the secret " + name + ": secret names must start with KAM_";
+    return std::nullopt;
+  }
   if (const char* value = std::getenv(name.c_str()); value != nullptr && *value != '\0') {
     return std::string(value);
   }
@@ -143,6 +149,13 @@ std::optional<std::string> ReadSecret(const std::string& name, std::string* why)
     *why = "refusing the secret file " + std::string(file) + ": not a regular file";
     return std::nullopt;
   }
+  if (st.st_uid != geteuid()) {
+    close(fd);
+    *why = "refusing the secret file " + std::string(file) + ": it belongs to uid " +
+           std::to_string(st.st_uid) + ", not to the user kam runs as (uid " +
+           std::to_string(geteuid()) + "); chown it to that user";
+    return std::nullopt;
+  }
   if ((st.st_mode & 077) != 0) {
     close(fd);
     char mode[8];
@@ -158,6 +171,7 @@ std::optional<std::string> ReadSecret(const std::string& name, std::string* why)
     content.append(buf, static_cast<size_t>(n));
   }
   close(fd);
+  explicit_bzero(buf, sizeof(buf));
   while (!content.empty() && (content.back() == '\n' || content.back() == '\r' ||
                               content.back() == ' ')) {
     content.pop_back();

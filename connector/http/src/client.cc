@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,6 +29,8 @@
 
 #include "kam/http/rate_limiter.h"
 #include "kam/http/retry.h"
+#include "kam/http/url_policy.h"
+#include "proxy.h"
 #include "util.h"
 
 namespace kam::http {
@@ -136,7 +140,16 @@ class Client::Impl {
     auto url = internal::ParseUrl(options.base_url);
     if (!url.ok()) return url.error();
     base = std::move(url.value());
+    if (Status plain = CheckTransportSecurity(options.base_url); !plain.ok()) return plain;
     if (options.max_connections == 0) options.max_connections = 1;
+    auto found_proxy = internal::ProxyFor(options.proxy);
+    if (!found_proxy.ok()) return found_proxy.error();
+    proxy = std::move(found_proxy.value());
+    if (proxy && !proxy->authorization.empty() && options.on_secret) {
+      options.on_secret(proxy->password);
+      options.on_secret(proxy->user + ":" + proxy->password);
+      options.on_secret(proxy->authorization.substr(6));  // the Basic credentials
+    }
 
     SSL_CTX_set_min_proto_version(ssl_ctx.native_handle(), TLS1_2_VERSION);
     ssl_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -277,12 +290,16 @@ class Client::Impl {
   Result<std::unique_ptr<Connection>> Open(const internal::Url& url) {
     auto c = std::make_unique<Connection>();
     const std::string where = url.Origin();
+    // https:// origins go through the proxy unless NO_PROXY names them (ProxyOptions).
+    const bool via_proxy = url.tls && proxy && !internal::BypassesProxy(url.host, proxy->no_proxy);
+    const std::string& dial_host = via_proxy ? proxy->host : url.host;
+    const std::string& dial_port = via_proxy ? proxy->port : url.port;
     // Resolve.
     tcp::resolver resolver(c->ioc);
     beast::error_code ec = net::error::would_block;
     tcp::resolver::results_type endpoints;
     bool done = false;
-    resolver.async_resolve(url.host, url.port,
+    resolver.async_resolve(dial_host, dial_port,
                            [&](beast::error_code e, tcp::resolver::results_type r) {
                              ec = e;
                              endpoints = std::move(r);
@@ -294,14 +311,26 @@ class Client::Impl {
       resolver.cancel();
       c->ioc.run();
       return TransportError(ErrorKind::kTimeout,
-                            "resolving " + url.host + " timed out after " +
+                            "resolving " + dial_host + " timed out after " +
                                 std::to_string(options.timeouts.connect.count()) +
                                 " ms; check DNS or raise timeouts.connect");
     }
     if (ec) {
-      return TransportError(ErrorKind::kConnection, "cannot resolve host '" + url.host +
+      return TransportError(ErrorKind::kConnection, "cannot resolve host '" + dial_host +
                                                         "': " + ec.message() +
                                                         "; check the base URL and DNS");
+    }
+    // Plain http only to loopback, judged on the resolved addresses (url_policy.h): a name
+    // that now resolves elsewhere is refused before anything is sent.
+    if (!url.tls) {
+      for (const auto& endpoint : endpoints) {
+        if (!IsLoopbackAddress(endpoint.endpoint().data())) {
+          return TransportError(ErrorKind::kInvalidArgument,
+                                "refusing plain http:// to " + where + ": '" + url.host +
+                                    "' resolves to " + endpoint.endpoint().address().to_string() +
+                                    ", which is not a loopback address; use https://");
+        }
+      }
     }
     // Connect.
     const bool insecure = options.tls.insecure && internal::IsLoopbackHost(url.host);
@@ -324,10 +353,15 @@ class Client::Impl {
     if (ec) {
       return TransportError(
           ErrorKind::kConnection,
-          "cannot connect to " + where + ": " + ec.message() + "; check the base URL and network");
+          "cannot connect to " + (via_proxy ? "the proxy " + proxy->Display() : where) + ": " +
+              ec.message() + "; check the base URL" + (via_proxy ? ", HTTPS_PROXY" : "") +
+              " and network");
     }
     c->Tcp().socket().set_option(tcp::no_delay(true), ec);
     if (!url.tls) return c;
+    if (via_proxy) {
+      if (auto refused = Tunnel(*c, url)) return std::move(*refused);
+    }
 
     // TLS: SNI and host name verification are set before the handshake.
     SSL* ssl_handle = c->tls->native_handle();
@@ -364,6 +398,44 @@ class Client::Impl {
                                 "certificate");
     }
     return c;
+  }
+
+  // HTTP CONNECT through the proxy on a connected socket; nullopt when the tunnel is open.
+  std::optional<Error> Tunnel(Connection& c, const internal::Url& url) {
+    const std::string request = internal::ConnectRequest(url, *proxy);
+    beast::error_code ec = net::error::would_block;
+    c.Tcp().expires_after(options.timeouts.connect);
+    net::async_write(c.Tcp(), net::buffer(request), [&](beast::error_code e, std::size_t) {
+      ec = e;
+    });
+    c.Drive();
+    std::string head;
+    if (!ec) {
+      ec = net::error::would_block;
+      c.Tcp().expires_after(options.timeouts.connect);
+      net::async_read_until(c.Tcp(), net::dynamic_buffer(head, kHeaderLimit), "\r\n\r\n",
+                            [&](beast::error_code e, std::size_t) { ec = e; });
+      c.Drive();
+    }
+    const std::string via = "the proxy " + proxy->Display();
+    if (ec) {
+      return TransportError(ec == beast::error::timeout ? ErrorKind::kTimeout
+                                                        : ErrorKind::kConnection,
+                            "CONNECT " + url.host + ":" + url.port + " through " + via +
+                                " failed: " + ec.message());
+    }
+    const int status = internal::ConnectStatus(head);
+    if (status == 200) return std::nullopt;
+    if (status == 407) {
+      return TransportError(ErrorKind::kInvalidArgument,
+                            via + " asks for credentials (HTTP 407)" +
+                                (proxy->authorization.empty()
+                                     ? ": put user:password@ into HTTPS_PROXY"
+                                     : ": it refused the user and password of HTTPS_PROXY"));
+    }
+    return TransportError(ErrorKind::kConnection,
+                          via + " refused CONNECT " + url.host + ":" + url.port + " (HTTP " +
+                              std::to_string(status) + "); check HTTPS_PROXY and NO_PROXY");
   }
 
   Attempt Exchange(const Request& request, const Target& target) {
@@ -582,6 +654,9 @@ class Client::Impl {
     }
     if (!e.correlation_id.empty()) msg += " [correlation id " + e.correlation_id + "]";
     e.message = internal::RedactSecrets(msg);
+    // The CRM's own text and body are copied on by callers: they leave redacted too.
+    e.crm_message = internal::RedactSecrets(e.crm_message);
+    e.body = internal::RedactSecrets(e.body);
     CountCall(true);
     // Client errors are often expected by the caller (a 404 while provisioning): info only.
     const bool expected = e.kind == ErrorKind::kCancelled ||
@@ -702,6 +777,7 @@ class Client::Impl {
   RetryPolicy retry;
   ssl::context ssl_ctx;
   internal::Url base;
+  std::optional<internal::Proxy> proxy;
 
   std::mutex pool_mu;
   std::condition_variable slot_cv;

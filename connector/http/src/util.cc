@@ -1,6 +1,8 @@
 // Internal helpers of kam_http (see util.h).
 #include "util.h"
 
+#include "kam/http/redact.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -150,30 +152,7 @@ bool IsSensitiveHeader(std::string_view name) {
 
 std::string RedactSecrets(std::string_view text) {
   std::string out(text);
-  auto redact_after = [&out](std::string_view key, std::string_view stops) {
-    std::size_t pos = 0;
-    while (true) {
-      // Case-insensitive search for key.
-      std::size_t found = std::string::npos;
-      for (std::size_t i = pos; i + key.size() <= out.size(); ++i) {
-        if (EqualsIgnoreCase(std::string_view(out).substr(i, key.size()), key)) {
-          found = i;
-          break;
-        }
-      }
-      if (found == std::string::npos) return;
-      std::size_t start = found + key.size();
-      std::size_t end = out.find_first_of(stops, start);
-      if (end == std::string::npos) end = out.size();
-      if (end > start) out.replace(start, end - start, "[redacted]");
-      pos = start + 10;
-    }
-  };
-  redact_after("bearer ", " \t\r\n\",'&;");
-  redact_after("access_token=", " \t\r\n\"&;");
-  redact_after("refresh_token=", " \t\r\n\"&;");
-  redact_after("client_secret=", " \t\r\n\"&;");
-  redact_after("hapikey=", " \t\r\n\"&;");
+  RedactPatterns(out);
   return out;
 }
 

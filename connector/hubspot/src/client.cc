@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "client_impl.h"
+#include "kam/http/redact.h"
 #include "pull.h"
 #include "time_util.h"
 
@@ -114,9 +115,13 @@ Status HubSpotClient::Impl::RefreshOAuth() {
   if (!j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
     return BadAnswer(call.endpoint, "no access_token");
   }
+  kam::http::WipeSecret(access_token);
   access_token = j["access_token"].get<std::string>();
+  if (auth.on_token) auth.on_token(access_token);
   if (j.contains("refresh_token") && j["refresh_token"].is_string()) {
+    kam::http::WipeSecret(refresh_token);
     refresh_token = j["refresh_token"].get<std::string>();
+    if (auth.on_token) auth.on_token(refresh_token);
   }
   int64_t expires_s = 1800;
   if (j.contains("expires_in") && j["expires_in"].is_number()) {

@@ -10,11 +10,18 @@
 #include <vector>
 
 #include "codec.h"
+#include "kam/http/redact.h"
 #include "kam/hubspot/client.h"
 
 namespace kam::hubspot {
 
 struct HubSpotClient::Impl {
+  // The tokens are wiped, not just freed (kam/addin.h: the plugin wipes its copies).
+  ~Impl() {
+    kam::http::WipeSecret(access_token);
+    kam::http::WipeSecret(refresh_token);
+  }
+
   HubSpotOptions options;
   std::shared_ptr<Transport> transport;
   internal::ApiPaths paths;

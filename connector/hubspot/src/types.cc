@@ -27,9 +27,8 @@ std::string Error::ToString() const {
   out += message;
   if (http_status != 0) out += " [HTTP " + std::to_string(http_status) + "]";
   if (!category.empty()) out += " [" + category + "]";
-  if (!crm_message.empty() && message.find(crm_message) == std::string::npos) {
-    out += " CRM said: " + crm_message;
-  }
+  // crm_message is not appended: `message` already carries it (in its redacted form), and
+  // appending the raw copy again is how a token a CRM echoes used to leak.
   if (!correlation_id.empty()) out += " (correlation id " + correlation_id + ")";
   return out;
 }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "kam/addin.h"
+#include "kam/http/url_policy.h"
 #include "operation.h"
 
 namespace kam::engine {
@@ -63,6 +64,27 @@ ConflictPolicy ParsePolicy(const json& v, const std::string& pointer) {
   Bad(pointer, "unknown policy \"" + s + "\" (use respect, overwrite or report)");
 }
 
+// Secret names (security): a configuration may only ask the host for secrets named KAM_…, so
+// that a config file cannot send, say, AWS_SECRET_ACCESS_KEY to a base_url it chooses.
+void CheckSecretName(const std::string& name, const std::string& pointer) {
+  bool ok = name.size() > 4 && name.rfind("KAM_", 0) == 0;
+  for (char ch : name) {
+    ok = ok && ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_');
+  }
+  if (!ok) {
+    Bad(pointer, "the secret name \"" + name +
+                     "\" must start with KAM_ and hold only A-Z, 0-9 and _ (for example "
+                     "KAM_HUBSPOT_TOKEN); the add-in asks the host only for KAM_ secrets");
+  }
+}
+
+// Transport (security): plain http:// only to a loopback address, checked on the resolved
+// addresses; everything else must be https://.
+void CheckBaseUrl(const std::string& url, const std::string& pointer) {
+  http::Status s = http::CheckTransportSecurity(url);
+  if (!s.ok()) Bad(pointer, s.error().message);
+}
+
 }  // namespace
 
 const char* ConflictPolicyName(ConflictPolicy policy) {
@@ -88,7 +110,7 @@ EngineConfig ParseEngineConfig(const json& config) {
   CheckKeys(config, "",
             {"crm", "hubspot", "rules", "state", "conflicts", "full_pull_after_days",
              "overlap_minutes", "facts", "batch_size", "task_type", "$schema", "comment",
-             "config_dir"});
+             "config_dir", "retention_days"});
   // The host passes the folder of the configuration file as config_dir; relative paths in the
   // file (rules, state, tls.ca_file) are relative to that folder, as an admin expects.
   const std::string config_dir = Str(config, "config_dir", "", "");
@@ -108,6 +130,8 @@ EngineConfig ParseEngineConfig(const json& config) {
     c.hubspot.api_version = Str(h, "api_version", p, c.hubspot.api_version);
     c.hubspot.api_version = Str(h, "api_prefix", p, c.hubspot.api_version);
     c.hubspot.token_secret = Str(h, "token_secret", p, c.hubspot.token_secret);
+    CheckSecretName(c.hubspot.token_secret, p + "/token_secret");
+    CheckBaseUrl(c.hubspot.base_url, p + "/base_url");
     if (h.contains("tls")) {
       CheckKeys(h["tls"], p + "/tls", {"ca_file", "insecure"});
       c.hubspot.ca_file = Str(h["tls"], "ca_file", p + "/tls", "");
@@ -164,6 +188,8 @@ EngineConfig ParseEngineConfig(const json& config) {
   c.facts = Str(config, "facts", "", c.facts);
   if (c.facts != "all" && c.facts != "changed") Bad("/facts", "expected \"all\" or \"changed\"");
   c.batch_size = static_cast<int>(Num(config, "batch_size", "", c.batch_size, 1, 100));
+  c.retention_days =
+      static_cast<int>(Num(config, "retention_days", "", c.retention_days, 0, 36500));
   c.task_type = Str(config, "task_type", "", c.task_type);
   if (c.task_type != "TODO" && c.task_type != "CALL" && c.task_type != "EMAIL") {
     Bad("/task_type", "expected TODO, CALL or EMAIL");

@@ -53,6 +53,9 @@ struct EngineConfig {
   // "changed": only for companies the pull returned (fewer API calls on large portals).
   std::string facts = "all";
   int batch_size = 100;     // records per batch write (HubSpot: at most 100)
+  // Retention: archived/deleted companies, audit rows, runs and score history older than this
+  // are pruned after each sync (Store::Prune). 0 = keep everything.
+  int retention_days = 90;
   std::string task_type = "TODO";
 
   ConflictPolicy PolicyFor(const std::string& property) const;

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "crm.h"
+#include "kam/http/redact.h"
 #include "kam/hubspot/client.h"
 #include "operation.h"
 
@@ -377,7 +378,9 @@ class HubSpotCrm final : public Crm {
 
 StatusOr<std::unique_ptr<Crm>> MakeHubSpotCrm(const EngineConfig& cfg, Host& host,
                                               const SecretFn& get_secret) {
-  if (!get_secret(cfg.hubspot.token_secret)) {
+  std::optional<std::string> probe = get_secret(cfg.hubspot.token_secret);
+  if (probe) http::WipeSecret(*probe);  // only its presence is checked here
+  if (!probe) {
     return Status(StatusCode::kUnauthenticated,
                   "no HubSpot token: set the secret " + cfg.hubspot.token_secret +
                       " (a private app token with the scopes listed in the README)",
@@ -401,9 +404,11 @@ StatusOr<std::unique_ptr<Crm>> MakeHubSpotCrm(const EngineConfig& cfg, Host& hos
     h->Log(static_cast<int32_t>(level), message);
   };
   o.http.cancelled = [h] { return h->IsCancelled(); };
+  o.http.on_secret = [h](std::string_view secret) { h->AddSecret(secret); };  // proxy password
   o.api_version = cfg.hubspot.api_version;
   o.auth.token_secret = cfg.hubspot.token_secret;
   o.auth.get_secret = get_secret;
+  o.auth.on_token = [h](std::string_view token) { h->AddSecret(token); };  // OAuth tokens
   if (cfg.hubspot.task_key_mode == "upsert") o.task_key_mode = hubspot::TaskKeyMode::kUpsert;
   if (cfg.hubspot.task_key_mode == "search_create") {
     o.task_key_mode = hubspot::TaskKeyMode::kSearchCreate;

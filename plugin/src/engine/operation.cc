@@ -11,7 +11,7 @@ namespace {
 constexpr std::string_view kOperationNames[] = {
     "version",   "rules.check", "rules.test", "rules.explain",  "rules.eval",
     "rules.bench", "jsonlogic.apply", "sync", "dry_run",        "status",
-    "provision", "report",      "sandbox.serve", "demo",
+    "provision", "report",      "sandbox.serve", "demo",         "state.check",
 };
 
 nlohmann::json Unimplemented(OpContext&, const nlohmann::json&) {
@@ -24,6 +24,9 @@ OpTable BuildTable() {
   RegisterRulesOps(table);
   RegisterSandboxOps(table);
   RegisterSyncOps(table);
+#ifdef KAM_WITH_SYNC
+  RegisterStateOps(table);
+#endif
   for (std::string_view name : kOperationNames) {
     table.try_emplace(std::string(name), &Unimplemented);
   }

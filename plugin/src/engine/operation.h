@@ -27,6 +27,10 @@ class Host {
   // The secret `name` (e.g. "KAM_HUBSPOT_TOKEN"), or nullopt when the host has none.
   virtual std::optional<std::string> GetSecret(std::string_view name) = 0;
   virtual bool IsCancelled() = 0;
+  // Redaction (redaction.h): replaces every secret this host handed over or was told of with
+  // AddSecret, and token shapes, in `text`. The base class does nothing; RedactingHost does.
+  virtual void Redact(std::string& text) { (void)text; }
+  virtual void AddSecret(std::string_view secret) { (void)secret; }
 };
 
 // What an operation sees: the host and the instance configuration given at create().
@@ -51,6 +55,7 @@ void RegisterVersionOps(OpTable& table);  // version
 void RegisterRulesOps(OpTable& table);    // rules.*, jsonlogic.apply
 void RegisterSandboxOps(OpTable& table);  // sandbox.serve
 void RegisterSyncOps(OpTable& table);     // sync, dry_run, status, provision, report, demo
+void RegisterStateOps(OpTable& table);    // state.check (retention.cc)
 
 }  // namespace kam::engine
 

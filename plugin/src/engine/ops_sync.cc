@@ -7,6 +7,7 @@
 #include "config.h"
 #include "demo.h"
 #include "kam/addin.h"
+#include "redaction.h"
 #include "sync_engine.h"
 
 namespace kam::engine {
@@ -81,12 +82,13 @@ json Demo(OpContext& ctx, const json& request) {
 }  // namespace
 
 void RegisterSyncOps(OpTable& table) {
-  table["sync"] = &Sync;
-  table["dry_run"] = &DryRun;
-  table["status"] = &StatusOp;
-  table["provision"] = &Provision;
-  table["report"] = &Report;
-  table["demo"] = &Demo;
+  // Every operation that may see a secret runs through the redaction (redaction.h).
+  table["sync"] = &Redacted<&Sync>;
+  table["dry_run"] = &Redacted<&DryRun>;
+  table["status"] = &Redacted<&StatusOp>;
+  table["provision"] = &Redacted<&Provision>;
+  table["report"] = &Redacted<&Report>;
+  table["demo"] = &Redacted<&Demo>;
 }
 
 }  // namespace kam::engine

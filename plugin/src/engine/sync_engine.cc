@@ -20,6 +20,8 @@
 #include "kam/rules/rules.h"
 #include "kam/store/store.h"
 #include "crm.h"
+#include "report_html.h"
+#include "retention.h"
 
 namespace kam::engine {
 
@@ -306,7 +308,9 @@ struct SyncEngine::Impl {
 
   void OpenStore() {
     try {
-      store = store::Store::Open(cfg.state_path);
+      store::StoreOptions so;
+      so.redact = [h = &host](std::string& text) { h->Redact(text); };  // no secret is stored
+      store = store::Store::Open(cfg.state_path, std::move(so));
     } catch (const store::StoreLockedError& e) {
       throw OpError(StatusCode::kConflict, e.what(), cfg.state_path);
     } catch (const store::StoreError& e) {
@@ -1209,6 +1213,7 @@ json SyncEngine::Sync(bool full) {
     lap("push");
     json s = m.Summary(m.now_ms);
     s["phase_ms"] = phase_ms;
+    s["pruned"] = PruneExpired(*m.store, m.cfg.retention_days, m.now_ms, m.host);  // retention.h
     s["conflict_details"] = json::array();
     for (const auto& c : plan.conflicts) {
       if (s["conflict_details"].size() >= 100) break;
@@ -1450,6 +1455,12 @@ json SyncEngine::Report(const std::string& html_path) {
     std::map<std::string, std::map<std::string, int64_t>> per_owner_tier;
     std::map<std::string, std::map<std::string, int64_t>> health;
     json capped = json::array();
+    auto name_of = [&m](const std::string& id) -> std::string {  // the CRM's company name
+      auto a = m.store->GetAccount(id);
+      if (!a) return "";
+      json p = json::parse(a->properties_json, nullptr, false);
+      return p.is_object() ? PropString(p, "name") : "";
+    };
     for (const auto& r : results) {
       per_tier[r.tier]++;
       per_owner_tier[r.owner_id.empty() ? "(no owner)" : r.owner_id][r.tier]++;
@@ -1458,8 +1469,8 @@ json SyncEngine::Report(const std::string& html_path) {
         for (const auto& x : h) health[x.value("id", "")][x.value("status", "")]++;
       }
       if (!r.capped_reason.empty() && capped.size() < 200) {
-        capped.push_back({{"account_id", r.account_id}, {"tier", r.tier},
-                          {"score", r.score}, {"reason", r.capped_reason}});
+        capped.push_back({{"account_id", r.account_id}, {"name", name_of(r.account_id)},
+                          {"tier", r.tier}, {"score", r.score}, {"reason", r.capped_reason}});
       }
     }
     const auto& tiers = m.rules->tiers();
@@ -1514,7 +1525,8 @@ json SyncEngine::Report(const std::string& html_path) {
     if (movers.size() > 10) movers.resize(10);
     json mover_rows = json::array();
     for (const auto& mv : movers) {
-      mover_rows.push_back({{"account_id", mv.id}, {"from", mv.from}, {"to", mv.to},
+      mover_rows.push_back({{"account_id", mv.id}, {"name", name_of(mv.id)}, {"from", mv.from},
+                            {"to", mv.to},
                             {"from_tier", mv.from_tier}, {"to_tier", mv.to_tier}});
     }
     // Per-KAM workload.
@@ -1574,24 +1586,7 @@ json SyncEngine::Report(const std::string& html_path) {
     }
     out["text"] = o.str();
     if (!html_path.empty()) {
-      std::ofstream f(html_path);
-      if (!f) throw OpError(StatusCode::kInvalidArgument, "cannot write the HTML report to " + html_path);
-      f << "<!doctype html><meta charset=utf-8><title>KAM portfolio report</title>"
-           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:2px "
-           "8px;text-align:left}</style><h1>KAM portfolio report</h1><h2>Tiers</h2><table><tr>"
-           "<th>Tier<th>Accounts<th>Capacity";
-      for (const auto& t : tier_rows) {
-        f << "<tr><td>" << t["label"].get<std::string>() << "<td>" << t["accounts"] << "<td>"
-          << (t["capacity_total"].is_null() ? std::string("-") : t["capacity_total"].dump());
-      }
-      f << "</table><h2>Pareto</h2><p>" << pareto["80%_of_revenue"]["accounts"]
-        << " accounts make 80% of revenue.</p><h2>Workload</h2><table><tr><th>KAM<th>Key "
-           "accounts<th>Open tasks";
-      for (const auto& w : workload) {
-        f << "<tr><td>" << w["owner_id"].get<std::string>() << "<td>" << w["key_accounts"]
-          << "<td>" << w["open_tasks"];
-      }
-      f << "</table>\n";
+      WriteReportHtml(html_path, out, m.host);  // escaped and redacted (report_html.h)
       out["html"] = html_path;
     }
     m.store.reset();

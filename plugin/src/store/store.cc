@@ -11,6 +11,8 @@
 #include <cstring>
 #include <map>
 
+#include "file_modes.h"
+
 namespace kam::store {
 namespace {
 
@@ -59,6 +61,25 @@ CREATE TABLE runs(
   ended_ms INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL, counters TEXT NOT NULL DEFAULT '{}',
   error TEXT NOT NULL DEFAULT '');
 )sql",
+    // 2: when a company was archived or deleted (for retention, Store::Prune). Set by triggers,
+    // so that every way of archiving (SetArchived, an upsert) records it; existing archived rows
+    // start their retention now.
+    R"sql(
+ALTER TABLE accounts ADD COLUMN archived_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE accounts SET archived_ms = CAST(strftime('%s','now') AS INTEGER) * 1000 WHERE archived=1;
+CREATE TRIGGER accounts_archived AFTER UPDATE OF archived ON accounts
+  WHEN NEW.archived=1 AND OLD.archived=0
+  BEGIN UPDATE accounts SET archived_ms = CAST(strftime('%s','now') AS INTEGER) * 1000
+        WHERE id=NEW.id; END;
+CREATE TRIGGER accounts_restored AFTER UPDATE OF archived ON accounts
+  WHEN NEW.archived=0 AND OLD.archived=1
+  BEGIN UPDATE accounts SET archived_ms = 0 WHERE id=NEW.id; END;
+CREATE TRIGGER accounts_inserted_archived AFTER INSERT ON accounts WHEN NEW.archived=1
+  BEGIN UPDATE accounts SET archived_ms = CAST(strftime('%s','now') AS INTEGER) * 1000
+        WHERE id=NEW.id; END;
+CREATE INDEX accounts_archived_ms ON accounts(archived_ms) WHERE archived=1;
+CREATE INDEX audit_at ON audit(at_ms);
+)sql",
 };
 
 OutboxState ParseState(const std::string& s) {
@@ -81,11 +102,26 @@ std::string_view OutboxStateName(OutboxState state) {
   return "pending";
 }
 
+// A cached statement that knows the store's redaction: Bind() on it redacts text (below).
+class RedactingStatement : public SQLite::Statement {
+ public:
+  RedactingStatement(const SQLite::Database& db, const std::string& sql,
+                     const std::function<void(std::string&)>* redact)
+      : SQLite::Statement(db, sql), redact_(redact) {}
+  void Redact(std::string& text) const {
+    if (redact_ != nullptr && *redact_) (*redact_)(text);
+  }
+
+ private:
+  const std::function<void(std::string&)>* redact_;
+};
+
 struct Store::Impl {
   std::string path;
   int lock_fd = -1;
+  StoreOptions options;
   std::unique_ptr<SQLite::Database> db;
-  std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+  std::map<std::string, std::unique_ptr<RedactingStatement>, std::less<>> statements;
   std::unique_ptr<SQLite::Transaction> tx;
 
   ~Impl() {
@@ -96,10 +132,12 @@ struct Store::Impl {
   }
 
   // A cached statement, reset and with its bindings cleared.
-  SQLite::Statement& Q(std::string_view sql) {
+  RedactingStatement& Q(std::string_view sql) {
     auto it = statements.find(sql);
     if (it == statements.end()) {
-      it = statements.emplace(std::string(sql), std::make_unique<SQLite::Statement>(*db, std::string(sql)))
+      it = statements
+               .emplace(std::string(sql), std::make_unique<RedactingStatement>(
+                                              *db, std::string(sql), &options.redact))
                .first;
     }
     it->second->reset();
@@ -123,7 +161,12 @@ auto Guard(const char* what, const std::string& path, Fn&& fn) -> decltype(fn())
 }
 
 // Binds text (SQLiteCpp's pointer+size overload would bind a BLOB, which never equals text).
-void Bind(SQLite::Statement& s, int i, std::string_view v) { s.bind(i, std::string(v)); }
+// Every text bound is redacted first (StoreOptions::redact).
+void Bind(RedactingStatement& s, int i, std::string_view v) {
+  std::string text(v);
+  s.Redact(text);
+  s.bind(i, text);
+}
 
 AccountRow ReadAccount(SQLite::Statement& s) {
   AccountRow r;
@@ -199,12 +242,13 @@ Store::~Store() = default;
 
 const std::string& Store::path() const { return impl_->path; }
 
-std::unique_ptr<Store> Store::Open(const std::string& path) {
+std::unique_ptr<Store> Store::Open(const std::string& path, StoreOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  impl->options = std::move(options);
   if (path != ":memory:") {
     std::string lock_path = path + ".lock";
-    impl->lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    impl->lock_fd = OpenPrivateFile(lock_path);
     if (impl->lock_fd < 0) {
       throw StoreError("cannot open the lock file " + lock_path + ": " + std::strerror(errno) +
                        " (check that the state directory exists and is writable)");
@@ -219,6 +263,7 @@ std::unique_ptr<Store> Store::Open(const std::string& path) {
       throw StoreError("cannot lock " + lock_path + ": " + std::strerror(err));
     }
   }
+  if (path != ":memory:") CreatePrivateStateFiles(path);
   Guard("opening", path, [&] {
     impl->db = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
@@ -732,6 +777,72 @@ void Store::SetMeta(std::string_view key, std::string_view value) {
     Bind(s, 2, value);
     s.exec();
     return 0;
+  });
+}
+
+// ---- Retention and maintenance ------------------------------------------------------------
+
+Store::PruneCounts Store::Prune(int64_t cutoff_ms, int keep_runs) {
+  return Guard("pruning old data", impl_->path, [&] {
+    PruneCounts n;
+    SQLite::Database& db = *impl_->db;
+    db.exec("PRAGMA secure_delete=ON");  // what retention removes is overwritten, not just freed
+    struct Restore {
+      SQLite::Database& db;
+      ~Restore() {
+        try {
+          db.exec("PRAGMA secure_delete=OFF");
+        } catch (...) {
+        }
+      }
+    } restore{db};
+    SQLite::Transaction tx(db);
+    auto run = [&](const char* sql, auto... values) {
+      SQLite::Statement st(db, sql);
+      int i = 0;
+      ((st.bind(++i, static_cast<int64_t>(values))), ...);
+      (void)i;
+      return static_cast<int64_t>(st.exec());
+    };
+    db.exec("CREATE TEMP TABLE IF NOT EXISTS purge(id TEXT PRIMARY KEY)");
+    db.exec("DELETE FROM temp.purge");
+    run("INSERT INTO temp.purge SELECT id FROM accounts WHERE archived=1 AND archived_ms>0 AND "
+        "archived_ms<?",
+        cutoff_ms);
+    run("DELETE FROM results WHERE account_id IN (SELECT id FROM temp.purge)");
+    run("DELETE FROM written WHERE account_id IN (SELECT id FROM temp.purge)");
+    n.history += run("DELETE FROM score_history WHERE account_id IN (SELECT id FROM temp.purge)");
+    n.tasks = run(
+        "DELETE FROM tasks WHERE account_id IN (SELECT id FROM temp.purge) AND state<>'planned'");
+    n.outbox += run(
+        "DELETE FROM outbox WHERE account_id IN (SELECT id FROM temp.purge) AND state<>'pending'");
+    n.accounts = run("DELETE FROM accounts WHERE id IN (SELECT id FROM temp.purge)");
+    db.exec("DELETE FROM temp.purge");
+    n.audit = run("DELETE FROM audit WHERE at_ms<?", cutoff_ms);
+    n.runs = run(
+        "DELETE FROM runs WHERE ended_ms>0 AND started_ms<? AND id NOT IN "
+        "(SELECT id FROM runs ORDER BY id DESC LIMIT ?)",
+        cutoff_ms, keep_runs);
+    // Outbox entries that are done and belong to runs no longer kept (ids never come back:
+    // AUTOINCREMENT), so their idempotency keys cannot be planned again.
+    n.outbox += run(
+        "DELETE FROM outbox WHERE state<>'pending' AND run_id < "
+        "(SELECT COALESCE(MIN(id), 0) FROM runs)");
+    n.history += run(
+        "DELETE FROM score_history WHERE at_ms<? AND run_id < (SELECT MAX(h.run_id) FROM "
+        "score_history h WHERE h.account_id=score_history.account_id)",
+        cutoff_ms);
+    tx.commit();
+    return n;
+  });
+}
+
+std::vector<std::string> Store::IntegrityCheck(int max_errors) {
+  return Guard("checking integrity", impl_->path, [&] {
+    SQLite::Statement st(*impl_->db, "PRAGMA integrity_check(" + std::to_string(max_errors) + ")");
+    std::vector<std::string> out;
+    while (st.executeStep()) out.push_back(st.getColumn(0).getString());
+    return out;
   });
 }
 

@@ -40,7 +40,7 @@ TEST(EngineConfig, TheDocumentedExampleParses) {
   json j = json::parse(R"({
     "crm": "hubspot",
     "hubspot": {"base_url": "http://127.0.0.1:8080", "api_prefix": "v3",
-                "token_secret": "MY_TOKEN", "tls": {"ca_file": "/etc/ca.pem", "insecure": false},
+                "token_secret": "KAM_MY_TOKEN", "tls": {"ca_file": "/etc/ca.pem", "insecure": false},
                 "rate": {"window_share": 0.5, "daily_reserve_share": 0.2},
                 "retry": {"max_attempts": 3}, "task_key_mode": "search_create"},
     "rules": "rules/key-accounts.json", "state": "/var/lib/kam/state.db",
@@ -48,7 +48,7 @@ TEST(EngineConfig, TheDocumentedExampleParses) {
     "full_pull_after_days": 3, "facts": "changed"})");
   EngineConfig c = ParseEngineConfig(j);
   EXPECT_EQ(c.hubspot.base_url, "http://127.0.0.1:8080");
-  EXPECT_EQ(c.hubspot.token_secret, "MY_TOKEN");
+  EXPECT_EQ(c.hubspot.token_secret, "KAM_MY_TOKEN");
   EXPECT_EQ(c.hubspot.ca_file, "/etc/ca.pem");
   EXPECT_DOUBLE_EQ(c.hubspot.window_share, 0.5);
   EXPECT_EQ(c.hubspot.max_attempts, 3);

@@ -39,6 +39,20 @@ struct TlsOptions {
   bool insecure = false;
 };
 
+// An HTTP proxy for https:// origins, reached with CONNECT (the TLS session runs end to end
+// through the tunnel). Plain http:// is only allowed to loopback and never goes through a proxy.
+struct ProxyOptions {
+  // "http://[user:password@]host:port". Credentials are sent as Proxy-Authorization: Basic and
+  // reported to ClientOptions::on_secret for redaction. Empty: HTTPS_PROXY, then https_proxy,
+  // from the environment (when from_environment).
+  std::string url;
+  // Hosts reached directly, separated by commas or spaces: a name matches itself and its
+  // subdomains ("example.com", ".example.com"), an IP literal matches itself, "*" matches all.
+  // Empty: NO_PROXY, then no_proxy, from the environment (when from_environment).
+  std::string no_proxy;
+  bool from_environment = true;
+};
+
 struct Timeouts {
   std::chrono::milliseconds connect{10'000};  // DNS resolution + TCP connect
   std::chrono::milliseconds tls_handshake{10'000};
@@ -100,7 +114,12 @@ struct ClientOptions {
   Timeouts timeouts;
   RetryOptions retry;
   RateLimitOptions rate_limit;
+  ProxyOptions proxy;
   LogHook log;                   // may be empty
+  // Called with every secret the client learns besides request headers (the proxy password and
+  // its Basic credentials), so that the caller can redact them (kam::http::Redactor). May be
+  // empty.
+  std::function<void(std::string_view secret)> on_secret;
   CancelHook cancelled;          // may be empty
   std::shared_ptr<Clock> clock;  // null = SystemClock()
 };

@@ -39,6 +39,9 @@ struct AuthOptions {
   std::string token_path;  // empty = "/oauth/v1/token" (or "/oauth/<date>/token")
   // Refresh this long before expires_in runs out.
   int64_t refresh_margin_ms = 60'000;
+  // Called with every token the CRM hands out (OAuth access and refresh tokens), so that the
+  // caller can redact them wherever text leaves (kam::http::Redactor). May be empty.
+  std::function<void(std::string_view token)> on_token;
 };
 
 struct HubSpotOptions {

@@ -31,7 +31,7 @@ class StoreLockedError : public StoreError {
 };
 
 // The number of the newest migration; Open() brings every file up to it.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // One company as pulled from the CRM: raw properties and aggregates (JSON objects as text), the
 // typed account the rule file's mapping produced (JSON), and the CRM's modification time.
@@ -138,11 +138,19 @@ struct HistoryRow {
   int64_t at_ms = 0;
 };
 
+struct StoreOptions {
+  // Applied to every text value written (all columns): the engine redacts secrets here, so that
+  // none reaches the state file. Empty = stored as given.
+  std::function<void(std::string& text)> redact;
+};
+
 class Store {
  public:
   // Opens (creating if needed) the state file at `path`, takes the exclusive lock, sets WAL and a
   // busy timeout, and applies the pending migrations. ":memory:" is allowed (no lock file).
-  static std::unique_ptr<Store> Open(const std::string& path);
+  // The file, its -wal/-shm and the lock file are created (or tightened to) mode 0600, whatever
+  // the umask.
+  static std::unique_ptr<Store> Open(const std::string& path, StoreOptions options = {});
 
   ~Store();
   Store(const Store&) = delete;
@@ -223,6 +231,20 @@ class Store {
   // Small key/value settings (e.g. portal id, whether task keys are unique).
   std::optional<std::string> GetMeta(std::string_view key);
   void SetMeta(std::string_view key, std::string_view value);
+
+  // Retention: removes what is older than `cutoff_ms`: companies archived or
+  // deleted before it with everything kept about them (snapshot, results, written values,
+  // history, finished tasks and outbox entries), audit rows, finished runs (the newest
+  // `keep_runs` always stay) with their finished outbox entries, and score history (each
+  // account's newest row stays). Deleted content is overwritten (secure_delete). One transaction.
+  struct PruneCounts {
+    int64_t accounts = 0, audit = 0, runs = 0, history = 0, outbox = 0, tasks = 0;
+  };
+  PruneCounts Prune(int64_t cutoff_ms, int keep_runs = 10);
+
+  // Maintenance: SQLite's integrity check ("ok" or the problems found, at most
+  // `max_errors`) of an open store.
+  std::vector<std::string> IntegrityCheck(int max_errors = 100);
 
   struct Impl;
 
