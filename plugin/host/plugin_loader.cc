@@ -88,7 +88,7 @@ int32_t SecretCallback(void* data, const char* name, size_t name_len, char* out,
   if (out_len != nullptr) *out_len = secret->size();
   if (out == nullptr || secret->size() > out_cap) return KAM_INVALID_ARGUMENT;
   std::memcpy(out, secret->data(), secret->size());
-  std::fill(secret->begin(), secret->end(), '\0');
+  explicit_bzero(secret->data(), secret->capacity());  // not optimised away, unlike std::fill
   return KAM_OK;
 }
 

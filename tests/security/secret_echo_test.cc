@@ -2,6 +2,7 @@
 // echoes the token in 401, 4xx, 5xx and malformed 200 bodies. After `kam -v provision`, `sync`,
 // `status` and `report --html`, the token is in no output and in no file of the state folder.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <filesystem>
@@ -72,6 +73,7 @@ class EchoingCrm {
 };
 
 TEST(SecretEcho, NoEchoedTokenReachesOutputLogsStateFilesOrReports) {
+  const mode_t old_umask = umask(022);  // the state files must be 0600 anyway
   const std::string dir = MakeTempDir("kam_secret_echo_");
   ASSERT_FALSE(dir.empty());
   const std::string state = dir + "/state";
@@ -130,6 +132,10 @@ TEST(SecretEcho, NoEchoedTokenReachesOutputLogsStateFilesOrReports) {
   crm.Set(Echo::kNone);
   kam({"sync"});
   EXPECT_EQ(kam({"status"}).exit_code, 0);
+  KamRun check = kam({"state", "check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("Integrity check: ok"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("schema version 2"), std::string::npos) << check.out;
   EXPECT_EQ(kam({"--json", "status"}).exit_code, 0);
   EXPECT_EQ(kam({"report", "--html", state + "/report.html"}).exit_code, 0);
   EXPECT_EQ(kam({"--json", "report"}).exit_code, 0);
@@ -143,6 +149,13 @@ TEST(SecretEcho, NoEchoedTokenReachesOutputLogsStateFilesOrReports) {
     EXPECT_EQ(FilesContaining(state, secret), std::vector<std::string>{}) << secret;
     EXPECT_EQ(FilesContaining(dir + "/out", secret), std::vector<std::string>{}) << secret;
   }
+  for (const auto& entry : std::filesystem::directory_iterator(state)) {
+    if (entry.path().extension() == ".html") continue;  // a report for people
+    struct stat st {};
+    ASSERT_EQ(stat(entry.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << entry.path();
+  }
+  umask(old_umask);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
 }
