@@ -604,6 +604,55 @@ class Client::Impl {
     if (failed) ++counters.failed_calls;
   }
 
+  // The run's retry budget: budget_fixed + budget_per_call x calls started.
+  bool TakeRetryBudget() {
+    std::lock_guard lock(counters_mu);
+    const auto& r = options.retry;
+    if (r.budget_fixed >= 0) {
+      const double allowed = static_cast<double>(r.budget_fixed) +
+                             std::max(0.0, r.budget_per_call) * static_cast<double>(calls_started);
+      if (static_cast<double>(budget_used) + 1.0 > allowed) {
+        ++counters.retry_budget_refusals;
+        return false;
+      }
+    }
+    ++budget_used;
+    return true;
+  }
+
+  std::string BudgetText() {
+    std::lock_guard lock(counters_mu);
+    return std::to_string(budget_used) + " retries for " + std::to_string(calls_started) +
+           " calls; retry.budget_fixed " + std::to_string(options.retry.budget_fixed) +
+           " + retry.budget_per_call " + std::to_string(options.retry.budget_per_call) +
+           " per call";
+  }
+
+  Status BackoffForRetry(int retry_number, int64_t retry_after_ms) {
+    if (!TakeRetryBudget()) {
+      Error e;
+      e.kind = ErrorKind::kRetryBudget;
+      e.retryable = true;
+      e.retry_budget_spent = true;
+      e.message = "the run's retry budget is spent (" + BudgetText() +
+                  "); the CRM keeps failing: stop here, the next run resumes";
+      Log(LogLevel::kWarn, e.message);
+      return e;
+    }
+    {
+      std::lock_guard lock(counters_mu);
+      ++counters.retries;
+    }
+    const milliseconds delay = retry.Delay(retry_number, retry_after_ms);
+    if (!SleepUntil(clock->Now() + delay)) {
+      Error e;
+      e.kind = ErrorKind::kCancelled;
+      e.message = "cancelled by the host while waiting to retry";
+      return e;
+    }
+    return Ok{};
+  }
+
   Counters SnapshotCounters() {
     Counters out;
     std::vector<double> lat;
@@ -679,6 +728,10 @@ class Client::Impl {
       return e;
     }
     const Target& target = target_or.value();
+    {
+      std::lock_guard lock(counters_mu);
+      ++calls_started;
+    }
     auto cancelled = [&](int attempts) {
       return Finish(TransportError(ErrorKind::kCancelled, "cancelled by the host"), request,
                     endpoint, target, attempts);
@@ -739,7 +792,7 @@ class Client::Impl {
           return std::move(r);
         }
         err = ErrorFromResponse(r.status, r.body, r.CorrelationId());
-        if (auto ra = internal::ParseRetryAfterMs(r.Header("Retry-After"))) {
+        if (auto ra = internal::ParseRetryAfterMs(r.Header("Retry-After"), clock->WallNow())) {
           err.retry_after_ms = *ra;
         }
         limiter.OnResponse(request.lane, info, r.status, err.policy_name, err.retry_after_ms,
@@ -754,7 +807,18 @@ class Client::Impl {
         err = std::move(a.error);
       }
       err.retryable = retry.IsRetryableError(err);
-      if (!retry.ShouldRetry(err, request.idempotent, attempt, a.sent_nothing)) {
+      // Sent and maybe applied, with no usable answer: a write's outcome is unknown.
+      err.outcome_unknown = !a.sent_nothing && (err.kind == ErrorKind::kTimeout ||
+                                                err.kind == ErrorKind::kConnection ||
+                                                (err.http_status >= 500 && err.http_status != 0));
+      bool retry_it = retry.ShouldRetry(err, request.idempotent, attempt, a.sent_nothing);
+      if (retry_it && !TakeRetryBudget()) {
+        retry_it = false;
+        err.retry_budget_spent = true;
+        err.message += "; not retried: the run's retry budget is spent (" + BudgetText() +
+                       "), the next run resumes";
+      }
+      if (!retry_it) {
         if (err.retryable && !request.idempotent && !a.sent_nothing &&
             (err.kind == ErrorKind::kTimeout || err.kind == ErrorKind::kConnection ||
              err.http_status >= 500)) {
@@ -787,6 +851,8 @@ class Client::Impl {
   std::mutex counters_mu;
   Counters counters;
   std::vector<double> latencies_ms;
+  uint64_t calls_started = 0;  // for the retry budget, since the last ResetCounters()
+  uint64_t budget_used = 0;
 };
 
 Result<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
@@ -826,6 +892,12 @@ void Client::ResetCounters() {
   std::lock_guard lock(impl_->counters_mu);
   impl_->counters = Counters{};
   impl_->latencies_ms.clear();
+  impl_->calls_started = 0;
+  impl_->budget_used = 0;
+}
+
+Status Client::BackoffForRetry(int retry, int64_t retry_after_ms) {
+  return impl_->BackoffForRetry(retry, retry_after_ms);
 }
 
 void Client::SetDailyResetUtcOffset(int64_t offset_ms) {

@@ -40,6 +40,8 @@ const char* ToString(ErrorKind kind) {
       return "invalid_response";
     case ErrorKind::kInternal:
       return "internal";
+    case ErrorKind::kRetryBudget:
+      return "retry_budget";
   }
   return "unknown";
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <vector>
 
 namespace kam::http::internal {
 namespace {
@@ -174,11 +175,106 @@ std::optional<int64_t> ParseInt(std::string_view text) {
   return v;
 }
 
-std::optional<int64_t> ParseRetryAfterMs(std::string_view value) {
-  auto seconds = ParseInt(value);
-  if (!seconds || *seconds < 0) return std::nullopt;
-  if (*seconds > 86'400) return int64_t{86'400'000};
-  return *seconds * 1000;
+namespace {
+
+int MonthIndex(std::string_view m) {
+  static constexpr std::string_view kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                                 "jul", "aug", "sep", "oct", "nov", "dec"};
+  for (int i = 0; i < 12; ++i) {
+    if (EqualsIgnoreCase(m, kMonths[i])) return i + 1;
+  }
+  return 0;
+}
+
+// Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's days_from_civil).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+std::optional<int> Digits(std::string_view s) {
+  if (s.empty() || s.size() > 4) return std::nullopt;
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// "HH:MM:SS" -> seconds of the day.
+std::optional<int> TimeOfDay(std::string_view s) {
+  if (s.size() != 8 || s[2] != ':' || s[5] != ':') return std::nullopt;
+  auto h = Digits(s.substr(0, 2)), m = Digits(s.substr(3, 2)), sec = Digits(s.substr(6, 2));
+  if (!h || !m || !sec || *h > 23 || *m > 59 || *sec > 60) return std::nullopt;
+  return *h * 3600 + *m * 60 + *sec;
+}
+
+std::vector<std::string_view> Words(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == ',' || s[i] == '\t')) ++i;
+    std::size_t j = i;
+    while (j < s.size() && s[j] != ' ' && s[j] != ',' && s[j] != '\t') ++j;
+    if (j > i) out.push_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseHttpDate(std::string_view value) {
+  const auto w = Words(value);
+  std::optional<int> day, month, year, tod;
+  if (w.size() == 6 && EqualsIgnoreCase(w[5], "GMT")) {
+    // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+    day = Digits(w[1]);
+    month = MonthIndex(w[2]);
+    year = w[3].size() == 4 ? Digits(w[3]) : std::nullopt;
+    tod = TimeOfDay(w[4]);
+  } else if (w.size() == 4 && EqualsIgnoreCase(w[3], "GMT")) {
+    // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT (two-digit year: 1970-2069)
+    const std::string_view d = w[1];
+    if (d.size() == 9 && d[2] == '-' && d[6] == '-') {
+      day = Digits(d.substr(0, 2));
+      month = MonthIndex(d.substr(3, 3));
+      if (auto yy = Digits(d.substr(7, 2))) year = *yy < 70 ? 2000 + *yy : 1900 + *yy;
+    }
+    tod = TimeOfDay(w[2]);
+  } else if (w.size() == 5) {
+    // asctime: Sun Nov  6 08:49:37 1994
+    month = MonthIndex(w[1]);
+    day = Digits(w[2]);
+    tod = TimeOfDay(w[3]);
+    year = w[4].size() == 4 ? Digits(w[4]) : std::nullopt;
+  }
+  if (!day || !month || *month == 0 || !year || !tod || *day < 1 || *day > 31) {
+    return std::nullopt;
+  }
+  return DaysFromCivil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400 +
+         *tod;
+}
+
+std::optional<int64_t> ParseRetryAfterMs(std::string_view value,
+                                         std::chrono::system_clock::time_point now) {
+  constexpr int64_t kDayMs = 86'400'000;
+  if (auto seconds = ParseInt(value)) {
+    if (*seconds < 0) return std::nullopt;
+    if (*seconds > 86'400) return kDayMs;
+    return *seconds * 1000;
+  }
+  auto at = ParseHttpDate(value);
+  if (!at) return std::nullopt;
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const int64_t delta = *at * 1000 - now_ms;
+  return std::clamp<int64_t>(delta, 0, kDayMs);
 }
 
 }  // namespace kam::http::internal

@@ -3,6 +3,7 @@
 #ifndef KAM_HTTP_SRC_UTIL_H_
 #define KAM_HTTP_SRC_UTIL_H_
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,8 +43,16 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // Parses a whole decimal integer (optional surrounding spaces); nullopt otherwise.
 std::optional<int64_t> ParseInt(std::string_view text);
 
-// Retry-After: delta seconds (HTTP dates are not supported and give nullopt). Milliseconds.
-std::optional<int64_t> ParseRetryAfterMs(std::string_view value);
+// Retry-After in milliseconds: delta seconds, or an HTTP date (IMF-fixdate
+// "Sun, 06 Nov 1994 08:49:37 GMT", and the obsolete RFC 850 and asctime forms) turned into a
+// delay from `now` (a date in the past gives 0). nullopt when absent or unparsable. Capped at 1
+// day.
+std::optional<int64_t> ParseRetryAfterMs(
+    std::string_view value,
+    std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+// An HTTP date (the three forms of RFC 9110 5.6.7) as Unix seconds; nullopt when unparsable.
+std::optional<int64_t> ParseHttpDate(std::string_view value);
 
 }  // namespace kam::http::internal
 

@@ -130,15 +130,15 @@ Status HubSpotClient::Impl::RefreshOAuth() {
   const int64_t valid_ms = std::max<int64_t>(0, expires_s * 1000 - auth.refresh_margin_ms);
   access_expiry = std::chrono::steady_clock::now() + std::chrono::milliseconds(valid_ms);
   token_loaded = true;
-  Log(kam::http::LogLevel::kInfo, "OAuth access token refreshed (valid " +
-                                      std::to_string(expires_s) + " s)");
+  Log(kam::http::LogLevel::kInfo,
+      "OAuth access token refreshed (valid " + std::to_string(expires_s) + " s)");
   return {};
 }
 
-Result<std::pair<int, Json>> HubSpotClient::Impl::CallWithStatus(const std::string& method,
-                                                                 const std::string& target,
-                                                                 const std::string& body,
-                                                                 bool idempotent, bool search) {
+Result<HttpReply> HubSpotClient::Impl::SendAuthed(const std::string& method,
+                                                  const std::string& target,
+                                                  const std::string& body, bool idempotent,
+                                                  bool search) {
   const std::string endpoint = EndpointName(method, target);
   if (Cancelled()) {
     Error e;
@@ -175,18 +175,16 @@ Result<std::pair<int, Json>> HubSpotClient::Impl::CallWithStatus(const std::stri
       }
       return e;
     }
-    if (reply->body.empty()) return std::make_pair(reply->status, Json());
-    Json j = Json::parse(reply->body, nullptr, false);
-    if (j.is_discarded()) {
-      Error e = BadAnswer(endpoint, "the body is not JSON");
-      e.code = ErrorCode::kUnavailable;
-      e.retryable = true;
-      e.http_status = reply->status;
-      e.correlation_id = reply->correlation_id;
-      return e;
-    }
-    return std::make_pair(reply->status, std::move(j));
+    return reply;
   }
+}
+
+Result<std::pair<int, Json>> HubSpotClient::Impl::CallWithStatus(const std::string& method,
+                                                                 const std::string& target,
+                                                                 const std::string& body,
+                                                                 bool idempotent, bool search) {
+  return CallParsed<Json>(method, target, body, idempotent, search,
+                          [](const Json& j) { return j; });
 }
 
 Result<Json> HubSpotClient::Impl::Call(const std::string& method, const std::string& target,
@@ -209,51 +207,86 @@ Result<internal::SearchPage> HubSpotClient::Impl::Search(const std::string& obje
                 "; request fewer properties in the rule file mapping";
     return e;
   }
-  auto j = Call("POST", target, body, /*idempotent=*/true, /*search=*/true);
-  if (!j.ok()) return j.error();
-  try {
-    return internal::ParseSearchPage(*j);
-  } catch (const std::exception& ex) {
-    return BadAnswer("POST " + target, ex.what());
-  }
+  auto r = CallParsed<internal::SearchPage>("POST", target, body, /*idempotent=*/true,
+                                            /*search=*/true, internal::ParseSearchPage);
+  if (!r.ok()) return r.error();
+  return std::move(r->second);
 }
+
+namespace {
+
+// Errors of a 207 that a retry of the same input may fix (the CRM did not process it).
+bool IsRetryableRecordError(const internal::BatchError& e) { return e.error.retryable; }
+
+}  // namespace
 
 Result<BatchReadResult> HubSpotClient::Impl::BatchRead(const std::string& object_type,
                                                        const std::vector<std::string>& ids,
                                                        const std::vector<std::string>& properties) {
   BatchReadResult out;
   const std::string target = paths.Objects(object_type) + "/batch/read?archived=false";
+  const std::string endpoint = "POST " + target.substr(0, target.find('?'));
   for (const auto& chunk : internal::Chunk(ids, 100)) {
-    auto j = Call("POST", target, internal::BuildBatchReadBody(chunk, properties), true);
-    if (!j.ok()) {
-      // Some portals answer a batch read of only unknown ids with 404 as a whole.
-      if (j.error().http_status == 404) {
-        out.missing.insert(out.missing.end(), chunk.begin(), chunk.end());
-        continue;
+    std::vector<std::string> pending = chunk;
+    for (int round = 1; !pending.empty(); ++round) {
+      auto r = CallParsed<internal::BatchResponse>(
+          "POST", target, internal::BuildBatchReadBody(pending, properties), true, false,
+          internal::ParseBatchResponse);
+      if (!r.ok()) {
+        // Some portals answer a batch read of only unknown ids with 404 as a whole.
+        if (r.error().http_status == 404) {
+          out.missing.insert(out.missing.end(), pending.begin(), pending.end());
+          break;
+        }
+        return r.error();
       }
-      return j.error();
-    }
-    try {
-      auto resp = internal::ParseBatchResponse(*j);
-      std::set<std::string> found;
+      internal::BatchResponse& resp = r->second;
+      std::set<std::string> found, not_found, failed;
+      std::optional<Error> failure;  // the first error that is not "not found"
+      bool unnamed_failure = false;
       for (auto& o : resp.results) {
-        found.insert(o.id);
-        out.found.push_back(std::move(o));
+        if (found.insert(o.id).second) out.found.push_back(std::move(o));
       }
       for (const auto& e : resp.errors) {
-        if (e.error.code != ErrorCode::kNotFound) {
+        if (e.error.code == ErrorCode::kNotFound) {
+          not_found.insert(e.ids.begin(), e.ids.end());
+          continue;
+        }
+        if (!IsRetryableRecordError(e)) {
           Error err = e.error;
-          err.endpoint = "POST " + target;
+          err.endpoint = endpoint;
           err.message = "batch read of " + object_type + " failed: " + err.crm_message;
           return err;
         }
+        if (!failure) failure = e.error;
+        if (e.ids.empty()) unnamed_failure = true;
+        failed.insert(e.ids.begin(), e.ids.end());
       }
-      // Whatever was asked and not returned is missing (deleted or never existed).
-      for (const auto& id : chunk) {
-        if (!found.count(id)) out.missing.push_back(id);
+      std::vector<std::string> again;
+      for (const auto& id : pending) {
+        if (found.count(id)) continue;
+        if (failed.count(id) || (unnamed_failure && !not_found.count(id))) {
+          again.push_back(id);
+        } else {
+          // Asked, not returned, not failed: deleted or never existed.
+          out.missing.push_back(id);
+        }
       }
-    } catch (const std::exception& ex) {
-      return BadAnswer("POST " + target, ex.what());
+      if (again.empty()) break;
+      if (round >= MaxAttempts()) {
+        Error e = *failure;
+        e.code = ErrorCode::kUnavailable;
+        e.retryable = true;
+        e.endpoint = endpoint;
+        e.message = "batch read of " + object_type + ": " + std::to_string(again.size()) +
+                    " inputs still failed after " + std::to_string(round) +
+                    " attempts (207): " + e.crm_message + "; the next run resumes";
+        return e;
+      }
+      Log(kam::http::LogLevel::kInfo,
+          endpoint + ": 207, re-reading " + std::to_string(again.size()) + " failed inputs");
+      if (Status s = transport->AwaitRetry(round); !s.ok()) return s.error();
+      pending = std::move(again);
     }
   }
   return out;
@@ -264,45 +297,162 @@ Result<std::map<std::string, std::vector<std::string>>> HubSpotClient::Impl::Rea
     const std::vector<std::string>& from_ids) {
   std::map<std::string, std::vector<std::string>> out;
   const std::string target = paths.AssociationsBatch(from_type, to_type, "read");
+  const std::string endpoint = "POST " + target;
   std::vector<internal::AssocInput> pending;
   for (const auto& id : from_ids) {
     out[id];
     pending.push_back({id, ""});
   }
+  int round = 0;  // 207 re-read rounds in a row
   while (!pending.empty()) {
-    std::vector<internal::AssocInput> next;
+    std::vector<internal::AssocInput> next, again;
+    std::optional<Error> failure;
     for (const auto& chunk : internal::Chunk(pending, 1000)) {
-      auto j = Call("POST", target, internal::BuildAssocReadBody(chunk), true);
-      if (!j.ok()) {
-        if (j.error().http_status == 404) continue;  // none of them has any: treat as none
-        return j.error();
+      auto r = CallParsed<internal::AssocReadResponse>("POST", target,
+                                                       internal::BuildAssocReadBody(chunk), true,
+                                                       false, internal::ParseAssocRead);
+      if (!r.ok()) {
+        if (r.error().http_status == 404) continue;  // none of them has any: treat as none
+        return r.error();
       }
-      try {
-        auto resp = internal::ParseAssocRead(*j);
-        for (auto& r : resp.results) {
-          auto& list = out[r.from_id];
-          list.insert(list.end(), r.to_ids.begin(), r.to_ids.end());
-          if (r.after) next.push_back({r.from_id, *r.after});
-        }
-        for (const auto& e : resp.errors) {
-          // "No associations" may come back as OBJECT_NOT_FOUND (CRM_API A9): that is none.
-          if (e.error.code != ErrorCode::kNotFound) {
-            Error err = e.error;
-            err.endpoint = "POST " + target;
-            err.message = "association read " + from_type + " -> " + to_type +
-                          " failed: " + err.crm_message;
-            return err;
-          }
-        }
-      } catch (const std::exception& ex) {
-        return BadAnswer("POST " + target, ex.what());
+      const auto& resp = r->second;
+      std::set<std::string> answered, failed;
+      bool unnamed_failure = false;
+      for (const auto& res : resp.results) {
+        answered.insert(res.from_id);
+        auto& list = out[res.from_id];
+        list.insert(list.end(), res.to_ids.begin(), res.to_ids.end());
+        if (res.after) next.push_back({res.from_id, *res.after});
       }
+      for (const auto& e : resp.errors) {
+        // "No associations" may come back as OBJECT_NOT_FOUND (CRM_API A9): that is none.
+        if (e.error.code == ErrorCode::kNotFound) {
+          answered.insert(e.ids.begin(), e.ids.end());
+          continue;
+        }
+        if (!IsRetryableRecordError(e)) {
+          Error err = e.error;
+          err.endpoint = endpoint;
+          err.message =
+              "association read " + from_type + " -> " + to_type + " failed: " + err.crm_message;
+          return err;
+        }
+        if (!failure) failure = e.error;
+        if (e.ids.empty()) unnamed_failure = true;
+        failed.insert(e.ids.begin(), e.ids.end());
+      }
+      for (const auto& in : chunk) {
+        if (failed.count(in.id) || (unnamed_failure && !answered.count(in.id))) {
+          again.push_back(in);  // same input, same page token
+        }
+      }
+    }
+    if (!again.empty()) {
+      ++round;
+      if (round >= MaxAttempts()) {
+        Error e = *failure;
+        e.code = ErrorCode::kUnavailable;
+        e.retryable = true;
+        e.endpoint = endpoint;
+        e.message = "association read " + from_type + " -> " + to_type + ": " +
+                    std::to_string(again.size()) + " inputs still failed after " +
+                    std::to_string(round) + " attempts (207): " + e.crm_message +
+                    "; the next run resumes";
+        return e;
+      }
+      Log(kam::http::LogLevel::kInfo,
+          endpoint + ": 207, re-reading " + std::to_string(again.size()) + " failed inputs");
+      if (Status s = transport->AwaitRetry(round); !s.ok()) return s.error();
+      next.insert(next.end(), again.begin(), again.end());
+    } else {
+      round = 0;
     }
     pending = std::move(next);
   }
   for (auto& [id, list] : out) {
     std::sort(list.begin(), list.end(), internal::IdLess);
     list.erase(std::unique(list.begin(), list.end()), list.end());
+  }
+  return out;
+}
+
+Result<BatchWriteResult> HubSpotClient::Impl::BatchUpdate(
+    const std::string& object_type, const std::vector<CompanyUpdate>& updates) {
+  BatchWriteResult out;
+  const std::string target = paths.Objects(object_type) + "/batch/update";
+  const std::string endpoint = "POST " + target;
+  for (const auto& chunk : internal::Chunk(updates, 100)) {
+    std::vector<CompanyUpdate> pending = chunk;
+    for (int round = 1; !pending.empty(); ++round) {
+      // Same values again is harmless: a batch update is safe to repeat.
+      auto r = CallParsed<internal::BatchResponse>("POST", target,
+                                                   internal::BuildBatchUpdateBody(pending), true,
+                                                   false, internal::ParseBatchResponse);
+      ++out.calls;
+      if (!r.ok()) {
+        const Error& e = r.error();
+        // Nothing can succeed without auth or when cancelled: stop here.
+        if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kPermissionDenied ||
+            e.code == ErrorCode::kCancelled || e.code == ErrorCode::kRateLimited) {
+          if (out.written.empty() && out.failed.empty()) return e;
+        }
+        for (const auto& u : pending) out.failed.push_back({u.id, e});
+        if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kCancelled) {
+          return out;  // the rest is not attempted
+        }
+        break;
+      }
+      internal::BatchResponse& resp = r->second;
+      std::set<std::string> ok_ids;
+      for (auto& o : resp.results) {
+        ok_ids.insert(o.id);
+        out.written.push_back(std::move(o));
+      }
+      std::map<std::string, Error> failed;  // id -> its error
+      std::set<std::string> retry_ids;
+      std::optional<Error> unnamed;  // an error that names no id
+      for (const auto& be : resp.errors) {
+        Error e = be.error;
+        e.endpoint = endpoint;
+        if (e.message.empty()) e.message = "update failed";
+        if (be.ids.empty() && !unnamed) unnamed = e;
+        for (const auto& id : be.ids) {
+          if (!failed.emplace(id, e).second) continue;
+          if (IsRetryableRecordError(be)) retry_ids.insert(id);
+        }
+      }
+      std::vector<CompanyUpdate> again;
+      for (const auto& u : pending) {
+        if (ok_ids.count(u.id)) continue;
+        auto f = failed.find(u.id);
+        if (f == failed.end()) {
+          // An input neither echoed nor named in an error is reported, never dropped silently.
+          Error e;
+          if (unnamed) {
+            e = *unnamed;
+          } else {
+            e.code = ErrorCode::kInternal;
+            e.endpoint = endpoint;
+            e.message = object_type + " " + u.id + " is missing from the batch update answer";
+          }
+          out.failed.push_back({u.id, e});
+          continue;
+        }
+        if (retry_ids.count(u.id) && round < MaxAttempts()) {
+          again.push_back(u);
+        } else {
+          out.failed.push_back({u.id, f->second});
+        }
+      }
+      if (again.empty()) break;
+      Log(kam::http::LogLevel::kInfo,
+          endpoint + ": 207, sending " + std::to_string(again.size()) + " failed inputs again");
+      if (Status s = transport->AwaitRetry(round); !s.ok()) {
+        for (const auto& u : again) out.failed.push_back({u.id, s.error()});
+        break;
+      }
+      pending = std::move(again);
+    }
   }
   return out;
 }
@@ -350,14 +500,10 @@ Result<PullSummary> HubSpotClient::PullAllCompanies(const PullOptions& options,
     std::string target = impl_->paths.Objects("companies") + "?limit=" + std::to_string(limit) +
                          "&archived=false&properties=" + JoinProperties(props);
     if (!after.empty()) target += "&after=" + internal::UrlEncode(after);
-    auto j = impl_->Call("GET", target, "", true);
-    if (!j.ok()) return j.error();
-    internal::ListPage page;
-    try {
-      page = internal::ParseListPage(*j);
-    } catch (const std::exception& ex) {
-      return BadAnswer(EndpointName("GET", target), ex.what());
-    }
+    auto r = impl_->CallParsed<internal::ListPage>("GET", target, "", true, false,
+                                                   internal::ParseListPage);
+    if (!r.ok()) return r.error();
+    internal::ListPage page = std::move(r->second);
     ++summary.queries;
     CompanyPage out;
     for (auto& o : page.results) {
@@ -428,9 +574,8 @@ Result<PullSummary> HubSpotClient::PullChangedCompanies(const Cursor& since,
     impl_->Log(kam::http::LogLevel::kInfo,
                "incremental pull: " + std::to_string(r->companies) + " companies in " +
                    std::to_string(r->pages) + " pages, " + std::to_string(r->queries) +
-                   " search windows (" + std::to_string(r->id_split_windows) +
-                   " split by id), " + std::to_string(r->duplicates_skipped) +
-                   " re-read and skipped");
+                   " search windows (" + std::to_string(r->id_split_windows) + " split by id), " +
+                   std::to_string(r->duplicates_skipped) + " re-read and skipped");
   }
   return r;
 }
@@ -452,14 +597,10 @@ Result<std::vector<CrmObject>> HubSpotClient::ListArchivedCompanies(int64_t sinc
   while (true) {
     std::string target = impl_->paths.Objects("companies") + "?limit=100&archived=true";
     if (!after.empty()) target += "&after=" + internal::UrlEncode(after);
-    auto j = impl_->Call("GET", target, "", true);
-    if (!j.ok()) return j.error();
-    internal::ListPage page;
-    try {
-      page = internal::ParseListPage(*j);
-    } catch (const std::exception& ex) {
-      return BadAnswer(EndpointName("GET", target), ex.what());
-    }
+    auto r = impl_->CallParsed<internal::ListPage>("GET", target, "", true, false,
+                                                   internal::ParseListPage);
+    if (!r.ok()) return r.error();
+    internal::ListPage page = std::move(r->second);
     for (auto& o : page.results) {
       auto at = internal::ParseTimeMs(o.archived_at.empty() ? o.updated_at : o.archived_at);
       if (!at || *at >= since_ms) out.push_back(std::move(o));
@@ -471,63 +612,7 @@ Result<std::vector<CrmObject>> HubSpotClient::ListArchivedCompanies(int64_t sinc
 }
 
 Result<BatchWriteResult> HubSpotClient::UpdateCompanies(const std::vector<CompanyUpdate>& updates) {
-  BatchWriteResult out;
-  const std::string target = impl_->paths.Objects("companies") + "/batch/update";
-  const std::string endpoint = "POST " + target;
-  for (const auto& chunk : internal::Chunk(updates, 100)) {
-    // Same values again is harmless: a batch update is safe to repeat.
-    auto j = impl_->Call("POST", target, internal::BuildBatchUpdateBody(chunk), true);
-    ++out.calls;
-    if (!j.ok()) {
-      const Error& e = j.error();
-      // Nothing can succeed without auth or when cancelled: stop here.
-      if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kPermissionDenied ||
-          e.code == ErrorCode::kCancelled || e.code == ErrorCode::kRateLimited) {
-        if (out.written.empty() && out.failed.empty()) return e;
-      }
-      for (const auto& u : chunk) out.failed.push_back({u.id, e});
-      if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kCancelled) {
-        // Report the rest as not attempted.
-        break;
-      }
-      continue;
-    }
-    try {
-      auto resp = internal::ParseBatchResponse(*j);
-      std::set<std::string> ok_ids;
-      for (auto& o : resp.results) {
-        ok_ids.insert(o.id);
-        out.written.push_back(std::move(o));
-      }
-      std::set<std::string> failed_ids;
-      std::optional<Error> unnamed;  // an error that names no id
-      for (const auto& be : resp.errors) {
-        Error e = be.error;
-        e.endpoint = endpoint;
-        if (e.message.empty()) e.message = "update failed";
-        if (be.ids.empty() && !unnamed) unnamed = e;
-        for (const auto& id : be.ids) {
-          if (failed_ids.insert(id).second) out.failed.push_back({id, e});
-        }
-      }
-      // An input neither echoed nor named in an error is reported, never dropped silently.
-      for (const auto& u : chunk) {
-        if (ok_ids.count(u.id) || failed_ids.count(u.id)) continue;
-        Error e;
-        if (unnamed) {
-          e = *unnamed;
-        } else {
-          e.code = ErrorCode::kInternal;
-          e.endpoint = endpoint;
-          e.message = "company " + u.id + " is missing from the batch update answer";
-        }
-        out.failed.push_back({u.id, e});
-      }
-    } catch (const std::exception& ex) {
-      return BadAnswer(endpoint, ex.what());
-    }
-  }
-  return out;
+  return impl_->BatchUpdate("companies", updates);
 }
 
 Result<std::vector<Owner>> HubSpotClient::ListOwners() {
@@ -536,19 +621,23 @@ Result<std::vector<Owner>> HubSpotClient::ListOwners() {
   while (true) {
     std::string target = impl_->paths.Owners() + "?limit=100&archived=false";
     if (!after.empty()) target += "&after=" + internal::UrlEncode(after);
-    auto j = impl_->Call("GET", target, "", true);
-    if (!j.ok()) return j.error();
-    std::optional<std::string> next;
-    try {
-      const Json& results = j->at("results");
-      for (const auto& r : results) out.push_back(internal::ParseOwner(r));
-      auto page = internal::ParseListPage(Json{{"results", Json::array()},
-                                               {"paging", j->value("paging", Json())}});
-      next = page.after;
-      if (results.empty()) next.reset();
-    } catch (const std::exception& ex) {
-      return BadAnswer(EndpointName("GET", target), ex.what());
-    }
+    struct OwnerPage {
+      std::vector<Owner> owners;
+      std::optional<std::string> next;
+    };
+    auto r = impl_->CallParsed<OwnerPage>("GET", target, "", true, false, [](const Json& j) {
+      OwnerPage p;
+      const Json& results = j.at("results");
+      for (const auto& o : results) p.owners.push_back(internal::ParseOwner(o));
+      p.next = internal::ParseListPage(
+                   Json{{"results", Json::array()}, {"paging", j.value("paging", Json())}})
+                   .after;
+      if (results.empty()) p.next.reset();
+      return p;
+    });
+    if (!r.ok()) return r.error();
+    std::optional<std::string> next = r->second.next;
+    for (auto& o : r->second.owners) out.push_back(std::move(o));
     if (!next) break;
     after = *next;
   }
@@ -557,15 +646,11 @@ Result<std::vector<Owner>> HubSpotClient::ListOwners() {
 
 Result<AccountDetails> HubSpotClient::GetAccountDetails() {
   const std::string target = impl_->paths.AccountDetails();
-  auto j = impl_->Call("GET", target, "", true);
-  if (!j.ok()) return j.error();
-  try {
-    AccountDetails d = internal::ParseAccountDetails(*j);
-    impl_->transport->SetUtcOffsetMs(d.utc_offset_ms);
-    return d;
-  } catch (const std::exception& ex) {
-    return BadAnswer("GET " + target, ex.what());
-  }
+  auto r = impl_->CallParsed<AccountDetails>("GET", target, "", true, false,
+                                             internal::ParseAccountDetails);
+  if (!r.ok()) return r.error();
+  impl_->transport->SetUtcOffsetMs(r->second.utc_offset_ms);
+  return r->second;
 }
 
 }  // namespace kam::hubspot

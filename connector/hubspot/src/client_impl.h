@@ -3,7 +3,9 @@
 #ifndef KAM_HUBSPOT_SRC_CLIENT_IMPL_H_
 #define KAM_HUBSPOT_SRC_CLIENT_IMPL_H_
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,8 +36,22 @@ struct HubSpotClient::Impl {
 
   std::optional<TaskKeyMode> resolved_task_mode;
 
-  // One authenticated JSON call. `body` empty = no body. Non-2xx -> Error (with endpoint).
-  // A 401 under OAuth refreshes the access token once and repeats the call.
+  // One authenticated call. Non-2xx -> Error (with endpoint). A 401 under OAuth refreshes the
+  // access token once and repeats the call.
+  Result<HttpReply> SendAuthed(const std::string& method, const std::string& target,
+                               const std::string& body, bool idempotent, bool search);
+
+  // An authenticated call whose 2xx answer is parsed by `parse` (Json -> T, throws on a wrong
+  // shape). An answer that is not JSON or that `parse` rejects is a malformed answer: an
+  // idempotent call is sent again (Transport::AwaitRetry: run budget + backoff) up to
+  // http.retry.max_attempts times, then fails kUnavailable (retryable); a non-idempotent call
+  // fails at once with outcome_unknown (it may have been applied).
+  template <typename T>
+  Result<std::pair<int, T>> CallParsed(const std::string& method, const std::string& target,
+                                       const std::string& body, bool idempotent, bool search,
+                                       const std::function<T(const internal::Json&)>& parse);
+
+  // One authenticated JSON call (malformed answers handled as in CallParsed).
   Result<internal::Json> Call(const std::string& method, const std::string& target,
                               const std::string& body, bool idempotent, bool search = false);
   // Like Call, also returning the HTTP status (200 vs 207 vs 201).
@@ -43,6 +59,13 @@ struct HubSpotClient::Impl {
                                                         const std::string& target,
                                                         const std::string& body, bool idempotent,
                                                         bool search = false);
+  // Attempts per call for retries decided here (malformed bodies, 207 re-reads).
+  int MaxAttempts() const { return std::max(1, options.http.retry.max_attempts); }
+
+  // Batch update of any object type (chunks of 100, safe to repeat): per-record outcomes; the
+  // inputs a 207 reports with a retryable error are sent again (only those).
+  Result<BatchWriteResult> BatchUpdate(const std::string& object_type,
+                                       const std::vector<CompanyUpdate>& updates);
 
   Status EnsureToken(bool force_refresh);
   Status RefreshOAuth();
@@ -64,6 +87,49 @@ struct HubSpotClient::Impl {
 
 // An Error for an answer whose shape we did not expect.
 Error BadAnswer(const std::string& endpoint, const std::string& what);
+
+template <typename T>
+Result<std::pair<int, T>> HubSpotClient::Impl::CallParsed(
+    const std::string& method, const std::string& target, const std::string& body, bool idempotent,
+    bool search, const std::function<T(const internal::Json&)>& parse) {
+  const std::string endpoint = method + " " + target.substr(0, target.find('?'));
+  for (int attempt = 1;; ++attempt) {
+    auto reply = SendAuthed(method, target, body, idempotent, search);
+    if (!reply.ok()) return reply.error();
+    std::string what;
+    internal::Json j;
+    if (!reply->body.empty()) {
+      j = internal::Json::parse(reply->body, nullptr, false);
+      if (j.is_discarded()) what = "the body is not JSON";
+    }
+    if (what.empty()) {
+      try {
+        return std::make_pair(reply->status, parse(j));
+      } catch (const std::exception& ex) {
+        what = ex.what();
+      }
+    }
+    Error e = BadAnswer(endpoint, what);
+    e.code = ErrorCode::kUnavailable;
+    e.retryable = true;
+    e.http_status = reply->status;
+    e.correlation_id = reply->correlation_id;
+    if (!idempotent) {
+      e.outcome_unknown = true;
+      e.message = endpoint + " answered HTTP " + std::to_string(reply->status) +
+                  " with an unreadable body (" + what + "); the write may have been applied";
+      return e;
+    }
+    if (attempt >= MaxAttempts()) {
+      e.message = endpoint + " answered with an unreadable body " + std::to_string(attempt) +
+                  " times (" + what + "); the CRM is misbehaving, the next run resumes";
+      return e;
+    }
+    Log(kam::http::LogLevel::kInfo,
+        endpoint + ": malformed answer (" + what + "), retry " + std::to_string(attempt));
+    if (Status s = transport->AwaitRetry(attempt); !s.ok()) return s.error();
+  }
+}
 
 }  // namespace kam::hubspot
 

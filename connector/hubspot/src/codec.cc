@@ -55,12 +55,22 @@ BatchError ParseStandardError(const Json& e) {
   } else if (out.error.category == "VALIDATION_ERROR") {
     out.error.code = ErrorCode::kInvalidArgument;
     out.error.http_status = 400;
+  } else if (out.error.category == "RATE_LIMITS" || out.error.category == "RATE_LIMIT") {
+    // The CRM did not process this input (sandbox partial fault, a per-record rate limit).
+    out.error.code = ErrorCode::kRateLimited;
+    out.error.retryable = true;
+  } else if (out.error.category == "INTERNAL_ERROR" ||
+             out.error.category == "SERVICE_UNAVAILABLE" || out.error.category == "TIMEOUT" ||
+             out.error.category == "BATCH_TIMEOUT") {
+    out.error.code = ErrorCode::kUnavailable;
+    out.error.retryable = true;
   } else {
     out.error.code = ErrorCode::kInternal;
   }
   if (auto st = e.find("status"); st != e.end() && st->is_number_integer()) {
     out.error.http_status = st->get<int>();
     out.error.code = CodeForHttpStatus(out.error.http_status);
+    out.error.retryable = out.error.http_status == 429 || out.error.http_status >= 500;
   }
   if (auto ctx = e.find("context"); ctx != e.end() && ctx->is_object()) {
     for (const char* key : {"ids", "id", "fromObjectId", "objectId"}) {
@@ -125,9 +135,8 @@ std::string UrlEncode(const std::string& s) {
 
 bool IdLess(const std::string& a, const std::string& b) {
   auto numeric = [](const std::string& s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-      return std::isdigit(c) != 0;
-    });
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
   };
   const bool na = numeric(a), nb = numeric(b);
   if (na != nb) return na;  // numeric ids first
@@ -190,8 +199,8 @@ std::string BuildSearchBody(const SearchRequest& r) {
   }
   body["filterGroups"] = std::move(groups);
   if (!r.sort_property.empty()) {
-    body["sorts"] = Json::array(
-        {{{"propertyName", r.sort_property}, {"direction", r.ascending ? "ASCENDING" : "DESCENDING"}}});
+    body["sorts"] = Json::array({{{"propertyName", r.sort_property},
+                                  {"direction", r.ascending ? "ASCENDING" : "DESCENDING"}}});
   }
   body["properties"] = r.properties;
   body["limit"] = r.limit;

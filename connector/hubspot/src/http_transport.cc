@@ -17,6 +17,7 @@ ErrorCode CodeFor(const kam::http::Error& e) {
     case K::kTimeout:
     case K::kConnection:
     case K::kTls:
+    case K::kRetryBudget:
       return ErrorCode::kUnavailable;
     case K::kCancelled:
       return ErrorCode::kCancelled;
@@ -51,6 +52,10 @@ Error MapError(const kam::http::Error& h) {
   e.endpoint = h.endpoint;
   e.retryable = h.retryable;
   e.retry_after_ms = h.retry_after_ms;
+  e.outcome_unknown = h.outcome_unknown;
+  e.retry_budget_spent = h.retry_budget_spent;
+  // Retries exhausted (or the budget spent) on a retryable status: the CRM is failing.
+  if (e.retry_budget_spent && e.code != ErrorCode::kRateLimited) e.code = ErrorCode::kUnavailable;
   return e;
 }
 
@@ -74,7 +79,7 @@ class HttpTransport : public Transport {
     req.content_type = call.content_type;
     for (const auto& h : call.headers) req.headers.push_back(h);
     req.idempotent = call.idempotent;
-    req.lane = call.unpaced        ? kam::http::Lane::kUnpaced
+    req.lane = call.unpaced       ? kam::http::Lane::kUnpaced
                : call.search_lane ? kam::http::Lane::kSearch
                                   : kam::http::Lane::kStandard;
     req.endpoint = call.endpoint;
@@ -87,11 +92,18 @@ class HttpTransport : public Transport {
     return reply;
   }
 
+  Status AwaitRetry(int retry) override {
+    auto s = client_->BackoffForRetry(retry);
+    if (!s.ok()) return MapError(s.error());
+    return {};
+  }
+
   ApiUsage Usage() const override {
     const kam::http::Counters c = client_->Snapshot();
     ApiUsage u;
     u.requests = static_cast<int64_t>(c.requests);
     u.retries = static_cast<int64_t>(c.retries);
+    u.retry_budget_refusals = static_cast<int64_t>(c.retry_budget_refusals);
     u.rate_limited = static_cast<int64_t>(c.rate_limited);
     u.failed = static_cast<int64_t>(c.failed_calls);
     u.bytes_sent = static_cast<int64_t>(c.bytes_out);

@@ -147,8 +147,7 @@ Result<std::vector<CrmObject>> HubSpotClient::FindTasksByKey(
   for (const auto& p : extra_properties) {
     if (std::find(props.begin(), props.end(), p) == props.end()) props.push_back(p);
   }
-  auto searches =
-      internal::BuildTaskKeySearches(keys, props, impl_->options.max_search_body_chars);
+  auto searches = internal::BuildTaskKeySearches(keys, props, impl_->options.max_search_body_chars);
   if (!searches.ok()) return searches.error();
   std::vector<CrmObject> out;
   std::set<std::string> ids;
@@ -171,46 +170,12 @@ Result<std::vector<CrmObject>> HubSpotClient::FindTasksByKey(
 Result<BatchWriteResult> HubSpotClient::CompleteTasks(const std::vector<std::string>& task_ids) {
   std::vector<CompanyUpdate> updates;
   for (const auto& id : task_ids) updates.push_back({id, {{"hs_task_status", "COMPLETED"}}});
-  BatchWriteResult out;
-  const std::string target = impl_->paths.Objects("tasks") + "/batch/update";
-  for (const auto& chunk : internal::Chunk(updates, 100)) {
-    auto j = impl_->Call("POST", target, internal::BuildBatchUpdateBody(chunk), true);
-    ++out.calls;
-    if (!j.ok()) {
-      if (out.written.empty() && out.failed.empty() &&
-          (j.error().code == ErrorCode::kUnauthenticated ||
-           j.error().code == ErrorCode::kCancelled)) {
-        return j.error();
-      }
-      for (const auto& u : chunk) out.failed.push_back({u.id, j.error()});
-      continue;
-    }
-    try {
-      auto resp = internal::ParseBatchResponse(*j);
-      std::set<std::string> done;
-      for (auto& o : resp.results) {
-        done.insert(o.id);
-        out.written.push_back(std::move(o));
-      }
-      std::optional<Error> unnamed;
-      for (const auto& be : resp.errors) {
-        if (be.ids.empty() && !unnamed) unnamed = be.error;
-        for (const auto& id : be.ids) {
-          if (done.insert(id).second) out.failed.push_back({id, be.error});
-        }
-      }
-      for (const auto& u : chunk) {
-        if (done.count(u.id)) continue;
-        Error e = unnamed.value_or(Error{});
-        if (!unnamed) e.message = "task " + u.id + " is missing from the batch update answer";
-        e.endpoint = "POST " + target;
-        out.failed.push_back({u.id, e});
-      }
-    } catch (const std::exception& ex) {
-      return BadAnswer("POST " + target, ex.what());
-    }
+  auto r = impl_->BatchUpdate("tasks", updates);
+  if (r.ok() && r->written.empty() && !r->failed.empty()) {
+    const Error& e = r->failed.front().error;
+    if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kCancelled) return e;
   }
-  return out;
+  return r;
 }
 
 Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& tasks) {
@@ -283,20 +248,24 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
     std::vector<std::pair<std::string, std::string>> to_associate;
     std::map<std::string, std::string> company_of;
     for (const auto& t : to_write) company_of[t.key] = t.company_id;
+    const std::string target = objects + "/batch/upsert";
     for (const auto& chunk : internal::Chunk(to_write, 100)) {
-      const std::string target = objects + "/batch/upsert";
-      // Upsert keyed by a unique property is safe to repeat.
-      auto j = impl_->Call("POST", target, internal::BuildTaskUpsertBody(chunk), true);
-      if (!j.ok()) {
-        if (j.error().code == ErrorCode::kUnauthenticated ||
-            j.error().code == ErrorCode::kCancelled) {
-          return j.error();
+      std::vector<TaskSpec> pending = chunk;
+      for (int round = 1; !pending.empty(); ++round) {
+        // Upsert keyed by a unique property is safe to repeat: malformed answers, 5xx and
+        // dropped connections are retried, and so are the inputs a 207 did not process.
+        auto r = impl_->CallParsed<internal::BatchResponse>(
+            "POST", target, internal::BuildTaskUpsertBody(pending), true, false,
+            internal::ParseBatchResponse);
+        if (!r.ok()) {
+          if (r.error().code == ErrorCode::kUnauthenticated ||
+              r.error().code == ErrorCode::kCancelled) {
+            return r.error();
+          }
+          for (const auto& t : pending) by_key[t.key] = {t.key, "", false, r.error()};
+          break;
         }
-        for (const auto& t : chunk) by_key[t.key] = {t.key, "", false, j.error()};
-        continue;
-      }
-      try {
-        auto resp = internal::ParseBatchResponse(*j);
+        const auto& resp = r->second;
         std::set<std::string> answered;
         for (const auto& o : resp.results) {
           auto k = o.Get("kam_task_key");
@@ -305,24 +274,39 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
           by_key[*k] = {*k, o.id, o.is_new.value_or(true), std::nullopt};
           if (!company_of[*k].empty()) to_associate.emplace_back(o.id, company_of[*k]);
         }
+        std::map<std::string, const internal::BatchError*> error_of;
         for (const auto& be : resp.errors) {
-          for (const auto& id : be.ids) {
-            if (answered.insert(id).second) by_key[id] = {id, "", false, be.error};
-          }
+          for (const auto& id : be.ids) error_of.emplace(id, &be);
         }
-        for (const auto& t : chunk) {
+        std::vector<TaskSpec> again;
+        for (const auto& t : pending) {
           if (answered.count(t.key)) continue;
+          auto it = error_of.find(t.key);
+          const internal::BatchError* be = it != error_of.end()  ? it->second
+                                           : resp.errors.empty() ? nullptr
+                                                                 : &resp.errors.front();
+          if (be && be->error.retryable && round < impl_->MaxAttempts()) {
+            again.push_back(t);
+            continue;
+          }
           Error e;
-          e.code = ErrorCode::kUnavailable;
-          e.retryable = true;
+          if (be) {
+            e = be->error;
+          } else {
+            e.code = ErrorCode::kUnavailable;
+            e.retryable = true;
+            e.message = "task " + t.key +
+                        " was not confirmed by the upsert; it is checked by key on the next write";
+          }
           e.endpoint = "POST " + target;
-          e.message = "task " + t.key + " was not confirmed by the upsert; it is checked by key "
-                      "on the next write";
-          if (!resp.errors.empty()) e = resp.errors.front().error;
           by_key[t.key] = {t.key, "", false, e};
         }
-      } catch (const std::exception& ex) {
-        return BadAnswer("POST " + target, ex.what());
+        if (again.empty()) break;
+        if (Status s = impl_->transport->AwaitRetry(round); !s.ok()) {
+          for (const auto& t : again) by_key[t.key] = {t.key, "", false, s.error()};
+          break;
+        }
+        pending = std::move(again);
       }
     }
     // Associate what the upsert wrote (repeating an existing association is harmless).
@@ -353,8 +337,9 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
       for (auto& [key, outcome] : by_key) {
         if (failed_tasks.count(outcome.task_id) && !outcome.error) {
           Error e = *err;
-          e.message = "task " + key + " was written but not associated with its company: " +
-                      e.message + " (the next write repeats the association)";
+          e.message = "task " + key +
+                      " was written but not associated with its company: " + e.message +
+                      " (the next write repeats the association)";
           outcome.error = e;
         }
       }
@@ -362,62 +347,98 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
   } else {
     const std::string target = objects + "/batch/create";
     for (const auto& chunk : internal::Chunk(to_write, 100)) {
-      // A create is not safe to repeat blindly: no transport retries on 5xx/timeouts.
-      auto r = impl_->CallWithStatus("POST", target, internal::BuildTaskCreateBody(chunk), false);
-      if (!r.ok()) {
-        const Error& e = r.error();
-        if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kCancelled) return e;
-        const bool in_doubt = e.http_status == 0 || e.http_status >= 500;
-        std::map<std::string, std::string> found;
-        if (in_doubt) {
-          // The create may have happened: look the keys up before calling it failed.
-          std::vector<std::string> chunk_keys;
-          for (const auto& t : chunk) chunk_keys.push_back(t.key);
-          auto again = FindTasksByKey(chunk_keys);
-          if (again.ok()) {
-            for (const auto& o : *again) {
-              if (auto k = o.Get("kam_task_key")) found.emplace(*k, o.id);
+      std::vector<TaskSpec> pending = chunk;
+      for (int round = 1; !pending.empty(); ++round) {
+        // A create is not safe to repeat blindly: no transport retries on 5xx/timeouts/bad
+        // bodies. When its outcome is unknown the keys are searched before creating again.
+        auto r = impl_->CallParsed<internal::BatchResponse>(
+            "POST", target, internal::BuildTaskCreateBody(pending), false, false,
+            internal::ParseBatchResponse);
+        std::vector<TaskSpec> doubt;  // may exist: search
+        std::vector<TaskSpec> again;  // certainly not created: create again
+        std::optional<Error> cause;
+        if (!r.ok()) {
+          const Error& e = r.error();
+          if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kCancelled) return e;
+          cause = e;
+          // Sent and maybe applied (a transport that does not say so: any 5xx or no answer).
+          if (e.outcome_unknown || e.http_status >= 500 || e.http_status == 0) {
+            doubt = pending;
+          } else if (e.retryable && round < impl_->MaxAttempts()) {
+            again = pending;  // refused without acting (e.g. 429 after the transport's retries)
+          } else {
+            for (const auto& t : pending) by_key[t.key] = {t.key, "", false, e};
+          }
+        } else {
+          const auto& resp = r->second;
+          std::set<std::string> answered;
+          for (const auto& o : resp.results) {
+            auto k = o.Get("kam_task_key");
+            if (!k) continue;
+            answered.insert(*k);
+            by_key[*k] = {*k, o.id, true, std::nullopt};
+          }
+          for (const auto& t : pending) {
+            if (answered.count(t.key)) continue;
+            // Errors of a create name input indexes, not keys: take the first error.
+            Error e;
+            e.code = ErrorCode::kInternal;
+            e.message = "task " + t.key + " was not created";
+            if (!resp.errors.empty()) e = resp.errors.front().error;
+            e.endpoint = "POST " + target;
+            if (e.retryable) {
+              cause = e;
+              doubt.push_back(t);  // the CRM says not processed; search anyway, it is cheap
+            } else {
+              by_key[t.key] = {t.key, "", false, e};
             }
           }
         }
-        for (const auto& t : chunk) {
-          if (auto it = found.find(t.key); it != found.end()) {
-            by_key[t.key] = {t.key, it->second, true, std::nullopt};
-          } else {
-            Error x = e;
-            if (in_doubt) {
-              x.message += "; the task may or may not exist yet: the next write searches by "
-                           "key before creating";
+        if (!doubt.empty()) {
+          std::vector<std::string> keys;
+          for (const auto& t : doubt) keys.push_back(t.key);
+          auto found = FindTasksByKey(keys);
+          if (!found.ok()) {
+            for (const auto& t : doubt) {
+              Error x = *cause;
+              x.outcome_unknown = true;
               x.retryable = true;
+              x.message += "; the task may or may not exist yet (the key search failed too: " +
+                           found.error().message + "): the next write searches by key first";
+              by_key[t.key] = {t.key, "", false, x};
             }
+          } else {
+            std::map<std::string, std::string> id_of;
+            for (const auto& o : *found) {
+              if (auto k = o.Get("kam_task_key")) id_of.emplace(*k, o.id);
+            }
+            for (const auto& t : doubt) {
+              if (auto it = id_of.find(t.key); it != id_of.end()) {
+                by_key[t.key] = {t.key, it->second, true, std::nullopt};
+              } else {
+                again.push_back(t);
+              }
+            }
+          }
+        }
+        if (again.empty()) break;
+        if (round >= impl_->MaxAttempts()) {
+          for (const auto& t : again) {
+            Error x = *cause;
+            x.retryable = true;
+            x.code = ErrorCode::kUnavailable;
+            x.message += "; task " + t.key +
+                         " is not created (checked by key), the next run "
+                         "creates it";
             by_key[t.key] = {t.key, "", false, x};
           }
+          break;
         }
-        continue;
-      }
-      try {
-        auto resp = internal::ParseBatchResponse(r->second);
-        std::set<std::string> answered;
-        for (const auto& o : resp.results) {
-          auto k = o.Get("kam_task_key");
-          if (!k) continue;
-          answered.insert(*k);
-          by_key[*k] = {*k, o.id, true, std::nullopt};
+        if (Status s = impl_->transport->AwaitRetry(round); !s.ok()) {
+          for (const auto& t : again) by_key[t.key] = {t.key, "", false, s.error()};
+          break;
         }
-        for (const auto& t : chunk) {
-          if (answered.count(t.key)) continue;
-          Error e;
-          e.code = ErrorCode::kInternal;
-          e.endpoint = "POST " + target;
-          e.message = "task " + t.key + " was not created";
-          if (!resp.errors.empty()) {
-            e = resp.errors.front().error;
-            e.endpoint = "POST " + target;
-          }
-          by_key[t.key] = {t.key, "", false, e};
-        }
-      } catch (const std::exception& ex) {
-        return BadAnswer("POST " + target, ex.what());
+        pending = std::move(again);
       }
     }
   }

@@ -1,24 +1,76 @@
 // Small methods of the public value types (status.h, types.h).
-#include "kam/hubspot/status.h"
 #include "kam/hubspot/types.h"
+
+#include "kam/hubspot/status.h"
 #include "time_util.h"
 
 namespace kam::hubspot {
 
 const char* ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return "OK";
-    case ErrorCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case ErrorCode::kNotFound: return "NOT_FOUND";
-    case ErrorCode::kPermissionDenied: return "PERMISSION_DENIED";
-    case ErrorCode::kUnauthenticated: return "UNAUTHENTICATED";
-    case ErrorCode::kRateLimited: return "RATE_LIMITED";
-    case ErrorCode::kUnavailable: return "UNAVAILABLE";
-    case ErrorCode::kConflict: return "CONFLICT";
-    case ErrorCode::kCancelled: return "CANCELLED";
-    case ErrorCode::kInternal: return "INTERNAL";
+    case ErrorCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case ErrorCode::kNotFound:
+      return "NOT_FOUND";
+    case ErrorCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case ErrorCode::kUnauthenticated:
+      return "UNAUTHENTICATED";
+    case ErrorCode::kRateLimited:
+      return "RATE_LIMITED";
+    case ErrorCode::kUnavailable:
+      return "UNAVAILABLE";
+    case ErrorCode::kConflict:
+      return "CONFLICT";
+    case ErrorCode::kCancelled:
+      return "CANCELLED";
+    case ErrorCode::kInternal:
+      return "INTERNAL";
   }
   return "INTERNAL";
+}
+
+const char* ErrorClassName(ErrorClass c) {
+  switch (c) {
+    case ErrorClass::kRetryable:
+      return "retryable";
+    case ErrorClass::kPermanent:
+      return "permanent";
+    case ErrorClass::kAuth:
+      return "auth";
+    case ErrorClass::kQuota:
+      return "quota";
+    case ErrorClass::kUnavailable:
+      return "unavailable";
+    case ErrorClass::kCancelled:
+      return "cancelled";
+  }
+  return "permanent";
+}
+
+ErrorClass ClassOf(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kUnavailable:
+      return ErrorClass::kUnavailable;
+    case ErrorCode::kRateLimited:
+      return ErrorClass::kQuota;
+    case ErrorCode::kUnauthenticated:
+    case ErrorCode::kPermissionDenied:
+      return ErrorClass::kAuth;
+    case ErrorCode::kCancelled:
+      return ErrorClass::kCancelled;
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kNotFound:
+    case ErrorCode::kConflict:
+    case ErrorCode::kInternal:
+      break;
+  }
+  return e.retryable ? ErrorClass::kRetryable : ErrorClass::kPermanent;
+}
+
+bool StopsRun(ErrorClass c) {
+  return c == ErrorClass::kAuth || c == ErrorClass::kQuota || c == ErrorClass::kUnavailable ||
+         c == ErrorClass::kCancelled;
 }
 
 std::string Error::ToString() const {
@@ -75,11 +127,16 @@ bool ProvisionReport::has_conflicts() const {
 
 const char* ProvisionOutcomeName(ProvisionItem::Outcome outcome) {
   switch (outcome) {
-    case ProvisionItem::Outcome::kCreated: return "created";
-    case ProvisionItem::Outcome::kUnchanged: return "unchanged";
-    case ProvisionItem::Outcome::kUpdated: return "updated";
-    case ProvisionItem::Outcome::kConflict: return "conflict";
-    case ProvisionItem::Outcome::kFailed: return "failed";
+    case ProvisionItem::Outcome::kCreated:
+      return "created";
+    case ProvisionItem::Outcome::kUnchanged:
+      return "unchanged";
+    case ProvisionItem::Outcome::kUpdated:
+      return "updated";
+    case ProvisionItem::Outcome::kConflict:
+      return "conflict";
+    case ProvisionItem::Outcome::kFailed:
+      return "failed";
   }
   return "failed";
 }

@@ -1219,7 +1219,13 @@ class ApiImpl final : public Api {
     if (op == "read") {
       const json& inputs = Inputs(body, kAssocBatchMax);
       json results = json::array(), errors = json::array();
-      for (const auto& in : inputs) {
+      const auto mask = PartialMask(inputs.size());
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        const json& in = inputs[i];
+        if (mask[i]) {
+          errors.push_back(PartialError(in, i));
+          continue;
+        }
         auto id = ParseId(in.value("id", json()));
         if (!id || !portal_->LoadOfType(from, *id, false)) {
           errors.push_back(StandardError(

@@ -19,8 +19,6 @@ constexpr const char* kOwnerProperty = "hubspot_owner_id";
 StatusCode CodeOf(hubspot::ErrorCode code) {
   using C = hubspot::ErrorCode;
   switch (code) {
-    case C::kOk:
-      return StatusCode::kOk;
     case C::kInvalidArgument:
       return StatusCode::kInvalidArgument;
     case C::kNotFound:

@@ -264,6 +264,145 @@ TEST(Client, HonoursRetryAfter) {
   EXPECT_LT(clock->slept(), milliseconds(3100));
 }
 
+TEST(Client, HonoursRetryAfterGivenAsAnHttpDate) {
+  // The fake wall clock starts at 2026-01-01T00:00:00Z; the server asks to wait until 00:00:07.
+  TestServer server([](const ServerRequest& r) {
+    ServerReply reply;
+    if (r.index == 1) {
+      reply.status = 503;
+      reply.body = R"({"status":"error","message":"busy","category":"X","correlationId":"c"})";
+      reply.headers.push_back({"Retry-After", "Thu, 01 Jan 2026 00:00:07 GMT"});
+    }
+    return reply;
+  });
+  auto clock = std::make_shared<FakeClock>();
+  auto client = MakeClient(OptionsFor(server, clock));
+  auto r = client->Send(Get("/crm/v3/objects/companies"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_GE(clock->slept(), milliseconds(7000));
+  EXPECT_LT(clock->slept(), milliseconds(7100));
+}
+
+TEST(Client, ARetryAfterDateBeyondTheLimitIsReportedNotWaitedFor) {
+  TestServer server([](const ServerRequest&) {
+    ServerReply reply;
+    reply.status = 503;
+    reply.body = R"({"status":"error","message":"maintenance","category":"X","correlationId":"c"})";
+    reply.headers.push_back({"Retry-After", "Thu, 01 Jan 2026 01:00:00 GMT"});
+    return reply;
+  });
+  auto clock = std::make_shared<FakeClock>();
+  auto client = MakeClient(OptionsFor(server, clock));
+  auto r = client->Send(Get("/crm/v3/objects/companies"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().attempts, 1);
+  EXPECT_EQ(r.error().retry_after_ms, 3'600'000);
+  EXPECT_TRUE(r.error().retryable);
+  EXPECT_EQ(server.requests_seen(), 1);
+}
+
+// Each transient status is retried for a request safe to repeat and succeeds on the next attempt.
+TEST(Client, RetriesEveryTransientStatusForARequestSafeToRepeat) {
+  for (int status : {429, 500, 502, 503, 504}) {
+    TestServer server([status](const ServerRequest& r) {
+      ServerReply reply;
+      if (r.index == 1) {
+        reply.status = status;
+        reply.body = R"({"status":"error","message":"transient","correlationId":"c"})";
+      } else {
+        reply.body = R"({"results":[]})";
+      }
+      return reply;
+    });
+    auto client = MakeClient(OptionsFor(server, std::make_shared<FakeClock>()));
+    auto r = client->Send(Post("/crm/v3/objects/companies/batch/read", "{}", true));
+    ASSERT_TRUE(r.ok()) << status << ": " << r.error().message;
+    EXPECT_EQ(r->attempts, 2) << status;
+    EXPECT_EQ(server.requests_seen(), 2) << status;
+  }
+}
+
+TEST(Client, ReportsA500OnAnUnsafeRequestAsAnUnknownOutcomeWithoutRetrying) {
+  TestServer server([](const ServerRequest&) {
+    ServerReply reply;
+    reply.status = 500;
+    reply.body = R"({"status":"error","message":"oops","correlationId":"c"})";
+    return reply;
+  });
+  auto client = MakeClient(OptionsFor(server, std::make_shared<FakeClock>()));
+  auto r = client->Send(Post("/crm/v3/objects/tasks/batch/create", "{}", false));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 500);
+  EXPECT_EQ(r.error().attempts, 1);
+  EXPECT_TRUE(r.error().retryable);
+  EXPECT_TRUE(r.error().outcome_unknown);
+  EXPECT_EQ(server.requests_seen(), 1);
+}
+
+TEST(Client, ATimeoutOfARequestSafeToRepeatIsRetriedAndThenSucceeds) {
+  TestServer server([](const ServerRequest& r) {
+    if (r.index == 1) return ServerReply::Hang();
+    return ServerReply{};
+  });
+  ClientOptions o = OptionsFor(server, std::make_shared<FakeClock>());
+  o.timeouts.read = milliseconds(200);
+  auto client = MakeClient(o);
+  auto r = client->Send(Post("/crm/v3/objects/companies/search", "{}", true));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_EQ(client->Snapshot().timeouts, 1u);
+}
+
+TEST(Client, StopsRetryingOnceTheRunsRetryBudgetIsSpent) {
+  TestServer server([](const ServerRequest&) {
+    ServerReply reply;
+    reply.status = 503;
+    reply.body = R"({"status":"error","message":"down","correlationId":"c"})";
+    return reply;
+  });
+  ClientOptions o = OptionsFor(server, std::make_shared<FakeClock>());
+  o.retry.budget_fixed = 3;
+  o.retry.budget_per_call = 0.5;  // 3 + 0.5 x calls started
+  o.retry.max_attempts = 10;
+  auto client = MakeClient(o);
+  // Call 1: allowed 3.5 retries -> 3 retries, 4 attempts.
+  auto r = client->Send(Get("/crm/v3/objects/companies"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().attempts, 4);
+  EXPECT_TRUE(r.error().retry_budget_spent);
+  EXPECT_TRUE(r.error().retryable);
+  EXPECT_NE(r.error().message.find("retry budget"), std::string::npos);
+  // Call 2: allowed 4 -> one more retry.
+  auto r2 = client->Send(Get("/crm/v3/objects/companies"));
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.error().attempts, 2);
+  // The caller's own retries draw from the same budget.
+  auto b = client->BackoffForRetry(1);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.error().kind, ErrorKind::kRetryBudget);
+  EXPECT_TRUE(b.error().retryable);
+  Counters c = client->Snapshot();
+  EXPECT_EQ(c.retries, 4u);
+  EXPECT_EQ(c.retry_budget_refusals, 3u);
+  // A new run (ResetCounters) has a fresh budget.
+  client->ResetCounters();
+  EXPECT_TRUE(client->BackoffForRetry(1).ok());
+  EXPECT_EQ(client->Snapshot().retries, 1u);
+}
+
+TEST(Client, BackoffForRetryWaitsTheJitteredBackoff) {
+  TestServer server([](const ServerRequest&) { return ServerReply{}; });
+  auto clock = std::make_shared<FakeClock>();
+  ClientOptions o = OptionsFor(server, clock);
+  o.retry.initial_delay = milliseconds(400);
+  o.retry.jitter = 0.5;
+  auto client = MakeClient(o);
+  ASSERT_TRUE(client->BackoffForRetry(2).ok());  // 800 ms, jittered into [400, 800]
+  EXPECT_GE(clock->slept(), milliseconds(400));
+  EXPECT_LE(clock->slept(), milliseconds(800));
+}
+
 TEST(Client, BacksOffOnA429AndRetriesEvenAnUnsafeRequest) {
   TestServer server([](const ServerRequest& r) {
     ServerReply reply;

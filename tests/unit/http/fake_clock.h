@@ -26,11 +26,23 @@ class FakeClock final : public Clock {
     std::lock_guard lock(mu_);
     return slept_;
   }
+  // Wall time moves with Now(): it starts at `wall_start` (default 2026-01-01T00:00:00Z).
+  std::chrono::system_clock::time_point WallNow() override {
+    std::lock_guard lock(mu_);
+    return wall_start_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                             now_ - (TimePoint{} + std::chrono::hours(1000)));
+  }
+  void SetWallStart(std::chrono::system_clock::time_point t) {
+    std::lock_guard lock(mu_);
+    wall_start_ = t;
+  }
 
  private:
   std::mutex mu_;
   TimePoint now_ = TimePoint{} + std::chrono::hours(1000);
   Duration slept_{};
+  std::chrono::system_clock::time_point wall_start_ =
+      std::chrono::system_clock::time_point{} + std::chrono::seconds(1767225600);
 };
 
 }  // namespace kam::http::testing

@@ -103,10 +103,13 @@ TEST(RetryPolicy, NeverRetriesClientErrors) {
 
 TEST(RetryPolicy, ServerErrorsOutsideTheConfiguredListAreNotRetried) {
   RetryPolicy policy(RetryOptions{});
-  EXPECT_FALSE(policy.ShouldRetry(StatusError(500), true, 1));
-  RetryOptions with500;
-  with500.retry_statuses.push_back(500);
-  EXPECT_TRUE(RetryPolicy(with500).ShouldRetry(StatusError(500), true, 1));
+  EXPECT_TRUE(policy.ShouldRetry(StatusError(500), true, 1));  // 500 is in the default list
+  EXPECT_FALSE(policy.ShouldRetry(StatusError(500), false, 1));
+  EXPECT_FALSE(policy.ShouldRetry(StatusError(501), true, 1));
+  RetryOptions without500;
+  without500.retry_statuses = {429, 503};
+  EXPECT_FALSE(RetryPolicy(without500).ShouldRetry(StatusError(500), true, 1));
+  EXPECT_TRUE(RetryPolicy(without500).ShouldRetry(StatusError(503), true, 1));
 }
 
 TEST(RetryPolicy, RetriesTimeoutsAndDropsOnlyWhenSafeOrNothingWasSent) {

@@ -76,11 +76,39 @@ TEST(Redaction, HidesTokensInTextAndFlagsSensitiveHeaders) {
   EXPECT_FALSE(IsSensitiveHeader("Content-Type"));
 }
 
-TEST(ParseRetryAfter, ReadsDeltaSecondsOnly) {
+TEST(ParseRetryAfter, ReadsDeltaSeconds) {
   EXPECT_EQ(ParseRetryAfterMs("2"), 2000);
   EXPECT_EQ(ParseRetryAfterMs(" 0 "), 0);
-  EXPECT_FALSE(ParseRetryAfterMs("Wed, 21 Oct 2015 07:28:00 GMT").has_value());
+  EXPECT_EQ(ParseRetryAfterMs("999999"), 86'400'000);  // capped at one day
   EXPECT_FALSE(ParseRetryAfterMs("-1").has_value());
+  EXPECT_FALSE(ParseRetryAfterMs("").has_value());
+  EXPECT_FALSE(ParseRetryAfterMs("soon").has_value());
+}
+
+TEST(ParseHttpDate, ReadsTheThreeFormsOfRfc9110) {
+  // 1994-11-06T08:49:37Z = 784111777.
+  EXPECT_EQ(ParseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
+  EXPECT_EQ(ParseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"), 784111777);
+  EXPECT_EQ(ParseHttpDate("Sun Nov  6 08:49:37 1994"), 784111777);
+  EXPECT_EQ(ParseHttpDate("Wed, 21 Oct 2015 07:28:00 GMT"), 1445412480);
+  EXPECT_EQ(ParseHttpDate("Thu, 01 Jan 1970 00:00:00 GMT"), 0);
+  EXPECT_EQ(ParseHttpDate("Tue, 29 Feb 2028 23:59:59 GMT"), 1835481599);
+  EXPECT_FALSE(ParseHttpDate("Sun, 06 Nov 1994 08:49:37 CET").has_value());
+  EXPECT_FALSE(ParseHttpDate("Sun, 06 Foo 1994 08:49:37 GMT").has_value());
+  EXPECT_FALSE(ParseHttpDate("Sun, 06 Nov 1994 25:49:37 GMT").has_value());
+  EXPECT_FALSE(ParseHttpDate("06 Nov 1994").has_value());
+}
+
+TEST(ParseRetryAfter, TurnsAnHttpDateIntoTheDelayFromNow) {
+  const auto now = std::chrono::system_clock::time_point{} + std::chrono::seconds(1445412480);
+  EXPECT_EQ(ParseRetryAfterMs("Wed, 21 Oct 2015 07:28:07 GMT", now), 7000);
+  EXPECT_EQ(
+      ParseRetryAfterMs("Wed, 21 Oct 2015 07:28:00 GMT", now + std::chrono::milliseconds(250)),
+      0);  // in the past: retry now
+  EXPECT_EQ(ParseRetryAfterMs("Wednesday, 21-Oct-15 07:29:00 GMT", now), 60000);
+  EXPECT_EQ(ParseRetryAfterMs("Thu, 22 Oct 2015 07:28:00 GMT", now + std::chrono::seconds(1)),
+            86'399'000);
+  EXPECT_EQ(ParseRetryAfterMs("Sat, 24 Oct 2015 07:28:00 GMT", now), 86'400'000);
 }
 
 }  // namespace

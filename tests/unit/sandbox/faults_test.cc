@@ -47,8 +47,9 @@ TEST_F(FaultsApi, InjectedErrorsHaveHubSpotBodiesAndRateLimitOnesTheTenSecondlyP
 TEST_F(FaultsApi, DroppedConnectionsAndMalformedBodiesStillApplyTheWrite) {
   ASSERT_EQ(server_->SetFaults("drop=1@/crm/v3/objects/companies/batch"), "");
   const auto ids = CompanyIds(1);
-  Reply d = client().Post("/crm/v3/objects/companies/batch/update",
-                          {{"inputs", json::array({{{"id", ids[0]}, {"properties", {{"nps", "77"}}}}})}});
+  Reply d =
+      client().Post("/crm/v3/objects/companies/batch/update",
+                    {{"inputs", json::array({{{"id", ids[0]}, {"properties", {{"nps", "77"}}}}})}});
   EXPECT_EQ(d.status, 0);  // no answer
   ASSERT_EQ(server_->SetFaults("malformed=1@/crm/v3/objects/companies/"), "");
   Reply m = client().Get("/crm/v3/objects/companies/" + ids[0] + "?properties=nps");
@@ -80,6 +81,36 @@ TEST_F(FaultsApi, PartialFaultsFailSomeBatchInputsWith207AndLeaveThemUnapplied) 
     EXPECT_NE(g.json()["properties"]["nps"], "5") << "failed input " << id << " was applied";
     ASSERT_EQ(server_->SetFaults("partial=1"), "");
   }
+}
+
+TEST_F(FaultsApi, PartialFaultsFailSomeAssociationReadInputsAndAreCountedByKind) {
+  const auto ids = CompanyIds(10);
+  json inputs = json::array();
+  for (const auto& id : ids) inputs.push_back({{"id", id}});
+  const json body = {{"inputs", inputs}};
+  Reply clean = client().Post("/crm/v4/associations/companies/deals/batch/read", body);
+  ASSERT_EQ(clean.status, 200) << clean.body;
+  ASSERT_EQ(server_->SetFaults("partial=1"), "");
+  Reply r = client().Post("/crm/v4/associations/companies/deals/batch/read", body);
+  ASSERT_EQ(r.status, 207) << r.body;
+  json b = r.json();
+  const size_t failed = b["numErrors"];
+  EXPECT_GE(failed, 1u);
+  EXPECT_EQ(b["results"].size() + failed, 10u);
+  for (const auto& e : b["errors"]) {
+    EXPECT_EQ(e["category"], "RATE_LIMITS");
+    ASSERT_EQ(e["context"]["ids"].size(), 1u);
+  }
+  // What did come back is what a clean read gives for those companies.
+  std::map<std::string, json> clean_to;
+  for (const auto& x : clean.json()["results"]) clean_to[x["from"]["id"]] = x["to"];
+  for (const auto& x : b["results"]) EXPECT_EQ(x["to"], clean_to[x["from"]["id"]]);
+  EXPECT_EQ(client().Get("/_sandbox/counters").json()["faults_by_kind"]["partial"], 1);
+  ASSERT_EQ(server_->SetFaults("500=1"), "");
+  EXPECT_EQ(client().Get("/crm/v3/objects/companies?limit=1").status, 500);
+  json by_kind = client().Get("/_sandbox/counters").json()["faults_by_kind"];
+  EXPECT_EQ(by_kind["500"], 1);
+  EXPECT_EQ(by_kind["partial"], 1);
 }
 
 TEST_F(FaultsApi, SlowFaultsDelayTheAnswer) {

@@ -33,7 +33,14 @@ class Client {
   // (error.h). A 401/403/404/409/400 is never retried.
   Result<Response> Send(const Request& request);
 
-  // Per-run figures since creation or the last ResetCounters().
+  // For a retry the caller decides on (a 2xx body that does not parse, the failed inputs of a
+  // 207): takes one retry from the run's budget, counts it, and waits the jittered backoff of
+  // retry number `retry` (1 = first), at least `retry_after_ms` when >= 0, polling the cancel
+  // hook. Errors: kRetryBudget (retryable, retry_budget_spent) when the budget is spent,
+  // kCancelled when cancelled while waiting.
+  Status BackoffForRetry(int retry, int64_t retry_after_ms = -1);
+
+  // Per-run figures since creation or the last ResetCounters(); also restarts the retry budget.
   Counters Snapshot() const;
   void ResetCounters();
 

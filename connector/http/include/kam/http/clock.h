@@ -19,6 +19,10 @@ class Clock {
   // Waits for `d` (a fake clock just advances). The client never sleeps longer than 50 ms per
   // call, so the cancel hook is polled in between. Must be thread-safe.
   virtual void SleepFor(Duration d) = 0;
+  // Wall-clock time, only to turn an HTTP-date Retry-After into a delay.
+  virtual std::chrono::system_clock::time_point WallNow() {
+    return std::chrono::system_clock::now();
+  }
 };
 
 // The real steady clock; a process-wide instance.

@@ -26,6 +26,7 @@ enum class ErrorKind {
   kInvalidArgument,   // bad URL, bad options, insecure TLS for a non-loopback host, ...
   kInvalidResponse,   // the body is not the JSON the caller expected
   kInternal,          // a bug or an unexpected library exception
+  kRetryBudget,       // a retry was needed but the run's retry budget is spent (retryable)
 };
 
 const char* ToString(ErrorKind kind);
@@ -45,13 +46,19 @@ struct Error {
   std::string method;           // "GET", "POST", ... of the failed request
   std::string endpoint;         // method + path template, e.g. "GET /crm/v3/objects/companies/{id}"
   int attempts = 0;             // how many times the request was sent
-  std::string body;             // the raw response body (truncated to 64 KiB); empty if none
+  // The run's retry budget (RetryOptions::budget_*) was spent: not retried although it could
+  // have been. retryable stays true: a later run may succeed.
+  bool retry_budget_spent = false;
+  // The request was sent and may have been applied although no usable answer came back
+  // (timeout or dropped connection after sending, 5xx). Only meaningful for writes.
+  bool outcome_unknown = false;
+  std::string body;  // the raw response body (truncated to 64 KiB); empty if none
 };
 
 // Builds the CRM-facing fields of an Error from a non-2xx HubSpot response: parses the JSON
 // error body (message, category or errorType, subCategory, correlationId, policyName); a body
 // that is not JSON leaves them empty and keeps the raw text. Sets kind (kHttpStatus or
-// kRateLimited), http_status, retryable (429, 477, 502, 503, 504 and other 5xx) and body.
+// kRateLimited), http_status, retryable (429, 477 and every 5xx) and body.
 // message is filled with a generic sentence that the client later completes with the endpoint.
 Error ErrorFromResponse(int http_status, std::string_view body,
                         std::string_view correlation_header = {});

@@ -71,11 +71,19 @@ struct RetryOptions {
   std::chrono::milliseconds max_delay{30'000};
   double multiplier = 2.0;
   double jitter = 0.5;
-  // A Retry-After longer than this is not waited for: the call fails with retry_after_ms set.
+  // A Retry-After (delta seconds or an HTTP date) longer than this is not waited for: the call
+  // fails with retry_after_ms set.
   std::chrono::milliseconds max_retry_after{120'000};
   // HTTP statuses retried for requests marked idempotent. 429 and 477 are also retried for
   // requests that are not (the server refused them without acting on them).
-  std::vector<int> retry_statuses{429, 477, 502, 503, 504};
+  std::vector<int> retry_statuses{429, 477, 500, 502, 503, 504};
+  // The run's retry budget: at most budget_fixed + budget_per_call x (calls started) retries in
+  // total (every retry of Send() plus those the caller asks for with Client::BackoffForRetry,
+  // e.g. a malformed body or the failed inputs of a 207). Once spent, a call that would be
+  // retried fails instead (retryable, retry_budget_spent): the run stops and the next run
+  // resumes. Counted from creation or the last ResetCounters(). budget_fixed < 0 = unlimited.
+  int64_t budget_fixed = 100;
+  double budget_per_call = 0.25;
   // Seed of the jitter RNG (deterministic tests).
   uint64_t seed = 0x6b616d2d68747470ULL;
 };

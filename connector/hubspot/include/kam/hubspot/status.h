@@ -12,22 +12,38 @@
 
 namespace kam::hubspot {
 
-// What kind of failure; the names follow the KAM_ status codes of kam/addin.h so the engine maps
-// them one to one (kOk = KAM_OK, kInvalidArgument = KAM_INVALID_ARGUMENT, ...).
+// What kind of failure. The connector's own codes: they do not follow the KAM_ status numbers
+// of kam/addin.h (the engine maps them, via ClassOf() below or by name).
 enum class ErrorCode {
-  kOk = 0,
-  kInvalidArgument = 1,    // 400 VALIDATION_ERROR, a bad option, a malformed CRM answer
-  kNotFound = 2,           // 404 OBJECT_NOT_FOUND
-  kPermissionDenied = 3,   // 403 MISSING_SCOPES
-  kUnauthenticated = 4,    // 401 INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION, no token
-  kRateLimited = 5,        // 429 after the retries, or the daily reserve is reached
-  kUnavailable = 6,        // 5xx, timeouts, dropped connections after the retries
-  kConflict = 7,           // 409 CONFLICT
-  kCancelled = 8,          // the cancel hook said stop
-  kInternal = 9,           // a bug or an unexpected answer shape
+  kUnavailable,       // 5xx, timeouts, dropped connections, malformed answers after the
+                      // retries, or the run's retry budget spent
+  kRateLimited,       // 429 after the retries, or the daily reserve is reached
+  kUnauthenticated,   // 401 INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION, no token
+  kPermissionDenied,  // 403 MISSING_SCOPES
+  kInvalidArgument,   // 400 VALIDATION_ERROR, a bad option or input
+  kNotFound,          // 404 OBJECT_NOT_FOUND
+  kConflict,          // 409 CONFLICT
+  kCancelled,         // the cancel hook said stop
+  kInternal,          // a bug or an unexpected answer shape
+};
+
+// What the caller should do about an error: the classification the engine maps to its own
+// status (see ClassOf).
+enum class ErrorClass {
+  kRetryable,    // this call or record failed for now and the CRM says a retry may help; the
+                 // run can go on, the next run tries again
+  kPermanent,    // the request or record is wrong (400, 404, 409, an unexpected answer shape):
+                 // repeating it as is fails again; other records go on
+  kAuth,         // 401 / 403: stop the run, the admin must fix the token or the app's scopes
+  kQuota,        // 429 after the retries, daily quota or reserve reached: stop the run, resume
+                 // after retry_after_ms (or the next scheduled run)
+  kUnavailable,  // the CRM is failing or unreachable after the retries, or the run's retry
+                 // budget is spent: stop the run; resumable (the next run goes on from here)
+  kCancelled,    // the host cancelled
 };
 
 const char* ErrorCodeName(ErrorCode code);
+const char* ErrorClassName(ErrorClass c);
 
 // One failed call (or one failed record inside a 207).
 struct Error {
@@ -40,9 +56,22 @@ struct Error {
   std::string endpoint;        // "POST /crm/v3/objects/companies/search"
   bool retryable = false;
   int64_t retry_after_ms = -1;  // -1 = none given
+  // A write that was sent and may have been applied although no usable answer came back
+  // (timeout or dropped connection after sending, 5xx, an unreadable 2xx body). The engine
+  // must look before repeating a non-idempotent write (e.g. search a task's key).
+  bool outcome_unknown = false;
+  // The run's retry budget was spent (kam::http RetryOptions::budget_*).
+  bool retry_budget_spent = false;
 
   std::string ToString() const;  // one line for logs and reports
 };
+
+// kUnavailable -> kUnavailable; kRateLimited -> kQuota; kUnauthenticated, kPermissionDenied ->
+// kAuth; kCancelled -> kCancelled; any other code -> kRetryable when `retryable`, else
+// kPermanent.
+ErrorClass ClassOf(const Error& error);
+// Whether an error of this class ends the run (kAuth, kQuota, kUnavailable, kCancelled).
+bool StopsRun(ErrorClass c);
 
 // Success or an Error.
 class Status {

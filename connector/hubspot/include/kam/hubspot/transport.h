@@ -24,7 +24,7 @@ struct HttpCall {
   std::string body;    // JSON (or form-encoded for the OAuth token call); empty = none
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Authorization
-  bool idempotent = false;  // safe to repeat (reads, searches, same-value updates, upserts)
+  bool idempotent = false;   // safe to repeat (reads, searches, same-value updates, upserts)
   bool search_lane = false;  // CRM search: 5 requests/s bucket
   bool unpaced = false;      // OAuth token endpoint
   std::string endpoint;      // counter name; empty = derived from the target
@@ -38,10 +38,11 @@ struct HttpReply {
 
 // API usage of one run (from the http layer's counters).
 struct ApiUsage {
-  int64_t requests = 0;          // requests sent, retries included
+  int64_t requests = 0;  // requests sent, retries included
   int64_t retries = 0;
-  int64_t rate_limited = 0;      // 429 answers received
-  int64_t failed = 0;            // calls that ended in an error
+  int64_t retry_budget_refusals = 0;  // retries refused because the run's budget was spent
+  int64_t rate_limited = 0;           // 429 answers received
+  int64_t failed = 0;                 // calls that ended in an error
   int64_t bytes_sent = 0;
   int64_t bytes_received = 0;
   int64_t daily_remaining = -1;  // X-HubSpot-RateLimit-Daily-Remaining as last seen; -1 unknown
@@ -57,6 +58,11 @@ class Transport {
   // Sends one call. Non-2xx answers come back as an Error with http_status, the CRM's category,
   // message and correlation id filled; transport failures as an Error with http_status 0.
   virtual Result<HttpReply> Send(const HttpCall& call) = 0;
+  // For a retry the adapter decides on (a 2xx body that does not parse or lacks required
+  // fields, the failed inputs of a 207): takes one retry from the run's retry budget and waits
+  // the backoff of retry number `retry` (1 = first). An Error (kUnavailable with
+  // retry_budget_spent, or kCancelled) means: do not retry. Default: no wait, no budget.
+  virtual Status AwaitRetry(int /*retry*/) { return {}; }
   virtual ApiUsage Usage() const { return {}; }
   virtual void ResetUsage() {}
   // The account's UTC offset, for the daily quota reset; default: ignored.
