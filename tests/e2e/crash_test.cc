@@ -7,6 +7,7 @@
 // own tasks untouched), the outbox empty, and one more sync must write nothing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -32,8 +33,16 @@ json CrashConfig() { return {{"batch_size", 10}}; }
 // One chain on `sandbox` (reset to its seed): fresh state, provision, [a full sync and people's
 // edits], then `kills` runs of `kam sync` each SIGKILLed after a seeded random delay in
 // (0, 1.2 × the reference run's duration), then a sync to completion and the checks.
+//
+// `scale` (per caller, starts at 1) stretches the delays: on a loaded machine runs take longer
+// than the reference did, and kills would all land early (pull, facts) instead of across the
+// run. A chain in which no run finished before its kill stretches it, one in which more than a
+// third finished shrinks it.
 void KillChain(Sandbox& sandbox, const Reference& ref, bool incremental, std::mt19937_64& rng,
-               int kills, KillStats* stats) {
+               int kills, KillStats* stats, double* scale = nullptr) {
+  double unit = 1.0;
+  if (scale == nullptr) scale = &unit;
+  const int finished_before = stats->finished_first;
   ++stats->chains;
   sandbox.Reset();
   Workspace ws(sandbox, CrashConfig());
@@ -48,8 +57,8 @@ void KillChain(Sandbox& sandbox, const Reference& ref, bool incremental, std::mt
     std::uniform_real_distribution<double> when(0.02, 1.2);
     std::string moments;
     for (int k = 0; k < kills; ++k) {
-      const auto delay =
-          std::chrono::milliseconds(static_cast<int64_t>(when(rng) * ref.seconds * 1000.0));
+      const auto delay = std::chrono::milliseconds(
+          static_cast<int64_t>(when(rng) * ref.seconds * *scale * 1000.0));
       Child c(ws.Kam({"sync"}), ws.io_dir());
       if (c.WaitFor(delay)) {
         Outcome o = c.Finish();
@@ -61,6 +70,9 @@ void KillChain(Sandbox& sandbox, const Reference& ref, bool incremental, std::mt
       }
       moments += " " + std::to_string(delay.count()) + "ms";
     }
+    const int finished = stats->finished_first - finished_before;
+    if (finished == 0) *scale = std::min(*scale * 1.3, 8.0);
+    if (finished * 3 > kills) *scale = std::max(*scale / 1.3, 0.5);
     Outcome last = ws.RunKam({"--json", "sync"});
     if (last.exit_code != 0) {
       fail("the sync after the kills (at" + moments + ") failed: " + last.Describe());
@@ -166,13 +178,14 @@ TEST_F(Crash, SOAK_AThousandKillsAtRandomMomentsNeverLoseOrDuplicateAWrite) {
   const auto start = std::chrono::steady_clock::now();
   auto work = [&](int w) {
     std::mt19937_64 rng(1000 + w);
+    double scale = 1.0;
     std::map<uint64_t, std::unique_ptr<Sandbox>> sandboxes;  // by seed, this worker's own
     for (size_t i = static_cast<size_t>(w); kills.load() < target; i += workers) {
       const Portal& p = portals[i % portals.size()];
       auto& sb = sandboxes[p.seed];
       if (!sb) sb = std::make_unique<Sandbox>(SandboxSpec{kAccounts, p.seed, ""});
       KillStats one;
-      KillChain(*sb, p.ref, p.incremental, rng, per_chain, &one);
+      KillChain(*sb, p.ref, p.incremental, rng, per_chain, &one, &scale);
       kills += one.kills;
       std::lock_guard<std::mutex> lock(mu);
       total.chains += one.chains;
