@@ -128,6 +128,7 @@ Error SalesforceClient::Impl::MapHttpError(const kam::http::Error& h,
       break;
     case K::kTimeout:
     case K::kConnection:
+    case K::kRetryBudget:  // the run's retry budget is spent: stop, resume in the next run
       e.error_class = ErrorClass::kUnavailable;
       break;
     case K::kCancelled:
