@@ -7,6 +7,7 @@
 #define KAM_RULES_RULES_H_
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -358,6 +359,36 @@ struct EvalSummary {
 };
 Status EvalFile(const RuleSet& rules, const std::string& input_path, std::ostream* output,
                 EvalSummary* summary);
+
+// ---- The one evaluation pipeline (shared by EvalFile / `kam rules eval` and the sync) ----
+
+// Visits every account of a portfolio, in a stable order; a non-ok Status from `visit` stops the
+// visit and must be returned. `where` locates the account in messages (file:line, a CRM id).
+using AccountVisitor = std::function<Status(const Account& account, std::string_view where)>;
+using AccountSource = std::function<Status(const AccountVisitor& visit)>;
+// Receives each account's full result (moved; the sink may keep it).
+using ResultSink = std::function<Status(AccountResult&& result, std::string_view where)>;
+
+struct PortfolioEvalOptions {
+  size_t expected_accounts = 0;   // reservation hint
+  size_t max_capped_listed = 1000;  // capped accounts listed in the summary (all are counted)
+  // An account whose evaluation fails: return ok to leave it out and go on, or an error to stop.
+  // Unset: the first failure stops the run (located at `where`).
+  std::function<Status(const Account& account, std::string_view where, const Status& error)>
+      on_error;
+  // false: results carry no per-criterion inputs and no next-tier changes (the hint stays);
+  // the sync keeps every result, and the inputs would dominate its memory.
+  bool keep_inputs = true;
+};
+
+// Evaluates every account of `source` (pass 1: criteria, score, tier by score), runs the
+// portfolio pass (rank, Pareto, tier capacities per owner and in total) and fills `summary`
+// (accounts, sum of scores, bench digest, portfolio). When `sink` is set, visits `source` a second
+// time and hands each evaluated account's full result to it, with rank, pareto, final_tier and
+// capped_reason set and health and tasks evaluated with kam.tier = the tier after capacities.
+// `source` must visit the same accounts in the same order both times.
+Status EvaluatePortfolio(const RuleSet& rules, const AccountSource& source, const ResultSink& sink,
+                         const PortfolioEvalOptions& options, EvalSummary* summary);
 
 }  // namespace kam::rules
 
