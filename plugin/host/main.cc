@@ -26,6 +26,7 @@ constexpr int kExitInvalid = 3;
 constexpr int kExitAuth = 4;
 constexpr int kExitRateLimited = 5;
 constexpr int kExitUnavailable = 6;
+constexpr int kExitWriteErrors = 7;  // sync ran to the end, but some writes failed
 
 int ExitCodeFor(int32_t status) {
   switch (status) {
@@ -206,7 +207,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", g.verbose, "More log output (repeat for debug)");
   app.footer(
       "Exit codes: 0 ok, 1 failure, 2 usage, 3 config or rules invalid, 4 CRM authentication,\n"
-      "5 rate limit or quota, 6 CRM unavailable.\n"
+      "5 rate limit or quota, 6 CRM unavailable, 7 sync finished with write errors.\n"
       "Secrets: environment variable (e.g. KAM_HUBSPOT_TOKEN) or NAME_FILE naming a 0600 file.");
 
   json request = json::object();
@@ -305,6 +306,7 @@ int main(int argc, char** argv) {
   sync->callback([&] {
     op = dry_run ? "dry_run" : "sync";
     request = {{"full", full}};
+    if (!dry_run) problems_exit = kExitWriteErrors;  // "ok": false = write errors
   });
   app.add_subcommand("provision", "Create the add-in's CRM properties (idempotent)")
       ->callback([&] { op = "provision"; });

@@ -2,12 +2,16 @@
 // hubspot::. Translates the port's records, tasks and errors to and from HubSpot's.
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "config.h"
 #include "crm.h"
+#include "kam/http/options.h"
 #include "kam/http/redact.h"
 #include "kam/hubspot/client.h"
+#include "kam/hubspot/transport.h"
 #include "operation.h"
 
 namespace kam::engine {
@@ -115,8 +119,15 @@ ProvisionItem::Outcome OutcomeOf(hubspot::ProvisionItem::Outcome o) {
 
 class HubSpotCrm final : public Crm {
  public:
-  HubSpotCrm(std::unique_ptr<hubspot::HubSpotClient> client, std::string task_type)
-      : client_(std::move(client)), task_type_(std::move(task_type)) {}
+  HubSpotCrm(std::unique_ptr<hubspot::HubSpotClient> client,
+             std::shared_ptr<hubspot::Transport> transport, const EngineConfig& cfg,
+             SecretFn get_secret)
+      : client_(std::move(client)),
+        transport_(std::move(transport)),
+        task_type_(cfg.task_type),
+        api_version_(cfg.hubspot.api_version),
+        token_secret_(cfg.hubspot.token_secret),
+        get_secret_(std::move(get_secret)) {}
 
   std::string_view Name() const override { return "hubspot"; }
 
@@ -278,6 +289,9 @@ class HubSpotCrm final : public Crm {
     }
     auto r = client_->Provision(hs);
     if (!r.ok()) return ErrorOf(r.error());
+    // Read every property back: what the CRM holds now, not what the create calls said.
+    auto found = VerifyProperties(spec);
+    if (!found.ok()) return found.error();
     ProvisionReport out;
     out.task_key_unique = r->task_key_unique;
     for (const auto& p : spec.properties) {
@@ -294,6 +308,7 @@ class HubSpotCrm final : public Crm {
         item.detail = it.detail;
         item.outcome = OutcomeOf(it.outcome);
       }
+      ReadBack(*found, &item);
       out.items.push_back(std::move(item));
     }
     // The task-key property is the port's own: reported last.
@@ -307,15 +322,48 @@ class HubSpotCrm final : public Crm {
       key.detail = it.detail;
       key.outcome = OutcomeOf(it.outcome);
     }
+    ReadBack(*found, &key);
     out.items.push_back(std::move(key));
+    out.task_key_unique = out.task_key_unique && found->task_key_unique;
     return out;
   }
 
-  CrmResult<ProvisionReport> VerifyProperties(const ProvisionSpec&) override {
-    CrmError e;
-    e.code = StatusCode::kUnimplemented;
-    e.message = "verifying properties is not implemented for HubSpot yet";
-    return e;
+  CrmResult<ProvisionReport> VerifyProperties(const ProvisionSpec& spec) override {
+    auto companies = PropertyTypes("companies");
+    if (!companies.ok()) return companies.error();
+    auto tasks = PropertyTypes("tasks");
+    if (!tasks.ok()) return tasks.error();
+    ProvisionReport out;
+    auto check = [](const std::map<std::string, nlohmann::json>& have, CrmObject object,
+                    const std::string& name, const std::string& type) {
+      ProvisionItem item;
+      item.object = object;
+      item.name = name;
+      auto it = have.find(name);
+      if (it == have.end()) {
+        item.outcome = ProvisionItem::Outcome::kMissing;
+        item.detail = "the " + std::string(object == CrmObject::kTask ? "task" : "company") +
+                      " property " + name + " does not exist in HubSpot: run `kam provision`";
+        return item;
+      }
+      item.type_found = it->second.value("type", "");
+      if (item.type_found != type) {
+        item.outcome = ProvisionItem::Outcome::kConflict;
+        item.detail = "exists with type '" + item.type_found + "', the add-in needs '" + type +
+                      "': rename or delete it in HubSpot, then run `kam provision`";
+        return item;
+      }
+      item.outcome = ProvisionItem::Outcome::kUnchanged;
+      return item;
+    };
+    for (const auto& p : spec.properties) {
+      out.items.push_back(
+          check(p.object == CrmObject::kTask ? *tasks : *companies, p.object, p.name, p.type));
+    }
+    out.items.push_back(check(*tasks, CrmObject::kTask, hubspot::kTaskKeyProperty, "string"));
+    auto key = tasks->find(hubspot::kTaskKeyProperty);
+    out.task_key_unique = key != tasks->end() && key->second.value("hasUniqueValue", false);
+    return out;
   }
 
   CrmUsage Usage() const override {
@@ -368,8 +416,64 @@ class HubSpotCrm final : public Crm {
     return s;
   }
 
+  // The property definitions of one object type, by name (one GET, retried by the transport).
+  CrmResult<std::map<std::string, nlohmann::json>> PropertyTypes(const std::string& object) {
+    hubspot::HttpCall call;
+    call.method = "GET";
+    call.target = api_version_.empty() || api_version_ == "v3"
+                      ? "/crm/v3/properties/" + object
+                      : "/crm/properties/" + api_version_ + "/" + object;
+    call.idempotent = true;
+    if (auto token = get_secret_(token_secret_)) {
+      call.headers.push_back({"Authorization", "Bearer " + *token});
+      http::WipeSecret(*token);
+    }
+    auto r = transport_->Send(call);
+    for (auto& h : call.headers) http::WipeSecret(h.second);  // the token is not kept
+    if (!r.ok()) return ErrorOf(r.error());
+    nlohmann::json body = nlohmann::json::parse(r->body, nullptr, false);
+    if (!body.is_object() || !body.contains("results") || !body["results"].is_array()) {
+      CrmError e;
+      e.code = StatusCode::kUnavailable;
+      e.message = "HubSpot answered the property list of " + object + " with a malformed body";
+      e.endpoint = "GET " + call.target;
+      e.retryable = true;
+      return e;
+    }
+    std::map<std::string, nlohmann::json> out;
+    for (auto& p : body["results"]) {
+      if (p.is_object() && p.contains("name") && p["name"].is_string()) {
+        out.emplace(p["name"].get<std::string>(), std::move(p));
+      }
+    }
+    return out;
+  }
+
+  // Overrides a provisioning outcome with what the read-back found.
+  static void ReadBack(const ProvisionReport& found, ProvisionItem* item) {
+    for (const auto& f : found.items) {
+      if (f.object != item->object || f.name != item->name) continue;
+      item->type_found = f.type_found;
+      if (f.outcome == ProvisionItem::Outcome::kMissing) {
+        item->outcome = ProvisionItem::Outcome::kMissing;
+        item->detail = "not found when read back after provisioning" +
+                       (item->detail.empty() ? std::string() : " (" + item->detail + ")") +
+                       "; check the app's scopes (crm.schemas.*.write) and run `kam provision` "
+                       "again";
+      } else if (f.outcome == ProvisionItem::Outcome::kConflict) {
+        item->outcome = ProvisionItem::Outcome::kConflict;
+        item->detail = f.detail;
+      }
+      return;
+    }
+  }
+
   std::unique_ptr<hubspot::HubSpotClient> client_;
+  std::shared_ptr<hubspot::Transport> transport_;
   std::string task_type_;
+  std::string api_version_;
+  std::string token_secret_;
+  SecretFn get_secret_;
 };
 
 }  // namespace
@@ -411,9 +515,14 @@ StatusOr<std::unique_ptr<Crm>> MakeHubSpotCrm(const EngineConfig& cfg, Host& hos
   if (cfg.hubspot.task_key_mode == "search_create") {
     o.task_key_mode = hubspot::TaskKeyMode::kSearchCreate;
   }
-  auto c = hubspot::HubSpotClient::Create(std::move(o));
-  if (!c.ok()) return ErrorOf(c.error()).ToStatus("cannot set up the HubSpot client");
-  return std::unique_ptr<Crm>(std::make_unique<HubSpotCrm>(std::move(c.value()), cfg.task_type));
+  if (o.http.base_url.empty()) o.http.base_url = "https://api.hubapi.com";
+  auto transport = hubspot::MakeHttpTransport(o.http);
+  if (!transport.ok()) {
+    return ErrorOf(transport.error()).ToStatus("cannot set up the HubSpot client");
+  }
+  auto client = hubspot::HubSpotClient::Create(std::move(o), *transport);
+  return std::unique_ptr<Crm>(
+      std::make_unique<HubSpotCrm>(std::move(client), *transport, cfg, get_secret));
 }
 
 }  // namespace kam::engine

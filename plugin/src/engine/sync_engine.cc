@@ -1,8 +1,6 @@
 // The sync engine: phases, diff with the conflict policy, outbox and push, run records.
 #include "sync_engine.h"
 
-#include <signal.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -26,26 +24,6 @@
 namespace kam::engine {
 
 using nlohmann::json;
-
-// ---- crash hook -------------------------------------------------------------------------------
-
-namespace {
-int64_t g_checkpoints = 0;
-int64_t CrashAt() {
-  static const int64_t at = [] {
-    const char* v = std::getenv("KAM_TEST_CRASH_AT");
-    return v ? std::atoll(v) : 0;
-  }();
-  return at;
-}
-}  // namespace
-
-void CrashCheckpoint(const char* /*where*/) {
-  ++g_checkpoints;
-  if (CrashAt() > 0 && g_checkpoints == CrashAt()) raise(SIGKILL);
-}
-
-int64_t CheckpointsPassed() { return g_checkpoints; }
 
 namespace {
 
@@ -75,7 +53,10 @@ std::string Hex64(uint64_t v) {
   return buf;
 }
 
-uint64_t Fnv1a64(std::string_view s) {
+// FNV-1a over 64 bits with the offset basis 1469598103934665603, which is the standard FNV-64
+// basis (14695981039346656037) with its last digit missing. Every task key already in a CRM was
+// made with this basis: changing it would re-create every open task under a new key. Keep it.
+uint64_t Fnv1a64ShortBasis(std::string_view s) {
   uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : s) {
     h ^= c;
@@ -147,7 +128,8 @@ struct RunCounters {
   int64_t tasks_created = 0;
   int64_t tasks_existing = 0;
   int64_t tasks_completed = 0;
-  int64_t conflicts = 0;
+  int64_t conflicts = 0;       // new this run (a person's value not reported before)
+  int64_t conflicts_kept = 0;  // every field kept with a person's value (respect), new or not
   int64_t capped = 0;
   int64_t write_errors = 0;
   int64_t resumed_entries = 0;
@@ -169,6 +151,7 @@ struct RunCounters {
             {"tasks_already_there", tasks_existing},
             {"tasks_completed", tasks_completed},
             {"conflicts", conflicts},
+            {"conflicts_kept", conflicts_kept},
             {"capped", capped},
             {"write_errors", write_errors},
             {"resumed_outbox_entries", resumed_entries},
@@ -184,7 +167,15 @@ struct FieldConflict {
   std::string crm;
   std::string last_written;
   ConflictPolicy policy;
+  // First seen with this CRM value (reported and audited); false: a person's value already
+  // reported in an earlier run, kept and listed but not reported again.
+  bool is_new = true;
 };
+
+// The state's memory of a conflict already reported: "v:" + the person's value, "" = none.
+std::string ConflictMetaKey(const std::string& account, const std::string& field) {
+  return "conflict:" + account + '\x1f' + field;
+}
 
 struct PlannedUpdate {
   std::string account_id;
@@ -291,6 +282,15 @@ struct SyncEngine::Impl {
   int64_t run_id = 0;
   int64_t now_ms = 0;
   RunCounters counters;
+  int64_t checkpoints = 0;  // passed by this engine (SyncEngineOptions::on_checkpoint)
+
+  // A crash-safety checkpoint: every page, batch and commit boundary. Counted per engine; the
+  // test hook (if any) may kill the process here.
+  void Checkpoint(const char* where) {
+    ++checkpoints;
+    if (opt.on_checkpoint) opt.on_checkpoint(where, checkpoints);
+  }
+  bool properties_checked = false;
 
   Impl(Host& h, SyncEngineOptions o) : host(h), opt(std::move(o)), cfg(opt.config) {}
 
@@ -327,6 +327,7 @@ struct SyncEngine::Impl {
     auto c = MakeCrm(cfg, host, [this](std::string_view name) { return Secret(name); });
     if (!c.ok()) throw OpError(c.status());
     crm = std::move(c.value());
+    properties_checked = false;
   }
 
   void LoadRules(bool run_tests) {
@@ -439,7 +440,7 @@ struct SyncEngine::Impl {
         e.stops_run = true;
         return e;
       }
-      CrashCheckpoint("pull.page");
+      Checkpoint("pull.page");
       store::Store::Transaction tx(*store);
       for (const auto& c : page.accounts) {
         store::AccountRow row;
@@ -462,7 +463,7 @@ struct SyncEngine::Impl {
         store->SetCursor(kCompanies, next);
       }
       tx.Commit();
-      CrashCheckpoint("pull.committed");
+      Checkpoint("pull.committed");
       counters.pages++;
       done += page.accounts.size();
       uint64_t total = page.total_hint > 0 ? static_cast<uint64_t>(page.total_hint)
@@ -514,7 +515,7 @@ struct SyncEngine::Impl {
       tx.Commit();
     }
     counters.archived = static_cast<int64_t>(gone.size());
-    CrashCheckpoint("pull.done");
+    Checkpoint("pull.done");
     return seen;
   }
 
@@ -552,7 +553,7 @@ struct SyncEngine::Impl {
       req.now_ms = now_ms;
       auto facts = crm->ReadFacts(req);
       if (!facts.ok()) throw CrmFailure(facts.error(), "reading deals, contacts and meetings");
-      CrashCheckpoint("facts.read");
+      Checkpoint("facts.read");
       store::Store::Transaction tx(*store);
       for (const auto& f : facts->accounts) {
         auto row = store->GetAccount(f.id);
@@ -562,7 +563,7 @@ struct SyncEngine::Impl {
       }
       for (const auto& id : facts->missing) store->SetArchived(id, true);
       tx.Commit();
-      CrashCheckpoint("facts.committed");
+      Checkpoint("facts.committed");
       counters.facts_refreshed += static_cast<int64_t>(facts->accounts.size());
       Progress("pull", i + req.account_ids.size(), ids.size());
     }
@@ -575,59 +576,79 @@ struct SyncEngine::Impl {
     int64_t day = now_ms / kDayMs;
     int64_t period = cooldown_days > 0 ? day / cooldown_days : 0;
     std::string basis = portal + "|" + account + "|" + rule + "|" + std::to_string(period);
-    return "kam-" + Hex64(Fnv1a64(basis));
+    return "kam-" + Hex64(Fnv1a64ShortBasis(basis));
   }
 
   Plan Evaluate(bool persist_checkpoints) {
     Plan plan;
-    rules::Evaluator evaluator(rules);
     int64_t total = store->CountAccounts(false);
     // Only the CRM values the diff needs are kept (the writeback properties), not whole records.
     std::vector<rules::WritebackField> writeback = rules->Writeback(cfg.crm);
     std::unordered_map<std::string, json> props_by_id;
+    // One rules call (rules::EvaluatePortfolio, shared with `kam rules eval`): scores and tier,
+    // the portfolio pass, then health and tasks with the tier after capacities. It visits the
+    // snapshot twice; the first visit also collects names and the writeback values.
+    int pass = 0;
     int64_t n = 0;
-    store->ForEachAccount(
-        [&](const store::AccountRow& row) {
-          json props = json::parse(row.properties_json, nullptr, false);
-          if (props.is_discarded()) props = json::object();
-          json aggs = row.aggregates_json.empty()
-                          ? json::object()
-                          : json::parse(row.aggregates_json, nullptr, false);
-          if (aggs.is_discarded()) aggs = json::object();
-          rules::Account account = rules->MapAccount(cfg.crm, row.id, row.owner_id, props, aggs,
-                                                     now_ms / 1000, nullptr);
-          rules::AccountResult result;
-          rules::Status st = evaluator.Evaluate(account, &result);
-          if (!st.ok()) {
-            counters.eval_errors++;
-            if (plan.eval_errors.size() < 50) {
-              plan.eval_errors.push_back({{"account_id", row.id}, {"error", st.message()}});
+    rules::AccountSource source = [&](const rules::AccountVisitor& visit) -> rules::Status {
+      ++pass;
+      rules::Status status;
+      store->ForEachAccount(
+          [&](const store::AccountRow& row) {
+            if (!status.ok()) return;
+            json props = json::parse(row.properties_json, nullptr, false);
+            if (props.is_discarded()) props = json::object();
+            json aggs = row.aggregates_json.empty()
+                            ? json::object()
+                            : json::parse(row.aggregates_json, nullptr, false);
+            if (aggs.is_discarded()) aggs = json::object();
+            rules::Account account = rules->MapAccount(cfg.crm, row.id, row.owner_id, props, aggs,
+                                                       now_ms / 1000, nullptr);
+            if (pass == 1) {
+              plan.names[row.id] = PropString(props, "name");
+              plan.live_accounts.insert(row.id);
+              json kept = json::object();
+              for (const auto& wb : writeback) {
+                auto it = props.find(wb.property);
+                if (it != props.end()) kept[wb.property] = std::move(*it);
+              }
+              props_by_id.emplace(row.id, std::move(kept));
+              if (++n % 5 == 0) {
+                if (persist_checkpoints) Checkpoint("evaluate");
+                CheckCancelled("evaluation");
+                Progress("evaluate", static_cast<uint64_t>(n), static_cast<uint64_t>(total));
+              }
             }
-          } else {
-            // Keep what the portfolio pass, the diff and the writeback read; the per-criterion
-            // inputs (the receipt's detail, shown by explain) would dominate memory on a large
-            // portfolio.
-            for (auto& c : result.criteria) std::vector<rules::InputValue>().swap(c.inputs);
-            std::vector<rules::NextTierPath::Change>().swap(result.next_tier.changes);
-            plan.results.push_back(std::move(result));
-          }
-          plan.names[row.id] = PropString(props, "name");
-          plan.live_accounts.insert(row.id);
-          json kept = json::object();
-          for (const auto& wb : writeback) {
-            auto it = props.find(wb.property);
-            if (it != props.end()) kept[wb.property] = std::move(*it);
-          }
-          props_by_id.emplace(row.id, std::move(kept));
-          if (++n % 5 == 0) {
-            if (persist_checkpoints) CrashCheckpoint("evaluate");
-            CheckCancelled("evaluation");
-            Progress("evaluate", static_cast<uint64_t>(n), static_cast<uint64_t>(total));
-          }
-        },
-        false);
+            status = visit(account, row.id);
+          },
+          false);
+      return status;
+    };
+    rules::ResultSink sink = [&](rules::AccountResult&& result, std::string_view) {
+      plan.results.push_back(std::move(result));
+      return rules::Status();
+    };
+    rules::PortfolioEvalOptions options;
+    options.expected_accounts = static_cast<size_t>(std::max<int64_t>(total, 0));
+    // Keep what the portfolio pass, the diff and the writeback read; the per-criterion inputs
+    // (the receipt's detail, shown by explain) would dominate memory on a large portfolio.
+    options.keep_inputs = false;
+    options.on_error = [&](const rules::Account& account, std::string_view,
+                           const rules::Status& st) {
+      counters.eval_errors++;
+      if (plan.eval_errors.size() < 50) {
+        plan.eval_errors.push_back({{"account_id", account.id}, {"error", st.message()}});
+      }
+      return rules::Status();  // the account keeps its earlier results and tasks
+    };
+    rules::EvalSummary summary;
+    rules::Status st = rules::EvaluatePortfolio(*rules, source, sink, options, &summary);
+    if (!st.ok()) {
+      throw OpError(StatusCode::kInternal, "evaluating the accounts: " + st.message(),
+                    st.location());
+    }
     counters.evaluated = static_cast<int64_t>(plan.results.size());
-    plan.portfolio = rules::RunPortfolio(*rules, plan.results);
+    plan.portfolio = std::move(summary.portfolio);
     counters.capped = plan.portfolio.capped;
     Progress("evaluate", static_cast<uint64_t>(n), static_cast<uint64_t>(total));
 
@@ -665,9 +686,16 @@ struct SyncEngine::Impl {
           continue;
         }
         if (human_edit) {
-          plan.conflicts.push_back({r.account_id, up.account_name, wb.property, ours, crm,
-                                    last->value, policy});
-          if (policy == ConflictPolicy::kRespect) continue;
+          FieldConflict c{r.account_id, up.account_name, wb.property, ours, crm,
+                          last->value, policy};
+          if (policy == ConflictPolicy::kRespect) {
+            // Reported once per value the person set: again only when they change it.
+            c.is_new = store->GetMeta(ConflictMetaKey(r.account_id, wb.property))
+                           .value_or("") != "v:" + crm;
+            plan.conflicts.push_back(std::move(c));
+            continue;
+          }
+          plan.conflicts.push_back(std::move(c));
         }
         up.properties[wb.property] = ours;
         up.old_values[wb.property] = crm;
@@ -690,7 +718,12 @@ struct SyncEngine::Impl {
       if (from != to) plan.tier_changes.push_back({r.account_id, plan.names[r.account_id], from, to});
     }
     counters.changed_accounts = static_cast<int64_t>(plan.updates.size());
-    counters.conflicts = static_cast<int64_t>(plan.conflicts.size());
+    counters.conflicts = 0;
+    counters.conflicts_kept = 0;
+    for (const auto& c : plan.conflicts) {
+      if (c.is_new) counters.conflicts++;
+      if (c.policy == ConflictPolicy::kRespect) counters.conflicts_kept++;
+    }
 
     // Tasks: suggested ones not yet created; add-in tasks whose condition cleared.
     std::string portal = PortalId();
@@ -746,7 +779,7 @@ struct SyncEngine::Impl {
 
   // Writes the plan's results, history, conflicts and outbox entries in one transaction.
   void CommitPlan(const Plan& plan) {
-    CrashCheckpoint("plan.before_commit");
+    Checkpoint("plan.before_commit");
     std::map<std::string, std::vector<int64_t>> pending_updates;
     for (const auto& e : store->PendingOutbox("update", std::numeric_limits<int32_t>::max())) {
       pending_updates[e.account_id].push_back(e.id);
@@ -788,7 +821,16 @@ struct SyncEngine::Impl {
       const std::string& v = plan.adopted_values.at(account + '\x1f' + field);
       store->SetWritten(account, field, {v, v, now_ms});
     }
+    for (const auto& [account, field] : plan.adopted) {
+      // A conflict that ended (the rules reached the person's value) may be reported again.
+      auto key = ConflictMetaKey(account, field);
+      if (!store->GetMeta(key).value_or("").empty()) store->SetMeta(key, "");
+    }
     for (const auto& c : plan.conflicts) {
+      if (!c.is_new) continue;
+      if (c.policy == ConflictPolicy::kRespect) {
+        store->SetMeta(ConflictMetaKey(c.account_id, c.field), "v:" + c.crm);
+      }
       store->AddAudit({0, run_id, now_ms, "conflict", c.account_id, c.field, c.last_written,
                        c.crm,
                        std::string("edited in the CRM by a person; policy ") +
@@ -805,7 +847,7 @@ struct SyncEngine::Impl {
       e.run_id = run_id;
       e.kind = "update";
       e.idem_key = "update:" + up.account_id + ":" + std::to_string(run_id) + ":" +
-                   Hex64(Fnv1a64(text));
+                   Hex64(Fnv1a64ShortBasis(text));
       e.account_id = up.account_id;
       e.payload_json = text;
       store->AddOutbox(e);
@@ -844,16 +886,38 @@ struct SyncEngine::Impl {
     }
     store->SetMeta("last_portfolio", plan.portfolio.ToJson().dump());
     tx.Commit();
-    CrashCheckpoint("plan.committed");
+    Checkpoint("plan.committed");
   }
 
   // ---- phase 5: push ----
+
+  // Before the first write of a run: every writeback property (and the task-key property) must
+  // exist with the right type, else nothing is written and the run stops with
+  // kFailedPrecondition naming the properties. One call per object type, once per run.
+  void CheckPropertiesOnce() {
+    if (properties_checked) return;
+    auto r = crm->VerifyProperties(WritebackSpec());
+    if (!r.ok()) throw CrmFailure(r.error(), "checking the add-in's CRM properties");
+    std::string missing;
+    for (const auto& it : r->items) {
+      if (it.outcome == ProvisionItem::Outcome::kUnchanged) continue;
+      missing += "\n  " + it.name + ": " + it.detail;
+    }
+    if (!missing.empty()) {
+      throw OpError(StatusCode::kFailedPrecondition,
+                    "the CRM lacks properties the add-in writes; nothing was written. Run `kam "
+                    "provision` (it creates them and says what it cannot create):" + missing,
+                    "provision");
+    }
+    properties_checked = true;
+  }
 
   // Pushes every pending outbox entry; returns the first error that stops the run (entries stay
   // pending and the next run resumes them), or nothing.
   std::optional<OpError> Push() {
     std::vector<store::OutboxEntry> all = store->PendingOutboxAll();
     if (all.empty()) return std::nullopt;
+    CheckPropertiesOnce();
     uint64_t total = all.size();
     uint64_t done = 0;
     std::vector<store::OutboxEntry> updates, creates, completes;
@@ -929,7 +993,7 @@ struct SyncEngine::Impl {
       by_account[e.account_id] = &e;
       payloads[e.account_id] = std::move(p);
     }
-    CrashCheckpoint("push.update.before_send");
+    Checkpoint("push.update.before_send");
     auto result = crm->WriteFields(updates);
     if (!result.ok()) {
       if (result.error().stops_run) {
@@ -941,7 +1005,7 @@ struct SyncEngine::Impl {
       tx.Commit();
       return std::nullopt;
     }
-    CrashCheckpoint("push.update.sent");
+    Checkpoint("push.update.sent");
     store::Store::Transaction tx(*store);
     std::set<std::string> failed_ids;
     for (const auto& f : result->failed) {
@@ -971,7 +1035,7 @@ struct SyncEngine::Impl {
       counters.accounts_written++;
     }
     tx.Commit();
-    CrashCheckpoint("push.update.committed");
+    Checkpoint("push.update.committed");
     return std::nullopt;
   }
 
@@ -986,7 +1050,7 @@ struct SyncEngine::Impl {
       specs.back().in_doubt = p.value("in_doubt", true) || e.attempts > 0 || e.run_id != run_id;
       by_key[specs.back().key] = &e;
     }
-    CrashCheckpoint("push.tasks.before_send");
+    Checkpoint("push.tasks.before_send");
     auto result = crm->WriteTasks(specs);
     if (!result.ok()) {
       if (result.error().stops_run) {
@@ -998,7 +1062,7 @@ struct SyncEngine::Impl {
       tx.Commit();
       return std::nullopt;
     }
-    CrashCheckpoint("push.tasks.sent");
+    Checkpoint("push.tasks.sent");
     store::Store::Transaction tx(*store);
     for (const auto& o : *result) {
       auto it = by_key.find(o.key);
@@ -1025,7 +1089,7 @@ struct SyncEngine::Impl {
       else counters.tasks_existing++;
     }
     tx.Commit();
-    CrashCheckpoint("push.tasks.committed");
+    Checkpoint("push.tasks.committed");
     return std::nullopt;
   }
 
@@ -1040,7 +1104,7 @@ struct SyncEngine::Impl {
       by_task[id] = &e;
       keys[id] = p.value("task_key", "");
     }
-    CrashCheckpoint("push.complete.before_send");
+    Checkpoint("push.complete.before_send");
     auto result = crm->CompleteTasks(ids);
     if (!result.ok()) {
       if (result.error().stops_run) {
@@ -1052,7 +1116,7 @@ struct SyncEngine::Impl {
       tx.Commit();
       return std::nullopt;
     }
-    CrashCheckpoint("push.complete.sent");
+    Checkpoint("push.complete.sent");
     store::Store::Transaction tx(*store);
     std::set<std::string> failed;
     for (const auto& f : result->failed) {
@@ -1078,7 +1142,7 @@ struct SyncEngine::Impl {
       counters.tasks_completed++;
     }
     tx.Commit();
-    CrashCheckpoint("push.complete.committed");
+    Checkpoint("push.complete.committed");
     return std::nullopt;
   }
 
@@ -1101,7 +1165,7 @@ struct SyncEngine::Impl {
     json s = counters.ToJson();
     s["run_id"] = run_id;
     s["duration_ms"] = WallMs() - started_ms;
-    s["checkpoints"] = CheckpointsPassed();
+    s["checkpoints"] = checkpoints;
     s.update(UsageJson());
     return s;
   }
@@ -1164,7 +1228,8 @@ std::string SyncText(const json& s) {
   o << "Wrote " << s.value("fields_written", 0) << " fields on " << s.value("accounts_written", 0)
     << " companies; tasks created " << s.value("tasks_created", 0) << ", completed "
     << s.value("tasks_completed", 0) << ".\n";
-  o << "Conflicts (edited by people, kept): " << s.value("conflicts", 0)
+  o << "Conflicts (edited by people): " << s.value("conflicts", 0) << " new, "
+    << s.value("conflicts_kept", 0) << " kept"
     << "; capped by capacity: " << s.value("capped", 0)
     << "; write errors: " << s.value("write_errors", 0) << ".\n";
   o << "API calls: " << s.value("api_calls", 0);
@@ -1222,10 +1287,13 @@ json SyncEngine::Sync(bool full) {
                                        {"field", c.field},
                                        {"crm_value", c.crm},
                                        {"our_value", c.ours},
-                                       {"policy", ConflictPolicyName(c.policy)}});
+                                       {"policy", ConflictPolicyName(c.policy)},
+                                       {"new", c.is_new}});
     }
     s["evaluation_error_details"] = plan.eval_errors;
     s["tiers"] = plan.portfolio.ToJson();
+    // Write errors: the run is recorded and summarised, but the host exits non-zero (kam: 7).
+    s["ok"] = m.counters.write_errors == 0;
     s["text"] = SyncText(s);
     return s;
   });
@@ -1376,6 +1444,13 @@ json SyncEngine::Status() {
     if (c.updated_ms) o << " (moved " << (now - c.updated_ms) / 1000 << " s ago)";
     o << "\nOutbox: " << out["outbox"]["pending"] << " pending, " << out["outbox"]["failed"]
       << " failed.\nQuota left: " << (quota >= 0 ? std::to_string(quota) : "unknown") << "\n";
+    for (const auto& r : runs) {
+      if (r["kind"] != "sync" || !r["counters"].contains("conflicts_kept")) continue;
+      out["conflicts_kept"] = r["counters"]["conflicts_kept"];
+      o << "Conflicts kept (fields a person edited; the add-in leaves them as they are): "
+        << r["counters"]["conflicts_kept"] << " (listed by `kam sync --dry-run`)\n";
+      break;
+    }
     o << "Last runs:\n";
     for (const auto& r : runs) {
       o << "  #" << r["id"] << " " << r["kind"].get<std::string>() << " "

@@ -1,7 +1,9 @@
 // A small driver that runs one sync in its own process, so that the crash test can kill it
-// (KAM_TEST_CRASH_AT=<n> makes the engine raise SIGKILL at its n-th checkpoint).
+// (KAM_TEST_CRASH_AT=<n>: the driver's checkpoint hook raises SIGKILL at the n-th checkpoint).
 // Usage: kam_sync_driver URL STATE_DB RULES_FILE [BATCH_SIZE]
 // Prints the run summary as JSON on stdout; exit 0 on success, 1 on an OpError, 2 on bad usage.
+#include <signal.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -35,6 +37,12 @@ int main(int argc, char** argv) {
   o.config.state_path = argv[2];
   o.config.rules_path = argv[3];
   if (argc > 4) o.config.batch_size = std::atoi(argv[4]);
+  if (const char* at = std::getenv("KAM_TEST_CRASH_AT"); at != nullptr && std::atoll(at) > 0) {
+    const int64_t crash_at = std::atoll(at);
+    o.on_checkpoint = [crash_at](const char*, int64_t n) {
+      if (n == crash_at) raise(SIGKILL);
+    };
+  }
   bool full = false;
   try {
     kam::engine::SyncEngine engine(host, o);

@@ -107,10 +107,21 @@ TEST_F(SyncE2E, AHumanEditIsKeptAndReported) {
   EXPECT_EQ(s["conflict_details"][0]["crm_value"], theirs);
   json after = crm.Call("GET", "/crm/v3/objects/companies/" + id + "?properties=kam_tier");
   EXPECT_EQ(after["properties"]["kam_tier"], theirs);
-  // Still respected on the next run, and still reported.
+  // Still respected and listed on the next run, but not reported as a new conflict again.
   json again = engine_->Sync(false);
-  EXPECT_EQ(again["conflicts"], 1);
+  EXPECT_EQ(again["conflicts"], 0);
+  EXPECT_EQ(again["conflicts_kept"], 1);
+  ASSERT_EQ(again["conflict_details"].size(), 1u);
+  EXPECT_FALSE(again["conflict_details"][0]["new"].get<bool>());
   EXPECT_EQ(again["fields_written"], 0);
+  EXPECT_NE(engine_->Status()["text"].get<std::string>().find("Conflicts kept"),
+            std::string::npos);
+  // The person changes their value: a conflict again.
+  std::string third = theirs == "strategic" ? "key" : "standard";
+  crm.Call("PATCH", "/crm/v3/objects/companies/" + id, {{"properties", {{"kam_tier", third}}}});
+  json changed = engine_->Sync(false);
+  EXPECT_EQ(changed["conflicts"], 1);
+  EXPECT_EQ(changed["fields_written"], 0);
 }
 
 TEST_F(SyncE2E, TheOverwritePolicyReplacesAHumanEdit) {
@@ -283,6 +294,46 @@ TEST_F(SyncE2E, SyncWithFaultsCompletesOrStopsResumablyAndLosesNothing) {
   EXPECT_EQ(fp["companies"], expected["companies"]);
   EXPECT_EQ(fp["tasks"], expected["tasks"]);
   RecordProperty("runs_stopped_by_faults", stopped);
+}
+
+TEST_F(SyncE2E, ProvisionReadsEveryPropertyBackAndSaysAllIsThere) {
+  json p = engine_->Provision();
+  EXPECT_TRUE(p["ok"].get<bool>()) << p["text"];
+  ASSERT_EQ(p["items"].size(), 7u);  // six writeback properties and the task key
+  for (const auto& it : p["items"]) EXPECT_EQ(it["outcome"], "unchanged") << it.dump();
+}
+
+TEST_F(SyncE2E, ProvisionNamesAPropertyItCouldNotCreateAndIsNotOk) {
+  // A writeback to a property this version does not create: provisioning must not claim success.
+  json rules = json::parse(std::ifstream(rules_));
+  rules["writeback"] = {{"hubspot", {{"rank", "kam_rank"}}}};
+  std::ofstream(rules_) << rules.dump(2);
+  engine::SyncEngine e(host_, options_);
+  json p = e.Provision();
+  EXPECT_FALSE(p["ok"].get<bool>());
+  EXPECT_NE(p["text"].get<std::string>().find("kam_rank"), std::string::npos) << p["text"];
+  EXPECT_NE(p["text"].get<std::string>().find("INCOMPLETE"), std::string::npos) << p["text"];
+}
+
+TEST_F(SyncE2E, ASyncStopsBeforeAnyWriteWhenAWritebackPropertyIsMissing) {
+  CrmReader crm(server_->url());
+  crm.Call("DELETE", "/crm/v3/properties/companies/kam_breakdown");
+  uint64_t writes = WriteCalls(*server_);
+  try {
+    engine_->Sync(false);
+    FAIL() << "the sync must stop";
+  } catch (const engine::OpError& e) {
+    EXPECT_EQ(e.code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(e.message().find("kam_breakdown"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("kam provision"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(WriteCalls(*server_), writes);
+  // After provisioning again the planned writes go out.
+  engine_->Provision();
+  json s = engine_->Sync(false);
+  EXPECT_EQ(s["write_errors"], 0);
+  EXPECT_TRUE(s["ok"].get<bool>());
+  EXPECT_GT(s["resumed_outbox_entries"].get<int>(), 0);
 }
 
 }  // namespace
