@@ -69,7 +69,7 @@ bool JsonArgument(const std::string& what, const std::string& text, json* out,
   try {
     *out = json::parse(content);
     return true;
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range.406 for 1e400
     *error = what + " is not valid JSON: " + e.what();
     return false;
   }

@@ -146,6 +146,8 @@ json ParseBody(const HttpRequest& req, bool required = true) {
   } catch (const json::parse_error& e) {
     throw BadRequest(std::string("Invalid input JSON on line 1, column ") +
                      std::to_string(e.byte) + ": " + e.what());
+  } catch (const json::exception& e) {  // 1e400: out_of_range.406, not a parse_error
+    throw BadRequest(std::string("Invalid input JSON: ") + e.what());
   }
 }
 

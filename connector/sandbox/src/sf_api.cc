@@ -365,6 +365,8 @@ class SfApi final : public Api {
       throw Err(400, "JSON_PARSER_ERROR",
                 std::string("Unexpected character at [line:1, column:") + std::to_string(e.byte) +
                     "]: " + e.what());
+    } catch (const json::exception& e) {  // 1e400: out_of_range.406, not a parse_error
+      throw Err(400, "JSON_PARSER_ERROR", std::string("Cannot read the request body: ") + e.what());
     }
   }
 
