@@ -2,6 +2,7 @@
 // for a person (the result's "text") or as JSON (--json), and maps status codes to exit codes.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -172,12 +173,42 @@ class Runner {
 
  private:
   // Relative paths in the configuration are relative to the configuration file: pass its folder.
+  // A text nested deeper than the add-in accepts is passed on unchanged (the add-in refuses it
+  // with its position) and never parsed or re-serialised here: dump() recurses per level.
   static std::string WithConfigDir(const std::string& config, const std::string& path) {
+    if (NestingDepth(config) > kMaxConfigDepth) return config;
     json parsed = json::parse(config, nullptr, false);
     if (!parsed.is_object()) return config;  // the plugin reports the error with its position
     std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
     if (!parsed.contains("config_dir")) parsed["config_dir"] = dir;
     return parsed.dump();
+  }
+
+  // The add-in's own limit for create() (plugin/src/abi/boundary_json.h, kConfigLimits).
+  static constexpr size_t kMaxConfigDepth = 256;
+
+  // The deepest nesting of arrays and objects, counting brackets outside of strings only.
+  static size_t NestingDepth(const std::string& text) {
+    size_t depth = 0;
+    size_t deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (in_string) {
+        if (c == '\\') {
+          ++i;
+        } else if (c == '"') {
+          in_string = false;
+        }
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '[' || c == '{') {
+        deepest = std::max(deepest, ++depth);
+      } else if ((c == ']' || c == '}') && depth > 0) {
+        --depth;
+      }
+    }
+    return deepest;
   }
 
   const Globals& globals_;

@@ -210,6 +210,20 @@ TEST_F(AdminPath, PENDING_AMissingRuleFileNextToTheConfigExitsThreeNamingIt) {
   EXPECT_NE(o.err.find("key-accounts.json"), std::string::npos) << o.err;
 }
 
+// A config file nested far deeper than any real one (a stack-overflow attempt) gets the
+// add-in's clear error with its position, from every command, and never reaches the CRM.
+TEST_F(AdminPath, AConfigNestedTwoHundredThousandLevelsDeepExitsThreeWithItsPosition) {
+  std::string deep = "{\"x\": " + std::string(200'000, '[') + std::string(200'000, ']') + "}";
+  std::ofstream(ws_->config_file(), std::ios::trunc) << deep;
+  const uint64_t before = sandbox_->Counters().value("total", 0);
+  for (const char* verb : {"sync", "status"}) {
+    Outcome o = ws_->RunKam({verb});
+    EXPECT_EQ(o.exit_code, 3) << verb << ": " << o.Describe();
+    EXPECT_NE(o.err.find("nested deeper"), std::string::npos) << verb << ": " << o.err;
+  }
+  EXPECT_EQ(sandbox_->Counters().value("total", 0), before);
+}
+
 TEST_F(AdminPath, AWrongTokenExitsFour) {
   Command c = ws_->Kam({"sync"});
   c.env["KAM_HUBSPOT_TOKEN"] = "not-the-token";
