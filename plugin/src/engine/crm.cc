@@ -1,8 +1,6 @@
-// The CRM port's small shared pieces: error texts, the provisioning report, and MakeCrm's
-// dispatch on config.crm.
+// The CRM port's small shared pieces: error texts and the provisioning report.
 #include "crm.h"
 
-#include "config.h"
 #include "operation.h"
 
 namespace kam::engine {
@@ -71,14 +69,6 @@ std::string_view ProvisionOutcomeName(ProvisionItem::Outcome outcome) {
       return "failed";
   }
   return "failed";
-}
-
-StatusOr<std::unique_ptr<Crm>> MakeCrm(const EngineConfig& config, Host& host,
-                                       const SecretFn& get_secret) {
-  if (config.crm == "hubspot") return MakeHubSpotCrm(config, host, get_secret);
-  return Status(
-      StatusCode::kInvalidArgument,
-      "config /crm: this build cannot talk to \"" + config.crm + "\" (supported: hubspot)", "/crm");
 }
 
 }  // namespace kam::engine
