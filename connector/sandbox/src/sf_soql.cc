@@ -1,6 +1,8 @@
 // The sandbox's SOQL parser (see sf_soql.h).
 #include "sf_soql.h"
 
+#include "kam/common/iso_time.h"
+
 #include <cctype>
 #include <cstdio>
 #include <set>
@@ -8,38 +10,17 @@
 namespace kam::sandbox::soql {
 namespace {
 
-constexpr int64_t kDayMs = 86400000;
+using common::CivilDate;
+using common::CivilFromDays;
+using common::DaysFromCivil;
+using common::FloorDiv;
+using common::kDayMs;
 
 std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
-
-// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = yy + (*m <= 2);
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
   if (pos + n > s.size()) return false;
@@ -54,10 +35,8 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 
 // Month arithmetic on the first day of a month: returns the ms of the first of (month + delta).
 int64_t AddMonths(int64_t month_start_ms, int delta) {
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(FloorDiv(month_start_ms, kDayMs), &y, &m, &d);
-  int64_t total = y * 12 + (m - 1) + delta;
+  const CivilDate c = CivilFromDays(FloorDiv(month_start_ms, kDayMs));
+  const int64_t total = c.year * 12 + (c.month - 1) + delta;
   const int64_t ny = FloorDiv(total, 12);
   const unsigned nm = static_cast<unsigned>(total - ny * 12) + 1;
   return DaysFromCivil(ny, nm, 1) * kDayMs;
@@ -595,84 +574,39 @@ bool Parse(std::string_view text, Query* out, std::string* error) {
 }
 
 std::string SfDateTime(int64_t ms) {
-  const int64_t days = FloorDiv(ms, kDayMs);
-  const int64_t rest = ms - days * kDayMs;
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(days, &y, &m, &d);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03d+0000",
-                static_cast<long long>(y), m, d, static_cast<int>(rest / 3600000),
-                static_cast<int>(rest / 60000 % 60), static_cast<int>(rest / 1000 % 60),
-                static_cast<int>(rest % 1000));
-  return buf;
+  std::string text = common::FormatIsoMs(ms);  // "...T10:00:00.123Z"
+  text.pop_back();
+  return text + "+0000";
 }
 
 std::string SfDate(int64_t ms) { return SfDateTime(ms).substr(0, 10); }
 
 bool ParseSfDate(std::string_view s, int64_t* ms) {
-  int y, m, d;
-  if (s.size() != 10 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &m) ||
-      s[7] != '-' || !Digits(s, 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31) {
-    return false;
-  }
-  *ms = DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * kDayMs;
-  return true;
+  if (s.size() != 10) return false;
+  const auto day = common::ParseIsoMs(s);
+  if (day) *ms = *day;
+  return day.has_value();
 }
 
+// Salesforce wants a 'T' (either case) and a zone: "Z" (either case), "+hh:mm" or "+hhmm".
 bool ParseSfDateTime(std::string_view s, int64_t* ms) {
-  int64_t day;
-  if (s.size() < 16 || !ParseSfDate(s.substr(0, 10), &day) || (s[10] != 'T' && s[10] != 't')) {
-    return false;
-  }
-  int hh, mm, ss = 0;
-  if (!Digits(s, 11, 2, &hh) || s[13] != ':' || !Digits(s, 14, 2, &mm)) return false;
-  size_t p = 16;
-  int frac = 0;
-  if (p < s.size() && s[p] == ':') {
-    if (!Digits(s, p + 1, 2, &ss)) return false;
-    p += 3;
-    if (p < s.size() && s[p] == '.') {
-      ++p;
-      int digits = 0;
-      while (p < s.size() && std::isdigit(static_cast<unsigned char>(s[p]))) {
-        if (digits < 3) frac = frac * 10 + (s[p] - '0');
-        ++digits;
-        ++p;
-      }
-      if (digits == 0) return false;
-      for (int i = digits; i < 3; ++i) frac *= 10;
-    }
-  }
-  int64_t offset_ms = 0;
-  if (p == s.size()) return false;  // SOQL and the REST API want a zone
-  if (s[p] == 'Z' || s[p] == 'z') {
-    ++p;
-  } else if (s[p] == '+' || s[p] == '-') {
-    const int sign = s[p] == '-' ? -1 : 1;
-    int oh, om;
-    if (!Digits(s, p + 1, 2, &oh)) return false;
-    size_t q = p + 3;
-    if (q < s.size() && s[q] == ':') ++q;
-    if (!Digits(s, q, 2, &om)) return false;
-    p = q + 2;
-    offset_ms = sign * (oh * 3600000LL + om * 60000LL);
-  } else {
-    return false;
-  }
-  if (p != s.size() || hh > 23 || mm > 59 || ss > 60) return false;
-  *ms = day + hh * 3600000LL + mm * 60000LL + ss * 1000LL + frac - offset_ms;
-  return true;
+  if (s.size() < 17 || (s[10] != 'T' && s[10] != 't')) return false;
+  std::string text(s);
+  text[10] = 'T';
+  if (text.back() == 'z') text.back() = 'Z';
+  const size_t zone = text.find_first_of("Z+-", 16);
+  if (zone == std::string::npos || (text[zone] != 'Z' && text.size() - zone < 5)) return false;
+  const auto at = common::ParseIsoMs(text);
+  if (at) *ms = *at;
+  return at.has_value();
 }
 
 void DateLiteralRange(const Value& v, int64_t now_ms, int64_t* start, int64_t* end) {
   const int64_t today = FloorDiv(now_ms, kDayMs) * kDayMs;
   const std::string& k = v.text;
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(today / kDayMs, &y, &m, &d);
-  const int64_t this_month = DaysFromCivil(y, m, 1) * kDayMs;
-  const int64_t this_year = DaysFromCivil(y, 1, 1) * kDayMs;
+  const CivilDate c = CivilFromDays(today / kDayMs);
+  const int64_t this_month = DaysFromCivil(c.year, c.month, 1) * kDayMs;
+  const int64_t this_year = DaysFromCivil(c.year, 1, 1) * kDayMs;
   if (k == "TODAY") {
     *start = today, *end = today + kDayMs;
   } else if (k == "YESTERDAY") {
