@@ -10,6 +10,8 @@ namespace kam::hubspot {
 namespace internal {
 
 std::vector<PropertyDef> DesiredProperties(const ProvisionSpec& spec) {
+  // One property per row (clang-format would put one field per line).
+  // clang-format off
   return {
       {"companies", "kam_score", "KAM score", "number", "number",
        "Key-account score computed by the KAM add-in (0-100).", {}, false},
@@ -27,13 +29,16 @@ std::vector<PropertyDef> DesiredProperties(const ProvisionSpec& spec) {
        "Idempotency key of a task suggested by the KAM add-in; do not edit.", {},
        spec.try_unique_task_key},
   };
+  // clang-format on
 }
 
 Json PropertyCreateBody(const PropertyDef& def) {
+  // clang-format off
   Json body = {{"name", def.name},         {"label", def.label},
                {"type", def.type},         {"fieldType", def.field_type},
                {"groupName", "kam"},       {"description", def.description},
                {"formField", false},       {"hidden", false}};
+  // clang-format on
   if (def.unique) body["hasUniqueValue"] = true;
   if (def.type == "enumeration") {
     Json opts = Json::array();
@@ -54,8 +59,9 @@ ProvisionItem::Outcome CompareProperty(const PropertyDef& def, const Json& exist
   const std::string type = existing.value("type", "");
   const std::string field_type = existing.value("fieldType", "");
   if (type != def.type) {
-    *detail = "exists with type '" + type + "' (fieldType '" + field_type + "'), the add-in needs '" +
-              def.type + "'; left unchanged: rename or delete it in HubSpot, then provision again";
+    *detail = "exists with type '" + type + "' (fieldType '" + field_type +
+              "'), the add-in needs '" + def.type +
+              "'; left unchanged: rename or delete it in HubSpot, then provision again";
     return ProvisionItem::Outcome::kConflict;
   }
   if (field_type != def.field_type) {
@@ -86,6 +92,11 @@ using internal::Json;
 Result<ProvisionReport> HubSpotClient::Provision(const ProvisionSpec& spec) {
   ProvisionReport report;
   auto& impl = *impl_;
+  // Groups and properties are created by name: a repeated create gets 409 "already exists"
+  // instead of a second copy, so every create here is sent as safe to repeat (retried on 5xx,
+  // timeouts and dropped connections). A 409 is then either our own earlier attempt, applied
+  // although its answer was lost, or someone else's: the property is read and compared like
+  // any property that existed before.
   for (const std::string object : {"companies", "tasks"}) {
     const std::string target = impl.paths.Properties(object) + "/groups";
     auto groups = impl.Call("GET", target, "", true);
@@ -96,13 +107,13 @@ Result<ProvisionReport> HubSpotClient::Provision(const ProvisionSpec& spec) {
     }
     ProvisionItem item{object, "group:kam", ProvisionItem::Outcome::kUnchanged, ""};
     if (!have) {
-      Json body = {{"name", kPropertyGroup}, {"label", "Key account management"},
-                   {"displayOrder", -1}};
-      auto r = impl.Call("POST", target, body.dump(), false);
+      Json body = {
+          {"name", kPropertyGroup}, {"label", "Key account management"}, {"displayOrder", -1}};
+      auto r = impl.Call("POST", target, body.dump(), /*idempotent=*/true);
       if (r.ok()) {
         item.outcome = ProvisionItem::Outcome::kCreated;
       } else if (r.error().http_status == 409) {
-        item.detail = "created concurrently by someone else";
+        item.detail = "already exists";
       } else {
         return r.error();
       }
@@ -123,39 +134,40 @@ Result<ProvisionReport> HubSpotClient::Provision(const ProvisionSpec& spec) {
   for (const auto& def : internal::DesiredProperties(spec)) {
     ProvisionItem item{def.object_type, def.name, ProvisionItem::Outcome::kUnchanged, ""};
     const std::string target = impl.paths.Properties(def.object_type);
-    auto it = existing[def.object_type].find(def.name);
-    if (it == existing[def.object_type].end()) {
+    auto& have = existing[def.object_type];
+    auto it = have.find(def.name);
+    std::string already;  // set when a create found the property there (409)
+    if (it == have.end()) {
       if (def.type == "enumeration" && def.options.empty()) {
         item.outcome = ProvisionItem::Outcome::kFailed;
         item.detail = "the rule file defines no tiers, so kam_tier has no options; add tiers";
         report.items.push_back(item);
         continue;
       }
-      auto r = impl.Call("POST", target, internal::PropertyCreateBody(def).dump(), false);
+      auto r = impl.Call("POST", target, internal::PropertyCreateBody(def).dump(), true);
       if (!r.ok() && def.unique && r.error().http_status == 400) {
         // The portal refuses unique values on this object (CRM_API A10): fall back.
         internal::PropertyDef plain = def;
         plain.unique = false;
         item.detail = "hasUniqueValue refused (" + r.error().crm_message +
                       "); created without it: tasks are written by search-then-create";
-        r = impl.Call("POST", target, internal::PropertyCreateBody(plain).dump(), false);
-        if (r.ok() && r->is_object()) existing[def.object_type][def.name] = *r;
-      } else if (r.ok() && r->is_object()) {
-        existing[def.object_type][def.name] = *r;
+        r = impl.Call("POST", target, internal::PropertyCreateBody(plain).dump(), true);
       }
       if (r.ok()) {
         item.outcome = ProvisionItem::Outcome::kCreated;
+        if (r->is_object()) have[def.name] = *r;
       } else if (r.error().http_status == 409) {
-        item.detail = "created concurrently by someone else";
+        auto got = impl.Call("GET", target + "/" + def.name, "", true);
+        if (!got.ok()) return got.error();
+        it = have.insert_or_assign(def.name, *got).first;
+        already = "already exists";
       } else {
+        if (StopsRun(ClassOf(r.error()))) return r.error();
         item.outcome = ProvisionItem::Outcome::kFailed;
         item.detail = r.error().ToString();
-        if (r.error().code == ErrorCode::kUnauthenticated ||
-            r.error().code == ErrorCode::kPermissionDenied) {
-          return r.error();
-        }
       }
-    } else {
+    }
+    if (it != have.end()) {
       std::vector<TierOption> missing;
       item.outcome = internal::CompareProperty(def, it->second, &item.detail, &missing);
       if (item.outcome == ProvisionItem::Outcome::kUpdated) {
@@ -170,9 +182,13 @@ Result<ProvisionReport> HubSpotClient::Provision(const ProvisionSpec& spec) {
         auto r = impl.Call("PATCH", target + "/" + def.name,
                            Json{{"options", std::move(options)}}.dump(), true);
         if (!r.ok()) {
+          if (StopsRun(ClassOf(r.error()))) return r.error();
           item.outcome = ProvisionItem::Outcome::kFailed;
           item.detail = r.error().ToString();
         }
+      }
+      if (!already.empty()) {
+        item.detail = item.detail.empty() ? already : already + "; " + item.detail;
       }
     }
     if (def.name == kTaskKeyProperty) {

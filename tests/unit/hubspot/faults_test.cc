@@ -466,6 +466,101 @@ TEST(HubSpotFaults, APersistentlyMalformedAnswerFailsRetryableAfterMaxAttempts) 
   EXPECT_EQ(server.requests_seen(), 3);
 }
 
+// The admin's `kam provision` against a portal with ordinary 1 % faults (issue 9): a 503 on a
+// create ended the run. Groups and properties are created by name, so their creates are retried;
+// a create applied although its answer was lost gets 409 on the repeat, which is "already
+// exists" (read and compared), not "someone else".
+TEST(HubSpotFaults, ProvisioningRetriesItsCreatesAndAnAlreadyExistingAnswerIsReadAndCompared) {
+  std::mutex mu;
+  std::map<std::string, Json> props;  // "object/name" -> property, the fake portal's schema
+  std::set<std::string> groups;       // objects with the kam group
+  std::map<std::string, int> posts;   // "POST path[:name]" -> times seen
+  TestServer server([&](const ServerRequest& r) {
+    std::lock_guard lock(mu);
+    const std::string path = r.target.substr(0, r.target.find('?'));
+    const std::string prefix = "/crm/v3/properties/";
+    std::string rest = path.substr(prefix.size());
+    const std::string object = rest.substr(0, rest.find('/'));
+    rest = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+    if (rest == "groups") {
+      if (r.method == "GET") {
+        Json results = Json::array();
+        if (groups.count(object)) results.push_back({{"name", "kam"}});
+        return JsonReply({{"results", results}});
+      }
+      const int n = ++posts["POST " + path];
+      if (object == "companies" && n == 1) return StatusReply(503);  // nothing applied
+      const bool existed = !groups.insert(object).second;
+      if (existed) return JsonReply({{"message", "exists"}, {"category", "CONFLICT"}}, 409);
+      if (object == "tasks" && n == 1) return ServerReply::Drop();  // applied, answer lost
+      return JsonReply({{"name", "kam"}}, 201);
+    }
+    if (r.method == "GET" && rest.empty()) {
+      Json results = Json::array();
+      for (const auto& [k, p] : props) {
+        if (k.rfind(object + "/", 0) == 0) results.push_back(p);
+      }
+      return JsonReply({{"results", results}});
+    }
+    if (r.method == "GET") {
+      auto it = props.find(object + "/" + rest);
+      if (it == props.end()) return StatusReply(404);
+      return JsonReply(it->second);
+    }
+    if (r.method == "POST" && rest.empty()) {
+      Json body = Json::parse(r.body);
+      const std::string name = body["name"];
+      const int n = ++posts["POST " + path + ":" + name];
+      if (name == "kam_tier" && n == 1) return StatusReply(500);  // nothing applied
+      if (props.count(object + "/" + name)) {
+        return JsonReply({{"message", "Property named '" + name + "' already exists."},
+                          {"category", "CONFLICT"}},
+                         409);
+      }
+      if (!body.contains("options")) body["options"] = Json::array();
+      props[object + "/" + name] = body;
+      if (name == "kam_score" && n == 1) return ServerReply::Drop();  // applied, answer lost
+      if (name == "kam_task_key" && n == 1) {
+        ServerReply bad;  // applied, the answer unreadable
+        bad.status = 201;
+        bad.body = R"({"name":"kam_task_key","ty)";
+        return bad;
+      }
+      return JsonReply(body, 201);
+    }
+    return StatusReply(400);
+  });
+  Harness h(server, [](HubSpotOptions& o) { o.task_key_mode = TaskKeyMode::kAuto; });
+  ProvisionSpec spec;
+  spec.tiers = {{"key", "Key"}, {"development", "Development"}};
+  spec.try_unique_task_key = true;
+  auto report = h.client->Provision(spec);
+  ASSERT_TRUE(report.ok()) << report.error().ToString();
+  std::map<std::string, ProvisionItem> by_name;
+  for (const auto& item : report->items) {
+    EXPECT_TRUE(item.outcome == ProvisionItem::Outcome::kCreated ||
+                item.outcome == ProvisionItem::Outcome::kUnchanged)
+        << item.object_type << " " << item.name << ": " << ProvisionOutcomeName(item.outcome) << " "
+        << item.detail;
+    EXPECT_EQ(item.detail.find("someone else"), std::string::npos) << item.detail;
+    by_name[item.object_type + "/" + item.name] = item;
+  }
+  EXPECT_EQ(by_name["tasks/group:kam"].detail, "already exists");
+  EXPECT_EQ(by_name["companies/group:kam"].outcome, ProvisionItem::Outcome::kCreated);
+  EXPECT_EQ(by_name["companies/kam_score"].detail, "already exists");
+  EXPECT_EQ(by_name["companies/kam_tier"].outcome, ProvisionItem::Outcome::kCreated);
+  EXPECT_EQ(by_name["tasks/kam_task_key"].detail, "already exists");
+  EXPECT_TRUE(report->task_key_unique) << "the read-back of a 409 must see hasUniqueValue";
+  std::lock_guard lock(mu);
+  EXPECT_EQ(props.size(), 7u);
+  EXPECT_EQ(groups.size(), 2u);
+  EXPECT_EQ(posts["POST /crm/v3/properties/companies/groups"], 2);
+  EXPECT_EQ(posts["POST /crm/v3/properties/companies:kam_tier"], 2);
+  EXPECT_EQ(posts["POST /crm/v3/properties/companies:kam_score"], 2);
+  EXPECT_EQ(posts["POST /crm/v3/properties/tasks:kam_task_key"], 2);
+  EXPECT_EQ(posts["POST /crm/v3/properties/companies:kam_breakdown"], 1);
+}
+
 TEST(HubSpotErrors, ClassOfGivesTheEngineItsDecision) {
   auto err = [](ErrorCode c, bool retryable = false) {
     Error e;
