@@ -33,41 +33,19 @@ ApiError UnknownType(const std::string& name) {
   return ApiError{400, "", "Unable to infer object type from: " + name};
 }
 
-std::vector<std::string> Split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  while (true) {
-    const size_t p = s.find(sep);
-    std::string part(s.substr(0, p));
-    // trim spaces
-    while (!part.empty() && part.back() == ' ') part.pop_back();
-    while (!part.empty() && part.front() == ' ') part.erase(part.begin());
-    if (!part.empty()) out.push_back(part);
-    if (p == std::string_view::npos) break;
-    s.remove_prefix(p + 1);
-  }
-  return out;
-}
-
-std::optional<std::string> Query(const HttpRequest& r, const std::string& key) {
-  for (const auto& [k, v] : r.query) {
-    if (k == key) return v;
-  }
-  return std::nullopt;
-}
-
 // A list parameter given repeated or comma-joined (or both).
 std::vector<std::string> QueryList(const HttpRequest& r, const std::string& key) {
   std::vector<std::string> out;
   for (const auto& [k, v] : r.query) {
     if (k == key) {
-      for (auto& x : Split(v, ',')) out.push_back(std::move(x));
+      for (auto& x : SplitTrim(v, ',')) out.push_back(std::move(x));
     }
   }
   return out;
 }
 
 bool QueryBool(const HttpRequest& r, const std::string& key) {
-  auto v = Query(r, key);
+  auto v = r.Param(key);
   return v && ToLower(*v) == "true";
 }
 
@@ -481,7 +459,7 @@ class ApiImpl final : public Api {
 
   // ---------- the request pipeline ----------
   HttpResponse HandleLocked(const HttpRequest& req) {
-    const std::vector<std::string> segs = Split(req.path, '/');
+    const std::vector<std::string> segs = SplitTrim(req.path, '/');
     if (!segs.empty() && segs[0] == "_sandbox") return Admin(req, segs);
 
     const int64_t now = NowMs();
@@ -657,7 +635,7 @@ class ApiImpl final : public Api {
   // ---------- objects ----------
   HttpResponse ListObjects(const ObjectType& t, const HttpRequest& req) {
     int limit = 10;
-    if (auto l = Query(req, "limit")) {
+    if (auto l = req.Param("limit")) {
       auto v = ParseId(json(*l));
       if (!v || *v < 1 || *v > 100) {
         throw BadRequest("limit must be an integer between 1 and 100, got '" + *l + "'");
@@ -665,7 +643,7 @@ class ApiImpl final : public Api {
       limit = static_cast<int>(*v);
     }
     int64_t after = 0;
-    if (auto a = Query(req, "after"); a && !a->empty()) after = DecodeCursor(*a);
+    if (auto a = req.Param("after"); a && !a->empty()) after = DecodeCursor(*a);
     const bool archived = QueryBool(req, "archived");
     const auto names = RequestedProps(t, QueryList(req, "properties"));
     const auto history = QueryList(req, "propertiesWithHistory");
@@ -700,7 +678,7 @@ class ApiImpl final : public Api {
   }
 
   HttpResponse GetObject(const ObjectType& t, const std::string& id, const HttpRequest& req) {
-    const std::string id_property = Query(req, "idProperty").value_or("");
+    const std::string id_property = req.Param("idProperty").value_or("");
     auto r = Resolve(t, id, id_property, QueryBool(req, "archived"));
     if (!r) throw NotFound("Object not found.  objectId are usually numeric.");
     const auto names = RequestedProps(t, QueryList(req, "properties"));
@@ -735,7 +713,7 @@ class ApiImpl final : public Api {
   HttpResponse UpdateObject(const ObjectType& t, const std::string& id, const HttpRequest& req,
                             int64_t now) {
     const json body = ParseBody(req);
-    auto r = Resolve(t, id, Query(req, "idProperty").value_or(""));
+    auto r = Resolve(t, id, req.Param("idProperty").value_or(""));
     if (!r) throw NotFound("Object not found.  objectId are usually numeric.");
     const json changes = portal_->Normalize(t, body.value("properties", json::object()), false);
     portal_->CheckUnique(t, changes, r->id);
@@ -1325,13 +1303,13 @@ class ApiImpl final : public Api {
     if (n == 7 && req.method == "GET") {
       const ObjectType& to = TypeOrThrow(s[6]);
       int limit = kAssocPage;
-      if (auto l = Query(req, "limit")) {
+      if (auto l = req.Param("limit")) {
         auto v = ParseId(json(*l));
         if (!v || *v < 1 || *v > kAssocPage) throw BadRequest("limit must be between 1 and 500");
         limit = static_cast<int>(*v);
       }
       int64_t after = 0;
-      if (auto a = Query(req, "after"); a && !a->empty()) after = DecodeCursor(*a);
+      if (auto a = req.Param("after"); a && !a->empty()) after = DecodeCursor(*a);
       std::string next;
       json body = {{"results", AssocPage(from, *from_id, to, after, limit, &next)}};
       if (!next.empty()) body["paging"] = Paging(next);
@@ -1386,14 +1364,14 @@ class ApiImpl final : public Api {
   // ---------- owners, account, oauth ----------
   HttpResponse ListOwners(const HttpRequest& req) {
     int limit = 100;
-    if (auto l = Query(req, "limit")) {
+    if (auto l = req.Param("limit")) {
       auto v = ParseId(json(*l));
       if (!v || *v < 1 || *v > 500) throw BadRequest("limit must be between 1 and 500");
       limit = static_cast<int>(*v);
     }
     int64_t offset = 0;
-    if (auto a = Query(req, "after"); a && !a->empty()) offset = DecodeCursor(*a);
-    const auto email = Query(req, "email");
+    if (auto a = req.Param("after"); a && !a->empty()) offset = DecodeCursor(*a);
+    const auto email = req.Param("email");
     json all = json::array();
     if (!QueryBool(req, "archived")) {
       for (const auto& o : portal_->owners()) {
@@ -1413,7 +1391,7 @@ class ApiImpl final : public Api {
   }
 
   HttpResponse GetOwner(const std::string& id, const HttpRequest& req) {
-    const std::string by = Query(req, "idProperty").value_or("id");
+    const std::string by = req.Param("idProperty").value_or("id");
     for (const auto& o : portal_->owners()) {
       const std::string v = by == "userId" ? std::to_string(o.value("userId", 0))
                                            : o.value("id", "");
@@ -1451,7 +1429,7 @@ class ApiImpl final : public Api {
       throw ApiError{404, "OBJECT_NOT_FOUND", "No route for " + req.method + " " + req.path};
     }
     std::map<std::string, std::string> form;
-    for (const auto& kv : Split(req.body, '&')) {
+    for (const auto& kv : SplitTrim(req.body, '&')) {
       const size_t eq = kv.find('=');
       form[UrlDecode(kv.substr(0, eq), true)] =
           eq == std::string::npos ? "" : UrlDecode(kv.substr(eq + 1), true);

@@ -7,23 +7,6 @@
 #include "internal.h"
 
 namespace kam::sandbox {
-namespace {
-
-std::vector<std::string> SplitTrim(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  while (true) {
-    const size_t p = s.find(sep);
-    std::string part(s.substr(0, p));
-    while (!part.empty() && part.back() == ' ') part.pop_back();
-    while (!part.empty() && part.front() == ' ') part.erase(part.begin());
-    if (!part.empty()) out.push_back(part);
-    if (p == std::string_view::npos) break;
-    s.remove_prefix(p + 1);
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string ParseFaults(const std::string& spec, std::vector<FaultRule>* out) {
   std::vector<FaultRule> rules;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,13 @@ struct HttpRequest {
   std::string body;
   // Every header as sent (name as received); look one up with Header().
   std::vector<std::pair<std::string, std::string>> headers;
+  // The first value of a query parameter, nullopt when absent.
+  std::optional<std::string> Param(std::string_view key) const {
+    for (const auto& [k, v] : query) {
+      if (k == key) return v;
+    }
+    return std::nullopt;
+  }
   // The value of a header (case-insensitive name), empty when absent.
   std::string Header(std::string_view name) const {
     for (const auto& [k, v] : headers) {
@@ -65,6 +73,8 @@ std::string IsoMs(int64_t ms);    // "2024-05-01T10:00:00.123Z"
 std::string IsoDate(int64_t ms);  // "2024-05-01"
 // Accepts epoch-ms digits, "YYYY-MM-DD" and ISO 8601 datetimes (Z or +hh:mm offset).
 bool ParseTimeMs(std::string_view text, int64_t* ms);
+// The non-empty parts of `text` between `sep`, each without leading and trailing spaces.
+std::vector<std::string> SplitTrim(std::string_view text, char sep);
 bool ParseDouble(std::string_view text, double* out);
 
 // --- encodings ---

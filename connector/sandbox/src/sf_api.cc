@@ -33,39 +33,6 @@ SfError Err(int status, std::string code, std::string message) {
   return SfError{status, std::move(code), std::move(message), {}};
 }
 
-std::vector<std::string> SplitPath(std::string_view s) {
-  std::vector<std::string> out;
-  while (true) {
-    const size_t p = s.find('/');
-    std::string part(s.substr(0, p));
-    if (!part.empty()) out.push_back(part);
-    if (p == std::string_view::npos) break;
-    s.remove_prefix(p + 1);
-  }
-  return out;
-}
-
-std::vector<std::string> SplitComma(std::string_view s) {
-  std::vector<std::string> out;
-  while (true) {
-    const size_t p = s.find(',');
-    std::string part(s.substr(0, p));
-    while (!part.empty() && part.back() == ' ') part.pop_back();
-    while (!part.empty() && part.front() == ' ') part.erase(part.begin());
-    if (!part.empty()) out.push_back(part);
-    if (p == std::string_view::npos) break;
-    s.remove_prefix(p + 1);
-  }
-  return out;
-}
-
-std::optional<std::string> QueryParam(const HttpRequest& r, const std::string& key) {
-  for (const auto& [k, v] : r.query) {
-    if (k == key) return v;
-  }
-  return std::nullopt;
-}
-
 std::string VersionLabel(int v) {
   const int idx = v - 42;  // 42.0 = Spring '18
   static const char* const kSeason[] = {"Spring", "Summer", "Winter"};
@@ -235,7 +202,7 @@ class SfApi final : public Api {
   }
 
   HttpResponse HandleLocked(const HttpRequest& req) {
-    const std::vector<std::string> segs = SplitPath(req.path);
+    const std::vector<std::string> segs = SplitTrim(req.path, '/');
     if (!segs.empty() && segs[0] == "_sandbox") {
       try {
         return Admin(req, segs);
@@ -263,7 +230,7 @@ class SfApi final : public Api {
     } else if (req.authorization.size() > 6 &&
                ToLower(req.authorization.substr(0, 6)) == "oauth ") {
       token = req.authorization.substr(6);
-    } else if (auto t = QueryParam(req, "oauth_token")) {
+    } else if (auto t = req.Param("oauth_token")) {
       token = *t;
     }
     if (token.empty()) return std::nullopt;
@@ -507,7 +474,7 @@ class SfApi final : public Api {
 
   HttpResponse Query(const HttpRequest& req, const std::string& version, bool all, bool tooling,
                      int64_t now) {
-    auto q = QueryParam(req, "q");
+    auto q = req.Param("q");
     if (!q || q->empty()) throw Err(400, "MALFORMED_QUERY", "A query string has to be specified");
     sf::QueryPage page = org_->Query(*q, all, tooling, version, now);
     Cursor c;
@@ -586,7 +553,7 @@ class SfApi final : public Api {
           throw Err(404, "NOT_FOUND", "The requested resource does not exist");
         }
         std::vector<std::string> fields;
-        if (auto f = QueryParam(req, "fields")) fields = SplitComma(*f);
+        if (auto f = req.Param("fields")) fields = SplitTrim(*f, ',');
         for (const auto& f : fields) {
           if (!o.Find(f))
             throw Err(400, "INVALID_FIELD",
@@ -683,12 +650,12 @@ class SfApi final : public Api {
       std::vector<std::string> ids;
       for (const auto& [k, v] : req.query) {
         if (k == "ids") {
-          for (auto& x : SplitComma(v)) ids.push_back(x);
+          for (auto& x : SplitTrim(v, ',')) ids.push_back(x);
         }
       }
       if (ids.size() > static_cast<size_t>(kCollectionMax)) throw TooMany();
       bool all_or_none = false;
-      if (auto a = QueryParam(req, "allOrNone")) all_or_none = ToLower(*a) == "true";
+      if (auto a = req.Param("allOrNone")) all_or_none = ToLower(*a) == "true";
       return Apply(ids.size(), all_or_none, [&](size_t i) -> json {
         auto id = sf::NormalizeId(ids[i]);
         sf::Object* o = id ? org_->ObjectOfId(*id) : nullptr;
@@ -703,9 +670,9 @@ class SfApi final : public Api {
       if (m == "GET") {
         for (const auto& [k, v] : req.query) {
           if (k == "ids")
-            for (auto& x : SplitComma(v)) ids.push_back(x);
+            for (auto& x : SplitTrim(v, ',')) ids.push_back(x);
           if (k == "fields")
-            for (auto& x : SplitComma(v)) fields.push_back(x);
+            for (auto& x : SplitTrim(v, ',')) fields.push_back(x);
         }
       } else {
         const json body = ParseBody(req);
@@ -1181,7 +1148,7 @@ class SfApi final : public Api {
     }
     if (n == 2 && s[1] == "tasks" && m == "GET") {
       sf::Object& tasks = *org_->FindObject("Task", false);
-      const bool archived = QueryParam(req, "archived").value_or("") == "true";
+      const bool archived = req.Param("archived").value_or("") == "true";
       json records = json::array();
       for (const auto& [id, r] : tasks.records) {
         if (!archived && r.value("IsDeleted", false)) continue;

@@ -30,6 +30,20 @@ bool ParseTimeMs(std::string_view s, int64_t* ms) {
   return at.has_value();
 }
 
+std::vector<std::string> SplitTrim(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  while (true) {
+    const size_t p = s.find(sep);
+    std::string part(s.substr(0, p));
+    while (!part.empty() && part.back() == ' ') part.pop_back();
+    while (!part.empty() && part.front() == ' ') part.erase(part.begin());
+    if (!part.empty()) out.push_back(std::move(part));
+    if (p == std::string_view::npos) break;
+    s.remove_prefix(p + 1);
+  }
+  return out;
+}
+
 bool ParseDouble(std::string_view s, double* out) {
   if (s.empty()) return false;
   if (s.front() == '+') s.remove_prefix(1);
