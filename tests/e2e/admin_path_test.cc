@@ -203,7 +203,7 @@ TEST_F(AdminPath, ABadConfigExitsThreeAndNamesTheJsonPointer) {
   EXPECT_NE(o.err.find("/conflicts/default"), std::string::npos) << o.err;
 }
 
-TEST_F(AdminPath, PENDING_AMissingRuleFileNextToTheConfigExitsThreeNamingIt) {
+TEST_F(AdminPath, AMissingRuleFileNextToTheConfigExitsThreeNamingIt) {
   fs::remove(ws_->config_dir() / "key-accounts.json");
   Outcome o = ws_->RunKam({"sync"});
   EXPECT_EQ(o.exit_code, 3) << o.Describe();

@@ -210,7 +210,7 @@ TEST(Faults, TheAdminsProvisionSyncsStatusAndReportSurviveOnePercentOf500s503sAn
 }
 
 // Default run: a small portal with 2 % each, one seed.
-TEST(Faults, PENDING_SyncsUnderTwoPercentOfEachFaultExitZeroAndLeaveTheCrmAsAFaultFreeRun) {
+TEST(Faults, SyncsUnderTwoPercentOfEachFaultExitZeroAndLeaveTheCrmAsAFaultFreeRun) {
   json by_kind = json::object();
   FaultsLeaveTheCrmAsAFaultFreeRun(200, 11, 0.02, true, &by_kind);
 }

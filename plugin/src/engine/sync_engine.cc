@@ -345,11 +345,9 @@ struct SyncEngine::Impl {
     if (!r.ok()) {
       std::string msg = "the rule file is invalid; nothing was written:";
       for (const auto& d : r.errors) msg += "\n  " + d.ToString();
-      StatusCode code = StatusCode::kInvalidArgument;
-      if (r.errors.size() == 1 && r.errors[0].message.rfind("cannot open", 0) == 0) {
-        code = StatusCode::kNotFound;
-      }
-      throw OpError(code, msg, r.errors.empty() ? "" : r.errors[0].Location());
+      // A rule file that cannot be opened is a configuration error too (exit 3), like a bad one.
+      throw OpError(StatusCode::kInvalidArgument, msg,
+                    r.errors.empty() ? "" : r.errors[0].Location());
     }
     rules = r.rules;
     if (!rules->mapping(cfg.crm)) {
