@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <nlohmann/json.hpp>
-
 #include <set>
 
 #include "kam/addin.h"
@@ -85,6 +84,101 @@ void CheckBaseUrl(const std::string& url, const std::string& pointer) {
   if (!s.ok()) Bad(pointer, s.error().message);
 }
 
+void ParseSalesforce(const json& s, SalesforceConfig* c) {
+  const std::string p = "/salesforce";
+  CheckKeys(s, p,
+            {"login_url", "instance_url", "api_version", "auth", "token_secret", "tls", "retry",
+             "daily_reserve_share", "max_connections", "task_key_mode", "task_status"});
+  c->login_url = Str(s, "login_url", p, s.contains("instance_url") ? "" : c->login_url);
+  c->instance_url = Str(s, "instance_url", p, "");
+  if (c->login_url.empty() && c->instance_url.empty()) {
+    Bad(p,
+        "set login_url (the OAuth host, e.g. https://login.salesforce.com) or instance_url "
+        "(the org's My Domain URL)");
+  }
+  if (!c->login_url.empty()) CheckBaseUrl(c->login_url, p + "/login_url");
+  if (!c->instance_url.empty()) CheckBaseUrl(c->instance_url, p + "/instance_url");
+  c->api_version = Str(s, "api_version", p, c->api_version);
+  if (!c->api_version.empty() && c->api_version.front() == 'v') c->api_version.erase(0, 1);
+  {
+    // "NN.N", at least 46.0 (upsert through sObject Collections).
+    const std::string& v = c->api_version;
+    size_t dot = v.find('.');
+    bool ok = dot != std::string::npos && dot > 0 && dot + 2 == v.size() && v[dot + 1] == '0';
+    for (size_t i = 0; ok && i < dot; ++i) ok = v[i] >= '0' && v[i] <= '9';
+    if (!ok || std::stoi(v.substr(0, dot)) < 46) {
+      Bad(p + "/api_version",
+          "expected a Salesforce API version like \"67.0\" (46.0 or newer), got \"" + v + "\"");
+    }
+  }
+  c->token_secret = Str(s, "token_secret", p, c->token_secret);
+  CheckSecretName(c->token_secret, p + "/token_secret");
+  if (s.contains("auth")) {
+    const json& a = s["auth"];
+    const std::string ap = p + "/auth";
+    CheckKeys(a, ap,
+              {"flow", "client_id", "username", "audience", "key_secret", "client_secret_secret",
+               "refresh_token_secret"});
+    c->auth_flow = Str(a, "flow", ap, c->auth_flow);
+    c->client_id = Str(a, "client_id", ap, "");
+    c->username = Str(a, "username", ap, "");
+    c->audience = Str(a, "audience", ap, "");
+    c->key_secret = Str(a, "key_secret", ap, c->key_secret);
+    CheckSecretName(c->key_secret, ap + "/key_secret");
+    c->client_secret_secret = Str(a, "client_secret_secret", ap, c->client_secret_secret);
+    CheckSecretName(c->client_secret_secret, ap + "/client_secret_secret");
+    c->refresh_token_secret = Str(a, "refresh_token_secret", ap, c->refresh_token_secret);
+    CheckSecretName(c->refresh_token_secret, ap + "/refresh_token_secret");
+    if (!c->audience.empty()) CheckBaseUrl(c->audience, ap + "/audience");
+  } else if (!s.contains("login_url") && s.contains("instance_url")) {
+    c->auth_flow = "access_token";  // only an org URL: a ready token from token_secret
+  }
+  const std::string& f = c->auth_flow;
+  if (f != "jwt" && f != "refresh_token" && f != "client_credentials" && f != "access_token") {
+    Bad(p + "/auth/flow", "expected jwt, refresh_token, client_credentials or access_token");
+  }
+  if (f != "access_token" && c->client_id.empty()) {
+    Bad(p + "/auth/client_id", "the " + f + " flow needs the connected app's consumer key");
+  }
+  if (f != "access_token" && c->login_url.empty()) {
+    Bad(p + "/login_url", "the " + f + " flow needs the OAuth host (login_url)");
+  }
+  if (f == "jwt" && c->username.empty()) {
+    Bad(p + "/auth/username", "the jwt flow needs the integration user's username");
+  }
+  if (f == "access_token" && c->instance_url.empty()) {
+    Bad(p + "/instance_url", "the access_token flow needs the org's URL (instance_url)");
+  }
+  if (s.contains("tls")) {
+    CheckKeys(s["tls"], p + "/tls", {"ca_file", "insecure"});
+    c->ca_file = Str(s["tls"], "ca_file", p + "/tls", "");
+    c->insecure = Bool(s["tls"], "insecure", p + "/tls", false);
+  }
+  if (s.contains("retry")) {
+    const std::string rp = p + "/retry";
+    CheckKeys(s["retry"], rp, {"max_attempts", "initial_delay_ms", "max_delay_ms"});
+    c->max_attempts = static_cast<int>(Num(s["retry"], "max_attempts", rp, 5, 1, 20));
+    c->initial_delay_ms =
+        static_cast<int64_t>(Num(s["retry"], "initial_delay_ms", rp, 500, 0, 600000));
+    c->max_delay_ms = static_cast<int64_t>(Num(s["retry"], "max_delay_ms", rp, 30000, 0, 3600000));
+  }
+  c->daily_reserve_share = Num(s, "daily_reserve_share", p, c->daily_reserve_share, 0, 0.95);
+  c->max_connections = static_cast<int>(Num(s, "max_connections", p, c->max_connections, 1, 25));
+  c->task_key_mode = Str(s, "task_key_mode", p, c->task_key_mode);
+  if (c->task_key_mode != "auto" && c->task_key_mode != "upsert" &&
+      c->task_key_mode != "query_insert") {
+    Bad(p + "/task_key_mode", "expected auto, upsert or query_insert");
+  }
+  if (s.contains("task_status")) {
+    const std::string tp = p + "/task_status";
+    CheckKeys(s["task_status"], tp, {"open", "completed"});
+    c->task_status_open = Str(s["task_status"], "open", tp, c->task_status_open);
+    c->task_status_completed = Str(s["task_status"], "completed", tp, c->task_status_completed);
+    if (c->task_status_open.empty()) Bad(tp + "/open", "must not be empty");
+    if (c->task_status_completed.empty()) Bad(tp + "/completed", "must not be empty");
+  }
+}
+
 }  // namespace
 
 const char* ConflictPolicyName(ConflictPolicy policy) {
@@ -108,7 +202,7 @@ EngineConfig ParseEngineConfig(const json& config) {
   EngineConfig c;
   if (config.is_null()) return c;
   CheckKeys(config, "",
-            {"crm", "hubspot", "rules", "state", "conflicts", "full_pull_after_days",
+            {"crm", "hubspot", "salesforce", "rules", "state", "conflicts", "full_pull_after_days",
              "overlap_minutes", "facts", "batch_size", "task_type", "$schema", "comment",
              "config_dir", "retention_days"});
   // The host passes the folder of the configuration file as config_dir; relative paths in the
@@ -119,7 +213,16 @@ EngineConfig ParseEngineConfig(const json& config) {
     return config_dir + "/" + path;
   };
   c.crm = Str(config, "crm", "", c.crm);
-  if (c.crm != "hubspot") Bad("/crm", "unsupported CRM \"" + c.crm + "\" (this build: hubspot)");
+  if (c.crm != "hubspot" && c.crm != "salesforce") {
+    Bad("/crm", "unsupported CRM \"" + c.crm + "\" (use hubspot or salesforce)");
+  }
+  if (config.contains("salesforce")) {
+    ParseSalesforce(config["salesforce"], &c.salesforce);
+  } else if (c.crm == "salesforce") {
+    Bad("/salesforce",
+        "\"crm\": \"salesforce\" needs a \"salesforce\" block (login_url, auth "
+        "with client_id and username; see connector/salesforce/README.md)");
+  }
   if (config.contains("hubspot")) {
     const json& h = config["hubspot"];
     const std::string p = "/hubspot";
@@ -139,9 +242,9 @@ EngineConfig ParseEngineConfig(const json& config) {
     }
     if (h.contains("rate")) {
       const std::string rp = p + "/rate";
-      CheckKeys(h["rate"], rp,
-                {"enabled", "window_share", "daily_reserve_share", "search_per_second",
-                 "initial_max"});
+      CheckKeys(
+          h["rate"], rp,
+          {"enabled", "window_share", "daily_reserve_share", "search_per_second", "initial_max"});
       c.hubspot.rate_enabled = Bool(h["rate"], "enabled", rp, true);
       c.hubspot.window_share = Num(h["rate"], "window_share", rp, 0.9, 0.05, 1.0);
       c.hubspot.daily_reserve_share = Num(h["rate"], "daily_reserve_share", rp, 0.1, 0, 0.95);
@@ -171,6 +274,7 @@ EngineConfig ParseEngineConfig(const json& config) {
   if (state.empty()) Bad("/state", "must not be empty");
   c.state_path = resolve(state);
   c.hubspot.ca_file = resolve(c.hubspot.ca_file);
+  c.salesforce.ca_file = resolve(c.salesforce.ca_file);
   if (config.contains("conflicts")) {
     const json& k = config["conflicts"];
     CheckKeys(k, "/conflicts", {"default", "fields"});

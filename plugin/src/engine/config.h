@@ -7,9 +7,8 @@
 
 #include <cstdint>
 #include <map>
-#include <string>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string>
 
 namespace kam::engine {
 
@@ -39,9 +38,38 @@ struct HubSpotConfig {
   std::string task_key_mode = "auto";  // auto | upsert | search_create
 };
 
+// The "salesforce" block (connector/salesforce/README.md, "Configuration").
+struct SalesforceConfig {
+  // Where the OAuth token endpoint lives (login.salesforce.com, test.salesforce.com or the
+  // org's My Domain); "" with flow access_token = instance_url only.
+  std::string login_url = "https://login.salesforce.com";
+  std::string instance_url;  // "" = the token answer's instance_url
+  std::string api_version = "67.0";
+  std::string auth_flow = "jwt";  // jwt | refresh_token | client_credentials | access_token
+  std::string client_id;          // the connected app's consumer key
+  std::string username;           // jwt: the integration user
+  std::string audience;           // jwt aud; "" = login_url
+  // Secret names (the host answers NAME or the file named by NAME_FILE).
+  std::string key_secret = "KAM_SALESFORCE_KEY";  // jwt: PEM private key
+  std::string client_secret_secret = "KAM_SALESFORCE_CLIENT_SECRET";
+  std::string refresh_token_secret = "KAM_SALESFORCE_REFRESH_TOKEN";
+  std::string token_secret = "KAM_SALESFORCE_TOKEN";  // access_token
+  std::string ca_file;
+  bool insecure = false;
+  double daily_reserve_share = 0.10;  // of the 24-hour API allocation kept for others
+  int max_attempts = 5;
+  int64_t initial_delay_ms = 500;
+  int64_t max_delay_ms = 30'000;
+  int max_connections = 4;
+  std::string task_key_mode = "auto";  // auto | upsert | query_insert
+  std::string task_status_open = "Not Started";
+  std::string task_status_completed = "Completed";
+};
+
 struct EngineConfig {
-  std::string crm = "hubspot";
+  std::string crm = "hubspot";  // hubspot | salesforce
   HubSpotConfig hubspot;
+  SalesforceConfig salesforce;
   std::string rules_path;  // the rule file ("" = none configured)
   std::string state_path = "kam-state.db";
   ConflictPolicy default_policy = ConflictPolicy::kRespect;
@@ -52,7 +80,7 @@ struct EngineConfig {
   // a won deal or a logged meeting is seen even when the company record did not change;
   // "changed": only for companies the pull returned (fewer API calls on large portals).
   std::string facts = "all";
-  int batch_size = 100;     // records per batch write (HubSpot: at most 100)
+  int batch_size = 100;  // records per batch write (HubSpot: at most 100)
   // Retention: archived/deleted companies, audit rows, runs and score history older than this
   // are pruned after each sync (Store::Prune). 0 = keep everything.
   int retention_days = 90;
@@ -63,8 +91,8 @@ struct EngineConfig {
 
 // Parses `config` ({} gives the defaults). Throws OpError(StatusCode::kInvalidArgument, message,
 // "/json/pointer") on an unknown key, a wrong type or a bad value. Relative paths (rules, state,
-// hubspot.tls.ca_file) are relative to `config_dir` (set by the host to the configuration file's
-// folder), else to the working directory of the process.
+// hubspot.tls.ca_file, salesforce.tls.ca_file) are relative to `config_dir` (set by the host to the
+// configuration file's folder), else to the working directory of the process.
 EngineConfig ParseEngineConfig(const nlohmann::json& config);
 
 }  // namespace kam::engine

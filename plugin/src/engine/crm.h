@@ -360,6 +360,8 @@ StatusOr<std::unique_ptr<Crm>> MakeCrm(const EngineConfig& config, Host& host,
 // config.crm: a new CRM adds its declaration here and one line there.
 StatusOr<std::unique_ptr<Crm>> MakeHubSpotCrm(const EngineConfig& config, Host& host,
                                               const SecretFn& get_secret);
+StatusOr<std::unique_ptr<Crm>> MakeSalesforceCrm(const EngineConfig& config, Host& host,
+                                                 const SecretFn& get_secret);
 
 }  // namespace kam::engine
 

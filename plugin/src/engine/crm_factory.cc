@@ -8,9 +8,11 @@ namespace kam::engine {
 StatusOr<std::unique_ptr<Crm>> MakeCrm(const EngineConfig& config, Host& host,
                                        const SecretFn& get_secret) {
   if (config.crm == "hubspot") return MakeHubSpotCrm(config, host, get_secret);
-  return Status(
-      StatusCode::kInvalidArgument,
-      "config /crm: this build cannot talk to \"" + config.crm + "\" (supported: hubspot)", "/crm");
+  if (config.crm == "salesforce") return MakeSalesforceCrm(config, host, get_secret);
+  return Status(StatusCode::kInvalidArgument,
+                "config /crm: this build cannot talk to \"" + config.crm +
+                    "\" (supported: hubspot, salesforce)",
+                "/crm");
 }
 
 }  // namespace kam::engine

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "kam/addin.h"
@@ -74,7 +73,7 @@ TEST(EngineConfig, WrongTypesAndValuesAreNamedByTheirPointer) {
   EXPECT_EQ(ErrorOf(json::parse(R"({"rules": 5})")).location(), "/rules");
   EXPECT_EQ(ErrorOf(json::parse(R"({"conflicts": {"fields": {"kam_tier": "ignore"}}})")).location(),
             "/conflicts/fields/kam_tier");
-  EXPECT_EQ(ErrorOf(json::parse(R"({"crm": "salesforce"})")).location(), "/crm");
+  EXPECT_EQ(ErrorOf(json::parse(R"({"crm": "zoho"})")).location(), "/crm");
   EXPECT_EQ(ErrorOf(json::parse(R"({"batch_size": 500})")).location(), "/batch_size");
   EXPECT_EQ(ErrorOf(json::parse(R"({"hubspot": {"rate": {"window_share": "all"}}})")).location(),
             "/hubspot/rate/window_share");
@@ -125,7 +124,7 @@ class NullHost : public Host {
 };
 
 StatusCode StatusOf(const char* op, const nlohmann::json& config, const nlohmann::json& request,
-                 std::string* location = nullptr) {
+                    std::string* location = nullptr) {
   NullHost host;
   OpContext ctx{host, config};
   try {
@@ -164,6 +163,83 @@ TEST(SyncOps, ASyncWithoutARuleFileSaysWhatToConfigure) {
   std::string where;
   EXPECT_EQ(StatusOf("sync", json::object(), json::object(), &where), StatusCode::kInvalidArgument);
   EXPECT_EQ(where, "/rules");
+}
+
+}  // namespace
+}  // namespace kam::engine
+
+namespace kam::engine {
+namespace {
+
+TEST(EngineConfig, TheSalesforceBlockParsesWithEveryKey) {
+  EngineConfig c = ParseEngineConfig(nlohmann::json::parse(R"({
+    "crm": "salesforce", "config_dir": "/etc/kam",
+    "salesforce": {"login_url": "https://test.salesforce.com",
+                   "instance_url": "https://acme--uat.sandbox.my.salesforce.com",
+                   "api_version": "v62.0",
+                   "auth": {"flow": "jwt", "client_id": "3MVG9abc", "username": "kam@acme.com",
+                            "key_secret": "KAM_ACME_SF_KEY"},
+                   "tls": {"ca_file": "ca.pem"}, "retry": {"max_attempts": 3},
+                   "daily_reserve_share": 0.2, "max_connections": 2,
+                   "task_key_mode": "query_insert",
+                   "task_status": {"open": "Open", "completed": "Done"}}})"));
+  EXPECT_EQ(c.crm, "salesforce");
+  EXPECT_EQ(c.salesforce.login_url, "https://test.salesforce.com");
+  EXPECT_EQ(c.salesforce.instance_url, "https://acme--uat.sandbox.my.salesforce.com");
+  EXPECT_EQ(c.salesforce.api_version, "62.0");
+  EXPECT_EQ(c.salesforce.auth_flow, "jwt");
+  EXPECT_EQ(c.salesforce.client_id, "3MVG9abc");
+  EXPECT_EQ(c.salesforce.username, "kam@acme.com");
+  EXPECT_EQ(c.salesforce.key_secret, "KAM_ACME_SF_KEY");
+  EXPECT_EQ(c.salesforce.ca_file, "/etc/kam/ca.pem");
+  EXPECT_EQ(c.salesforce.max_attempts, 3);
+  EXPECT_DOUBLE_EQ(c.salesforce.daily_reserve_share, 0.2);
+  EXPECT_EQ(c.salesforce.max_connections, 2);
+  EXPECT_EQ(c.salesforce.task_key_mode, "query_insert");
+  EXPECT_EQ(c.salesforce.task_status_open, "Open");
+  EXPECT_EQ(c.salesforce.task_status_completed, "Done");
+}
+
+TEST(EngineConfig, AnInstanceUrlAloneMeansAReadyAccessToken) {
+  EngineConfig c = ParseEngineConfig(nlohmann::json::parse(
+      R"({"crm": "salesforce", "salesforce": {"instance_url": "http://127.0.0.1:8443"}})"));
+  EXPECT_EQ(c.salesforce.auth_flow, "access_token");
+  EXPECT_EQ(c.salesforce.login_url, "");
+  EXPECT_EQ(c.salesforce.token_secret, "KAM_SALESFORCE_TOKEN");
+  EXPECT_EQ(c.salesforce.api_version, "67.0");
+}
+
+TEST(EngineConfig, SalesforceMistakesAreNamedByTheirPointer) {
+  auto at = [](const char* text) { return ErrorOf(nlohmann::json::parse(text)).location(); };
+  EXPECT_EQ(at(R"({"crm": "salesforce"})"), "/salesforce");
+  EXPECT_EQ(
+      at(R"({"crm": "salesforce", "salesforce": {"login_url": "https://login.salesforce.com"}})"),
+      "/salesforce/auth/client_id");
+  EXPECT_EQ(at(R"({"crm": "salesforce", "salesforce": {"auth": {"client_id": "x"}}})"),
+            "/salesforce/auth/username");
+  EXPECT_EQ(at(R"({"crm": "salesforce", "salesforce": {"auth": {"flow": "password",
+               "client_id": "x"}}})"),
+            "/salesforce/auth/flow");
+  EXPECT_EQ(at(R"({"crm": "salesforce", "salesforce": {"auth": {"flow": "access_token"}}})"),
+            "/salesforce/instance_url");
+  EXPECT_EQ(at(R"({"crm": "salesforce", "salesforce": {"instance_url": "http://127.0.0.1:1",
+               "api_version": "40.0"}})"),
+            "/salesforce/api_version");
+  EXPECT_EQ(at(R"({"crm": "salesforce", "salesforce": {"instance_url": "http://127.0.0.1:1",
+               "token_secret": "AWS_SECRET_ACCESS_KEY"}})"),
+            "/salesforce/token_secret");
+  EXPECT_EQ(at(R"({"crm": "salesforce", "salesforce": {"auth": {"flow": "client_credentials",
+               "client_id": "x", "client_secret_secret": "HOME"}}})"),
+            "/salesforce/auth/client_secret_secret");
+  EXPECT_EQ(at(R"({"crm": "salesforce", "salesforce": {"login_url": "http://login.example.com",
+               "auth": {"flow": "client_credentials", "client_id": "x"}}})"),
+            "/salesforce/login_url");
+  EXPECT_EQ(at(R"({"crm": "salesforce", "salesforce": {"instance_url": "http://127.0.0.1:1",
+               "task_key_mode": "search_create"}})"),
+            "/salesforce/task_key_mode");
+  EXPECT_EQ(at(R"({"crm": "salesforce", "salesforce": {"instance_url": "http://127.0.0.1:1",
+               "sandbox": true}})"),
+            "/salesforce/sandbox");
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 // The example rule file packaging/examples/rules/key-accounts.json: it loads, its own tests pass,
 // its mapping asks HubSpot for the documented properties and aggregates, and explain/next-tier
 // read well for a person.
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "kam/rules/rules.h"
 
@@ -50,15 +50,22 @@ TEST(ExampleRules, HubspotNeedsTheDocumentedPropertiesAndAggregates) {
               needs.properties.end())
         << p;
   }
-  for (const char* a : {"deals.won_amount_last_12m", "deals.won_amount_prev_12m",
-                        "contacts.active_count", "contacts.exec_sponsor",
-                        "meetings.days_since_last"}) {
+  for (const char* a :
+       {"deals.won_amount_last_12m", "deals.won_amount_prev_12m", "contacts.active_count",
+        "contacts.exec_sponsor", "meetings.days_since_last"}) {
     EXPECT_NE(std::find(needs.aggregates.begin(), needs.aggregates.end(), a),
               needs.aggregates.end())
         << a;
   }
   EXPECT_TRUE(std::is_sorted(needs.properties.begin(), needs.properties.end()));
-  EXPECT_EQ(rules->Needs("salesforce").properties.size(), 0u);
+  // The same file maps Salesforce (Account fields, the same aggregate names).
+  CrmNeeds sf = rules->Needs("salesforce");
+  for (const char* p : {"AnnualRevenue", "NumberOfEmployees", "Gross_Margin_Pct__c", "NPS__c",
+                        "Industry", "Name"}) {
+    EXPECT_NE(std::find(sf.properties.begin(), sf.properties.end(), p), sf.properties.end()) << p;
+  }
+  EXPECT_EQ(sf.aggregates, needs.aggregates);
+  EXPECT_EQ(rules->Needs("zoho").properties.size(), 0u);
 }
 
 TEST(ExampleRules, WritebackHasTheDefaultPropertiesForHubspot) {
@@ -67,23 +74,26 @@ TEST(ExampleRules, WritebackHasTheDefaultPropertiesForHubspot) {
   std::vector<WritebackField> wb = rules->Writeback("hubspot");
   std::vector<std::string> properties;
   for (const auto& f : wb) properties.push_back(f.property);
-  EXPECT_EQ(properties, (std::vector<std::string>{"kam_score", "kam_tier", "kam_breakdown",
-                                                  "kam_next_tier_hint", "kam_rules_version",
-                                                  "kam_scored_at"}));
+  EXPECT_EQ(properties,
+            (std::vector<std::string>{"kam_score", "kam_tier", "kam_breakdown",
+                                      "kam_next_tier_hint", "kam_rules_version", "kam_scored_at"}));
   EXPECT_EQ(wb[1].type, "enumeration");
 }
 
 TEST(ExampleRules, MapAccountConvertsCrmStringsAndTreatsEmptyAsAbsent) {
   auto rules = LoadExample();
   ASSERT_NE(rules, nullptr);
-  json properties = {{"name", "Huber GmbH"}, {"numberofemployees", "6000"},
-                     {"gross_margin_pct", " 38.5 "}, {"nps", ""}, {"avg_days_to_pay", nullptr},
-                     {"tenure_years", "abc"}, {"industry", "Machinery"}};
-  json aggregates = {{"deals.won_amount_last_12m", 8000000}, {"contacts.exec_sponsor", true},
-                     {"meetings.days_since_last", nullptr}, {"contacts.active_count", 7}};
+  json properties = {{"name", "Huber GmbH"},         {"numberofemployees", "6000"},
+                     {"gross_margin_pct", " 38.5 "}, {"nps", ""},
+                     {"avg_days_to_pay", nullptr},   {"tenure_years", "abc"},
+                     {"industry", "Machinery"}};
+  json aggregates = {{"deals.won_amount_last_12m", 8000000},
+                     {"contacts.exec_sponsor", true},
+                     {"meetings.days_since_last", nullptr},
+                     {"contacts.active_count", 7}};
   std::vector<std::string> warnings;
-  Account a = rules->MapAccount("hubspot", "42", "7", properties, aggregates, 1764000000,
-                                &warnings);
+  Account a =
+      rules->MapAccount("hubspot", "42", "7", properties, aggregates, 1764000000, &warnings);
   auto value = [&](const char* field) { return a.values[rules->FieldIndex(field)]; };
   EXPECT_EQ(a.id, "42");
   EXPECT_EQ(a.owner_id, "7");
@@ -107,11 +117,18 @@ TEST(ExampleRules, MapAccountConvertsCrmStringsAndTreatsEmptyAsAbsent) {
 TEST(ExampleRules, ExplainShowsCriteriaTierTasksAndTheNextTier) {
   auto rules = LoadExample();
   ASSERT_NE(rules, nullptr);
-  json account = {{"id", "T-2"}, {"owner_id", "101"}, {"name", "Autoteile Berger AG"},
-                  {"industry", "Automotive"}, {"employees", 1200},
-                  {"revenue_last_12m", 2500000}, {"revenue_prev_12m", 2400000},
-                  {"gross_margin_pct", 36}, {"avg_days_to_pay", 40}, {"tenure_years", 5},
-                  {"active_contacts", 1}, {"has_exec_sponsor", false},
+  json account = {{"id", "T-2"},
+                  {"owner_id", "101"},
+                  {"name", "Autoteile Berger AG"},
+                  {"industry", "Automotive"},
+                  {"employees", 1200},
+                  {"revenue_last_12m", 2500000},
+                  {"revenue_prev_12m", 2400000},
+                  {"gross_margin_pct", 36},
+                  {"avg_days_to_pay", 40},
+                  {"tenure_years", 5},
+                  {"active_contacts", 1},
+                  {"has_exec_sponsor", false},
                   {"days_since_last_meeting", 120}};
   Account a;
   ASSERT_TRUE(rules->AccountFromJson(account, &a).ok());
@@ -176,11 +193,18 @@ TEST(ExampleRules, TasksAndHealthFollowTheTierAfterCapacities) {
   LoadResult loaded = RuleSet::LoadFile(kExample);
   ASSERT_TRUE(loaded.ok());
   auto rules = loaded.rules;
-  nlohmann::json j = {{"id", "T-2"}, {"owner_id", "101"}, {"name", "Autoteile Berger AG"},
-                      {"industry", "Automotive"}, {"employees", 1200},
-                      {"revenue_last_12m", 2500000}, {"revenue_prev_12m", 2400000},
-                      {"gross_margin_pct", 36}, {"avg_days_to_pay", 40}, {"tenure_years", 5},
-                      {"active_contacts", 1}, {"has_exec_sponsor", false},
+  nlohmann::json j = {{"id", "T-2"},
+                      {"owner_id", "101"},
+                      {"name", "Autoteile Berger AG"},
+                      {"industry", "Automotive"},
+                      {"employees", 1200},
+                      {"revenue_last_12m", 2500000},
+                      {"revenue_prev_12m", 2400000},
+                      {"gross_margin_pct", 36},
+                      {"avg_days_to_pay", 40},
+                      {"tenure_years", 5},
+                      {"active_contacts", 1},
+                      {"has_exec_sponsor", false},
                       {"days_since_last_meeting", 120}};
   Account account;
   ASSERT_TRUE(rules->AccountFromJson(j, &account).ok());

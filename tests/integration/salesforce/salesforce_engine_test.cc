@@ -1,0 +1,734 @@
+// The engine's CRM port for Salesforce (plugin/src/engine/crm_salesforce.cc) and the sync
+// engine with "crm": "salesforce", against `kam sandbox serve --crm salesforce` in-process on
+// 127.0.0.1 (free port): every port method, errors mapped to the port's CrmError (allocation
+// spent -> rate limited, refused token -> unauthenticated, both stopping the run), provision /
+// sync / re-sync without writes / status, faults retried with tasks still exactly once, and the
+// example rule file scoring the HubSpot and the Salesforce sandbox of one seed alike.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "crm.h"
+#include "kam/http/client.h"
+#include "kam/http/encoding.h"
+#include "kam/sandbox/sandbox_server.h"
+#include "operation.h"
+#include "sync_engine.h"
+
+namespace kam::engine {
+namespace {
+
+using Json = nlohmann::json;
+
+// 2026-12-03T00:00:00Z: seeded data is the same on every day the test runs.
+constexpr int64_t kBaseTimeMs = 1796256000000;
+
+class QuietHost : public Host {
+ public:
+  void Log(int32_t level, std::string_view message) override {
+    if (std::getenv("KAM_TEST_VERBOSE")) {
+      std::fprintf(stderr, "[%d] %.*s\n", level, static_cast<int>(message.size()), message.data());
+    }
+  }
+  void Progress(std::string_view, uint64_t, uint64_t) override {}
+  std::optional<std::string> GetSecret(std::string_view name) override { return Secret(name); }
+  bool IsCancelled() override { return false; }
+
+  static std::optional<std::string> Secret(std::string_view name) {
+    if (name == "KAM_SALESFORCE_CLIENT_SECRET") return "sandbox-secret";
+    if (name == "KAM_SALESFORCE_TOKEN" || name == "KAM_HUBSPOT_TOKEN") return "sandbox-token";
+    return std::nullopt;
+  }
+};
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() /
+           ("kam-sf-engine-" + std::to_string(getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+std::unique_ptr<sandbox::SandboxServer> StartSandbox(const std::string& crm, int accounts,
+                                                     std::string faults = "",
+                                                     int64_t daily_limit = 0) {
+  sandbox::SandboxOptions o;
+  o.crm = crm;
+  o.accounts = accounts;
+  o.seed = 11;
+  o.base_time_ms = kBaseTimeMs;
+  o.search_per_second = 0;
+  o.faults = std::move(faults);
+  o.daily_limit = daily_limit;
+  auto started = sandbox::SandboxServer::Start(o);
+  if (!started.ok()) ADD_FAILURE() << started.error;
+  return std::move(started.server);
+}
+
+// The configuration an admin writes for the sandbox: client credentials against its token
+// endpoint (quick retries for the tests).
+Json SalesforceConfig(const std::string& url, const std::filesystem::path& dir) {
+  return {{"crm", "salesforce"},
+          {"salesforce",
+           {{"login_url", url},
+            {"auth", {{"flow", "client_credentials"}, {"client_id", "kam-sandbox-client"}}},
+            {"retry", {{"max_attempts", 6}, {"initial_delay_ms", 1}, {"max_delay_ms", 20}}}}},
+          {"rules", KAM_EXAMPLE_RULES_FILE},
+          {"state", (dir / "sf-state.db").string()}};
+}
+
+std::unique_ptr<Crm> MakePort(const Json& config, Host& host) {
+  auto crm = MakeCrm(ParseEngineConfig(config), host, &QuietHost::Secret);
+  EXPECT_TRUE(crm.ok()) << crm.status().message();
+  return crm.ok() ? std::move(crm.value()) : nullptr;
+}
+
+// The sandbox as a person's tools see it: SOQL and the admin API with the static token.
+class SfReader {
+ public:
+  explicit SfReader(std::string url) : url_(std::move(url)) {
+    http::ClientOptions o;
+    o.base_url = url_;
+    o.rate_limit.enabled = false;
+    o.retry.max_attempts = 1;
+    auto c = http::Client::Create(o);
+    EXPECT_TRUE(c.ok());
+    client_ = std::move(*c);
+  }
+
+  Json Call(http::Method method, const std::string& target, const Json& body = nullptr) {
+    http::Request req;
+    req.method = method;
+    req.target = target;
+    req.headers.push_back({"Authorization", "Bearer sandbox-token"});
+    if (!body.is_null()) req.body = body.dump();
+    auto r = client_->Send(req);
+    EXPECT_TRUE(r.ok()) << target << ": " << (r.ok() ? "" : r.error().message);
+    if (!r.ok() || r->body.empty()) return Json();
+    return Json::parse(r->body, nullptr, false);
+  }
+
+  std::vector<Json> Query(const std::string& soql) {
+    std::vector<Json> out;
+    Json page =
+        Call(http::Method::kGet, "/services/data/v67.0/query?q=" + http::PercentEncode(soql));
+    for (;;) {
+      if (!page.is_object()) break;
+      for (auto& r : page["records"]) out.push_back(r);
+      if (page.value("done", true)) break;
+      page = Call(http::Method::kGet, page["nextRecordsUrl"].get<std::string>());
+    }
+    return out;
+  }
+
+  // Write calls the sandbox answered (collections, single-record writes, Tooling creates).
+  uint64_t WriteCalls() {
+    Json c = Call(http::Method::kGet, "/_sandbox/counters");
+    uint64_t n = 0;
+    for (const auto& [route, count] : c["by_route"].items()) {
+      if ((route.rfind("PATCH ", 0) == 0 || route.rfind("POST ", 0) == 0 ||
+           route.rfind("DELETE ", 0) == 0) &&
+          route.find("oauth2") == std::string::npos) {
+        n += count.get<uint64_t>();
+      }
+    }
+    return n;
+  }
+
+ private:
+  std::string url_;
+  std::unique_ptr<http::Client> client_;
+};
+
+ProvisionSpec ExampleSpec() {
+  ProvisionSpec spec;
+  auto add = [&](const char* name, const char* type) {
+    PropertySpec p;
+    p.name = name;
+    p.label = name;
+    p.type = type;
+    if (std::string(name) == "KAM_Tier__c") {
+      p.options = {{"strategic", "Strategic key account"},
+                   {"key", "Key account"},
+                   {"development", "Development account"},
+                   {"standard", "Standard account"}};
+    }
+    spec.properties.push_back(p);
+  };
+  add("KAM_Score__c", "number");
+  add("KAM_Tier__c", "enumeration");
+  add("KAM_Breakdown__c", "string");
+  add("KAM_Next_Tier_Hint__c", "string");
+  add("KAM_Rules_Version__c", "string");
+  add("KAM_Scored_At__c", "datetime");
+  return spec;
+}
+
+TEST(SalesforcePort, ProvisioningCreatesEveryFieldOnceAndReadsItBack) {
+  auto sb = StartSandbox("salesforce", 10);
+  TempDir dir;
+  QuietHost host;
+  auto crm = MakePort(SalesforceConfig(sb->url(), dir.path), host);
+  ASSERT_TRUE(crm);
+  EXPECT_EQ(crm->Name(), "salesforce");
+  auto before = crm->VerifyProperties(ExampleSpec());
+  ASSERT_TRUE(before.ok()) << before.error().ToString();
+  EXPECT_FALSE(before->complete());
+  EXPECT_EQ(before->items.front().outcome, ProvisionItem::Outcome::kMissing);
+
+  auto first = crm->Provision(ExampleSpec());
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  ASSERT_EQ(first->items.size(), 7u);  // six Account fields, then the task key
+  for (const auto& it : first->items) {
+    EXPECT_EQ(it.outcome, ProvisionItem::Outcome::kCreated) << it.name << ": " << it.detail;
+  }
+  EXPECT_EQ(first->items.back().name, "KAM_Task_Key__c");
+  EXPECT_EQ(first->items.back().object, CrmObject::kTask);
+  EXPECT_TRUE(first->complete());
+
+  auto second = crm->Provision(ExampleSpec());
+  ASSERT_TRUE(second.ok()) << second.error().ToString();
+  for (const auto& it : second->items) {
+    EXPECT_EQ(it.outcome, ProvisionItem::Outcome::kUnchanged) << it.name << ": " << it.detail;
+  }
+  auto verified = crm->VerifyProperties(ExampleSpec());
+  ASSERT_TRUE(verified.ok());
+  EXPECT_TRUE(verified->complete());
+  EXPECT_EQ(verified->task_key_unique, second->task_key_unique);
+
+  // A field a person created with another type is a conflict, never changed.
+  ProvisionSpec other = ExampleSpec();
+  other.properties[4].type = "number";  // KAM_Rules_Version__c exists as text
+  auto conflict = crm->VerifyProperties(other);
+  ASSERT_TRUE(conflict.ok());
+  EXPECT_EQ(conflict->items[4].outcome, ProvisionItem::Outcome::kConflict)
+      << conflict->items[4].detail;
+}
+
+TEST(SalesforcePort, PullsFactsWritesAndTasksWorkThroughThePort) {
+  auto sb = StartSandbox("salesforce", 60);
+  TempDir dir;
+  QuietHost host;
+  auto crm = MakePort(SalesforceConfig(sb->url(), dir.path), host);
+  ASSERT_TRUE(crm);
+  ASSERT_TRUE(crm->Provision(ExampleSpec()).ok());
+
+  auto portal = crm->PortalId();
+  ASSERT_TRUE(portal.ok()) << portal.error().ToString();
+  EXPECT_EQ(portal->substr(0, 3), "00D");
+
+  PullRequest pr;
+  pr.properties = {"AnnualRevenue", "Industry", "KAM_Score__c", "Gross_Margin_Pct__c"};
+  std::vector<CrmAccount> accounts;
+  int64_t last_cursor = 0;
+  auto all = crm->PullAll(pr, [&](const PullPage& page) {
+    EXPECT_GE(page.cursor.modified_ms, last_cursor);
+    last_cursor = page.cursor.modified_ms;
+    for (const auto& a : page.accounts) accounts.push_back(a);
+    return CrmStatus();
+  });
+  ASSERT_TRUE(all.ok()) << all.error().ToString();
+  ASSERT_EQ(accounts.size(), 60u);
+  EXPECT_GT(all->cursor.modified_ms, 0);
+  for (const auto& a : accounts) {
+    EXPECT_EQ(a.id.substr(0, 3), "001");
+    EXPECT_FALSE(a.name.empty());
+    EXPECT_EQ(a.owner_id.substr(0, 3), "005");
+    EXPECT_GT(a.modified_ms, 0);
+    EXPECT_EQ(a.properties.size(), 4u);
+    EXPECT_FALSE(a.properties.at("KAM_Score__c").has_value());  // not scored yet
+  }
+
+  // Facts: every requested aggregate per account, unknown accounts in `missing`.
+  FactsRequest fr;
+  for (const auto& a : accounts) fr.account_ids.push_back(a.id);
+  fr.account_ids.push_back("001000000000000AAA");
+  fr.aggregates = {"deals.won_amount_last_12m", "deals.open_count", "contacts.count",
+                   "contacts.exec_sponsor", "meetings.days_since_last"};
+  fr.now_ms = kBaseTimeMs + 12 * 3600 * 1000;
+  auto facts = crm->ReadFacts(fr);
+  ASSERT_TRUE(facts.ok()) << facts.error().ToString();
+  EXPECT_EQ(facts->accounts.size(), 60u);
+  EXPECT_EQ(facts->missing, std::vector<std::string>{"001000000000000AAA"});
+  int with_contacts = 0;
+  for (const auto& f : facts->accounts) {
+    EXPECT_EQ(f.aggregates.size(), 5u);
+    const FactValue& n = f.aggregates.at("contacts.count");
+    if (n.kind == FactValue::Kind::kNumber && n.number > 0) with_contacts++;
+  }
+  EXPECT_GT(with_contacts, 0);
+
+  // Field writes: typed values, one bad record fails alone.
+  std::vector<FieldUpdate> ups = {
+      {accounts[0].id,
+       {{"KAM_Score__c", "812.5"},
+        {"KAM_Tier__c", "key"},
+        {"KAM_Breakdown__c", "a: 9"},
+        {"KAM_Scored_At__c", "2026-12-03T12:00:00.000Z"}}},
+      {accounts[1].id, {{"KAM_Score__c", "300"}, {"KAM_Tier__c", "standard"}}},
+      {"001000000000000AAA", {{"KAM_Tier__c", "key"}}},  // no such account
+  };
+  auto written = crm->WriteFields(ups);
+  ASSERT_TRUE(written.ok()) << written.error().ToString();
+  ASSERT_EQ(written->written.size(), 2u);
+  ASSERT_EQ(written->failed.size(), 1u);
+  EXPECT_EQ(written->failed[0].id, "001000000000000AAA");
+  EXPECT_FALSE(written->failed[0].error.stops_run);
+  EXPECT_FALSE(written->failed[0].error.retryable);
+  SfReader reader(sb->url());
+  auto rows =
+      reader.Query("SELECT KAM_Score__c, KAM_Tier__c, KAM_Scored_At__c FROM Account WHERE Id = '" +
+                   accounts[0].id + "'");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["KAM_Score__c"], 812.5);
+  EXPECT_EQ(rows[0]["KAM_Tier__c"], "key");
+  EXPECT_EQ(rows[0]["KAM_Scored_At__c"], "2026-12-03T12:00:00.000+0000");
+  // The next incremental pull sees the written values as the engine wrote them.
+  std::map<std::string, CrmAccount> changed;
+  auto inc = crm->PullChanged({all->cursor.modified_ms, all->cursor.id, ""}, pr,
+                              [&](const PullPage& page) {
+                                for (const auto& a : page.accounts) changed[a.id] = a;
+                                return CrmStatus();
+                              });
+  ASSERT_TRUE(inc.ok()) << inc.error().ToString();
+  ASSERT_TRUE(changed.count(accounts[0].id));
+  EXPECT_EQ(changed[accounts[0].id].properties["KAM_Score__c"], "812.5");
+  // Clearing a field ("" = null).
+  auto cleared = crm->WriteFields({{accounts[1].id, {{"KAM_Tier__c", ""}}}});
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_EQ(cleared->written.size(), 1u);
+  rows = reader.Query("SELECT KAM_Tier__c FROM Account WHERE Id = '" + accounts[1].id + "'");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_TRUE(rows[0]["KAM_Tier__c"].is_null());
+
+  // Tasks exactly once by key, also when the first outcome is "in doubt".
+  TaskSpec t;
+  t.key = "kam-test-0001";
+  t.account_id = accounts[3].id;
+  t.owner_id = accounts[3].owner_id;
+  t.subject = "Plan a business review with " + accounts[3].name;
+  t.body = "Body";
+  t.priority = TaskPriority::kHigh;
+  t.due_ms = kBaseTimeMs + 14 * 86'400'000LL;
+  t.in_doubt = false;
+  auto created = crm->WriteTasks({t});
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  ASSERT_EQ(created->size(), 1u);
+  ASSERT_FALSE((*created)[0].error) << (*created)[0].error->ToString();
+  EXPECT_TRUE((*created)[0].created);
+  EXPECT_EQ((*created)[0].task_id.substr(0, 3), "00T");
+  t.in_doubt = true;
+  auto again = crm->WriteTasks({t});
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE((*again)[0].created);
+  EXPECT_EQ((*again)[0].task_id, (*created)[0].task_id);
+  auto tasks = reader.Query(
+      "SELECT Id, WhatId, OwnerId, Priority, ActivityDate, Status FROM Task "
+      "WHERE KAM_Task_Key__c = 'kam-test-0001'");
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0]["WhatId"], accounts[3].id);
+  EXPECT_EQ(tasks[0]["OwnerId"], accounts[3].owner_id);
+  EXPECT_EQ(tasks[0]["Priority"], "High");
+  EXPECT_EQ(tasks[0]["ActivityDate"], "2026-12-17");
+
+  auto found = crm->FindTasks({"kam-test-0001", "kam-no-such-key"});
+  ASSERT_TRUE(found.ok()) << found.error().ToString();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].id, (*created)[0].task_id);
+  EXPECT_EQ((*found)[0].status, CrmTaskStatus::kOpen);
+  EXPECT_EQ((*found)[0].account_ids, std::vector<std::string>{accounts[3].id});
+  EXPECT_EQ((*found)[0].owner_id, accounts[3].owner_id);
+
+  auto done = crm->CompleteTasks({(*created)[0].task_id, "00T000000000000AAA"});
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  ASSERT_EQ(done->written.size(), 1u);
+  ASSERT_EQ(done->failed.size(), 1u);
+  EXPECT_EQ(done->failed[0].error.code, StatusCode::kNotFound) << done->failed[0].error.ToString();
+  found = crm->FindTasks({"kam-test-0001"});
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ((*found)[0].status, CrmTaskStatus::kCompleted);
+
+  // A task a person made is never completed by the add-in.
+  Json mine = reader.Call(http::Method::kPost, "/_sandbox/tasks",
+                          {{"accountId", accounts[4].id}, {"fields", {{"Subject", "Mine"}}}});
+  ASSERT_TRUE(mine.is_object()) << mine.dump();
+  std::string my_id = mine.value("id", mine.value("Id", ""));
+  ASSERT_FALSE(my_id.empty()) << mine.dump();
+  auto refused = crm->CompleteTasks({my_id});
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->failed.size(), 1u);
+  auto still = reader.Query("SELECT IsClosed FROM Task WHERE Id = '" + my_id + "'");
+  ASSERT_EQ(still.size(), 1u);
+  EXPECT_EQ(still[0]["IsClosed"], false);
+
+  // Deletions since a time.
+  reader.Call(http::Method::kDelete, "/_sandbox/objects/Account/" + accounts[5].id);
+  auto gone = crm->ListArchived(kBaseTimeMs - 86'400'000LL);
+  ASSERT_TRUE(gone.ok()) << gone.error().ToString();
+  EXPECT_EQ(*gone, std::vector<std::string>{accounts[5].id});
+
+  CrmUsage usage = crm->Usage();
+  EXPECT_GT(usage.calls, 10);
+  EXPECT_GT(usage.daily_limit, 0);
+  EXPECT_GT(usage.quota_left, 0);
+}
+
+TEST(SalesforcePort, ASpentAllocationStopsTheRunAsRateLimited) {
+  auto sb = StartSandbox("salesforce", 5, "", 1000);
+  TempDir dir;
+  QuietHost host;
+  auto crm = MakePort(SalesforceConfig(sb->url(), dir.path), host);
+  ASSERT_TRUE(crm);
+  SfReader(sb->url()).Call(http::Method::kPost, "/_sandbox/limits", {{"used", 1000}});
+  auto r = crm->PullAll({}, [](const PullPage&) { return CrmStatus(); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, StatusCode::kRateLimited) << r.error().ToString();
+  EXPECT_TRUE(r.error().stops_run);
+  EXPECT_EQ(r.error().ToStatus("pulling").code(), StatusCode::kRateLimited);
+}
+
+TEST(SalesforcePort, ARefusedTokenIsUnauthenticatedAndStopsTheRun) {
+  auto sb = StartSandbox("salesforce", 5);
+  TempDir dir;
+  QuietHost host;
+  Json cfg = {{"crm", "salesforce"},
+              {"salesforce", {{"instance_url", sb->url()}, {"token_secret", "KAM_WRONG_TOKEN"}}}};
+  auto crm = MakeCrm(ParseEngineConfig(cfg), host, [](std::string_view name) {
+    return name == "KAM_WRONG_TOKEN" ? std::optional<std::string>("not-a-token") : std::nullopt;
+  });
+  ASSERT_TRUE(crm.ok()) << crm.status().message();
+  auto r = (*crm)->PortalId();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, StatusCode::kUnauthenticated) << r.error().ToString();
+  EXPECT_TRUE(r.error().stops_run);
+  // No secret at all: refused when the port is made, naming the secret.
+  auto none = MakeCrm(ParseEngineConfig(SalesforceConfig(sb->url(), dir.path)), host,
+                      [](std::string_view) { return std::optional<std::string>(); });
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(none.status().message().find("KAM_SALESFORCE_CLIENT_SECRET"), std::string::npos);
+}
+
+// ---- the sync engine ------------------------------------------------------------------------
+
+SyncEngineOptions EngineOptionsFor(const Json& config) {
+  SyncEngineOptions o;
+  o.config = ParseEngineConfig(config);
+  o.get_secret = &QuietHost::Secret;
+  return o;
+}
+
+TEST(SalesforceSync, ProvisionSyncAndAnImmediateSecondSyncWithoutWrites) {
+  constexpr int kAccounts = 80;
+  auto sb = StartSandbox("salesforce", kAccounts);
+  TempDir dir;
+  QuietHost host;
+  SyncEngine engine(host, EngineOptionsFor(SalesforceConfig(sb->url(), dir.path)));
+  Json p = engine.Provision();
+  EXPECT_NE(p.dump().find("KAM_Task_Key__c"), std::string::npos) << p.dump(2);
+
+  Json s = engine.Sync(false);
+  EXPECT_EQ(s["pulled"], kAccounts) << s.dump(2);
+  EXPECT_EQ(s["evaluated"], kAccounts);
+  EXPECT_EQ(s["accounts_written"], kAccounts);
+  EXPECT_EQ(s["write_errors"], 0) << s.dump(2);
+  EXPECT_GT(s["tasks_created"].get<int>(), 0);
+
+  SfReader reader(sb->url());
+  auto rows = reader.Query("SELECT Id, KAM_Score__c, KAM_Tier__c, KAM_Scored_At__c FROM Account");
+  ASSERT_EQ(rows.size(), static_cast<size_t>(kAccounts));
+  for (const auto& r : rows) {
+    EXPECT_TRUE(r["KAM_Score__c"].is_number()) << r.dump();
+    EXPECT_TRUE(r["KAM_Tier__c"].is_string()) << r.dump();
+    EXPECT_TRUE(r["KAM_Scored_At__c"].is_string()) << r.dump();
+  }
+  auto tasks =
+      reader.Query("SELECT Id, KAM_Task_Key__c, WhatId FROM Task WHERE KAM_Task_Key__c != null");
+  std::map<std::string, int> per_key;
+  for (const auto& t : tasks) per_key[t["KAM_Task_Key__c"].get<std::string>()]++;
+  EXPECT_EQ(per_key.size(), s["tasks_created"].get<size_t>());
+  for (const auto& [key, n] : per_key) EXPECT_EQ(n, 1) << key;
+
+  uint64_t writes = reader.WriteCalls();
+  Json again = engine.Sync(false);
+  EXPECT_EQ(again["fields_written"], 0) << again.dump(2);
+  EXPECT_EQ(again["tasks_created"], 0);
+  EXPECT_EQ(again["conflicts"], 0);
+  EXPECT_EQ(reader.WriteCalls(), writes);
+
+  Json st = engine.Status();
+  EXPECT_EQ(st["accounts"], kAccounts) << st.dump(2);
+  EXPECT_EQ(st["outbox"]["pending"], 0);
+}
+
+TEST(SalesforceSync, APersonsEditIsKeptAndADeletedAccountIsArchived) {
+  auto sb = StartSandbox("salesforce", 40);
+  TempDir dir;
+  QuietHost host;
+  SyncEngine engine(host, EngineOptionsFor(SalesforceConfig(sb->url(), dir.path)));
+  engine.Provision();
+  engine.Sync(false);
+  SfReader reader(sb->url());
+  auto rows = reader.Query("SELECT Id, KAM_Tier__c FROM Account ORDER BY Id");
+  ASSERT_GE(rows.size(), 3u);
+  std::string id = rows[1]["Id"];
+  std::string ours = rows[1]["KAM_Tier__c"];
+  std::string theirs = ours == "strategic" ? "development" : "strategic";
+  reader.Call(http::Method::kPatch, "/_sandbox/objects/Account/" + id,
+              {{"fields", {{"KAM_Tier__c", theirs}}}});
+  reader.Call(http::Method::kDelete,
+              "/_sandbox/objects/Account/" + rows[2]["Id"].get<std::string>());
+  Json s = engine.Sync(false);
+  EXPECT_EQ(s["conflicts"], 1) << s.dump(2);
+  EXPECT_EQ(s["archived"], 1);
+  EXPECT_EQ(s["fields_written"], 0);
+  auto after = reader.Query("SELECT KAM_Tier__c FROM Account WHERE Id = '" + id + "'");
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0]["KAM_Tier__c"], theirs);
+}
+
+TEST(SalesforceSync, InjectedFaultsAreRetriedAndTasksStayExactlyOnce) {
+  constexpr int kAccounts = 60;
+  auto sb =
+      StartSandbox("salesforce", kAccounts, "500=0.04,503=0.04,drop=0.02,partial=0.1,expired=0.03");
+  TempDir dir;
+  QuietHost host;
+  SyncEngine engine(host, EngineOptionsFor(SalesforceConfig(sb->url(), dir.path)));
+  // A run may stop on a fault that outlasts the retries (resumable, exit 6); the next resumes.
+  bool provisioned = false;
+  for (int i = 0; i < 5 && !provisioned; ++i) {
+    try {
+      engine.Provision();
+      provisioned = true;
+    } catch (const OpError& e) {
+      EXPECT_TRUE(e.code() == StatusCode::kUnavailable || e.code() == StatusCode::kRateLimited)
+          << e.what();
+    }
+  }
+  ASSERT_TRUE(provisioned);
+  // A create that a fault refused is made by the next provisioning run.
+  for (int i = 0; i < 5; ++i) {
+    try {
+      if (engine.Provision().value("ok", false)) break;
+    } catch (const OpError& e) {
+      EXPECT_TRUE(e.code() == StatusCode::kUnavailable || e.code() == StatusCode::kRateLimited)
+          << e.what();
+    }
+  }
+  int clean = 0;
+  for (int i = 0; i < 8 && clean < 1; ++i) {
+    try {
+      Json s = engine.Sync(false);
+      if (s["write_errors"] == 0) clean++;
+    } catch (const OpError& e) {
+      EXPECT_TRUE(e.code() == StatusCode::kUnavailable || e.code() == StatusCode::kRateLimited)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(clean, 1);
+  sb->SetFaults("");
+  Json last = engine.Sync(false);
+  EXPECT_EQ(last["write_errors"], 0) << last.dump(2);
+  SfReader reader(sb->url());
+  auto rows = reader.Query("SELECT Id, KAM_Score__c FROM Account");
+  ASSERT_EQ(rows.size(), static_cast<size_t>(kAccounts));
+  for (const auto& r : rows) EXPECT_TRUE(r["KAM_Score__c"].is_number()) << r.dump();
+  auto tasks = reader.Query("SELECT KAM_Task_Key__c FROM Task WHERE KAM_Task_Key__c != null");
+  std::map<std::string, int> per_key;
+  for (const auto& t : tasks) per_key[t["KAM_Task_Key__c"].get<std::string>()]++;
+  EXPECT_FALSE(per_key.empty());
+  for (const auto& [key, n] : per_key) EXPECT_EQ(n, 1) << key;
+}
+
+// ---- one rule file, two CRMs ----------------------------------------------------------------
+
+struct Outcome {
+  std::string score, tier;
+  std::multiset<std::string> tasks;  // subjects
+  bool operator==(const Outcome&) const = default;
+};
+
+std::string Num(const Json& v) {
+  if (v.is_number()) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f", v.get<double>());
+    return buf;
+  }
+  if (v.is_string() && !v.get<std::string>().empty()) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f", std::strtod(v.get<std::string>().c_str(), nullptr));
+    return buf;
+  }
+  return "";
+}
+
+// The example rule file, with its industry lists also spelled as HubSpot's internal values
+// (HubSpot answers "MACHINERY" where Salesforce answers "Machinery"; the example lists only the
+// labels, so on HubSpot its industry bonus never applies — see the report).
+std::string RulesForBothCrms(const std::filesystem::path& dir) {
+  std::ifstream in(KAM_EXAMPLE_RULES_FILE);
+  Json rules = Json::parse(in);
+  const std::map<std::string, std::string> hubspot = {
+      {"Machinery", "MACHINERY"},
+      {"Automotive", "AUTOMOTIVE"},
+      {"Chemicals", "CHEMICALS"},
+      {"Electronics", "ELECTRICAL_ELECTRONIC_MANUFACTURING"},
+      {"Software", "COMPUTER_SOFTWARE"},
+      {"Technology", "INFORMATION_TECHNOLOGY_AND_SERVICES"},
+      {"Finance", "FINANCIAL_SERVICES"},
+      {"Healthcare", "HOSPITAL_HEALTH_CARE"},
+      {"Transportation", "LOGISTICS_AND_SUPPLY_CHAIN"},
+      {"Food & Beverage", "FOOD_PRODUCTION"},
+      {"Retail", "RETAIL"},
+      {"Telecommunications", "TELECOMMUNICATIONS"},
+      {"Construction", "CONSTRUCTION"},
+      {"Medical Devices", "MEDICAL_DEVICES"}};
+  std::function<void(Json&)> walk = [&](Json& j) {
+    if (j.is_array()) {
+      bool industries = false;
+      for (const auto& e : j) industries = industries || (e.is_string() && e == "Machinery");
+      if (industries) {
+        Json extra = Json::array();
+        for (const auto& e : j) {
+          if (e.is_string() && hubspot.count(e.get<std::string>())) {
+            extra.push_back(hubspot.at(e.get<std::string>()));
+          }
+        }
+        for (auto& e : extra) j.push_back(e);
+        return;
+      }
+    }
+    if (j.is_array() || j.is_object()) {
+      for (auto& e : j) walk(e);
+    }
+  };
+  walk(rules["criteria"]);
+  auto path = dir / "both-crms.json";
+  std::ofstream(path) << rules.dump(2);
+  return path.string();
+}
+
+TEST(OneRuleFileTwoCrms, TheSameSeedGivesTheSameScoresTiersAndTasksOnBothSandboxes) {
+  constexpr int kAccounts = 100;
+  auto hs = StartSandbox("hubspot", kAccounts);
+  auto sf = StartSandbox("salesforce", kAccounts);
+  TempDir dir;
+  QuietHost host;
+  const std::string rules = RulesForBothCrms(dir.path);
+
+  Json hs_cfg = {{"crm", "hubspot"},
+                 {"hubspot",
+                  {{"base_url", hs->url()},
+                   {"rate", {{"enabled", false}}},
+                   {"retry", {{"initial_delay_ms", 1}, {"max_delay_ms", 20}}}}},
+                 {"rules", rules},
+                 {"state", (dir.path / "hs-state.db").string()}};
+  SyncEngine hs_engine(host, EngineOptionsFor(hs_cfg));
+  hs_engine.Provision();
+  Json hs_run = hs_engine.Sync(false);
+  EXPECT_EQ(hs_run["write_errors"], 0);
+  Json sf_cfg = SalesforceConfig(sf->url(), dir.path);
+  sf_cfg["rules"] = rules;
+  SyncEngine sf_engine(host, EngineOptionsFor(sf_cfg));
+  sf_engine.Provision();
+  Json sf_run = sf_engine.Sync(false);
+  EXPECT_EQ(sf_run["write_errors"], 0);
+
+  // Salesforce: by account name.
+  std::map<std::string, Outcome> sf_by_name;
+  std::map<std::string, std::string> sf_name_of;
+  SfReader reader(sf->url());
+  for (const auto& r : reader.Query("SELECT Id, Name, KAM_Score__c, KAM_Tier__c FROM Account")) {
+    std::string name = r["Name"];
+    ASSERT_FALSE(sf_by_name.count(name)) << "duplicate name " << name;
+    sf_by_name[name] = {Num(r["KAM_Score__c"]), r.value("KAM_Tier__c", ""), {}};
+    sf_name_of[r["Id"]] = name;
+  }
+  for (const auto& t :
+       reader.Query("SELECT WhatId, Subject FROM Task WHERE KAM_Task_Key__c != null")) {
+    sf_by_name[sf_name_of[t["WhatId"].get<std::string>()]].tasks.insert(t["Subject"]);
+  }
+
+  // HubSpot: the same through its API.
+  http::ClientOptions ho;
+  ho.base_url = hs->url();
+  ho.rate_limit.enabled = false;
+  auto hc = http::Client::Create(ho);
+  ASSERT_TRUE(hc.ok());
+  auto get = [&](const std::string& target) {
+    http::Request req;
+    req.target = target;
+    req.headers.push_back({"Authorization", "Bearer sandbox-token"});
+    auto r = (*hc)->Send(req);
+    EXPECT_TRUE(r.ok()) << target;
+    return r.ok() ? Json::parse(r->body) : Json::object();
+  };
+  auto all = [&](const std::string& base) {
+    std::vector<Json> out;
+    std::string after;
+    for (;;) {
+      Json page = get(base + (after.empty() ? "" : "&after=" + after));
+      for (auto& r : page["results"]) out.push_back(r);
+      if (!page.contains("paging")) break;
+      after = page["paging"]["next"]["after"].get<std::string>();
+    }
+    return out;
+  };
+  std::map<std::string, Outcome> hs_by_name;
+  std::map<std::string, std::string> hs_name_of;
+  for (const auto& c :
+       all("/crm/v3/objects/companies?limit=100&properties=name,kam_score,kam_tier")) {
+    const Json& p = c["properties"];
+    std::string name = p.value("name", "");
+    hs_by_name[name] = {Num(p["kam_score"]), p.value("kam_tier", ""), {}};
+    hs_name_of[c["id"]] = name;
+  }
+  for (const auto& t : all("/crm/v3/objects/tasks?limit=100&properties=kam_task_key,hs_task_subject"
+                           "&associations=companies")) {
+    const Json& p = t["properties"];
+    if (!p.contains("kam_task_key") || !p["kam_task_key"].is_string()) continue;
+    std::string company;
+    if (t.contains("associations") && t["associations"].contains("companies")) {
+      company = t["associations"]["companies"]["results"][0]["id"].get<std::string>();
+    }
+    hs_by_name[hs_name_of[company]].tasks.insert(p.value("hs_task_subject", ""));
+  }
+
+  ASSERT_EQ(sf_by_name.size(), static_cast<size_t>(kAccounts));
+  ASSERT_EQ(hs_by_name.size(), sf_by_name.size());
+  int differ = 0;
+  std::set<std::string> tiers;
+  for (const auto& [name, sf_out] : sf_by_name) {
+    ASSERT_TRUE(hs_by_name.count(name)) << name;
+    const Outcome& hs_out = hs_by_name[name];
+    tiers.insert(sf_out.tier);
+    EXPECT_EQ(sf_out.score, hs_out.score) << name;
+    EXPECT_EQ(sf_out.tier, hs_out.tier) << name;
+    EXPECT_EQ(sf_out.tasks, hs_out.tasks) << name;
+    if (!(sf_out == hs_out)) differ++;
+  }
+  EXPECT_EQ(differ, 0);
+  EXPECT_GE(tiers.size(), 2u);  // the comparison is not between two empty results
+  EXPECT_EQ(hs_run["tasks_created"], sf_run["tasks_created"]);
+}
+
+}  // namespace
+}  // namespace kam::engine
