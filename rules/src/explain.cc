@@ -40,6 +40,12 @@ std::vector<InputValue> ReadInputs(const RuleSet::Impl& rs, const jl::Rule& rule
   return out;
 }
 
+std::string GoalStatusText(const GoalResult& g) {
+  if (g.status == "met") return "met";
+  if (g.status == "not_met") return "NOT met";
+  return "unknown";
+}
+
 std::string Pad(std::string s, size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
   return s;
@@ -77,8 +83,8 @@ json Explain(const RuleSet& rules, const Account& account, Status* status) {
                         {"score", c.score},
                         {"points", c.weight * c.score},
                         {"inputs", InputsJson(c.inputs)}});
-    text << "  " << Pad(c.id, id_width) << "  " << Num(c.weight) << " x " << Num(c.score)
-         << " = " << Num(c.weight * c.score);
+    text << "  " << Pad(c.id, id_width) << "  " << Num(c.weight) << " x " << Num(c.score) << " = "
+         << Num(c.weight * c.score);
     if (!def.description.empty()) text << "  (" << def.description << ")";
     text << "\n      " << InputsText(c.inputs) << "\n";
   }
@@ -89,9 +95,9 @@ json Explain(const RuleSet& rules, const Account& account, Status* status) {
     tier_reason = "the tier rule gives " + tier.id + " for score " + Num(core.score);
   } else {
     tier_reason = "score " + Num(core.score) +
-                  (std::isfinite(tier.min_score) ? " >= " + Num(tier.min_score) +
-                                                       " (the minimum of tier " + tier.id + ")"
-                                                 : "");
+                  (std::isfinite(tier.min_score)
+                       ? " >= " + Num(tier.min_score) + " (the minimum of tier " + tier.id + ")"
+                       : "");
     if (core.tier > 0) {
       const TierSpec& above = rs.tiers[static_cast<size_t>(core.tier - 1)];
       tier_reason += "; tier " + above.id + " needs " + Num(above.min_score);
@@ -123,8 +129,8 @@ json Explain(const RuleSet& rules, const Account& account, Status* status) {
           }
         }
       }
-      health.push_back({{"id", h.id}, {"label", h.label}, {"status", h.status},
-                        {"inputs", InputsJson(inputs)}});
+      health.push_back(
+          {{"id", h.id}, {"label", h.label}, {"status", h.status}, {"inputs", InputsJson(inputs)}});
       text << "  " << h.label << ": " << h.status << "  (" << InputsText(inputs) << ")\n";
     }
   }
@@ -148,6 +154,17 @@ json Explain(const RuleSet& rules, const Account& account, Status* status) {
          << t.due_in_days << " days)\n      because " << InputsText(inputs) << "\n";
   }
 
+  json goals = json::array();
+  if (!rs.goals.empty()) {
+    text << "\nGoals for tier " << tier.id << " (" << result.goals.size() << "):\n";
+    if (result.goals.empty()) text << "  none for this tier\n";
+    for (const auto& g : result.goals) {
+      goals.push_back(internal::GoalJson(g));
+      text << "  " << g.label << ": " << GoalStatusText(g) << "  (" << g.comparison << " "
+           << g.target << (g.unit.empty() ? "" : " " + g.unit) << ", value " << g.value << ")\n";
+    }
+  }
+
   json changes = json::array();
   for (const auto& c : result.next_tier.changes) {
     changes.push_back({{"criterion", c.criterion}, {"from", c.from}, {"to", c.to}});
@@ -163,13 +180,16 @@ json Explain(const RuleSet& rules, const Account& account, Status* status) {
           {"tier_reason", tier_reason},
           {"health", health},
           {"tasks", tasks},
-          {"next_tier", {{"to", result.next_tier.to_tier},
-                         {"reachable", result.next_tier.reachable},
-                         {"changes", changes},
-                         {"hint", result.next_tier.hint}}},
-          {"receipt", {{"input_hash", result.receipt.input_hash},
-                       {"rules_hash", result.receipt.rules_hash},
-                       {"rules_version", result.receipt.rules_version}}},
+          {"goals", goals},
+          {"next_tier",
+           {{"to", result.next_tier.to_tier},
+            {"reachable", result.next_tier.reachable},
+            {"changes", changes},
+            {"hint", result.next_tier.hint}}},
+          {"receipt",
+           {{"input_hash", result.receipt.input_hash},
+            {"rules_hash", result.receipt.rules_hash},
+            {"rules_version", result.receipt.rules_version}}},
           {"text", text.str()}};
 }
 
@@ -199,8 +219,8 @@ TestReport RunEmbeddedTests(const RuleSet& rules) {
         for (const auto& [id, want] : it->items()) {
           for (size_t i = 0; i < rs.criteria.size(); ++i) {
             if (rs.criteria[i].id != id || core.scores[i] == want.get<double>()) continue;
-            tc.diffs.push_back("scores." + id + ": expected " + Num(want.get<double>()) +
-                               ", got " + Num(core.scores[i]) + "  (" +
+            tc.diffs.push_back("scores." + id + ": expected " + Num(want.get<double>()) + ", got " +
+                               Num(core.scores[i]) + "  (" +
                                InputsText(ReadInputs(rs, rs.criteria[i].rule, record)) + ")");
           }
         }
@@ -215,8 +235,8 @@ TestReport RunEmbeddedTests(const RuleSet& rules) {
       }
       const std::string& got_tier = rs.tiers[static_cast<size_t>(core.tier)].id;
       if (auto it = expect.find("tier"); it != expect.end() && *it != got_tier) {
-        tc.diffs.push_back("tier: expected \"" + it->get<std::string>() + "\", got \"" +
-                           got_tier + "\"  (score " + Num(core.score) + ")");
+        tc.diffs.push_back("tier: expected \"" + it->get<std::string>() + "\", got \"" + got_tier +
+                           "\"  (score " + Num(core.score) + ")");
       }
       if (auto it = expect.find("tasks"); it != expect.end()) {
         std::vector<std::string> want, missing, extra;
@@ -249,6 +269,22 @@ TestReport RunEmbeddedTests(const RuleSet& rules) {
             if (want != got) {
               tc.diffs.push_back("health." + id + ": expected \"" + want.get<std::string>() +
                                  "\", got \"" + got + "\"");
+            }
+          }
+        }
+      }
+      if (auto it = expect.find("goals"); it != expect.end()) {
+        for (const auto& [id, want] : it->items()) {
+          for (size_t i = 0; i < rs.goals.size(); ++i) {
+            if (rs.goals[i].id != id) continue;
+            uint8_t state = core.goal_state.size() > i ? core.goal_state[i] : 0;
+            if (state == internal::kGoalNotApplicable) {
+              tc.diffs.push_back("goals." + id + ": expected \"" + want.get<std::string>() +
+                                 "\", but the goal has no target for tier " + got_tier);
+            } else if (want != internal::kGoalStateNames[state]) {
+              tc.diffs.push_back("goals." + id + ": expected \"" + want.get<std::string>() +
+                                 "\", got \"" + std::string(internal::kGoalStateNames[state]) +
+                                 "\" (value " + core.goal_value[i] + ")");
             }
           }
         }

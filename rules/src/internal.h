@@ -6,14 +6,13 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kam/jsonlogic/jsonlogic.h"
 #include "kam/rules/rules.h"
@@ -26,6 +25,7 @@ namespace internal {
 
 inline constexpr size_t kMaxTiers = 8;
 inline constexpr size_t kMaxTasks = 64;
+inline constexpr size_t kMaxGoals = 32;
 
 // A title/body template: literal text and {{path}} placeholders resolved to record slots.
 struct Template {
@@ -69,6 +69,40 @@ struct TaskDef {
   std::string pointer;
 };
 
+// A goal's target for one tier: a number (at_least / at_most / equals), a bool or a text
+// (equals). `text` is its JSON rendering.
+struct GoalTarget {
+  bool set = false;
+  jl::Kind kind = jl::Kind::kNumber;
+  double number = 0;
+  bool boolean = false;
+  std::string string;
+  std::string text;
+};
+
+enum class GoalOp : uint8_t { kAtLeast, kAtMost, kEquals };
+inline constexpr std::string_view kGoalOpNames[] = {"at_least", "at_most", "equals"};
+
+// Goal attainment states in CoreResult::goal_state.
+inline constexpr uint8_t kGoalNotApplicable = 0;
+inline constexpr uint8_t kGoalMet = 1;
+inline constexpr uint8_t kGoalNotMet = 2;
+inline constexpr uint8_t kGoalUnknown = 3;
+inline constexpr std::string_view kGoalStateNames[] = {"", "met", "not_met", "unknown"};
+
+struct GoalDef {
+  std::string id;
+  std::string label;
+  std::string description;
+  std::string unit;
+  int field_slot = -1;            // "field": the account field's slot
+  std::optional<jl::Rule> value;  // "value": JsonLogic
+  GoalOp op = GoalOp::kAtLeast;
+  bool absent_not_met = false;      // "if_absent": "not_met"
+  std::vector<GoalTarget> targets;  // per tier index; unset: the goal does not apply
+  std::string pointer;
+};
+
 struct TestDef {
   std::string name;
   nlohmann::json account;
@@ -81,6 +115,9 @@ uint64_t Fnv64(std::string_view data, uint64_t h = 14695981039346656037ull);
 uint32_t Fnv32(std::string_view data, uint32_t h = 2166136261u);
 std::string Hex64(uint64_t v);
 std::string Hex32(uint32_t v);
+
+// A goal result as JSON: {id, label, status, comparison, value, target, unit?}.
+nlohmann::json GoalJson(const GoalResult& g);
 
 // A number as JavaScript prints it (integers without ".0").
 std::string FormatNumber(double v);
@@ -104,15 +141,18 @@ struct FillScratch {
   std::vector<double> trial, step, best;
   std::vector<TaskSuggestion> spare_tasks;
   std::vector<NextTierPath::Change> spare_changes;
+  std::vector<GoalResult> spare_goals;
 };
 
 // What the evaluation core computes for one account (no strings, no allocation once sized).
 struct CoreResult {
-  std::vector<double> scores;       // per criterion
+  std::vector<double> scores;  // per criterion
   double score = 0;
-  int tier = -1;                    // index into tiers
-  std::vector<uint8_t> health;      // 0 green, 1 amber, 2 red
-  uint64_t tasks = 0;               // bit j: task j suggested
+  int tier = -1;                        // index into tiers
+  std::vector<uint8_t> health;          // 0 green, 1 amber, 2 red
+  uint64_t tasks = 0;                   // bit j: task j suggested
+  std::vector<uint8_t> goal_state;      // per goal: kGoalNotApplicable, kGoalMet, ...
+  std::vector<std::string> goal_value;  // per applicable goal: JSON text of the value read
 };
 
 }  // namespace internal
@@ -142,6 +182,8 @@ struct RuleSet::Impl {
   std::optional<jl::Rule> tier_rule;  // absent: by min_score
   std::vector<internal::HealthDef> health;
   std::vector<internal::TaskDef> tasks;
+  std::optional<int64_t> max_open_tasks_per_owner;  // tasks.max_open_per_owner
+  std::vector<internal::GoalDef> goals;
   std::vector<internal::TestDef> tests;
 
   std::string revenue_field = "revenue_last_12m";
@@ -167,7 +209,10 @@ struct RuleSet::Impl {
   // returns a Status naming the account (read from the id slot) and the rule.
   Status Core(jl::Evaluator& ev, std::span<jl::Value> record, internal::CoreResult* out) const;
 
-  // Health and tasks on a record whose kam.scores/score/tier slots are set.
+  // Goal attainment for the tier in the record's kam.tier slot (HealthAndTasks calls it).
+  Status Goals(jl::Evaluator& ev, std::span<jl::Value> record, internal::CoreResult* out) const;
+
+  // Health, tasks and goals on a record whose kam.scores/score/tier slots are set.
   Status HealthAndTasks(jl::Evaluator& ev, std::span<jl::Value> record,
                         internal::CoreResult* out) const;
   // The health and task parts of a result from `core` and the record (templates rendered).

@@ -33,12 +33,18 @@ std::string Diagnostic::ToString() const {
 
 std::string_view FieldTypeName(FieldType type) {
   switch (type) {
-    case FieldType::kNumber: return "number";
-    case FieldType::kString: return "string";
-    case FieldType::kBool: return "bool";
-    case FieldType::kDate: return "date";
-    case FieldType::kDaysSince: return "days_since";
-    case FieldType::kEnum: return "enum";
+    case FieldType::kNumber:
+      return "number";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kDate:
+      return "date";
+    case FieldType::kDaysSince:
+      return "days_since";
+    case FieldType::kEnum:
+      return "enum";
   }
   return "number";
 }
@@ -46,24 +52,30 @@ std::string_view FieldTypeName(FieldType type) {
 namespace {
 
 const std::vector<std::string> kTopKeys = {
-    "$schema", "version", "name",  "description", "mapping", "criteria", "score",
-    "tier",    "tiers",   "portfolio", "health",  "tasks",   "writeback", "tests",
-    "context_shape", "tier_thresholds"};
+    "$schema", "version",   "name",  "description",   "mapping",        "criteria",
+    "score",   "tier",      "tiers", "portfolio",     "health",         "tasks",
+    "goals",   "writeback", "tests", "context_shape", "tier_thresholds"};
 const std::vector<std::string> kCrms = {"hubspot", "salesforce"};
-const std::vector<std::string> kHubspotAggregates = {
-    "deals.won_amount_last_12m", "deals.won_amount_prev_12m", "deals.open_amount",
-    "deals.open_count",          "contacts.count",            "contacts.active_count",
-    "contacts.exec_sponsor",     "meetings.days_since_last",  "meetings.count_last_90d"};
-const std::vector<std::string> kFieldTypes = {"number", "string", "bool",
+const std::vector<std::string> kHubspotAggregates = {"deals.won_amount_last_12m",
+                                                     "deals.won_amount_prev_12m",
+                                                     "deals.open_amount",
+                                                     "deals.open_count",
+                                                     "contacts.count",
+                                                     "contacts.active_count",
+                                                     "contacts.exec_sponsor",
+                                                     "meetings.days_since_last",
+                                                     "meetings.count_last_90d"};
+const std::vector<std::string> kFieldTypes = {"number", "string",     "bool",
                                               "date",   "days_since", "enum"};
 const std::vector<std::string> kWritebackResults = {
-    "score", "tier", "score_tier", "breakdown", "next_tier_hint", "rules_version",
-    "scored_at", "rank", "pareto", "capped_reason"};
+    "score",         "tier",      "score_tier", "breakdown", "next_tier_hint",
+    "rules_version", "scored_at", "rank",       "pareto",    "capped_reason"};
 
 bool IsIdentifier(const std::string& s) {
   auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
   if (s.empty() || !alpha(s[0])) return false;
-  return std::all_of(s.begin(), s.end(), [&](char c) { return alpha(c) || (c >= '0' && c <= '9'); });
+  return std::all_of(s.begin(), s.end(),
+                     [&](char c) { return alpha(c) || (c >= '0' && c <= '9'); });
 }
 
 std::string Quote(std::string_view s) {
@@ -121,6 +133,7 @@ class Loader {
     LoadPortfolio();
     LoadHealth();
     LoadTasks();
+    LoadGoals();
     LoadWriteback();
     CollectInputSlots();
     LoadTests();
@@ -167,8 +180,8 @@ class Loader {
     auto it = obj.find(key);
     if (it == obj.end()) return std::nullopt;
     if (!it->is_string()) {
-      Error(pointer + "/" + key, std::string("\"") + key + "\" must be a string, not " +
-                                     it->type_name());
+      Error(pointer + "/" + key,
+            std::string("\"") + key + "\" must be a string, not " + it->type_name());
       return std::nullopt;
     }
     return it->get<std::string>();
@@ -178,8 +191,8 @@ class Loader {
     auto it = obj.find(key);
     if (it == obj.end()) return std::nullopt;
     if (!it->is_number()) {
-      Error(pointer + "/" + key, std::string("\"") + key + "\" must be a number, not " +
-                                     it->type_name());
+      Error(pointer + "/" + key,
+            std::string("\"") + key + "\" must be a number, not " + it->type_name());
       return std::nullopt;
     }
     return it->get<double>();
@@ -232,9 +245,10 @@ class Loader {
       std::string cp = "/mapping/" + PointerToken(crm);
       if (std::find(kCrms.begin(), kCrms.end(), crm) == kCrms.end()) {
         std::string guess = internal::DidYouMean(crm, kCrms);
-        Error(cp, "unknown CRM " + Quote(crm) +
-                      (guess.empty() ? "; supported: " + JoinQuoted(kCrms)
-                                     : " (did you mean " + Quote(guess) + "?)"),
+        Error(cp,
+              "unknown CRM " + Quote(crm) +
+                  (guess.empty() ? "; supported: " + JoinQuoted(kCrms)
+                                 : " (did you mean " + Quote(guess) + "?)"),
               true);
         continue;
       }
@@ -243,18 +257,20 @@ class Loader {
       for (const auto& [field, spec] : fields.items()) {
         std::string fp = cp + "/" + PointerToken(field);
         if (!IsIdentifier(field)) {
-          Error(fp, "account field name " + Quote(field) +
-                        " must be letters, digits and _ (not starting with a digit)", true);
+          Error(fp,
+                "account field name " + Quote(field) +
+                    " must be letters, digits and _ (not starting with a digit)",
+                true);
         }
         if (field == "id" || field == "owner_id") {
-          Error(fp, "account field " + Quote(field) +
-                        " is reserved: the connector fills it from the record's id and owner",
+          Error(fp,
+                "account field " + Quote(field) +
+                    " is reserved: the connector fills it from the record's id and owner",
                 true);
           continue;
         }
         if (!ExpectObject(spec, fp, "a field mapping")) continue;
-        CheckKeys(spec, fp, {"property", "aggregate", "type", "unit", "values", "description"},
-                  {});
+        CheckKeys(spec, fp, {"property", "aggregate", "type", "unit", "values", "description"}, {});
         FieldMapping m;
         m.field = field;
         m.property = GetString(spec, fp, "property").value_or("");
@@ -333,14 +349,20 @@ class Loader {
     std::vector<std::pair<const json*, std::string>> out;
     auto each = [&](const char* list, std::initializer_list<const char*> keys) {
       auto it = doc_.find(list);
-      if (it == doc_.end() || !it->is_array()) return;
-      for (size_t i = 0; i < it->size(); ++i) {
-        const json& item = (*it)[i];
+      if (it == doc_.end()) return;
+      std::string base = "/" + std::string(list);
+      const json* items = &*it;
+      if (it->is_object() && it->contains("rules")) {  // "tasks": {"rules": [...], ...}
+        items = &(*it)["rules"];
+        base += "/rules";
+      }
+      if (!items->is_array()) return;
+      for (size_t i = 0; i < items->size(); ++i) {
+        const json& item = (*items)[i];
         if (!item.is_object()) continue;
         for (const char* key : keys) {
           if (item.contains(key)) {
-            out.emplace_back(&item[key], "/" + std::string(list) + "/" + std::to_string(i) + "/" +
-                                             key);
+            out.emplace_back(&item[key], base + "/" + std::to_string(i) + "/" + key);
           }
         }
       }
@@ -350,6 +372,7 @@ class Loader {
     if (doc_.contains("tier")) out.emplace_back(&doc_["tier"], "/tier");
     each("health", {"red", "amber"});
     each("tasks", {"when"});
+    each("goals", {"value"});
     return out;
   }
 
@@ -407,8 +430,8 @@ class Loader {
     options.schema = &impl_->schema;
     auto compiled = jl::Compile(expr, options);
     if (!compiled) {
-      Error(pointer, "invalid JsonLogic: " + compiled.error().type + ": " +
-                         compiled.error().message);
+      Error(pointer,
+            "invalid JsonLogic: " + compiled.error().type + ": " + compiled.error().message);
       return std::nullopt;
     }
     for (const auto& path : compiled->unknown_paths()) {
@@ -421,8 +444,8 @@ class Loader {
       } else if (path.rfind("kam.scores.", 0) == 0) {
         msg = "variable " + Quote(path) + ": there is no criterion " + Quote(path.substr(11));
       } else if (path.rfind("kam.health.", 0) == 0) {
-        msg = "variable " + Quote(path) + ": there is no health indicator " +
-              Quote(path.substr(11));
+        msg =
+            "variable " + Quote(path) + ": there is no health indicator " + Quote(path.substr(11));
       } else {
         msg = "variable " + Quote(path) +
               " is not known; rules read account.<field>, kam.scores.<criterion>, kam.score, "
@@ -506,8 +529,7 @@ class Loader {
       const json& t = (*it)[i];
       std::string p = "/tiers/" + std::to_string(i);
       if (!ExpectObject(t, p, "a tier")) continue;
-      CheckKeys(t, p, {"id", "label", "min_score", "capacity", "description"},
-                {"id", "min_score"});
+      CheckKeys(t, p, {"id", "label", "min_score", "capacity", "description"}, {"id", "min_score"});
       TierSpec tier;
       tier.id = GetId(t, p, &seen, "tier").value_or("");
       tier.label = GetString(t, p, "label").value_or(tier.id);
@@ -527,8 +549,9 @@ class Loader {
           tier.capacity_total = GetCount(*ci, cp, "total");
         }
         if (i + 1 == it->size()) {
-          Error(cp, "the lowest tier takes every account that did not fit above it; it cannot "
-                    "have a capacity");
+          Error(cp,
+                "the lowest tier takes every account that did not fit above it; it cannot "
+                "have a capacity");
         }
       }
       impl_->tiers.push_back(std::move(tier));
@@ -560,8 +583,7 @@ class Loader {
       }
     }
     if (impl_->tiers.empty() || impl_->tiers.size() > internal::kMaxTiers) {
-      Error("/tier", "the tier expression must give 1 to " +
-                         std::to_string(internal::kMaxTiers) +
+      Error("/tier", "the tier expression must give 1 to " + std::to_string(internal::kMaxTiers) +
                          " tier ids as string results of \"if\"");
     }
   }
@@ -577,8 +599,9 @@ class Loader {
       }
       if (auto s = GetNumber(*it, "/portfolio", "pareto_share")) {
         if (!(*s > 0 && *s <= 1)) {
-          Error("/portfolio/pareto_share", "pareto_share is a share of revenue, above 0 and at "
-                                           "most 1 (e.g. 0.8)");
+          Error("/portfolio/pareto_share",
+                "pareto_share is a share of revenue, above 0 and at "
+                "most 1 (e.g. 0.8)");
         } else {
           impl_->pareto_share = *s;
         }
@@ -649,16 +672,33 @@ class Loader {
     return t;
   }
 
+  // "tasks" is the list of task rules, or {"max_open_per_owner": N, "rules": [...]}.
   void LoadTasks() {
     auto it = doc_.find("tasks");
-    if (it == doc_.end() || !ExpectArray(*it, "/tasks", "\"tasks\"")) return;
+    if (it == doc_.end()) return;
+    std::string base = "/tasks";
+    if (it->is_object()) {
+      CheckKeys(*it, base, {"max_open_per_owner", "rules"}, {"rules"});
+      if (auto m = GetCount(*it, base, "max_open_per_owner")) {
+        impl_->max_open_tasks_per_owner = *m;
+      }
+      if (!it->contains("rules")) return;
+      it = it->find("rules");
+      base = "/tasks/rules";
+    } else if (!it->is_array()) {
+      Error(base, std::string("\"tasks\" must be an array of task rules or an object "
+                              "{\"max_open_per_owner\": N, \"rules\": [...]}, not ") +
+                      it->type_name());
+      return;
+    }
+    if (!ExpectArray(*it, base, "the task rules")) return;
     if (it->size() > internal::kMaxTasks) {
-      Error("/tasks", "at most " + std::to_string(internal::kMaxTasks) + " task rules");
+      Error(base, "at most " + std::to_string(internal::kMaxTasks) + " task rules");
     }
     std::set<std::string> seen;
     for (size_t i = 0; i < it->size() && i < internal::kMaxTasks; ++i) {
       const json& t = (*it)[i];
-      std::string p = "/tasks/" + std::to_string(i);
+      std::string p = base + "/" + std::to_string(i);
       if (!ExpectObject(t, p, "a task rule")) continue;
       CheckKeys(t, p,
                 {"id", "title", "body", "priority", "due_in_days", "when", "cooldown_days",
@@ -676,9 +716,9 @@ class Loader {
         static const std::vector<std::string> kPriorities = {"low", "medium", "high"};
         if (std::find(kPriorities.begin(), kPriorities.end(), *pr) == kPriorities.end()) {
           std::string guess = internal::DidYouMean(*pr, kPriorities);
-          Error(p + "/priority", "priority must be \"low\", \"medium\" or \"high\"" +
-                                     (guess.empty() ? "" : " (did you mean " + Quote(guess) +
-                                                               "?)"));
+          Error(p + "/priority",
+                "priority must be \"low\", \"medium\" or \"high\"" +
+                    (guess.empty() ? "" : " (did you mean " + Quote(guess) + "?)"));
         } else {
           def.priority = *pr;
         }
@@ -693,6 +733,133 @@ class Loader {
     }
   }
 
+  // ---- goals ----
+  // "goals": [{"id", "label", "field" | "value", "at_least" | "at_most" | "equals": {tier: target},
+  //            "unit", "if_absent", "description"}]
+  void LoadGoals() {
+    auto it = doc_.find("goals");
+    if (it == doc_.end() || !ExpectArray(*it, "/goals", "\"goals\"")) return;
+    if (it->size() > internal::kMaxGoals) {
+      Error("/goals", "at most " + std::to_string(internal::kMaxGoals) + " goals");
+    }
+    std::vector<std::string> tier_ids;
+    for (const auto& t : impl_->tiers) tier_ids.push_back(t.id);
+    std::set<std::string> seen;
+    for (size_t i = 0; i < it->size() && i < internal::kMaxGoals; ++i) {
+      const json& g = (*it)[i];
+      std::string p = "/goals/" + std::to_string(i);
+      if (!ExpectObject(g, p, "a goal")) continue;
+      CheckKeys(g, p,
+                {"id", "label", "description", "field", "value", "unit", "at_least", "at_most",
+                 "equals", "if_absent"},
+                {"id"});
+      internal::GoalDef def;
+      def.pointer = p;
+      def.id = GetId(g, p, &seen, "goal").value_or("");
+      def.label = GetString(g, p, "label").value_or(def.id);
+      def.description = GetString(g, p, "description").value_or("");
+      std::optional<FieldType> field_type;
+      if (g.contains("field") == g.contains("value")) {
+        Error(p,
+              "a goal needs exactly one of \"field\" (an account field) or \"value\" "
+              "(a JsonLogic expression)");
+      } else if (auto f = GetString(g, p, "field")) {
+        def.field_slot = impl_->FieldIndexOf(*f);
+        if (def.field_slot < 0) {
+          std::string guess = internal::DidYouMean(*f, impl_->account_fields);
+          Error(p + "/field", "no mapping provides account field " + Quote(*f) +
+                                  (guess.empty() ? "" : " (did you mean " + Quote(guess) + "?)"));
+        } else {
+          for (const auto& [crm, list] : impl_->mappings) {
+            for (const auto& m : list) {
+              if (m.field != *f) continue;
+              field_type = m.type;
+              if (def.unit.empty()) def.unit = m.unit;
+            }
+          }
+        }
+      } else if (g.contains("value")) {
+        def.value = CompileExpr(g["value"], p + "/value");
+      }
+      if (auto u = GetString(g, p, "unit")) def.unit = *u;
+      if (auto a = GetString(g, p, "if_absent")) {
+        if (*a == "not_met") {
+          def.absent_not_met = true;
+        } else if (*a != "unknown") {
+          Error(p + "/if_absent", "\"if_absent\" is \"unknown\" (default) or \"not_met\"");
+        }
+      }
+      int ops = 0;
+      for (size_t k = 0; k < 3; ++k) {
+        std::string op(internal::kGoalOpNames[k]);
+        if (!g.contains(op)) continue;
+        ++ops;
+        def.op = static_cast<internal::GoalOp>(k);
+        LoadGoalTargets(g[op], p + "/" + op, def.op, field_type, tier_ids, &def);
+      }
+      if (ops != 1) {
+        Error(p,
+              "a goal needs exactly one of \"at_least\", \"at_most\" or \"equals\", each "
+              "an object of targets per tier id (e.g. {\"key\": 3})");
+      }
+      def.targets.resize(impl_->tiers.size());
+      impl_->goals.push_back(std::move(def));
+    }
+  }
+
+  void LoadGoalTargets(const json& targets, const std::string& p, internal::GoalOp op,
+                       std::optional<FieldType> field_type, const std::vector<std::string>& tiers,
+                       internal::GoalDef* def) {
+    if (!ExpectObject(targets, p, "a goal's targets")) return;
+    if (targets.empty()) Error(p, "no tier named: give a target per tier id, e.g. {\"key\": 3}");
+    CheckKeys(targets, p, tiers, {});
+    const bool numeric = op != internal::GoalOp::kEquals;
+    if (numeric && field_type && *field_type != FieldType::kNumber &&
+        *field_type != FieldType::kDaysSince && *field_type != FieldType::kString) {
+      Error(p,
+            "field has type " + std::string(FieldTypeName(*field_type)) +
+                "; \"at_least\"/\"at_most\" compare numbers (use \"equals\")",
+            true);
+    }
+    def->targets.resize(impl_->tiers.size());
+    for (const auto& [tier, v] : targets.items()) {
+      int index = impl_->TierIndex(tier);
+      if (index < 0) continue;  // reported by CheckKeys
+      std::string tp = p + "/" + PointerToken(tier);
+      internal::GoalTarget t;
+      t.text = v.dump();
+      if (v.is_number()) {
+        t.kind = jl::Kind::kNumber;
+        t.number = v.get<double>();
+      } else if (!numeric && v.is_boolean()) {
+        t.kind = jl::Kind::kBool;
+        t.boolean = v.get<bool>();
+      } else if (!numeric && v.is_string()) {
+        t.kind = jl::Kind::kString;
+        t.string = v.get<std::string>();
+      } else {
+        Error(tp, numeric ? "a target of \"at_least\"/\"at_most\" is a number, not " + v.dump()
+                          : "a target of \"equals\" is a number, true/false or a text, not " +
+                                v.dump());
+        continue;
+      }
+      if (field_type && !numeric) {
+        bool fits = (t.kind == jl::Kind::kBool && *field_type == FieldType::kBool) ||
+                    (t.kind == jl::Kind::kNumber &&
+                     (*field_type == FieldType::kNumber || *field_type == FieldType::kDaysSince)) ||
+                    (t.kind == jl::Kind::kString &&
+                     (*field_type == FieldType::kString || *field_type == FieldType::kEnum ||
+                      *field_type == FieldType::kDate));
+        if (!fits) {
+          Error(tp, "target " + v.dump() + " does not fit the field's type " +
+                        std::string(FieldTypeName(*field_type)));
+        }
+      }
+      t.set = true;
+      def->targets[static_cast<size_t>(index)] = std::move(t);
+    }
+  }
+
   void LoadWriteback() {
     auto it = doc_.find("writeback");
     if (it == doc_.end() || !ExpectObject(*it, "/writeback", "\"writeback\"")) return;
@@ -702,8 +869,9 @@ class Loader {
       std::string cp = "/writeback/" + PointerToken(crm);
       if (std::find(kCrms.begin(), kCrms.end(), crm) == kCrms.end()) {
         std::string guess = internal::DidYouMean(crm, kCrms);
-        Error(cp, "unknown CRM " + Quote(crm) +
-                      (guess.empty() ? "" : " (did you mean " + Quote(guess) + "?)"),
+        Error(cp,
+              "unknown CRM " + Quote(crm) +
+                  (guess.empty() ? "" : " (did you mean " + Quote(guess) + "?)"),
               true);
         continue;
       }
@@ -736,6 +904,10 @@ class Loader {
     }
     if (impl_->score_rule) add(*impl_->score_rule);
     if (impl_->tier_rule) add(*impl_->tier_rule);
+    for (const auto& g : impl_->goals) {
+      if (g.value) add(*g.value);
+      if (g.field_slot >= 0) slots.insert(g.field_slot);
+    }
     impl_->input_slots.assign(slots.begin(), slots.end());
   }
 
@@ -756,19 +928,32 @@ class Loader {
       def.name = GetString(t, p, "name").value_or("test " + std::to_string(i));
       if (!names.insert(def.name).second) Error(p + "/name", "duplicate test name");
       GetString(t, p, "description");
-      if (auto ai = t.find("account"); ai != t.end() && ExpectObject(*ai, p + "/account",
-                                                                      "a test's \"account\"")) {
+      if (auto ai = t.find("account");
+          ai != t.end() && ExpectObject(*ai, p + "/account", "a test's \"account\"")) {
         Account account;
         Status st = impl_->AccountFromJson(*ai, &account);
         if (!st.ok()) Error(p + "/account" + st.location(), st.message(), true);
         def.account = *ai;
       }
-      if (auto ei = t.find("expect"); ei != t.end() && ExpectObject(*ei, p + "/expect",
-                                                                     "a test's \"expect\"")) {
+      if (auto ei = t.find("expect");
+          ei != t.end() && ExpectObject(*ei, p + "/expect", "a test's \"expect\"")) {
         std::string ep = p + "/expect";
-        CheckKeys(*ei, ep, {"scores", "score", "tier", "tasks", "health"}, {});
-        if (auto si = ei->find("scores"); si != ei->end() &&
-                                          ExpectObject(*si, ep + "/scores", "\"scores\"")) {
+        CheckKeys(*ei, ep, {"scores", "score", "tier", "tasks", "health", "goals"}, {});
+        if (auto gi = ei->find("goals");
+            gi != ei->end() && ExpectObject(*gi, ep + "/goals", "\"goals\"")) {
+          std::vector<std::string> goal_ids;
+          for (const auto& g : impl_->goals) goal_ids.push_back(g.id);
+          CheckKeys(*gi, ep + "/goals", goal_ids, {});
+          for (const auto& [k, v] : gi->items()) {
+            if (!v.is_string() || (v != "met" && v != "not_met" && v != "unknown")) {
+              Error(ep + "/goals/" + PointerToken(k),
+                    "expected \"met\", \"not_met\" or "
+                    "\"unknown\"");
+            }
+          }
+        }
+        if (auto si = ei->find("scores");
+            si != ei->end() && ExpectObject(*si, ep + "/scores", "\"scores\"")) {
           CheckKeys(*si, ep + "/scores", criterion_ids_, {});
           for (const auto& [k, v] : si->items()) {
             if (!v.is_number()) Error(ep + "/scores/" + PointerToken(k), "expected a number");
@@ -782,13 +967,12 @@ class Loader {
             Error(ep + "/tier", "expected one of the tier ids");
           }
         }
-        if (auto ti = ei->find("tasks"); ti != ei->end() &&
-                                         ExpectArray(*ti, ep + "/tasks", "\"tasks\"")) {
+        if (auto ti = ei->find("tasks");
+            ti != ei->end() && ExpectArray(*ti, ep + "/tasks", "\"tasks\"")) {
           for (size_t k = 0; k < ti->size(); ++k) {
             const json& id = (*ti)[k];
-            if (!id.is_string() ||
-                std::find(task_ids.begin(), task_ids.end(), id.get<std::string>()) ==
-                    task_ids.end()) {
+            if (!id.is_string() || std::find(task_ids.begin(), task_ids.end(),
+                                             id.get<std::string>()) == task_ids.end()) {
               std::string guess =
                   id.is_string() ? internal::DidYouMean(id.get<std::string>(), task_ids) : "";
               Error(ep + "/tasks/" + std::to_string(k),
@@ -797,8 +981,8 @@ class Loader {
             }
           }
         }
-        if (auto hi = ei->find("health"); hi != ei->end() &&
-                                          ExpectObject(*hi, ep + "/health", "\"health\"")) {
+        if (auto hi = ei->find("health");
+            hi != ei->end() && ExpectObject(*hi, ep + "/health", "\"health\"")) {
           CheckKeys(*hi, ep + "/health", health_ids_, {});
           for (const auto& [k, v] : hi->items()) {
             if (!v.is_string() || (v != "green" && v != "amber" && v != "red")) {
@@ -826,8 +1010,10 @@ class Loader {
 LoadResult RuleSet::LoadFile(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return {nullptr, {{path, 0, 0, "", "cannot open the rule file (does it exist and is it "
-                                        "readable?)"}}};
+    return {nullptr,
+            {{path, 0, 0, "",
+              "cannot open the rule file (does it exist and is it "
+              "readable?)"}}};
   }
   std::string text;
   char buf[65536];

@@ -200,6 +200,14 @@ std::vector<std::string> RuleSet::health_ids() const {
   for (const auto& h : impl_->health) out.push_back(h.id);
   return out;
 }
+std::vector<std::string> RuleSet::goal_ids() const {
+  std::vector<std::string> out;
+  for (const auto& g : impl_->goals) out.push_back(g.id);
+  return out;
+}
+std::optional<int64_t> RuleSet::max_open_tasks_per_owner() const {
+  return impl_->max_open_tasks_per_owner;
+}
 std::vector<std::string> RuleSet::crms() const {
   std::vector<std::string> out;
   for (const auto& [crm, m] : impl_->mappings) out.push_back(crm);
@@ -598,6 +606,109 @@ Status RuleSet::Impl::HealthAndTasks(jl::Evaluator& ev, std::span<jl::Value> rec
     return RuleError(record, slot_id, "task " + tasks[done].id, ev.error());
   }
   out->tasks = mask;
+  return Goals(ev, record, out);
+}
+
+namespace {
+// A value as a number for a numeric goal: numbers, and texts that are a whole number literal
+// ("12.5", " 3 "); nothing for absent, null, "", booleans and other texts.
+std::optional<double> GoalNumber(const jl::Value& v) {
+  if (v.is_number())
+    return std::isfinite(v.as_number()) ? std::optional(v.as_number()) : std::nullopt;
+  if (!v.is_string()) return std::nullopt;
+  std::string_view s = v.as_string();
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  if (s.empty() || s.size() > 64) return std::nullopt;
+  char buf[65];
+  s.copy(buf, s.size());
+  buf[s.size()] = '\0';
+  char* end = nullptr;
+  double d = std::strtod(buf, &end);
+  if (end != buf + s.size() || !std::isfinite(d)) return std::nullopt;
+  return d;
+}
+
+std::optional<bool> GoalBool(const jl::Value& v) {
+  if (v.is_bool()) return v.as_bool();
+  if (v.is_number()) {
+    if (v.as_number() == 1) return true;
+    if (v.as_number() == 0) return false;
+    return std::nullopt;
+  }
+  if (!v.is_string()) return std::nullopt;
+  std::string_view s = v.as_string();
+  if (s == "true" || s == "1" || s == "yes") return true;
+  if (s == "false" || s == "0" || s == "no") return false;
+  return std::nullopt;
+}
+
+bool IsAbsentLike(const jl::Value& v) {
+  return v.is_absent() || v.is_null() || (v.is_string() && v.as_string().empty());
+}
+
+uint8_t GoalAttainment(const internal::GoalDef& g, const internal::GoalTarget& t,
+                       const jl::Value& v) {
+  const uint8_t absent = g.absent_not_met ? internal::kGoalNotMet : internal::kGoalUnknown;
+  if (IsAbsentLike(v)) return absent;
+  auto verdict = [](bool met) { return met ? internal::kGoalMet : internal::kGoalNotMet; };
+  switch (g.op) {
+    case internal::GoalOp::kAtLeast:
+    case internal::GoalOp::kAtMost: {
+      auto n = GoalNumber(v);
+      if (!n) return internal::kGoalUnknown;
+      return verdict(g.op == internal::GoalOp::kAtLeast ? *n >= t.number : *n <= t.number);
+    }
+    case internal::GoalOp::kEquals:
+      if (t.kind == jl::Kind::kBool) {
+        auto b = GoalBool(v);
+        return b ? verdict(*b == t.boolean) : internal::kGoalUnknown;
+      }
+      if (t.kind == jl::Kind::kNumber) {
+        auto n = GoalNumber(v);
+        return n ? verdict(*n == t.number) : internal::kGoalUnknown;
+      }
+      if (v.is_string()) return verdict(v.as_string() == t.string);
+      return internal::kGoalUnknown;
+  }
+  return internal::kGoalUnknown;
+}
+}  // namespace
+
+Status RuleSet::Impl::Goals(jl::Evaluator& ev, std::span<jl::Value> record,
+                            internal::CoreResult* out) const {
+  out->goal_state.resize(goals.size());
+  if (goals.empty()) return Status();
+  if (out->goal_value.size() < goals.size()) out->goal_value.resize(goals.size());
+  int tier = -1;
+  if (const jl::Value& t = record[static_cast<size_t>(slot_tier)]; t.is_string()) {
+    tier = TierIndex(t.as_string());
+  }
+  ev.Bind(record);
+  for (size_t i = 0; i < goals.size(); ++i) {
+    const internal::GoalDef& g = goals[i];
+    out->goal_state[i] = internal::kGoalNotApplicable;
+    if (tier < 0 || !g.targets[static_cast<size_t>(tier)].set) continue;
+    jl::Value v;
+    if (g.value) {
+      if (!ev.Run(*g.value, &v)) [[unlikely]] {
+        return RuleError(record, slot_id, "goal " + g.id, ev.error());
+      }
+    } else {
+      v = record[static_cast<size_t>(g.field_slot)];
+    }
+    out->goal_state[i] = GoalAttainment(g, g.targets[static_cast<size_t>(tier)], v);
+    std::string& text = out->goal_value[i];
+    text.clear();
+    if (v.is_absent()) {
+      text.assign("null");
+    } else if (v.is_number() && std::isfinite(v.as_number()) && std::fabs(v.as_number()) < 1e12) {
+      // Shown to people: two decimals at most (a growth of 23.076923076923077 % reads 23.08).
+      internal::AppendValueJson(jl::Value::Number(std::round(v.as_number() * 100) / 100), text);
+    } else {
+      internal::AppendValueJson(v, text);
+    }
+  }
   return Status();
 }
 
@@ -762,6 +873,26 @@ void RuleSet::Impl::FillHealthAndTasks(std::span<const jl::Value> record,
     s.cooldown_days = t.cooldown_days;
     s.auto_close = t.auto_close;
   }
+  count = 0;
+  for (uint8_t state : core.goal_state) count += state != internal::kGoalNotApplicable;
+  ResizeRecycled(out->goals, count, sc.spare_goals);
+  k = 0;
+  int tier = -1;
+  if (const jl::Value& t = record[static_cast<size_t>(slot_tier)]; t.is_string()) {
+    tier = TierIndex(t.as_string());
+  }
+  for (size_t i = 0; i < core.goal_state.size() && tier >= 0; ++i) {
+    if (core.goal_state[i] == internal::kGoalNotApplicable) continue;
+    const internal::GoalDef& g = goals[i];
+    GoalResult& r = out->goals[k++];
+    r.id.assign(g.id);
+    r.label.assign(g.label);
+    r.status.assign(internal::kGoalStateNames[core.goal_state[i]]);
+    r.comparison.assign(internal::kGoalOpNames[static_cast<size_t>(g.op)]);
+    r.value.assign(core.goal_value[i]);
+    r.target.assign(g.targets[static_cast<size_t>(tier)].text);
+    r.unit.assign(g.unit);
+  }
 }
 
 void RuleSet::Impl::FillResult(const Account& account, std::span<jl::Value> record,
@@ -870,6 +1001,19 @@ std::string AccountResult::Breakdown() const {
   return out;
 }
 
+json internal::GoalJson(const GoalResult& g) {
+  json out = {{"id", g.id},
+              {"label", g.label},
+              {"status", g.status},
+              {"comparison", g.comparison},
+              {"value", json::parse(g.value, nullptr, false)},
+              {"target", json::parse(g.target, nullptr, false)}};
+  if (out["value"].is_discarded()) out["value"] = nullptr;
+  if (out["target"].is_discarded()) out["target"] = nullptr;
+  if (!g.unit.empty()) out["unit"] = g.unit;
+  return out;
+}
+
 json AccountResult::ToJson() const {
   json scores = json::object();
   for (const auto& c : criteria) scores[c.id] = c.score;
@@ -897,6 +1041,8 @@ json AccountResult::ToJson() const {
   for (const auto& c : next_tier.changes) {
     changes.push_back({{"criterion", c.criterion}, {"from", c.from}, {"to", c.to}});
   }
+  json goals_json = json::array();
+  for (const auto& g : goals) goals_json.push_back(internal::GoalJson(g));
   json out = {{"id", account_id},
               {"owner_id", owner_id},
               {"scores", scores},
@@ -905,6 +1051,7 @@ json AccountResult::ToJson() const {
               {"final_tier", final_tier.empty() ? tier : final_tier},
               {"health", health_json},
               {"tasks", tasks_json},
+              {"goals", goals_json},
               {"next_tier",
                {{"to", next_tier.to_tier},
                 {"reachable", next_tier.reachable},

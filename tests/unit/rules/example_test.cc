@@ -213,16 +213,18 @@ TEST(ExampleRules, TasksAndHealthFollowTheTierAfterCapacities) {
   ASSERT_TRUE(evaluator.Evaluate(account, &result).ok());
   ASSERT_EQ(result.tier, "key");
   ASSERT_EQ(result.tasks.size(), 3u);
+  ASSERT_EQ(result.goals.size(), 4u);
   EXPECT_EQ(result.health[0].status, "red");
   // Not capped: nothing changes.
   ASSERT_TRUE(evaluator.ApplyFinalTier(account, &result).ok());
   EXPECT_EQ(result.tasks.size(), 3u);
-  // Capped from key to development: the top-tier tasks and the red relationship go away.
+  // Capped from key to development: the key-tier tasks, goals and the red relationship go away
+  // (the example aims tasks and goals at the key tiers only).
   result.final_tier = "development";
   result.capped_reason = "tier key total capacity (0) reached";
   ASSERT_TRUE(evaluator.ApplyFinalTier(account, &result).ok());
-  ASSERT_EQ(result.tasks.size(), 1u);
-  EXPECT_EQ(result.tasks[0].rule_id, "single_threaded");
+  EXPECT_TRUE(result.tasks.empty());
+  EXPECT_TRUE(result.goals.empty());
   EXPECT_EQ(result.health[0].status, "amber");
   EXPECT_EQ(result.tier, "key");
   EXPECT_EQ(result.score, 630);

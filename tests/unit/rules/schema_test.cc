@@ -2,14 +2,14 @@
 // rule files and the bench rule file, and rejects invalid ones. A small validator for exactly
 // the subset of JSON Schema the file uses lives here (no new dependency); a keyword outside the
 // subset fails the test, so the subset stays honest.
-#include <filesystem>
-#include <fstream>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cctype>
-#include <set>
-
-#include <gtest/gtest.h>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace {
 
@@ -56,8 +56,8 @@ class SubsetValidator {
     if (type == "number") return v.is_number();
     if (type == "integer") {
       return v.is_number_integer() ||
-             (v.is_number_float() && v.get<double>() == static_cast<double>(
-                                                            static_cast<int64_t>(v.get<double>())));
+             (v.is_number_float() &&
+              v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>())));
     }
     if (type == "boolean") return v.is_boolean();
     if (type == "null") return v.is_null();
@@ -67,11 +67,28 @@ class SubsetValidator {
 
   void Check(const json& schema, const json& v, const std::string& at,
              std::vector<std::string>* errors) const {
-    static const std::set<std::string> kKnown = {
-        "$schema", "$id", "title", "description", "default", "examples", "$defs", "$ref", "type",
-        "properties", "required", "additionalProperties", "patternProperties", "items", "enum",
-        "minimum", "maximum", "exclusiveMinimum", "minItems", "maxItems", "minLength",
-        "pattern"};
+    static const std::set<std::string> kKnown = {"$schema",
+                                                 "$id",
+                                                 "title",
+                                                 "description",
+                                                 "default",
+                                                 "examples",
+                                                 "$defs",
+                                                 "$ref",
+                                                 "type",
+                                                 "properties",
+                                                 "required",
+                                                 "additionalProperties",
+                                                 "patternProperties",
+                                                 "items",
+                                                 "enum",
+                                                 "minimum",
+                                                 "maximum",
+                                                 "exclusiveMinimum",
+                                                 "minItems",
+                                                 "maxItems",
+                                                 "minLength",
+                                                 "pattern"};
     for (const auto& [k, unused] : schema.items()) {
       if (!kKnown.count(k)) ADD_FAILURE() << "schema keyword outside the tested subset: " << k;
     }
@@ -109,8 +126,7 @@ class SubsetValidator {
       if (schema.contains("minLength") && s.size() < schema["minLength"].get<size_t>()) {
         err("too short");
       }
-      if (schema.contains("pattern") &&
-          !MatchesPattern(schema["pattern"].get<std::string>(), s)) {
+      if (schema.contains("pattern") && !MatchesPattern(schema["pattern"].get<std::string>(), s)) {
         err("does not match " + schema["pattern"].dump());
       }
     }
@@ -212,8 +228,16 @@ TEST(RuleFileSchema, RejectsInvalidRuleFiles) {
       {"weight zero", json::json_pointer("/criteria/0/weight"), 0, "/criteria/0/weight"},
       {"criterion id with a space", json::json_pointer("/criteria/0/id"), "my id",
        "/criteria/0/id"},
-      {"unknown priority", json::json_pointer("/tasks/0/priority"), "urgent",
-       "/tasks/0/priority"},
+      {"unknown priority", json::json_pointer("/tasks/rules/0/priority"), "urgent",
+       "/tasks/rules/0/priority"},
+      {"negative task budget", json::json_pointer("/tasks/max_open_per_owner"), -1,
+       "/tasks/max_open_per_owner"},
+      {"goal target as a string", json::json_pointer("/goals/0/at_least/key"), "3",
+       "/goals/0/at_least/key"},
+      {"unknown goal key", json::json_pointer("/goals/0/at_leastt"), json::object(),
+       "/goals/0/at_leastt"},
+      {"unknown goal attainment", json::json_pointer("/tests/0/expect/goals/exec_sponsor"), "yes",
+       "/tests/0/expect/goals/exec_sponsor"},
       {"negative capacity", json::json_pointer("/tiers/0/capacity/per_owner"), -1,
        "/tiers/0/capacity/per_owner"},
       {"fractional capacity", json::json_pointer("/tiers/0/capacity/total"), 2.5,

@@ -10,12 +10,13 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
+#include "kam/rules/task_budget.h"
 
 namespace kam::rules {
 
@@ -140,6 +141,19 @@ struct HealthResult {
   std::string status;
 };
 
+// Attainment of one goal of the account's tier (the file's `goals`, DESIGN §5): "met" or
+// "not_met" against the tier's target, or "unknown" when the value is absent, null, "" or does not
+// compare (a text that is not a number against a numeric target).
+struct GoalResult {
+  std::string id;
+  std::string label;
+  std::string status;      // met | not_met | unknown
+  std::string comparison;  // at_least | at_most | equals
+  std::string value;       // JSON text of the value read ("null" when absent)
+  std::string target;      // JSON text of the tier's target
+  std::string unit;        // "" or e.g. "days", "%"
+};
+
 struct TaskSuggestion {
   std::string rule_id;
   std::string title;  // placeholders {{account.x}}, {{kam.x}} rendered
@@ -179,6 +193,7 @@ struct AccountResult {
   std::string tier;  // by score (before capacities)
   std::vector<HealthResult> health;
   std::vector<TaskSuggestion> tasks;  // in rule-file order
+  std::vector<GoalResult> goals;      // the goals of the tier (after capacities), file order
   NextTierPath next_tier;
   Receipt receipt;
   double revenue = 0;  // the portfolio's revenue field (0 when absent)
@@ -231,6 +246,9 @@ class RuleSet {
   std::vector<std::string> criterion_ids() const;
   std::vector<std::string> task_ids() const;
   std::vector<std::string> health_ids() const;
+  std::vector<std::string> goal_ids() const;
+  // The per-owner budget of open tasks (`tasks.max_open_per_owner`); unset: no budget.
+  std::optional<int64_t> max_open_tasks_per_owner() const;
 
   // Account fields, in the order of Account::values (excludes id and owner_id).
   const std::vector<std::string>& account_fields() const;
@@ -314,8 +332,8 @@ struct PortfolioSummary {
   std::string revenue_field;
   double revenue_share = 0.8;  // configured share of revenue
   double total_revenue = 0;
-  int64_t pareto_accounts = 0;        // accounts making up revenue_share of total_revenue
-  double pareto_account_share = 0;    // pareto_accounts / accounts
+  int64_t pareto_accounts = 0;      // accounts making up revenue_share of total_revenue
+  double pareto_account_share = 0;  // pareto_accounts / accounts
   nlohmann::json ToJson() const;
   std::string ToText() const;
 };
@@ -349,13 +367,40 @@ TestReport RunEmbeddedTests(const RuleSet& rules);
 // keeping only a compact record per account. When `output` is not null, per-account results
 // (with portfolio fields) are written to it as NDJSON, in input order; this reads `input_path`
 // twice. Errors name the line.
+struct GoalSummary {
+  std::string id;
+  std::string label;
+  int64_t met = 0;
+  int64_t not_met = 0;
+  int64_t unknown = 0;
+};
+// A task suggestion the budget dropped (EvalSummary lists the first 1000).
+struct DroppedTask {
+  std::string account_id;
+  std::string owner_id;
+  std::string rule_id;
+  std::string priority;
+  std::string reason;
+};
 struct EvalSummary {
   int64_t accounts = 0;
   double sum_score = 0;
   std::string digest;  // FNV-1a 32 as in shared/bench/README, 8 hex digits
   PortfolioSummary portfolio;
+  // Filled when the per-account pass runs (an output, or a file with goals or a task budget):
+  // attainment per goal (accounts of the tiers the goal applies to), task suggestions after
+  // capacities, and what the budget kept and dropped (no open tasks: a file has no CRM state).
+  std::vector<GoalSummary> goals;
+  int64_t tasks_suggested = 0;
+  std::optional<int64_t> max_open_tasks_per_owner;
+  int64_t tasks_kept = 0;
+  int64_t tasks_dropped = 0;
+  std::vector<TaskBudgetOwner> task_owners;
+  std::vector<DroppedTask> dropped_tasks;
   nlohmann::json ToJson() const;
   std::string ToText() const;
+  nlohmann::json GoalsJson() const;
+  nlohmann::json TasksJson() const;
 };
 Status EvalFile(const RuleSet& rules, const std::string& input_path, std::ostream* output,
                 EvalSummary* summary);
@@ -370,7 +415,7 @@ using AccountSource = std::function<Status(const AccountVisitor& visit)>;
 using ResultSink = std::function<Status(AccountResult&& result, std::string_view where)>;
 
 struct PortfolioEvalOptions {
-  size_t expected_accounts = 0;   // reservation hint
+  size_t expected_accounts = 0;     // reservation hint
   size_t max_capped_listed = 1000;  // capped accounts listed in the summary (all are counted)
   // An account whose evaluation fails: return ok to leave it out and go on, or an error to stop.
   // Unset: the first failure stops the run (located at `where`).
