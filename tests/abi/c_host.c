@@ -373,7 +373,10 @@ int main(int argc, char** argv) {
   api->destroy(inst);
   api->destroy(NULL);
   if (argc == 3) full_sync(api, argv[2]);
-  dlclose(lib);
+  /* ThreadSanitizer's atexit interceptor forgets which library registered a handler, so a
+   * handler of the unloaded add-in (the static OpenSSL's cleanup) would run at exit from
+   * unmapped memory; glibc alone runs it at dlclose. The tsan preset keeps the library loaded. */
+  if (getenv("KAM_C_HOST_KEEP_LOADED") == NULL) dlclose(lib);
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }
