@@ -321,6 +321,7 @@ Sandbox::Sandbox(const SandboxSpec& spec) : spec_(spec) {
     c.argv.push_back("--faults");
     c.argv.push_back(spec.faults);
   }
+  c.argv.insert(c.argv.end(), spec.extra_args.begin(), spec.extra_args.end());
   c.timeout = std::chrono::hours(24);
   c.stderr_pipe = true;
   child_ = std::make_unique<Child>(c, io_.path());

@@ -503,6 +503,19 @@ void Org::DefineSchema() {
   status.AddField(FB("SortOrder", "int", "Sort Order").ReadOnly());
   AddAuditFields(status);
 
+  // The org itself (one record, the org id): SELECT Id FROM Organization is how a client with
+  // a ready access token (no identity URL) learns the org id.
+  Object& org = add("Organization", "Organization", "Organizations", "00D");
+  org.createable = org.updateable = org.deletable = false;
+  AddSystemFields(org, "Organization ID");
+  org.fields.pop_back();
+  org.index.erase("isdeleted");
+  org.AddField(FB("Name", "string", "Name").Len(80).ReadOnly());
+  org.AddField(FB("OrganizationType", "picklist", "Edition").ReadOnly());
+  org.AddField(FB("IsSandbox", "boolean", "Is Sandbox").ReadOnly());
+  org.AddField(FB("InstanceName", "string", "Instance Name").Len(5).ReadOnly());
+  AddAuditFields(org);
+
   Object& cf = add("CustomField", "Custom Field", "Custom Fields", "00N", true);
   AddSystemFields(cf, "Custom Field ID");
   cf.fields.pop_back();
@@ -1400,6 +1413,18 @@ class Seeder {
           "Key Account Manager", created);
       ++i;
     }
+    // The organization record.
+    Object& org = *org_.FindObject("Organization", false);
+    json o = json::object();
+    for (const auto& f : org.fields) o[f.name] = f.type == "boolean" ? json(false) : json(nullptr);
+    o["Id"] = org_.org_id_;
+    o["Name"] = "KAM Sandbox";
+    o["OrganizationType"] = "Developer Edition";
+    o["InstanceName"] = "KAM1";
+    o["CreatedDate"] = o["LastModifiedDate"] = o["SystemModstamp"] = soql::SfDateTime(t0);
+    o["CreatedById"] = o["LastModifiedById"] = org_.api_user_id_;
+    org_.Put(org, org_.org_id_, std::move(o));
+    org.next_id = 2;
     // Task status values.
     Object& status = *org_.FindObject("TaskStatus", false);
     int order = 1;

@@ -419,6 +419,14 @@ TEST(SalesforcePort, ARefusedTokenIsUnauthenticatedAndStopsTheRun) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, StatusCode::kUnauthenticated) << r.error().ToString();
   EXPECT_TRUE(r.error().stops_run);
+  // The right token: the org id comes from the Organization record (no identity URL here).
+  auto good = MakeCrm(
+      ParseEngineConfig(Json{{"crm", "salesforce"}, {"salesforce", {{"instance_url", sb->url()}}}}),
+      host, &QuietHost::Secret);
+  ASSERT_TRUE(good.ok()) << good.status().message();
+  auto org = (*good)->PortalId();
+  ASSERT_TRUE(org.ok()) << org.error().ToString();
+  EXPECT_EQ(org->substr(0, 3), "00D");
   // No secret at all: refused when the port is made, naming the secret.
   auto none = MakeCrm(ParseEngineConfig(SalesforceConfig(sb->url(), dir.path)), host,
                       [](std::string_view) { return std::optional<std::string>(); });
