@@ -39,6 +39,7 @@ struct Template {
 
 struct CriterionDef {
   std::string id;
+  std::string label;  // "" = none given (the card shows the id, readable)
   std::string description;
   double weight = 0;
   jl::Rule rule;

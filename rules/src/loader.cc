@@ -470,11 +470,12 @@ class Loader {
       const json& c = (*it)[i];
       std::string p = "/criteria/" + std::to_string(i);
       if (!ExpectObject(c, p, "a criterion")) continue;
-      CheckKeys(c, p, {"id", "weight", "description", "score"}, {"id", "weight", "score"});
+      CheckKeys(c, p, {"id", "label", "weight", "description", "score"}, {"id", "weight", "score"});
       internal::CriterionDef def;
       def.pointer = p;
       def.id = GetId(c, p, &seen, "criterion").value_or("");
       def.description = GetString(c, p, "description").value_or("");
+      def.label = GetString(c, p, "label").value_or("");
       if (auto w = GetNumber(c, p, "weight")) {
         if (!(*w > 0) || !std::isfinite(*w)) {
           Error(p + "/weight", "weight must be a positive number, not " + c["weight"].dump());

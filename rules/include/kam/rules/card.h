@@ -1,0 +1,37 @@
+// The card view model `kam.card.v1`: what the CRM record card shows for one account (score, tier,
+// breakdown, the levers to the next tier, health, goals, open tasks), as compact JSON that fits a
+// CRM text property. Schema: packaging/schema/kam-card.schema.json. Built from an evaluated
+// AccountResult (after the portfolio pass, so the tier is the one the KAM sees).
+#ifndef KAM_RULES_CARD_H_
+#define KAM_RULES_CARD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "kam/rules/rules.h"
+
+namespace kam::rules {
+
+inline constexpr std::string_view kCardVersion = "kam.card.v1";
+// HubSpot text properties hold at most 65,536 characters; the card stays below.
+inline constexpr size_t kCardMaxBytes = 65535;
+
+struct CardOptions {
+  std::string scored_at;              // ISO 8601 UTC, e.g. "2026-12-03T19:00:00Z"
+  std::optional<int64_t> open_tasks;  // the account's open KAM tasks; unset: null (unknown)
+  size_t max_bytes = kCardMaxBytes;   // the JSON is at most this many bytes (>= 4096)
+};
+
+// Compact JSON of kam.card.v1 for `result`. When the card would be longer than max_bytes, parts
+// are cut in a fixed order (long texts to 200 bytes, then the breakdown's inputs, then goals,
+// health, levers and breakdown rows from the end, at last every text to 32 bytes) and listed in
+// "truncated"; the same input
+// always gives the same card. Bytes, not characters: a byte budget is never over a character one.
+std::string BuildCard(const RuleSet& rules, const AccountResult& result,
+                      const CardOptions& options);
+
+}  // namespace kam::rules
+
+#endif  // KAM_RULES_CARD_H_

@@ -1,0 +1,205 @@
+// kam.card.v1: the record card's view model, built from an evaluated account, with a
+// deterministic cut to stay below the CRM property's length limit.
+#include "kam/rules/card.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "internal.h"
+
+namespace kam::rules {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kLongText = 200;
+constexpr size_t kCardMinBytes = 4096;
+constexpr size_t kTruncatedRoom = 96;  // ["long_texts",...,"ids"] is 75 bytes
+
+// "relationship_depth" -> "Relationship depth".
+std::string Readable(const std::string& id) {
+  std::string out = id;
+  std::replace(out.begin(), out.end(), '_', ' ');
+  if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = static_cast<char>(out[0] - 32);
+  return out;
+}
+
+json ParseValue(const std::string& text) {
+  if (text.empty() || text == "absent") return nullptr;
+  json v = json::parse(text, nullptr, false);
+  return v.is_discarded() ? json(text) : v;
+}
+
+// Whole numbers as JSON integers (630, not 630.0): shorter, and what people expect.
+json Num(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15) {
+    return static_cast<int64_t>(v);
+  }
+  return v;
+}
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// Cuts a string to at most `max` bytes on a UTF-8 boundary and marks the cut with "…".
+bool CutText(std::string& s, size_t max) {
+  if (s.size() <= max) return false;
+  size_t n = max - 3;  // room for "…" (3 bytes)
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  s += "\xE2\x80\xA6";
+  return true;
+}
+
+bool CutLongTexts(json& j, size_t max = kLongText) {
+  bool cut = false;
+  if (j.is_string()) {
+    cut = CutText(j.get_ref<std::string&>(), max);
+  } else if (j.is_array() || j.is_object()) {
+    for (auto& v : j) cut = CutLongTexts(v, max) || cut;
+  }
+  return cut;
+}
+
+}  // namespace
+
+std::string BuildCard(const RuleSet& rules, const AccountResult& result,
+                      const CardOptions& options) {
+  const RuleSet::Impl& rs = RuleSetAccess::Get(rules);
+  auto tier_json = [&](const std::string& id) {
+    int index = rs.TierIndex(id);
+    return json{{"id", id},
+                {"label", index >= 0 ? rs.tiers[static_cast<size_t>(index)].label : id}};
+  };
+  const std::string& final_tier = result.final_tier.empty() ? result.tier : result.final_tier;
+
+  json breakdown = json::array();
+  double score_max = 0;
+  for (size_t i = 0; i < result.criteria.size(); ++i) {
+    const CriterionResult& c = result.criteria[i];
+    const internal::CriterionDef* def = i < rs.criteria.size() ? &rs.criteria[i] : nullptr;
+    json inputs = json::array();
+    for (const auto& in : c.inputs)
+      inputs.push_back({{"path", in.path}, {"value", ParseValue(in.value)}});
+    breakdown.push_back(
+        {{"criterion", c.id},
+         {"label", def != nullptr && !def->label.empty() ? def->label : Readable(c.id)},
+         {"weight", Num(c.weight)},
+         {"score", Num(c.score)},
+         {"points", Num(c.weight * c.score)},
+         {"inputs", std::move(inputs)}});
+    score_max += c.weight * 10;
+  }
+
+  // The next tier by score, and the criteria with the most room to lift the score towards it.
+  json next = nullptr;
+  int tier_index = rs.TierIndex(result.tier);
+  if (tier_index > 0) {
+    const TierSpec& up = rs.tiers[static_cast<size_t>(tier_index - 1)];
+    json needed = nullptr;
+    double gap = 0;
+    if (std::isfinite(up.min_score)) {
+      gap = std::max(0.0, up.min_score - result.score);
+      needed = Num(gap);
+    }
+    std::vector<size_t> order(result.criteria.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    auto room = [&](size_t i) {
+      return result.criteria[i].weight * std::max(0.0, 10 - result.criteria[i].score);
+    };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return room(a) > room(b); });
+    json levers = json::array();
+    for (size_t i : order) {
+      if (levers.size() == 3 || room(i) <= 0) break;
+      const CriterionResult& c = result.criteria[i];
+      double to = 10;
+      if (!needed.is_null() && c.weight > 0) {
+        to = std::min(10.0, c.score + std::max(1.0, std::ceil(gap / c.weight)));
+      }
+      double points = c.weight * (to - c.score);
+      levers.push_back({{"criterion", c.id},
+                        {"label", breakdown[i]["label"]},
+                        {"score", Num(c.score)},
+                        {"to", Num(to)},
+                        {"points", Num(points)},
+                        {"lifts_alone", !needed.is_null() && points >= gap}});
+    }
+    next = {{"id", up.id},
+            {"label", up.label},
+            {"points_needed", needed},
+            {"levers", std::move(levers)},
+            {"hint", result.next_tier.hint}};
+  }
+
+  json health = json::array();
+  for (const auto& h : result.health) {
+    health.push_back({{"id", h.id}, {"label", h.label}, {"status", h.status}});
+  }
+  json goals = json::array();
+  for (const auto& g : result.goals) goals.push_back(internal::GoalJson(g));
+
+  json card = {{"schema", kCardVersion},
+               {"account_id", result.account_id},
+               {"score", Num(result.score)},
+               {"score_max", rs.score_rule ? json(nullptr) : Num(score_max)},
+               {"tier", tier_json(final_tier)},
+               {"tier_by_score", tier_json(result.tier)},
+               {"capped_reason", result.capped_reason},
+               {"rank", result.rank},
+               {"pareto", result.pareto},
+               {"scored_at", options.scored_at},
+               {"rules_version", result.receipt.rules_version},
+               {"breakdown", std::move(breakdown)},
+               {"next_tier", std::move(next)},
+               {"health", std::move(health)},
+               {"goals", std::move(goals)},
+               {"open_tasks", options.open_tasks ? json(*options.open_tasks) : json(nullptr)},
+               {"truncated", json::array()}};
+
+  // The deterministic cut: each step only when the card is still too long.
+  // While cutting, room is kept for the names that "truncated" gains.
+  const size_t max = std::max<size_t>(options.max_bytes, kCardMinBytes) - kTruncatedRoom;
+  std::string text = Dump(card);
+  auto too_long = [&] { return text.size() > max; };
+  auto mark = [&](const char* what) {
+    card["truncated"].push_back(what);
+    text = Dump(card);
+  };
+  if (too_long() && CutLongTexts(card)) mark("long_texts");
+  if (too_long()) {
+    for (auto& row : card["breakdown"]) row["inputs"] = json::array();
+    mark("inputs");
+  }
+  struct Step {
+    const char* list;
+    const char* name;
+  };
+  for (Step step : {Step{"goals", "goals"}, Step{"health", "health"}}) {
+    if (!too_long() || card[step.list].empty()) continue;
+    while (too_long() && !card[step.list].empty()) {
+      card[step.list].erase(card[step.list].size() - 1);
+      text = Dump(card);
+    }
+    mark(step.name);
+  }
+  if (too_long() && !card["next_tier"].is_null()) {
+    card["next_tier"]["levers"] = json::array();
+    card["next_tier"]["hint"] = "";
+    mark("levers");
+  }
+  if (too_long()) {
+    while (too_long() && !card["breakdown"].empty()) {
+      card["breakdown"].erase(card["breakdown"].size() - 1);
+      text = Dump(card);
+    }
+    mark("breakdown");
+  }
+  if (too_long()) {  // only ids and labels of absurd length are left: cut every text hard
+    CutLongTexts(card, 32);
+    mark("ids");
+  }
+  return text;
+}
+
+}  // namespace kam::rules

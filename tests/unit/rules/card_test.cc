@@ -1,0 +1,206 @@
+// The card view model kam.card.v1 (rules::BuildCard): produced cards validate against
+// packaging/schema/kam-card.schema.json, carry the breakdown, the levers to the next tier, health,
+// goals and open tasks, and stay below the size limit with a deterministic cut.
+#include "kam/rules/card.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+
+#include "kam/rules/rules.h"
+#include "schema_subset.h"
+
+namespace kam::rules {
+namespace {
+
+using nlohmann::json;
+
+const std::string kSource = KAM_SOURCE_DIR;
+
+json ReadJson(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+std::vector<std::string> SchemaErrors(const json& card) {
+  kam::schema_subset::SubsetValidator validator(
+      ReadJson(kSource + "/packaging/schema/kam-card.schema.json"));
+  std::vector<std::string> errors;
+  validator.Validate(card, &errors);
+  return errors;
+}
+
+std::shared_ptr<const RuleSet> Example() {
+  auto loaded = RuleSet::LoadFile(kSource + "/packaging/examples/rules/key-accounts.json");
+  EXPECT_TRUE(loaded.ok());
+  return loaded.rules;
+}
+
+// The example's embedded test accounts, evaluated.
+std::vector<AccountResult> ExampleResults(const RuleSet& rules) {
+  std::vector<AccountResult> out;
+  json doc = ReadJson(kSource + "/packaging/examples/rules/key-accounts.json");
+  for (const auto& t : doc["tests"]) {
+    Account a;
+    EXPECT_TRUE(rules.AccountFromJson(t["account"], &a).ok());
+    AccountResult r;
+    EXPECT_TRUE(rules.Evaluate(a, &r).ok());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+TEST(Card, EveryCardOfTheExampleValidatesAgainstTheSchema) {
+  auto rules = Example();
+  ASSERT_NE(rules, nullptr);
+  int n = 0;
+  for (const auto& r : ExampleResults(*rules)) {
+    std::string text = BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 4});
+    json card = json::parse(text);
+    EXPECT_EQ(SchemaErrors(card), std::vector<std::string>{}) << text;
+    EXPECT_EQ(card["schema"], "kam.card.v1");
+    EXPECT_EQ(card.dump(), text) << "compact JSON";
+    ++n;
+  }
+  EXPECT_EQ(n, 4);
+}
+
+TEST(Card, AKeyAccountShowsBreakdownLeversGoalsHealthAndOpenTasks) {
+  auto rules = Example();
+  ASSERT_NE(rules, nullptr);
+  AccountResult r = ExampleResults(*rules)[1];  // T-2: key, 630 points
+  r.rank = 7;
+  r.final_tier = "key";
+  json card = json::parse(BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 3}));
+  EXPECT_EQ(card["account_id"], "T-2");
+  EXPECT_EQ(card["score"], 630);
+  EXPECT_EQ(card["score_max"], 1000);
+  EXPECT_EQ(card["tier"], (json{{"id", "key"}, {"label", "Key account"}}));
+  EXPECT_EQ(card["rank"], 7);
+  EXPECT_EQ(card["rules_version"], "2026.11-1");
+  EXPECT_EQ(card["scored_at"], "2026-12-03T19:00:00Z");
+  EXPECT_EQ(card["open_tasks"], 3);
+  ASSERT_EQ(card["breakdown"].size(), 6u);
+  const json& rel = card["breakdown"][4];
+  EXPECT_EQ(rel["criterion"], "relationship_depth");
+  EXPECT_EQ(rel["label"], "Relationship depth");
+  EXPECT_EQ(rel["weight"], 20);
+  EXPECT_EQ(rel["score"], 2);
+  EXPECT_EQ(rel["points"], 40);
+  bool read_contacts = false;
+  for (const auto& in : rel["inputs"]) {
+    if (in["path"] == "account.active_contacts") read_contacts = in["value"] == 1;
+  }
+  EXPECT_TRUE(read_contacts) << rel.dump();
+  // Strategic needs 750: 120 points. Relationship depth (weight 20, score 2) has the most room.
+  EXPECT_EQ(card["next_tier"]["id"], "strategic");
+  EXPECT_EQ(card["next_tier"]["points_needed"], 120);
+  ASSERT_EQ(card["next_tier"]["levers"].size(), 3u);
+  const json& top = card["next_tier"]["levers"][0];
+  EXPECT_EQ(top["criterion"], "relationship_depth");
+  EXPECT_EQ(top["to"], 8);  // 2 + ceil(120 / 20)
+  EXPECT_EQ(top["points"], 120);
+  EXPECT_EQ(top["lifts_alone"], true);
+  ASSERT_EQ(card["goals"].size(), 4u);
+  EXPECT_EQ(card["goals"][0]["status"], "not_met");
+  EXPECT_EQ(card["health"][0]["status"], "red");
+  EXPECT_EQ(card["truncated"], json::array());
+}
+
+TEST(Card, TheTopTierHasNoNextTierAndUnknownOpenTasksAreNull) {
+  auto rules = Example();
+  ASSERT_NE(rules, nullptr);
+  AccountResult r = ExampleResults(*rules)[0];  // T-1: strategic
+  json card = json::parse(BuildCard(*rules, r, {"2026-12-03T19:00:00Z", std::nullopt}));
+  EXPECT_TRUE(card["next_tier"].is_null());
+  EXPECT_TRUE(card["open_tasks"].is_null());
+  EXPECT_EQ(SchemaErrors(card), std::vector<std::string>{});
+}
+
+TEST(Card, ACappedAccountShowsBothTiersAndTheReason) {
+  auto rules = Example();
+  ASSERT_NE(rules, nullptr);
+  AccountResult r = ExampleResults(*rules)[1];
+  r.final_tier = "development";
+  r.capped_reason = "tier key capacity per owner (10) reached for owner 101";
+  json card = json::parse(BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 0}));
+  EXPECT_EQ(card["tier"]["id"], "development");
+  EXPECT_EQ(card["tier_by_score"]["id"], "key");
+  EXPECT_EQ(card["capped_reason"], r.capped_reason);
+  EXPECT_EQ(SchemaErrors(card), std::vector<std::string>{});
+}
+
+// A rule file whose cards are huge: 60 criteria with long labels that read a long text input.
+std::pair<std::shared_ptr<const RuleSet>, AccountResult> HugeCard(uint32_t seed) {
+  std::mt19937 rng(seed);
+  json doc = {{"name", "huge"},
+              {"version", "1"},
+              {"mapping", {{"hubspot", {{"notes", {{"property", "notes"}, {"type", "string"}}}}}}},
+              {"tiers", {{{"id", "key"}, {"min_score", 2000}}, {{"id", "rest"}, {"min_score", 0}}}},
+              {"health", json::array()},
+              {"goals", json::array()}};
+  json criteria = json::array();
+  for (int i = 0; i < 60; ++i) {
+    std::string label = "Criterion " + std::to_string(i) + " ";
+    label += std::string(300, static_cast<char>('a' + rng() % 26));
+    label += "\u00e9\u00e9";  // multi-byte characters near the cut
+    criteria.push_back({{"id", "c" + std::to_string(i)},
+                        {"label", label},
+                        {"weight", 1 + static_cast<int>(rng() % 5)},
+                        {"score", {{"if", {{"var", "account.notes"}, 3, 2}}}}});
+    doc["health"].push_back(
+        {{"id", "h" + std::to_string(i)}, {"label", label}, {"red", {{"var", "account.notes"}}}});
+    if (i >= 32) continue;  // at most 32 goals
+    doc["goals"].push_back({{"id", "g" + std::to_string(i)},
+                            {"label", label},
+                            {"field", "notes"},
+                            {"equals", {{"key", "x"}, {"rest", "y"}}}});
+  }
+  doc["criteria"] = criteria;
+  auto loaded = RuleSet::LoadText(doc.dump(), "huge.json");
+  EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
+  Account a;
+  EXPECT_TRUE(
+      loaded.rules->AccountFromJson({{"id", "A-1"}, {"notes", std::string(5000, 'n')}}, &a).ok());
+  AccountResult r;
+  EXPECT_TRUE(loaded.rules->Evaluate(a, &r).ok());
+  return {loaded.rules, r};
+}
+
+TEST(Card, AnOversizedCardIsCutDeterministicallyBelowTheLimit) {
+  auto [rules, r] = HugeCard(42);
+  ASSERT_NE(rules, nullptr);
+  std::string full = BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 1, 1u << 30});
+  ASSERT_GT(full.size(), 65535u) << "the test needs a card over the limit";
+  std::string cut = BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 1});
+  EXPECT_LT(cut.size(), 65536u);
+  EXPECT_EQ(cut, BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 1})) << "deterministic";
+  json card = json::parse(cut);  // still valid UTF-8 and JSON after the cut
+  EXPECT_EQ(SchemaErrors(card), std::vector<std::string>{});
+  ASSERT_FALSE(card["truncated"].empty());
+  EXPECT_EQ(card["truncated"][0], "long_texts");
+  EXPECT_EQ(card["breakdown"].size(), 60u) << "rows survive once texts and inputs are cut";
+  for (const auto& row : card["breakdown"]) {
+    EXPECT_LE(row["label"].get<std::string>().size(), 200u);
+  }
+
+  // A tight limit cuts further, in the documented order, and still gives a valid card.
+  std::string tight = BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 1, 6000});
+  EXPECT_LE(tight.size(), 6000u);
+  json small = json::parse(tight);
+  EXPECT_EQ(SchemaErrors(small), std::vector<std::string>{});
+  EXPECT_EQ(small["truncated"],
+            (json{"long_texts", "inputs", "goals", "health", "levers", "breakdown"}))
+      << tight;
+  EXPECT_EQ(small["score"], card["score"]);
+
+  // Below the floor of 4096 bytes the floor applies.
+  EXPECT_LE(BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 1, 10}).size(), 4096u);
+}
+
+}  // namespace
+}  // namespace kam::rules
