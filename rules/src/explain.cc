@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "internal.h"
+#include "kam/rules/card.h"
 
 namespace kam::rules {
 
@@ -186,6 +187,7 @@ json Explain(const RuleSet& rules, const Account& account, Status* status) {
             {"reachable", result.next_tier.reachable},
             {"changes", changes},
             {"hint", result.next_tier.hint}}},
+          {"card", json::parse(BuildCard(rules, result, {}))},
           {"receipt",
            {{"input_hash", result.receipt.input_hash},
             {"rules_hash", result.receipt.rules_hash},

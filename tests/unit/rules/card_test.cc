@@ -202,5 +202,19 @@ TEST(Card, AnOversizedCardIsCutDeterministicallyBelowTheLimit) {
   EXPECT_LE(BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 1, 10}).size(), 4096u);
 }
 
+TEST(Card, ExplainCarriesTheCardOfTheAccount) {
+  auto rules = Example();
+  ASSERT_NE(rules, nullptr);
+  json doc = ReadJson(kSource + "/packaging/examples/rules/key-accounts.json");
+  Account a;
+  ASSERT_TRUE(rules->AccountFromJson(doc["tests"][1]["account"], &a).ok());
+  Status st;
+  json e = Explain(*rules, a, &st);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(e["card"]["schema"], "kam.card.v1");
+  EXPECT_EQ(e["card"]["next_tier"]["points_needed"], 120);
+  EXPECT_EQ(SchemaErrors(e["card"]), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace kam::rules
