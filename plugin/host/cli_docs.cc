@@ -118,13 +118,16 @@ std::string ManPage(const CLI::App& app, const std::string& version, const std::
     if (!args.empty()) m << ".B kam " << Roff(v.path) << "\n" << args.substr(1) << "\n.PP\n";
     m << Roff(v.app->get_description()) << "\n";
     ManOptions(*v.app, m);
+    if (!v.app->get_footer().empty()) m << ".PP\n" << Roff(v.app->get_footer()) << "\n";
   }
   m << ".SH \"EXIT STATUS AND SECRETS\"\n.nf\n" << Roff(app.get_footer()) << "\n.fi\n";
   m << ".SH ENVIRONMENT\n"
        ".TP\n.B KAM_CONFIG\nThe configuration file when \\fB\\-\\-config\\fR is not given.\n"
        ".TP\n.B KAM_PLUGIN\nThe add-in library when \\fB\\-\\-plugin\\fR is not given.\n"
        ".TP\n.BR KAM_ * \", \" KAM_ * _FILE\nSecrets the add-in asks for by name, from the "
-       "variable itself or from the file it names (a regular file of mode 0600 or 0400).\n";
+       "variable itself or from the file it names (a regular file of mode 0600 or 0400).\n"
+       ".TP\n.B CI\nWhen \\fBtrue\\fR, \\fBkam init\\fR never asks a question (nor does it without "
+       "a terminal); \\fB\\-\\-yes\\fR provisions.\n";
   m << ".SH FILES\n"
        ".TP\n.I /usr/share/kam\\-addin/examples/\nAn example configuration and rule file.\n"
        ".TP\n.I /var/lib/kam/\nThe state folder of the packaged service (mode 0700).\n";

@@ -12,7 +12,8 @@ class App;
 
 namespace kam::host {
 
-// kam(1) in man(7) roff: synopsis, every verb (nested) with its options, global options, exit
+// kam(1) in man(7) roff: synopsis, every verb (nested) with its options and footer (e.g. the
+// exit status of `kam doctor`), global options, exit
 // status, environment and files. `date` is the page's date (YYYY-MM-DD).
 std::string ManPage(const CLI::App& app, const std::string& version, const std::string& date);
 

@@ -354,6 +354,33 @@ int main(int argc, char** argv) {
   state->require_subcommand(1);
   state->add_subcommand("check", "SQLite integrity check, schema version and file modes")
       ->callback([&] { op = "state.check"; });
+  // Admin commands: a first configuration, and a check of a whole setup.
+  std::string init_file, init_crm = "hubspot", init_base_url, init_secret, init_rules, init_state;
+  bool init_yes = false, init_no_provision = false, init_force = false, strict = false;
+  auto* init = app.add_subcommand(
+      "init", "Write a commented kam.json, check the token and offer to provision");
+  init->add_option("FILE", init_file, "The file to write (default: --config, else kam.json)");
+  init->add_option("--crm", init_crm, "hubspot or salesforce")
+      ->check(CLI::IsMember({"hubspot", "salesforce"}))
+      ->capture_default_str();
+  init->add_option("--base-url", init_base_url, "The CRM's API URL (default: the vendor's)");
+  init->add_option("--token-secret", init_secret,
+                   "Name of the secret with the token (default KAM_HUBSPOT_TOKEN)");
+  init->add_option("--rules", init_rules, "The rule file (default: the packaged example)");
+  init->add_option("--state", init_state, "The state file (default kam-state.db)");
+  auto* init_yes_flag = init->add_flag("--yes", init_yes, "Provision without asking");
+  init->add_flag("--no-provision", init_no_provision, "Do not provision, do not ask")
+      ->excludes(init_yes_flag);
+  init->add_flag("--force", init_force, "Overwrite an existing file");
+  init->callback([&] { op = "init"; });
+  auto* doctor = app.add_subcommand(
+      "doctor", "Check DNS, TLS, token, scopes, quota, clock, properties and state file");
+  doctor->add_flag("--strict", strict, "Exit 1 on warnings too");
+  doctor->footer("Exit status: 0 when no check failed (warnings allowed), 1 when one failed.");
+  doctor->callback([&] {
+    op = "doctor";
+    request = {{"strict", strict}};
+  });
   app.add_subcommand("demo", "Run the whole story against the embedded sandbox CRM")
       ->callback([&] { op = "demo"; });
 
@@ -420,6 +447,34 @@ int main(int argc, char** argv) {
   if (op == "man") {
     std::fputs(kam::host::ManPage(app, KAM_VERSION, KAM_RELEASE_DATE).c_str(), stdout);
     return kExitOk;
+  }
+  if (op == "init") {
+    // The file to write is the configuration, not one to load.
+    if (init_file.empty()) init_file = g.config_file;
+    if (init_file.empty()) {
+      const char* env = std::getenv("KAM_CONFIG");
+      init_file = env != nullptr && *env != '\0' ? env : "kam.json";
+    }
+    g.config_file.clear();
+    unsetenv("KAM_CONFIG");
+    bool provision = init_yes;
+    const char* ci = std::getenv("CI");
+    const bool interactive = isatty(STDIN_FILENO) && isatty(STDERR_FILENO) &&
+                             !(ci != nullptr && std::string(ci) == "true");
+    if (!init_yes && !init_no_provision && interactive) {
+      std::fprintf(stderr, "Create the add-in's CRM properties once the token checks out? [y/N] ");
+      std::string answer;
+      std::getline(std::cin, answer);
+      provision = !answer.empty() && (answer[0] == 'y' || answer[0] == 'Y');
+    }
+    request = {{"file", AbsolutePath(init_file)},
+               {"crm", init_crm},
+               {"provision", provision},
+               {"force", init_force}};
+    if (!init_base_url.empty()) request["base_url"] = init_base_url;
+    if (!init_secret.empty()) request["token_secret"] = init_secret;
+    if (!init_rules.empty()) request["rules"] = init_rules;
+    if (!init_state.empty()) request["state"] = init_state;
   }
   Runner runner(g);
   if (op == "jsonlogic.apply" && ndjson) return runner.RunNdjson();

@@ -3,6 +3,7 @@
 // to Api::Handle synchronously; delays (latency, slow faults) use timers, not sleeping workers.
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -58,6 +59,16 @@ HttpRequest ToApiRequest(const http::request<http::string_body>& req) {
   return out;
 }
 
+// The current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT").
+std::string HttpDateNow() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Api& api)
@@ -101,6 +112,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.version(11);
     res_.result(static_cast<unsigned>(r.status));
     for (auto& [name, value] : r.headers) res_.set(name, value);
+    // Like every real server (RFC 9110 6.6.1): `kam doctor` compares it with the local clock.
+    if (res_.find(http::field::date) == res_.end()) res_.set(http::field::date, HttpDateNow());
     res_.keep_alive(keep_alive_);
     if (r.status != 204 && r.status != 304) {
       res_.body() = std::move(r.body);

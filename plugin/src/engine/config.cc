@@ -21,6 +21,7 @@ void CheckKeys(const json& object, const std::string& pointer,
                const std::set<std::string>& allowed) {
   if (!object.is_object()) Bad(pointer.empty() ? "/" : pointer, "expected an object");
   for (const auto& [key, value] : object.items()) {
+    if (key.rfind("//", 0) == 0) continue;  // a comment ("//", "// rules"): kam init writes them
     if (!allowed.count(key)) {
       std::string list;
       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;

@@ -9,9 +9,9 @@ namespace {
 
 // Every operation DESIGN section 3 names; each must be in the table, built or not.
 constexpr std::string_view kOperationNames[] = {
-    "version",   "rules.check", "rules.test", "rules.explain",  "rules.eval",
-    "rules.bench", "jsonlogic.apply", "sync", "dry_run",        "status",
-    "provision", "report",      "sandbox.serve", "demo",         "state.check",
+    "version",         "rules.check", "rules.test",  "rules.explain", "rules.eval", "rules.bench",
+    "jsonlogic.apply", "sync",        "dry_run",     "status",        "provision",  "report",
+    "sandbox.serve",   "demo",        "state.check", "doctor",        "init",
 };
 
 nlohmann::json Unimplemented(OpContext&, const nlohmann::json&) {
@@ -24,6 +24,8 @@ OpTable BuildTable() {
   RegisterRulesOps(table);
   RegisterSandboxOps(table);
   RegisterSyncOps(table);
+  RegisterDoctorOps(table);
+  RegisterInitOps(table);
 #ifdef KAM_WITH_SYNC
   RegisterStateOps(table);
 #endif

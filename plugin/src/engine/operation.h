@@ -56,6 +56,8 @@ void RegisterRulesOps(OpTable& table);    // rules.*, jsonlogic.apply
 void RegisterSandboxOps(OpTable& table);  // sandbox.serve
 void RegisterSyncOps(OpTable& table);     // sync, dry_run, status, provision, report, demo
 void RegisterStateOps(OpTable& table);    // state.check (retention.cc)
+void RegisterDoctorOps(OpTable& table);   // doctor (ops_doctor.cc)
+void RegisterInitOps(OpTable& table);     // init (ops_init.cc)
 
 }  // namespace kam::engine
 

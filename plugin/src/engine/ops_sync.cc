@@ -8,6 +8,7 @@
 #include "demo.h"
 #include "kam/addin.h"
 #include "redaction.h"
+#include "report_page.h"
 #include "sync_engine.h"
 
 namespace kam::engine {
@@ -64,7 +65,11 @@ json Provision(OpContext& ctx, const json& request) {
 json Report(OpContext& ctx, const json& request) {
   CheckRequest(request, {{"html", json::value_t::string}});
   SyncEngine engine(ctx.host, OptionsFrom(ctx));
-  return engine.Report(request.is_object() ? request.value("html", "") : "");
+  json out = engine.Report("");
+  // The HTML page is drawn from its own model of the store (report_page.h), with owner names.
+  const std::string html = request.is_object() ? request.value("html", "") : "";
+  if (!html.empty()) out["html"] = WritePortfolioReport(ctx, html)["html"];
+  return out;
 }
 
 json Demo(OpContext& ctx, const json& request) {

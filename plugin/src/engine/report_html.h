@@ -1,6 +1,7 @@
-// The HTML form of `kam report --html FILE`. Everything that comes from the CRM or a rule file
-// (company names, owner ids, tier labels, capacity reasons) is HTML-escaped, and the whole page
-// goes through the host's redaction before it is written.
+// The HTML form of `kam report --html FILE`: one self-contained page (inline CSS and SVG, no
+// script, no external resource) drawn from the report model (report_model.h). Everything that
+// comes from the CRM or a rule file (company and owner names, tier labels, capacity reasons) is
+// HTML-escaped, and the whole page goes through the host's redaction before it is written.
 #ifndef KAM_ENGINE_REPORT_HTML_H_
 #define KAM_ENGINE_REPORT_HTML_H_
 
@@ -15,11 +16,12 @@ namespace kam::engine {
 // &, <, >, " and ' as character references: safe in element content and quoted attributes.
 std::string HtmlEscape(std::string_view text);
 
-// The page for the JSON that SyncEngine::Report returns (tiers, pareto, capped, movers, workload).
-std::string RenderReportHtml(const nlohmann::json& report);
+// The page for a report model (BuildReportModel, "kam.report.v1"). Missing or mistyped members
+// render as empty sections, never as an exception.
+std::string RenderReportHtml(const nlohmann::json& model);
 
 // Renders, redacts through host.Redact and writes to `path`. Throws OpError naming the file.
-void WriteReportHtml(const std::string& path, const nlohmann::json& report, Host& host);
+void WriteReportHtml(const std::string& path, const nlohmann::json& model, Host& host);
 
 }  // namespace kam::engine
 

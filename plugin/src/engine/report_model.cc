@@ -1,0 +1,359 @@
+// The portfolio report's model (see report_model.h).
+#include "report_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "kam/rules/rules.h"
+#include "kam/store/store.h"
+
+namespace kam::engine {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxCapped = 50;
+constexpr size_t kMaxMovers = 10;
+constexpr size_t kMaxAttention = 5;
+constexpr size_t kMaxCurvePoints = 101;
+
+std::string IsoUtc(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
+std::string OwnerName(const ReportData& d, const std::string& id) {
+  if (id.empty()) return "(no owner)";
+  auto it = d.owner_names.find(id);
+  if (it != d.owner_names.end() && !it->second.empty()) return it->second;
+  return "Owner " + id;
+}
+
+// The rule engine's reason names the owner by id ("… reached for owner 60000407"): name them.
+std::string NameOwnerIn(const ReportData& d, std::string text, const std::string& owner_id) {
+  auto it = d.owner_names.find(owner_id);
+  if (owner_id.empty() || it == d.owner_names.end() || it->second.empty()) return text;
+  const std::string needle = "owner " + owner_id;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    size_t end = at + needle.size();
+    if (end < text.size() && text[end] >= '0' && text[end] <= '9') continue;
+    text.replace(at, needle.size(), it->second);
+    at += it->second.size() - 1;
+  }
+  return text;
+}
+
+// A bucket width of 1, 2 or 5 times a power of ten, giving at most 20 buckets up to `top`.
+double BucketWidth(double top) {
+  double width = 1;
+  for (int i = 0; i < 40; ++i) {
+    for (double m : {1.0, 2.0, 5.0}) {
+      double w = m * std::pow(10.0, i - 3);
+      if (w >= 1 && top / w <= 20) return w;
+    }
+  }
+  return width;
+}
+
+json Optional(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+}  // namespace
+
+std::string CountOf(int64_t n, const std::string& singular, const std::string& plural) {
+  const std::string& word = n == 1 ? singular : (plural.empty() ? singular + "s" : plural);
+  return std::to_string(n) + " " + word;
+}
+
+json BuildReportModel(const ReportData& d) {
+  std::map<std::string, size_t> tier_index;
+  for (size_t i = 0; i < d.tiers.size(); ++i) tier_index[d.tiers[i].id] = i;
+  auto tier_label = [&](const std::string& id) -> std::string {
+    auto it = tier_index.find(id);
+    return it == tier_index.end() ? id : d.tiers[it->second].label;
+  };
+  auto is_key = [&](const std::string& id) {
+    auto it = tier_index.find(id);
+    return it != tier_index.end() && d.tiers[it->second].key();
+  };
+
+  // Tiers against capacity.
+  std::map<std::string, int64_t> per_tier;
+  for (const auto& a : d.accounts) per_tier[a.tier]++;
+  json tiers = json::array();
+  for (const auto& t : d.tiers) {
+    tiers.push_back({{"id", t.id},
+                     {"label", t.label},
+                     {"key", t.key()},
+                     {"min_score", t.min_score},
+                     {"accounts", per_tier[t.id]},
+                     {"capacity_total", Optional(t.capacity_total)},
+                     {"capacity_per_owner", Optional(t.capacity_per_owner)}});
+  }
+
+  // Pareto: accounts by revenue, descending; the curve as (share of accounts, share of revenue).
+  std::vector<double> revenue;
+  double total_revenue = 0;
+  for (const auto& a : d.accounts) {
+    revenue.push_back(std::max(0.0, a.revenue));
+    total_revenue += std::max(0.0, a.revenue);
+  }
+  std::sort(revenue.rbegin(), revenue.rend());
+  json curve = json::array({json::array({0.0, 0.0})});
+  int64_t pareto_accounts = 0;
+  {
+    double acc = 0;
+    const size_t n = revenue.size();
+    const size_t step = n < kMaxCurvePoints ? 1 : (n + kMaxCurvePoints - 2) / (kMaxCurvePoints - 1);
+    bool reached = total_revenue <= 0;
+    for (size_t i = 0; i < n; ++i) {
+      acc += revenue[i];
+      if (!reached && acc >= d.pareto_share * total_revenue - 1e-9) {
+        pareto_accounts = static_cast<int64_t>(i + 1);
+        reached = true;
+      }
+      if ((i + 1) % step == 0 || i + 1 == n) {
+        curve.push_back(
+            {static_cast<double>(i + 1) / n, total_revenue > 0 ? acc / total_revenue : 0.0});
+      }
+    }
+  }
+  json pareto = {
+      {"share", d.pareto_share},
+      {"accounts", pareto_accounts},
+      {"share_of_accounts",
+       d.accounts.empty() ? 0.0 : static_cast<double>(pareto_accounts) / d.accounts.size()},
+      {"total_revenue", total_revenue},
+      {"curve", curve}};
+
+  // Score distribution with the tier thresholds.
+  double top = 1;
+  for (const auto& a : d.accounts) top = std::max(top, a.score);
+  for (const auto& t : d.tiers) top = std::max(top, t.min_score);
+  const double width = BucketWidth(top);
+  const auto n_buckets = static_cast<size_t>(std::floor(top / width)) + 1;
+  std::vector<int64_t> buckets(n_buckets, 0);
+  for (const auto& a : d.accounts) {
+    auto b = static_cast<size_t>(std::max(0.0, std::floor(a.score / width)));
+    buckets[std::min(b, n_buckets - 1)]++;
+  }
+  json bucket_rows = json::array();
+  for (size_t i = 0; i < n_buckets; ++i) {
+    bucket_rows.push_back({{"from", i * width}, {"to", (i + 1) * width}, {"accounts", buckets[i]}});
+  }
+  json thresholds = json::array();
+  for (const auto& t : d.tiers) {
+    if (t.min_score > 0)
+      thresholds.push_back({{"tier", t.id}, {"label", t.label}, {"min_score", t.min_score}});
+  }
+  json scores = {{"bucket_width", width}, {"buckets", bucket_rows}, {"thresholds", thresholds}};
+
+  // Accounts in report order: tier order, then score descending, then id.
+  std::vector<const ReportAccount*> ordered;
+  for (const auto& a : d.accounts) ordered.push_back(&a);
+  auto rank = [&](const ReportAccount* a) {
+    auto it = tier_index.find(a->tier);
+    return it == tier_index.end() ? d.tiers.size() : it->second;
+  };
+  std::sort(ordered.begin(), ordered.end(), [&](const ReportAccount* x, const ReportAccount* y) {
+    if (rank(x) != rank(y)) return rank(x) < rank(y);
+    if (x->score != y->score) return x->score > y->score;
+    return x->id < y->id;
+  });
+
+  // Capped accounts.
+  json capped_rows = json::array();
+  int64_t capped_total = 0;
+  for (const ReportAccount* a : ordered) {
+    if (a->capped_reason.empty()) continue;
+    ++capped_total;
+    if (capped_rows.size() < kMaxCapped) {
+      capped_rows.push_back({{"id", a->id},
+                             {"name", a->name},
+                             {"tier", tier_label(a->tier)},
+                             {"score", a->score},
+                             {"owner", OwnerName(d, a->owner_id)},
+                             {"reason", NameOwnerIn(d, a->capped_reason, a->owner_id)}});
+    }
+  }
+
+  // Movers since the previous run.
+  std::vector<const ReportAccount*> moved;
+  for (const auto& a : d.accounts) {
+    if (a.previous_score && std::fabs(a.score - *a.previous_score) > 1e-9) moved.push_back(&a);
+  }
+  std::sort(moved.begin(), moved.end(), [](const ReportAccount* x, const ReportAccount* y) {
+    double dx = std::fabs(x->score - *x->previous_score);
+    double dy = std::fabs(y->score - *y->previous_score);
+    if (dx != dy) return dx > dy;
+    return x->id < y->id;
+  });
+  json mover_rows = json::array();
+  for (size_t i = 0; i < moved.size() && i < kMaxMovers; ++i) {
+    const ReportAccount& a = *moved[i];
+    mover_rows.push_back({{"id", a.id},
+                          {"name", a.name},
+                          {"from", *a.previous_score},
+                          {"to", a.score},
+                          {"delta", a.score - *a.previous_score},
+                          {"from_tier", tier_label(a.previous_tier)},
+                          {"to_tier", tier_label(a.tier)}});
+  }
+
+  // Health by indicator, in the order first seen.
+  std::vector<std::string> health_order;
+  std::map<std::string, json> health;
+  for (const auto& a : d.accounts) {
+    for (const auto& h : a.health) {
+      auto [it, inserted] =
+          health.try_emplace(h.id, json{{"id", h.id},
+                                        {"label", h.label.empty() ? h.id : h.label},
+                                        {"green", 0},
+                                        {"amber", 0},
+                                        {"red", 0}});
+      if (inserted) health_order.push_back(h.id);
+      if (h.status == "green" || h.status == "amber" || h.status == "red") {
+        it->second[h.status] = it->second[h.status].get<int64_t>() + 1;
+      }
+    }
+  }
+  json health_rows = json::array();
+  for (const auto& id : health_order) health_rows.push_back(health[id]);
+
+  // Per KAM: key accounts by key tier, open tasks, attention needed.
+  struct Kam {
+    std::map<std::string, int64_t> key_by_tier;
+    int64_t key = 0;
+    int64_t accounts = 0;
+    json attention = json::array();
+    int64_t attention_total = 0;
+  };
+  std::map<std::string, Kam> kams;
+  for (const auto& [owner, n] : d.open_tasks) {
+    if (n > 0) kams[owner];
+  }
+  for (const ReportAccount* a : ordered) {
+    Kam& k = kams[a->owner_id];
+    k.accounts++;
+    if (!is_key(a->tier)) continue;
+    k.key_by_tier[a->tier]++;
+    k.key++;
+    json reasons = json::array();
+    for (const auto& h : a->health) {
+      if (h.status == "red") reasons.push_back((h.label.empty() ? h.id : h.label) + " is red");
+    }
+    if (!a->previous_tier.empty() && a->previous_tier != a->tier) {
+      auto was = tier_index.find(a->previous_tier);
+      if (was != tier_index.end() && was->second < rank(a)) {
+        reasons.push_back("dropped from " + tier_label(a->previous_tier));
+      }
+    }
+    if (reasons.empty()) continue;
+    k.attention_total++;
+    if (k.attention.size() < kMaxAttention) {
+      k.attention.push_back(
+          {{"id", a->id}, {"name", a->name}, {"tier", tier_label(a->tier)}, {"reasons", reasons}});
+    }
+  }
+  std::vector<std::pair<std::string, const Kam*>> kam_order;
+  for (const auto& [owner, k] : kams) kam_order.emplace_back(owner, &k);
+  std::sort(kam_order.begin(), kam_order.end(), [&](const auto& x, const auto& y) {
+    if (x.second->key != y.second->key) return x.second->key > y.second->key;
+    return OwnerName(d, x.first) < OwnerName(d, y.first);
+  });
+  json kam_rows = json::array();
+  for (const auto& [owner, k] : kam_order) {
+    json by_tier = json::array();
+    for (const auto& t : d.tiers) {
+      if (!t.key()) continue;
+      auto it = k->key_by_tier.find(t.id);
+      by_tier.push_back({{"tier", t.id},
+                         {"label", t.label},
+                         {"accounts", it == k->key_by_tier.end() ? 0 : it->second},
+                         {"capacity_per_owner", Optional(t.capacity_per_owner)}});
+    }
+    auto tasks = d.open_tasks.find(owner);
+    kam_rows.push_back({{"owner_id", owner},
+                        {"name", OwnerName(d, owner)},
+                        {"accounts", k->accounts},
+                        {"key_accounts", k->key},
+                        {"key_by_tier", by_tier},
+                        {"open_tasks", tasks == d.open_tasks.end() ? 0 : tasks->second},
+                        {"attention_total", k->attention_total},
+                        {"attention", k->attention}});
+  }
+
+  return {{"schema", "kam.report.v1"},
+          {"rules", {{"name", d.rules_name}, {"version", d.rules_version}}},
+          {"generated_at", IsoUtc(d.generated_ms)},
+          {"last_run_at", d.last_run_ms > 0 ? json(IsoUtc(d.last_run_ms)) : json(nullptr)},
+          {"accounts", d.accounts.size()},
+          {"tiers", tiers},
+          {"pareto", pareto},
+          {"scores", scores},
+          {"capped", {{"total", capped_total}, {"rows", capped_rows}}},
+          {"movers", {{"total", moved.size()}, {"rows", mover_rows}}},
+          {"health", health_rows},
+          {"kams", kam_rows},
+          {"owner_names_note", d.owner_names_note}};
+}
+
+ReportData ReadReportData(store::Store& store, const rules::RuleSet& rules, int64_t now_ms) {
+  ReportData d;
+  d.rules_name = rules.name();
+  d.rules_version = rules.version();
+  d.generated_ms = now_ms;
+  for (const auto& t : rules.tiers()) {
+    d.tiers.push_back({t.id, t.label, t.min_score, t.capacity_total, t.capacity_per_owner});
+  }
+  json portfolio = json::parse(store.GetMeta("last_portfolio").value_or("{}"), nullptr, false);
+  if (portfolio.is_object()) {
+    auto it = portfolio.find("revenue_share");
+    if (it != portfolio.end() && it->is_number()) d.pareto_share = it->get<double>();
+  }
+  for (const auto& run : store.LastRuns(10, "sync")) {
+    if (run.ended_ms > 0) {
+      d.last_run_ms = std::max(d.last_run_ms, run.ended_ms);
+    }
+  }
+  store.ForEachResult([&](const store::ResultRow& r) {
+    ReportAccount a;
+    a.id = r.account_id;
+    a.owner_id = r.owner_id;
+    a.score = r.score;
+    a.tier = r.tier;
+    a.revenue = r.revenue;
+    a.capped_reason = r.capped_reason;
+    json h = json::parse(r.health_json, nullptr, false);
+    if (h.is_array()) {
+      for (const auto& x : h) {
+        if (!x.is_object()) continue;
+        a.health.push_back({x.value("id", ""), x.value("label", ""), x.value("status", "")});
+      }
+    }
+    d.accounts.push_back(std::move(a));
+  });
+  for (auto& a : d.accounts) {
+    if (auto row = store.GetAccount(a.id)) {
+      json p = json::parse(row->properties_json, nullptr, false);
+      if (p.is_object() && p.contains("name") && p["name"].is_string()) {
+        a.name = p["name"].get<std::string>();
+      }
+    }
+    auto history = store.HistoryFor(a.id);
+    if (history.size() >= 2) {
+      a.previous_score = history[history.size() - 2].score;
+      a.previous_tier = history[history.size() - 2].tier;
+    }
+  }
+  for (const auto& t : store.TasksInState("open")) d.open_tasks[t.owner_id]++;
+  return d;
+}
+
+}  // namespace kam::engine

@@ -1,0 +1,149 @@
+// The report model: what the page shows, computed from plain data.
+#include "report_model.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace kam::engine {
+namespace {
+
+using nlohmann::json;
+
+ReportAccount Account(const std::string& id, const std::string& owner, double score,
+                      const std::string& tier, double revenue) {
+  ReportAccount a;
+  a.id = id;
+  a.name = "Company " + id;
+  a.owner_id = owner;
+  a.score = score;
+  a.tier = tier;
+  a.revenue = revenue;
+  return a;
+}
+
+ReportData Portfolio() {
+  ReportData d;
+  d.rules_name = "key-accounts";
+  d.rules_version = "1";
+  d.generated_ms = 1'700'000'000'000;
+  d.tiers = {{"strategic", "Strategic key account", 750, 20, 3},
+             {"key", "Key account", 600, 100, 10},
+             {"development", "Development account", 450, std::nullopt, std::nullopt},
+             {"standard", "Standard account", 0, std::nullopt, std::nullopt}};
+  d.accounts = {Account("1", "o1", 800, "strategic", 900), Account("2", "o1", 650, "key", 50),
+                Account("3", "o1", 500, "development", 30),
+                Account("4", "o1", 480, "development", 10),
+                Account("5", "o2", 100, "standard", 10)};
+  return d;
+}
+
+TEST(ReportModel, CountsOnlyKeyTiersAsKeyAccountsPerKam) {
+  json m = BuildReportModel(Portfolio());
+  ASSERT_EQ(m["kams"].size(), 2u);
+  EXPECT_EQ(m["kams"][0]["owner_id"], "o1");
+  EXPECT_EQ(m["kams"][0]["key_accounts"], 2);  // strategic + key, not the 2 development ones
+  EXPECT_EQ(m["kams"][0]["accounts"], 4);
+  EXPECT_EQ(m["kams"][0]["key_by_tier"][0]["accounts"], 1);
+  EXPECT_EQ(m["kams"][1]["key_accounts"], 0);
+}
+
+TEST(ReportModel, NamesOwnersFromTheCrmAndFallsBackToTheirId) {
+  ReportData d = Portfolio();
+  d.owner_names = {{"o1", "Ada Lovelace"}};
+  json m = BuildReportModel(d);
+  EXPECT_EQ(m["kams"][0]["name"], "Ada Lovelace");
+  EXPECT_EQ(m["kams"][1]["name"], "Owner o2");
+}
+
+TEST(ReportModel, ParetoCountsTheAccountsThatMakeTheConfiguredShare) {
+  json m = BuildReportModel(Portfolio());  // 900 of 1000 is already 80%
+  EXPECT_EQ(m["pareto"]["accounts"], 1);
+  EXPECT_DOUBLE_EQ(m["pareto"]["share_of_accounts"].get<double>(), 0.2);
+  EXPECT_EQ(m["pareto"]["curve"].front(), json::array({0.0, 0.0}));
+  EXPECT_EQ(m["pareto"]["curve"].back(), json::array({1.0, 1.0}));
+}
+
+TEST(ReportModel, ParetoCurveIsDownsampledForLargePortfolios) {
+  ReportData d = Portfolio();
+  d.accounts.clear();
+  for (int i = 0; i < 3000; ++i)
+    d.accounts.push_back(Account(std::to_string(i), "o", 10, "standard", i));
+  json m = BuildReportModel(d);
+  EXPECT_LE(m["pareto"]["curve"].size(), 102u);
+  EXPECT_EQ(m["pareto"]["curve"].back()[0], 1.0);
+}
+
+TEST(ReportModel, MoversAreSortedByTheSizeOfTheChange) {
+  ReportData d = Portfolio();
+  d.accounts[0].previous_score = 790;
+  d.accounts[1].previous_score = 760;
+  d.accounts[1].previous_tier = "strategic";
+  d.accounts[2].previous_score = 500;  // unchanged: not a mover
+  json m = BuildReportModel(d);
+  ASSERT_EQ(m["movers"]["total"], 2);
+  EXPECT_EQ(m["movers"]["rows"][0]["id"], "2");
+  EXPECT_EQ(m["movers"]["rows"][0]["delta"], -110);
+  EXPECT_EQ(m["movers"]["rows"][0]["from_tier"], "Strategic key account");
+}
+
+TEST(ReportModel, AttentionListsKeyAccountsThatAreRedOrDroppedATier) {
+  ReportData d = Portfolio();
+  d.accounts[0].health = {{"relationship", "Relationship", "red"}};
+  d.accounts[1].previous_score = 760;
+  d.accounts[1].previous_tier = "strategic";
+  d.accounts[2].health = {{"relationship", "Relationship", "red"}};  // development: not key
+  json m = BuildReportModel(d);
+  const json& k = m["kams"][0];
+  EXPECT_EQ(k["attention_total"], 2);
+  EXPECT_EQ(k["attention"][0]["reasons"][0], "Relationship is red");
+  EXPECT_EQ(k["attention"][1]["reasons"][0], "dropped from Strategic key account");
+}
+
+TEST(ReportModel, HealthCountsEachStatusPerIndicator) {
+  ReportData d = Portfolio();
+  d.accounts[0].health = {{"payment", "Payment", "red"}};
+  d.accounts[1].health = {{"payment", "Payment", "green"}};
+  d.accounts[2].health = {{"payment", "Payment", "green"}};
+  json m = BuildReportModel(d);
+  ASSERT_EQ(m["health"].size(), 1u);
+  EXPECT_EQ(m["health"][0]["green"], 2);
+  EXPECT_EQ(m["health"][0]["red"], 1);
+  EXPECT_EQ(m["health"][0]["amber"], 0);
+}
+
+TEST(ReportModel, ScoreDistributionCoversEveryAccountAndMarksTierThresholds) {
+  json m = BuildReportModel(Portfolio());
+  int64_t total = 0;
+  for (const auto& b : m["scores"]["buckets"]) total += b["accounts"].get<int64_t>();
+  EXPECT_EQ(total, 5);
+  EXPECT_EQ(m["scores"]["thresholds"].size(), 3u);  // the standard tier starts at 0
+}
+
+TEST(ReportModel, CappedAccountsKeepTheirReason) {
+  ReportData d = Portfolio();
+  d.accounts[1].capped_reason = "strategic is full for o1 (3 per KAM)";
+  json m = BuildReportModel(d);
+  ASSERT_EQ(m["capped"]["total"], 1);
+  EXPECT_EQ(m["capped"]["rows"][0]["reason"], "strategic is full for o1 (3 per KAM)");
+}
+
+TEST(ReportModel, CappedReasonsNameTheOwnerInsteadOfTheirId) {
+  ReportData d = Portfolio();
+  d.owner_names = {{"o1", "Ada Lovelace"}};
+  d.accounts[1].capped_reason = "capacity per owner (10) reached for owner o1";
+  d.accounts[2].capped_reason = "reached for owner o11";  // another owner: left alone
+  json m = BuildReportModel(d);
+  EXPECT_EQ(m["capped"]["rows"][0]["reason"], "capacity per owner (10) reached for Ada Lovelace");
+  EXPECT_EQ(m["capped"]["rows"][1]["reason"], "reached for owner o11");
+}
+
+TEST(ReportModel, CountOfUsesSingularForOne) {
+  EXPECT_EQ(CountOf(1, "account"), "1 account");
+  EXPECT_EQ(CountOf(0, "account"), "0 accounts");
+  EXPECT_EQ(CountOf(2, "key account"), "2 key accounts");
+  EXPECT_EQ(CountOf(3, "person", "people"), "3 people");
+}
+
+}  // namespace
+}  // namespace kam::engine
