@@ -107,7 +107,7 @@ class Doctor {
       }
       return false;
     }
-    Add("config", Level::kOk, "crm " + cfg_.crm + " at " + cfg_.hubspot.base_url + ".");
+    Add("config", Level::kOk, "crm " + cfg_.crm + " at " + BaseUrl() + ".");
     return true;
   }
 
@@ -161,7 +161,89 @@ class Doctor {
     for (const char* id : ids) Add(id, Level::kSkip, why);
   }
 
+  std::string BaseUrl() const {
+    if (cfg_.crm != "salesforce") return cfg_.hubspot.base_url;
+    return cfg_.salesforce.instance_url.empty() ? cfg_.salesforce.login_url
+                                                : cfg_.salesforce.instance_url;
+  }
+
+  bool CheckDns(const std::string& host, const std::string& port) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+    if (rc != 0) {
+      Add("dns", Level::kFail, "cannot resolve " + host + ": " + gai_strerror(rc) + ".",
+          "check the host in the CRM's URL in kam.json and this machine's DNS resolver (or set "
+          "HTTPS_PROXY when the network allows only a proxy).");
+      return false;
+    }
+    char addr[NI_MAXHOST] = "";
+    getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof(addr), nullptr, 0, NI_NUMERICHOST);
+    freeaddrinfo(res);
+    Add("dns", Level::kOk, host + " resolves to " + addr + ".");
+    return true;
+  }
+
+  // Salesforce: the checks through the CRM port (the org id read proves connection, TLS and
+  // credential); the HTTP-level probes (scopes, quota headers, Date) are HubSpot's only for now.
+  void CheckSalesforce() {
+    std::string scheme, host, port;
+    if (!SplitUrl(BaseUrl(), &scheme, &host, &port)) {
+      Add("dns", Level::kFail, "the URL " + BaseUrl() + " has no host.",
+          "set salesforce.login_url or salesforce.instance_url.");
+    } else {
+      CheckDns(host, port);
+    }
+    Host* h = &ctx_.host;
+    auto crm = MakeCrm(cfg_, ctx_.host, [h](std::string_view name) { return h->GetSecret(name); });
+    const char* why = "checked for HubSpot only in this build.";
+    if (!crm.ok()) {
+      Add("connect", Level::kSkip, "needs a credential.");
+      Add("tls", Level::kSkip, "needs a credential.");
+      Add("token", Level::kFail, crm.status().message(),
+          "set the secret named in kam.json (environment variable, or NAME_FILE naming a 0600 "
+          "file).");
+      SkipRest({"scopes", "rate_limit", "clock", "properties"}, "needs a credential.");
+      return;
+    }
+    auto org = (*crm)->PortalId();
+    if (!org.ok()) {
+      const CrmError& e = org.error();
+      const bool auth =
+          e.code == StatusCode::kUnauthenticated || e.code == StatusCode::kPermissionDenied;
+      Add("connect", auth ? Level::kOk : Level::kFail,
+          auth ? host + " answered." : "no usable answer from " + host + ": " + e.ToString(),
+          auth ? "" : "check that the host is reachable from here (firewall, HTTPS_PROXY).");
+      Add("tls", auth ? Level::kOk : Level::kSkip,
+          auth ? (scheme == "https" ? "certificate of " + host + " verified."
+                                    : "plain HTTP to a loopback address (a local sandbox).")
+               : "needs a connection.");
+      if (auth) {
+        Add("token", Level::kFail, "Salesforce refused the credential: " + e.ToString(),
+            "check the connected app, the user and the secret named in kam.json.");
+      } else {
+        Add("token", Level::kSkip, "needs a connection.");
+      }
+      SkipRest({"scopes", "rate_limit", "clock", "properties"}, "needs a working credential.");
+      return;
+    }
+    Add("connect", Level::kOk, host + " answered.");
+    Add("tls", Level::kOk,
+        scheme == "https" ? "certificate of " + host + " verified."
+                          : "plain HTTP to a loopback address (a local sandbox).");
+    Add("token", Level::kOk, "accepted (org " + *org + ").");
+    Add("scopes", Level::kSkip, why);
+    Add("rate_limit", Level::kSkip, why);
+    Add("clock", Level::kSkip, why);
+    CheckProperties();
+  }
+
   void CheckCrm() {
+    if (cfg_.crm == "salesforce") {
+      CheckSalesforce();
+      return;
+    }
     std::string scheme, host, port;
     if (!SplitUrl(cfg_.hubspot.base_url, &scheme, &host, &port)) {
       Add("dns", Level::kFail, "the base URL " + cfg_.hubspot.base_url + " has no host.",
@@ -170,21 +252,7 @@ class Doctor {
                "needs a base URL.");
       return;
     }
-    // DNS.
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
-    if (rc != 0) {
-      Add("dns", Level::kFail, "cannot resolve " + host + ": " + gai_strerror(rc) + ".",
-          "check the host in hubspot.base_url and this machine's DNS resolver (or set "
-          "HTTPS_PROXY when the network allows only a proxy).");
-    } else {
-      char addr[NI_MAXHOST] = "";
-      getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof(addr), nullptr, 0, NI_NUMERICHOST);
-      freeaddrinfo(res);
-      Add("dns", Level::kOk, host + " resolves to " + addr + ".");
-    }
+    CheckDns(host, port);
 
     auto probe = CrmProbe::Create(cfg_, ctx_.host);
     if (!probe.ok()) {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "config.h"
+#include "crm.h"
 #include "crm_probe.h"
 #include "redaction.h"
 #include "sync_engine.h"
@@ -109,27 +110,43 @@ ordered_json SalesforceConfig(const InitRequest& r) {
   ordered_json c;
   c["//"] =
       "KAM add-in configuration for Salesforce, written by `kam init`. Members named "
-      "\"//\" are comments (kam ignores them). Fill in client_id and username of the "
-      "connected app (JWT bearer flow), then check with `kam doctor`.";
+      "\"//\" are comments (kam ignores them). Every key: plugin/src/engine/README.md. "
+      "Check the setup with `kam doctor`.";
   c["crm"] = "salesforce";
+  c["// rules"] =
+      "The rule file: criteria, tiers with capacities, tasks, writeback. Relative "
+      "paths are relative to this file.";
   c["rules"] = r.rules.empty() ? DefaultRules() : r.rules;
   c["// state"] = "The state file (SQLite, mode 0600; holds CRM data). One per org.";
   c["state"] = r.state.empty() ? "kam-state.db" : r.state;
   ordered_json s;
-  s["// login_url"] =
-      "https://login.salesforce.com, https://test.salesforce.com (sandboxes) "
-      "or the org's My Domain.";
-  s["login_url"] = r.base_url.empty() ? "https://login.salesforce.com" : r.base_url;
-  s["// auth"] =
-      "jwt (connected app certificate), refresh_token, client_credentials or "
-      "access_token.";
-  s["auth"] = "jwt";
-  s["client_id"] = "";
-  s["username"] = "";
-  s["// private_key_secret"] =
-      "Name of the secret holding the connected app's PEM private key "
-      "(environment variable, or <name>_FILE naming a 0600 file).";
-  s["private_key_secret"] = r.token_secret.empty() ? "KAM_SALESFORCE_KEY" : r.token_secret;
+  if (!r.base_url.empty()) {
+    // An org URL: a ready access token from the secret (the sandbox, or a token made elsewhere).
+    s["// instance_url"] =
+        "The org's URL; with only this set, kam uses a ready access token "
+        "from token_secret (flow access_token).";
+    s["instance_url"] = r.base_url;
+    s["// token_secret"] =
+        "Name of the secret holding the access token: the environment "
+        "variable of that name, or <name>_FILE naming a 0600 file.";
+    s["token_secret"] = r.token_secret.empty() ? "KAM_SALESFORCE_TOKEN" : r.token_secret;
+  } else {
+    s["// login_url"] =
+        "https://login.salesforce.com, https://test.salesforce.com (sandboxes) "
+        "or the org's My Domain.";
+    s["login_url"] = "https://login.salesforce.com";
+    ordered_json a;
+    a["// flow"] =
+        "jwt (connected app certificate), refresh_token, client_credentials or "
+        "access_token. Replace the two placeholders below with the connected app's "
+        "consumer key and the integration user.";
+    a["flow"] = "jwt";
+    a["client_id"] = "CONNECTED_APP_CONSUMER_KEY";
+    a["username"] = "integration.user@example.com";
+    a["// key_secret"] = "Name of the secret holding the connected app's PEM private key.";
+    a["key_secret"] = r.token_secret.empty() ? "KAM_SALESFORCE_KEY" : r.token_secret;
+    s["auth"] = a;
+  }
   c["salesforce"] = s;
   return c;
 }
@@ -148,6 +165,61 @@ void WriteFileAtomically(const std::string& path, const std::string& text) {
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) throw OpError(StatusCode::kInternal, "cannot rename " + tmp + ": " + ec.message(), path);
+}
+
+// The token against HubSpot's owners API; one line on `out`. Returns ok, missing, rejected,
+// missing_scopes or unreachable.
+std::string CheckHubSpotToken(OpContext& ctx, const EngineConfig& cfg, std::ostringstream& out) {
+  auto probe = CrmProbe::Create(cfg, ctx.host);
+  if (!probe.ok()) {
+    out << "Token: not checked: " << probe.status().message() << "\n";
+    return "unreachable";
+  }
+  if (!(*probe)->has_token()) {
+    out << "Token: not checked: the secret " << cfg.hubspot.token_secret
+        << " is not set. Export it (or " << cfg.hubspot.token_secret
+        << "_FILE naming a 0600 file), then run `kam doctor`.\n";
+    return "missing";
+  }
+  auto reply = (*probe)->Get((*probe)->OwnersPath() + "?limit=1");
+  if (reply.ok()) {
+    out << "Token: accepted by " << cfg.hubspot.base_url << ".\n";
+    return "ok";
+  }
+  if (reply.error().http_status == 401) {
+    out << "Token: REJECTED by HubSpot (HTTP 401): store a valid private app token in "
+        << cfg.hubspot.token_secret << ".\n";
+    return "rejected";
+  }
+  if (reply.error().http_status == 403) {
+    out << "Token: accepted, but it lacks the owners scope (HTTP 403); `kam doctor` lists "
+           "every missing scope.\n";
+    return "missing_scopes";
+  }
+  out << "Token: not checked, the CRM did not answer: " << reply.error().message << "\n";
+  return "unreachable";
+}
+
+// Any other CRM: one read through the CRM port (the org id).
+std::string CheckCrmToken(OpContext& ctx, const EngineConfig& cfg, std::ostringstream& out) {
+  Host* h = &ctx.host;
+  auto crm = MakeCrm(cfg, ctx.host, [h](std::string_view name) { return h->GetSecret(name); });
+  if (!crm.ok()) {
+    const bool missing = crm.status().code() == StatusCode::kUnauthenticated;
+    out << "Token: not checked: " << crm.status().message() << "\n";
+    return missing ? "missing" : "unreachable";
+  }
+  auto id = (*crm)->PortalId();
+  if (id.ok()) {
+    out << "Token: accepted (org " << *id << ").\n";
+    return "ok";
+  }
+  if (id.error().code == StatusCode::kUnauthenticated) {
+    out << "Token: REJECTED: " << id.error().ToString() << "\n";
+    return "rejected";
+  }
+  out << "Token: not checked, the CRM did not answer: " << id.error().ToString() << "\n";
+  return "unreachable";
 }
 
 json Init(OpContext& ctx, const json& request) {
@@ -169,52 +241,13 @@ json Init(OpContext& ctx, const json& request) {
   // Validate what we are about to write with the parser the add-in uses.
   json parsed = json::parse(config.dump());
   parsed["config_dir"] = dir.empty() ? "." : dir;
-  EngineConfig cfg;
-  if (r.crm == "hubspot") cfg = ParseEngineConfig(parsed);  // throws with the bad key's pointer
+  EngineConfig cfg = ParseEngineConfig(parsed);  // throws with the bad key's pointer
   WriteFileAtomically(r.file, config.dump(2) + "\n");
   out << "Wrote " << r.file << " (" << r.crm << "; comments are the \"//\" members).\n";
 
-  if (r.crm != "hubspot") {
-    out << "Token: not checked (this build talks to HubSpot only; Salesforce follows).\n"
-        << "Next: fill in client_id and username, then `kam doctor`.\n";
-    result["token"] = "not_checked";
-    result["provisioned"] = false;
-    result["ok"] = true;
-    result["text"] = out.str();
-    return result;
-  }
-
-  std::string token_state = "not_checked";
-  auto probe = CrmProbe::Create(cfg, ctx.host);
-  if (!probe.ok()) {
-    out << "Token: not checked: " << probe.status().message() << "\n";
-    ok = false;
-  } else if (!(*probe)->has_token()) {
-    token_state = "missing";
-    out << "Token: not checked: the secret " << cfg.hubspot.token_secret
-        << " is not set. Export it (or " << cfg.hubspot.token_secret
-        << "_FILE naming a 0600 file), then run `kam doctor`.\n";
-  } else {
-    auto reply = (*probe)->Get((*probe)->OwnersPath() + "?limit=1");
-    if (reply.ok()) {
-      token_state = "ok";
-      out << "Token: accepted by " << cfg.hubspot.base_url << ".\n";
-    } else if (reply.error().http_status == 401) {
-      token_state = "rejected";
-      ok = false;
-      out << "Token: REJECTED by HubSpot (HTTP 401): store a valid private app token in "
-          << cfg.hubspot.token_secret << ".\n";
-    } else if (reply.error().http_status == 403) {
-      token_state = "missing_scopes";
-      ok = false;
-      out << "Token: accepted, but it lacks the owners scope (HTTP 403); `kam doctor` lists "
-             "every missing scope.\n";
-    } else {
-      token_state = "unreachable";
-      ok = false;
-      out << "Token: not checked, the CRM did not answer: " << reply.error().message << "\n";
-    }
-  }
+  const std::string token_state =
+      r.crm == "hubspot" ? CheckHubSpotToken(ctx, cfg, out) : CheckCrmToken(ctx, cfg, out);
+  ok = token_state == "ok" || token_state == "missing" || token_state == "not_checked";
   result["token"] = token_state;
 
   bool provisioned = false;

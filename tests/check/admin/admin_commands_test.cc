@@ -186,14 +186,23 @@ TEST_F(AdminCommands, InitRefusesToOverwriteAFileAndRejectsABadToken) {
   EXPECT_NE(bad.out.find("Provisioning: skipped"), std::string::npos) << bad.out;
 }
 
-TEST_F(AdminCommands, InitWritesASalesforceTemplate) {
+TEST_F(AdminCommands, InitWritesASalesforceTemplateThatTheParserAccepts) {
   const fs::path file = ws_.root() / "sf.json";
   Outcome init = ws_.RunKam({"init", file.string(), "--crm", "salesforce", "--no-provision"});
   ASSERT_EQ(init.exit_code, 0) << init.out << init.Describe();
   json config = json::parse(ReadAll(file));
   EXPECT_EQ(config["crm"], "salesforce");
   EXPECT_EQ(config["salesforce"]["login_url"], "https://login.salesforce.com");
-  EXPECT_TRUE(config["salesforce"].contains("// auth"));
+  EXPECT_EQ(config["salesforce"]["auth"]["flow"], "jwt");
+  EXPECT_TRUE(config["salesforce"]["auth"].contains("// flow"));
+  // No key in the environment: doctor accepts the file and fails on the credential.
+  Command doctor = ws_.Kam({"doctor"});
+  doctor.argv[2] = file.string();
+  Outcome d = RunCommand(doctor, ws_.io_dir());
+  EXPECT_EQ(d.exit_code, 1) << d.out << d.Describe();
+  DoctorLines lines = Parse(d.out);
+  EXPECT_EQ(lines.status["config"], "ok") << d.out;
+  EXPECT_EQ(lines.status["token"], "fail") << d.out;
 }
 
 }  // namespace
