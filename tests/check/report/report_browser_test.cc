@@ -179,5 +179,26 @@ TEST(ReportInBrowser, RendersEverySectionWithOwnerNamesEscapedAndKeepsAScreensho
   EXPECT_GT(fs::file_size(artifacts / "report.png"), 10'000u);
 }
 
+// Without the CRM (here: stopped after the sync) the page is still written, names owners by id
+// and says why; no browser needed.
+TEST(ReportOffline, NamesOwnersByIdAndSaysWhyWhenTheCrmIsUnreachable) {
+  SandboxSpec spec;
+  spec.accounts = 100;
+  Sandbox sandbox(spec);
+  Workspace ws(sandbox);
+  ASSERT_EQ(ws.RunKam({"provision"}).exit_code, 0);
+  ASSERT_EQ(ws.RunKam({"sync"}).exit_code, 0);
+  json owners = sandbox.Api("GET", "/crm/v3/owners?limit=100");
+  sandbox.Stop();
+  const fs::path page = ws.root() / "offline.html";
+  Outcome report = ws.RunKam({"report", "--html", page.string()});
+  ASSERT_EQ(report.exit_code, 0) << report.Describe();
+  const std::string html = ReadAll(page);
+  EXPECT_NE(html.find("Owner names could not be fetched from the CRM"), std::string::npos);
+  ASSERT_FALSE(owners["results"].empty());
+  const std::string id = owners["results"][0]["id"].get<std::string>();
+  EXPECT_NE(html.find("Owner " + id), std::string::npos) << "owner " << id << " not shown by id";
+}
+
 }  // namespace
 }  // namespace kam::e2e
