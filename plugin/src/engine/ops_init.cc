@@ -254,12 +254,16 @@ json Init(OpContext& ctx, const json& request) {
   if (r.provision && token_state == "ok") {
     SyncEngineOptions o;
     o.config = cfg;
-    SyncEngine engine(ctx.host, o);
-    json p = engine.Provision();
-    provisioned = p.value("ok", false);
+    try {
+      SyncEngine engine(ctx.host, o);
+      json p = engine.Provision();
+      provisioned = p.value("ok", false);
+      out << p.value("text", "");
+      if (!out.str().empty() && out.str().back() != '\n') out << "\n";
+    } catch (const OpError& e) {  // e.g. the rule file: the configuration is written all the same
+      out << "Provisioning FAILED: " << e.message() << "\nFix it, then run `kam provision`.\n";
+    }
     ok = ok && provisioned;
-    out << p.value("text", "");
-    if (!out.str().empty() && out.str().back() != '\n') out << "\n";
   } else if (r.provision) {
     out << "Provisioning: skipped (needs a working token); run `kam provision` later.\n";
   } else {

@@ -3,6 +3,7 @@
 // files left behind.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -203,6 +204,40 @@ TEST_F(AdminCommands, InitWritesASalesforceTemplateThatTheParserAccepts) {
   DoctorLines lines = Parse(d.out);
   EXPECT_EQ(lines.status["config"], "ok") << d.out;
   EXPECT_EQ(lines.status["token"], "fail") << d.out;
+}
+
+// `kam init` on a terminal (script(1) gives it a pseudo-terminal, the answer is typed ahead):
+// it asks, and "y" provisions. With CI=true on the same terminal it never asks.
+Outcome InitOnATerminal(const Workspace& ws, const std::string& args, bool ci) {
+  Command c = ws.Kam({});
+  std::string line = c.argv[0] + " " + args;
+  c.argv = {"/bin/sh", "-c", "printf 'y\\n' | script -qec \"" + line + "\" /dev/null"};
+  if (ci) {
+    c.env["CI"] = "true";
+  } else {
+    c.unset_env.push_back("CI");
+  }
+  return RunCommand(c, ws.io_dir());
+}
+
+TEST_F(AdminCommands, InitOnATerminalAsksAndProvisionsOnYesButNeverAsksUnderCi) {
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) (util-linux) is missing";
+  const fs::path quiet = ws_.root() / "ci.json";
+  Outcome ci = InitOnATerminal(ws_, "init " + quiet.string() + " --base-url " + sandbox_.url(),
+                               /*ci=*/true);
+  ASSERT_EQ(ci.exit_code, 0) << ci.out << ci.Describe();
+  EXPECT_EQ(ci.out.find("[y/N]"), std::string::npos) << ci.out;
+  EXPECT_NE(ci.out.find("Provisioning: not done"), std::string::npos) << ci.out;
+
+  const fs::path asked = ws_.root() / "asked.json";
+  Outcome tty = InitOnATerminal(
+      ws_,
+      "init " + asked.string() + " --base-url " + sandbox_.url() + " --rules " + ExampleRules(),
+      /*ci=*/false);
+  ASSERT_EQ(tty.exit_code, 0) << tty.out << tty.Describe();
+  EXPECT_NE(tty.out.find("[y/N]"), std::string::npos) << tty.out;
+  json prop = sandbox_.Api("GET", "/crm/v3/properties/companies/kam_score");
+  EXPECT_EQ(prop["name"], "kam_score") << "answering y did not provision";
 }
 
 }  // namespace
