@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -167,11 +168,31 @@ class Doctor {
                                                 : cfg_.salesforce.instance_url;
   }
 
+  static bool ProxyConfigured() {
+    for (const char* name : {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"}) {
+      const char* v = std::getenv(name);
+      if (v != nullptr && *v != '\0') return true;
+    }
+    return false;
+  }
+
+  static bool IsLoopbackName(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  }
+
   bool CheckDns(const std::string& host, const std::string& port) {
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
     int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+    if (rc != 0 && !IsLoopbackName(host) && ProxyConfigured()) {
+      // Behind a proxy the proxy resolves the name; the connect line says whether that works.
+      Add("dns", Level::kWarn,
+          "cannot resolve " + host + " here (" + gai_strerror(rc) +
+              "); requests go through the proxy of HTTPS_PROXY.",
+          "nothing, if the connect line is ok; else check the proxy setting.");
+      return true;
+    }
     if (rc != 0) {
       Add("dns", Level::kFail, "cannot resolve " + host + ": " + gai_strerror(rc) + ".",
           "check the host in the CRM's URL in kam.json and this machine's DNS resolver (or set "
