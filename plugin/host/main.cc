@@ -381,8 +381,15 @@ int main(int argc, char** argv) {
     op = "doctor";
     request = {{"strict", strict}};
   });
-  app.add_subcommand("demo", "Run the whole story against the embedded sandbox CRM")
-      ->callback([&] { op = "demo"; });
+  std::string demo_crm = "hubspot";
+  auto* demo = app.add_subcommand("demo", "Run the whole story against the embedded sandbox CRM");
+  demo->add_option("--crm", demo_crm, "Which sandbox CRM: hubspot or salesforce")
+      ->check(CLI::IsMember({"hubspot", "salesforce"}))
+      ->capture_default_str();
+  demo->callback([&] {
+    op = "demo";
+    if (demo_crm != "hubspot") request = {{"crm", demo_crm}};
+  });
 
   auto* sandbox = app.add_subcommand("sandbox", "The local sandbox CRM");
   sandbox->require_subcommand(1);

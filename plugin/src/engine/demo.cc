@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "kam/addin.h"
+#include "kam/http/encoding.h"
 #include "kam/http/options.h"
 #include "kam/hubspot/transport.h"
 #include "kam/rules/rules.h"
@@ -42,7 +44,10 @@ struct TempDir {
   }
 };
 
-// Talks to the sandbox's HubSpot API as a person's CRM client would.
+// The Salesforce sandbox's REST root (any supported version answers).
+constexpr const char* kSfApi = "/services/data/v67.0";
+
+// Talks to the sandbox's HubSpot or Salesforce API as a person's CRM client would.
 class Crm {
  public:
   Crm(const std::string& url, const std::string& token) : token_(token) {
@@ -64,9 +69,25 @@ class Crm {
     if (r->body.empty()) return json::object();
     return json::parse(r->body);
   }
-  // Every task's kam_task_key ("" for tasks people made).
-  std::vector<std::string> TaskKeys() {
+  // Every task's key ("" for tasks people made): kam_task_key (HubSpot) or KAM_Task_Key__c
+  // (Salesforce, by SOQL).
+  std::vector<std::string> TaskKeys(bool salesforce) {
     std::vector<std::string> keys;
+    if (salesforce) {
+      json page = Call("GET",
+                       std::string(kSfApi) + "/query?q=" +
+                           http::PercentEncode("SELECT Id, KAM_Task_Key__c FROM Task"),
+                       nullptr);
+      for (;;) {
+        for (const auto& t : page["records"]) {
+          const json& key = t["KAM_Task_Key__c"];
+          keys.push_back(key.is_string() ? key.get<std::string>() : "");
+        }
+        if (page.value("done", true)) break;
+        page = Call("GET", page["nextRecordsUrl"].get<std::string>(), nullptr);
+      }
+      return keys;
+    }
     std::string after;
     for (;;) {
       json page = Call("GET",
@@ -119,7 +140,9 @@ json RunDemo(Host& host, const DemoOptions& options) {
     std::ofstream f(rules_path);
     f << rules_text;
   }
+  const bool sf = options.crm == "salesforce";
   sandbox::SandboxOptions so;
+  so.crm = sf ? "salesforce" : "hubspot";
   so.accounts = options.accounts;
   so.seed = options.seed;
   so.task_key_unique = true;
@@ -132,6 +155,14 @@ json RunDemo(Host& host, const DemoOptions& options) {
   host.Log(KAM_LOG_INFO, "sandbox CRM listening on " + server->url());
 
   SyncEngineOptions eo;
+  if (sf) {
+    // As an admin configures an org: OAuth client credentials against the token endpoint.
+    eo.config = ParseEngineConfig(
+        json{{"crm", "salesforce"},
+             {"salesforce",
+              {{"login_url", server->url()},
+               {"auth", {{"flow", "client_credentials"}, {"client_id", "kam-demo"}}}}}});
+  }
   eo.config.hubspot.base_url = server->url();
   eo.config.hubspot.rate_enabled = false;
   eo.config.rules_path = rules_path.string();
@@ -165,8 +196,9 @@ json RunDemo(Host& host, const DemoOptions& options) {
   });
   json report = engine.Report("");
 
-  story << "KAM add-in demo: a sandbox HubSpot portal with " << options.accounts
-        << " companies on " << server->url() << ".\n\n";
+  story << "KAM add-in demo: a sandbox " << (sf ? "Salesforce org" : "HubSpot portal") << " with "
+        << options.accounts << (sf ? " accounts" : " companies") << " on " << server->url()
+        << ".\n\n";
   story << "1. Provisioned the add-in's CRM properties (" << provision["items"].size()
         << " items) and synced with the example rule file \"" << rs.name() << "\".\n";
   story << "   " << first["text"].get<std::string>() << "\n\n";
@@ -197,7 +229,7 @@ json RunDemo(Host& host, const DemoOptions& options) {
       auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-      rules::Account a = rs.MapAccount("hubspot", acc->id, acc->owner_id, props, aggs, now_s);
+      rules::Account a = rs.MapAccount(options.crm, acc->id, acc->owner_id, props, aggs, now_s);
       rules::Status status;
       json ex = rules::Explain(rs, a, &status);
       story << "   " << tops[i].name << " (id " << tops[i].id << "): score "
@@ -243,26 +275,53 @@ json RunDemo(Host& host, const DemoOptions& options) {
   auto now = std::chrono::system_clock::now();
   int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  crm.Call("POST", "/crm/v3/objects/deals",
-           {{"properties",
-             {{"dealname", "Demo: framework agreement"},
-              {"amount", "2500000"},
-              {"dealstage", "closedwon"},
-              {"pipeline", "default"},
-              {"closedate", std::to_string(now_ms)}}},
-            {"associations",
-             {{{"to", {{"id", deal_company}}},
-               {"types", {{{"associationCategory", "HUBSPOT_DEFINED"}, {"associationTypeId", 341}}}}}}}});
-  crm.Call("POST", "/crm/v3/objects/meetings",
-           {{"properties",
-             {{"hs_timestamp", std::to_string(now_ms)},
-              {"hs_meeting_title", "Demo: quarterly business review"}}},
-            {"associations",
-             {{{"to", {{"id", meeting_company}}},
-               {"types", {{{"associationCategory", "HUBSPOT_DEFINED"}, {"associationTypeId", 188}}}}}}}});
-  if (!edited_company.empty()) {
-    crm.Call("PATCH", "/crm/v3/objects/companies/" + edited_company,
-             {{"properties", {{"kam_tier", edited_to}}}});
+  if (sf) {
+    const std::string base = kSfApi;
+    std::time_t secs = static_cast<std::time_t>(now_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char today[16], stamp[32];
+    std::strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    crm.Call("POST", base + "/sobjects/Opportunity",
+             {{"Name", "Demo: framework agreement"},
+              {"Amount", 2500000},
+              {"StageName", "Closed Won"},
+              {"CloseDate", today},
+              {"AccountId", deal_company}});
+    crm.Call("POST", base + "/sobjects/Event",
+             {{"Subject", "Demo: quarterly business review"},
+              {"ActivityDateTime", stamp},
+              {"StartDateTime", stamp},
+              {"DurationInMinutes", 60},
+              {"WhatId", meeting_company}});
+    if (!edited_company.empty()) {
+      crm.Call("PATCH", base + "/sobjects/Account/" + edited_company, {{"KAM_Tier__c", edited_to}});
+    }
+  } else {
+    crm.Call("POST", "/crm/v3/objects/deals",
+             {{"properties",
+               {{"dealname", "Demo: framework agreement"},
+                {"amount", "2500000"},
+                {"dealstage", "closedwon"},
+                {"pipeline", "default"},
+                {"closedate", std::to_string(now_ms)}}},
+              {"associations",
+               {{{"to", {{"id", deal_company}}},
+                 {"types",
+                  {{{"associationCategory", "HUBSPOT_DEFINED"}, {"associationTypeId", 341}}}}}}}});
+    crm.Call("POST", "/crm/v3/objects/meetings",
+             {{"properties",
+               {{"hs_timestamp", std::to_string(now_ms)},
+                {"hs_meeting_title", "Demo: quarterly business review"}}},
+              {"associations",
+               {{{"to", {{"id", meeting_company}}},
+                 {"types",
+                  {{{"associationCategory", "HUBSPOT_DEFINED"}, {"associationTypeId", 188}}}}}}}});
+    if (!edited_company.empty()) {
+      crm.Call("PATCH", "/crm/v3/objects/companies/" + edited_company,
+               {{"properties", {{"kam_tier", edited_to}}}});
+    }
   }
 
   json second = engine.Sync(false);
@@ -277,7 +336,7 @@ json RunDemo(Host& host, const DemoOptions& options) {
   for (const auto& c : second["conflict_details"]) {
     if (c["account_id"] == edited_company) edit_kept = true;
   }
-  std::vector<std::string> keys = crm.TaskKeys();
+  std::vector<std::string> keys = crm.TaskKeys(sf);
   std::map<std::string, int> per_key;
   int64_t ours = 0, duplicates = 0;
   for (const auto& k : keys) {
@@ -287,12 +346,13 @@ json RunDemo(Host& host, const DemoOptions& options) {
   }
   json third = engine.Sync(false);
 
-  story << "6. Then people worked in the CRM: a deal of 2,500,000 was won on company "
-        << deal_company << ", a meeting was logged with " << meeting_company
-        << ", and a KAM set the tier of " << edited_company << " by hand from \"" << edited_from
-        << "\" to \"" << edited_to << "\".\n";
+  story << "6. Then people worked in the CRM: a deal of 2,500,000 was won on "
+        << (sf ? "account " : "company ") << deal_company << ", a meeting was logged with "
+        << meeting_company << ", and a KAM set the tier of " << edited_company << " by hand from \""
+        << edited_from << "\" to \"" << edited_to << "\".\n";
   story << "   The next sync wrote only " << written_accounts.size()
-        << (written_accounts.size() == 1 ? " company (" : " companies (");
+        << (written_accounts.size() == 1 ? (sf ? " account (" : " company (")
+                                         : (sf ? " accounts (" : " companies ("));
   {
     size_t n = 0;
     for (const auto& a : written_accounts) {
@@ -316,7 +376,8 @@ json RunDemo(Host& host, const DemoOptions& options) {
            "it, or see the README for a real portal.\n";
 
   server->Stop();
-  return json{{"accounts", options.accounts},
+  return json{{"crm", options.crm},
+              {"accounts", options.accounts},
               {"first_sync", first},
               {"second_sync", second},
               {"third_sync", third},

@@ -7,9 +7,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
-
 #include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
 
 #include "operation.h"
 
@@ -18,6 +18,7 @@ namespace kam::engine {
 struct DemoOptions {
   int accounts = 3000;
   uint64_t seed = 42;
+  std::string crm = "hubspot";  // the sandbox to tell the story on: hubspot or salesforce
 };
 
 // Runs the whole demo; the result holds the figures and the story in "text".

@@ -75,11 +75,17 @@ json Report(OpContext& ctx, const json& request) {
 json Demo(OpContext& ctx, const json& request) {
   CheckRequest(request, {{"accounts", json::value_t::number_unsigned},
                          {"seed", json::value_t::number_unsigned},
-                         {"keep", json::value_t::boolean}});
+                         {"keep", json::value_t::boolean},
+                         {"crm", json::value_t::string}});
   DemoOptions o;
   if (request.is_object()) {
     o.accounts = request.value("accounts", o.accounts);
     o.seed = request.value("seed", o.seed);
+    o.crm = request.value("crm", o.crm);
+  }
+  if (o.crm != "hubspot" && o.crm != "salesforce") {
+    throw OpError(StatusCode::kInvalidArgument, "demo: \"crm\" must be hubspot or salesforce",
+                  "/crm");
   }
   return RunDemo(ctx.host, o);
 }

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "crm.h"
+#include "demo.h"
 #include "kam/http/client.h"
 #include "kam/http/encoding.h"
 #include "kam/sandbox/sandbox_server.h"
@@ -736,6 +737,28 @@ TEST(OneRuleFileTwoCrms, TheSameSeedGivesTheSameScoresTiersAndTasksOnBothSandbox
   EXPECT_EQ(differ, 0);
   EXPECT_GE(tiers.size(), 2u);  // the comparison is not between two empty results
   EXPECT_EQ(hs_run["tasks_created"], sf_run["tasks_created"]);
+}
+
+// `kam demo --crm salesforce`: the same story on the Salesforce sandbox.
+TEST(SalesforceDemo, TellsTheStoryWritesOnlyChangedAccountsKeepsTheHandEditAndDuplicatesNoTask) {
+  QuietHost host;
+  DemoOptions o;
+  o.crm = "salesforce";
+  o.accounts = 120;
+  Json d = RunDemo(host, o);
+  EXPECT_EQ(d["crm"], "salesforce");
+  EXPECT_EQ(d["first_sync"]["accounts_written"], 120);
+  EXPECT_GT(d["first_sync"]["tasks_created"].get<int>(), 0);
+  EXPECT_GE(d["written_after_changes"].get<int>(), 1);
+  EXPECT_LE(d["written_after_changes"].get<int>(), 5);
+  EXPECT_TRUE(d["hand_edit_kept"].get<bool>());
+  EXPECT_GT(d["addin_tasks"].get<int>(), 0);
+  EXPECT_EQ(d["duplicate_tasks"], 0);
+  EXPECT_EQ(d["third_sync"]["fields_written"], 0);
+  std::string text = d["text"].get<std::string>();
+  EXPECT_NE(text.find("Salesforce org"), std::string::npos);
+  EXPECT_NE(text.find("kept and reported"), std::string::npos);
+  if (std::getenv("KAM_TEST_VERBOSE")) std::fprintf(stderr, "%s\n", text.c_str());
 }
 
 }  // namespace
