@@ -202,4 +202,149 @@ std::string BuildCard(const RuleSet& rules, const AccountResult& result,
   return text;
 }
 
+namespace {
+
+std::string Escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+size_t Utf8Chars(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+std::string Text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "empty";
+  if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
+  if (v.is_number()) return internal::FormatNumber(v.get<double>());
+  return v.dump();
+}
+
+struct HtmlSection {
+  std::string heading;             // escaped already
+  std::vector<std::string> items;  // escaped already
+};
+
+}  // namespace
+
+std::string RenderCardHtml(std::string_view card_json, size_t max_chars) {
+  json card = json::parse(card_json, nullptr, false);
+  if (card.is_discarded() || !card.is_object() || card.value("schema", "") != kCardVersion) {
+    return "";
+  }
+  auto label = [](const json& j) {
+    return Text(j.contains("label") ? j["label"] : j.value("id", json("")));
+  };
+  std::string head = "<p><strong>" + Escape(label(card.value("tier", json::object()))) +
+                     "</strong> · score " + Escape(Text(card.value("score", json(0))));
+  if (card.value("score_max", json()).is_number()) head += " of " + Escape(Text(card["score_max"]));
+  head += "</p>";
+  const json by_score = card.value("tier_by_score", json::object());
+  if (by_score.value("id", "") != card.value("tier", json::object()).value("id", "")) {
+    head += "<p>Scored as " + Escape(label(by_score)) + ": " +
+            Escape(card.value("capped_reason", "")) + "</p>";
+  }
+  // Sections in display order; cut order is the reverse (breakdown first).
+  std::vector<HtmlSection> sections;
+  if (const json& next = card.value("next_tier", json()); next.is_object()) {
+    HtmlSection s;
+    s.heading = next["points_needed"].is_number()
+                    ? Escape(Text(next["points_needed"])) + " points to " + Escape(label(next))
+                    : "Next tier: " + Escape(label(next));
+    for (const auto& l : next.value("levers", json::array())) {
+      s.items.push_back(Escape(label(l) + ": " + Text(l["score"]) + " → " + Text(l["to"]) + " (+" +
+                               Text(l["points"]) + " points" +
+                               (l.value("lifts_alone", false) ? ", enough on its own)" : ")")));
+    }
+    sections.push_back(std::move(s));
+  }
+  {
+    HtmlSection s;
+    size_t met = 0;
+    const json goals = card.value("goals", json::array());
+    for (const auto& g : goals) {
+      met += g.value("status", "") == "met";
+      std::string status = g.value("status", "unknown");
+      std::replace(status.begin(), status.end(), '_', ' ');
+      std::string unit = g.contains("unit") ? " " + Text(g["unit"]) : "";
+      std::string cmp = g.value("comparison", "");
+      std::replace(cmp.begin(), cmp.end(), '_', ' ');
+      s.items.push_back(Escape(
+          label(g) + ": " + status + " (" + Text(g["value"]) + (g["value"].is_null() ? "" : unit) +
+          ", target " + (cmp == "equals" ? "" : cmp + " ") + Text(g["target"]) + unit + ")"));
+    }
+    s.heading = goals.empty() ? "No goals for this tier"
+                              : "Goals: " + std::to_string(met) + " of " +
+                                    std::to_string(goals.size()) + " met";
+    sections.push_back(std::move(s));
+  }
+  {
+    HtmlSection s{"Health", {}};
+    for (const auto& h : card.value("health", json::array())) {
+      s.items.push_back(Escape(label(h) + ": " + h.value("status", "")));
+    }
+    sections.push_back(std::move(s));
+  }
+  {
+    HtmlSection s{"Breakdown (weight × score = points)", {}};
+    for (const auto& r : card.value("breakdown", json::array())) {
+      s.items.push_back(Escape(label(r) + ": " + Text(r["weight"]) + " × " + Text(r["score"]) +
+                               " = " + Text(r["points"])));
+    }
+    sections.push_back(std::move(s));
+  }
+  const json open = card.value("open_tasks", json());
+  std::string foot = open.is_number() ? Text(open) + " open KAM tasks" : "Open KAM tasks: unknown";
+  foot = "<p>" + Escape(foot) + "<br>Scored " + Escape(card.value("scored_at", "")) + " · rules " +
+         Escape(card.value("rules_version", ""));
+
+  auto render = [&](bool shortened) {
+    std::string out = head;
+    for (const auto& s : sections) {
+      out += "<p><strong>" + s.heading + "</strong></p>";
+      if (s.items.empty()) continue;
+      out += "<ul>";
+      for (const auto& item : s.items) out += "<li>" + item + "</li>";
+      out += "</ul>";
+    }
+    out += foot;
+    if (shortened) out += "<br>Shortened to fit the field: kam rules explain shows everything.";
+    return out + "</p>";
+  };
+  std::string html = render(false);
+  for (size_t k = sections.size(); k-- > 0 && Utf8Chars(html) > max_chars;) {
+    while (!sections[k].items.empty() && Utf8Chars(html) > max_chars) {
+      sections[k].items.pop_back();
+      html = render(true);
+    }
+  }
+  if (Utf8Chars(html) > max_chars) return "";  // not even the headings fit
+  return html;
+}
+
 }  // namespace kam::rules

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <string>
 
 #include "kam/rules/rules.h"
@@ -214,6 +215,72 @@ TEST(Card, ExplainCarriesTheCardOfTheAccount) {
   EXPECT_EQ(e["card"]["schema"], "kam.card.v1");
   EXPECT_EQ(e["card"]["next_tier"]["points_needed"], 120);
   EXPECT_EQ(SchemaErrors(e["card"]), std::vector<std::string>{});
+}
+
+// Every tag in `html` is one of p, strong, ul, li, br (opening or closing).
+bool OnlyAllowedTags(const std::string& html) {
+  static const std::set<std::string> kAllowed = {"p",   "/p", "strong", "/strong", "ul",
+                                                 "/ul", "li", "/li",    "br"};
+  for (size_t at = html.find('<'); at != std::string::npos; at = html.find('<', at + 1)) {
+    size_t end = html.find('>', at);
+    if (end == std::string::npos || !kAllowed.count(html.substr(at + 1, end - at - 1))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(CardHtml, RendersTheCardWithFewTagsAndEverythingEscaped) {
+  auto rules = Example();
+  ASSERT_NE(rules, nullptr);
+  AccountResult r = ExampleResults(*rules)[1];
+  r.final_tier = "development";
+  r.capped_reason = "owner <101> & \"friends\"";
+  r.goals[0].label = "<script>alert('x')</script>";
+  std::string html = RenderCardHtml(BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 3}));
+  ASSERT_FALSE(html.empty());
+  EXPECT_TRUE(OnlyAllowedTags(html)) << html;
+  EXPECT_EQ(html.rfind("<p><strong>Development account</strong> · score 630 of 1000</p>", 0), 0u)
+      << html;
+  EXPECT_NE(html.find("<p>Scored as Key account: owner &lt;101&gt; &amp; &quot;friends&quot;</p>"),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(html.find("<script>"), std::string::npos);
+  EXPECT_NE(html.find("120 points to Strategic key account"), std::string::npos) << html;
+  EXPECT_NE(html.find("<li>Relationship depth: 2 → 8 (+120 points, enough on its own)</li>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<li>Relationship depth: 20 × 2 = 40</li>"), std::string::npos) << html;
+  EXPECT_NE(html.find("3 open KAM tasks<br>Scored 2026-12-03T19:00:00Z · rules 2026.11-1</p>"),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(RenderCardHtml("not json"), "");
+  EXPECT_EQ(RenderCardHtml(R"({"schema":"kam.card.v2"})"), "");
+}
+
+TEST(CardHtml, TheLengthLimitCountsEscapedCharactersAndDropsItemsFromTheEnd) {
+  auto rules = Example();
+  ASSERT_NE(rules, nullptr);
+  AccountResult r = ExampleResults(*rules)[1];
+  for (auto& g : r.goals) g.label += " <&>";  // 3 characters that escape to 13
+  std::string card = BuildCard(*rules, r, {"2026-12-03T19:00:00Z", 3});
+  std::string full = RenderCardHtml(card);
+  auto chars = [](const std::string& s) {
+    size_t n = 0;
+    for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    return n;
+  };
+  size_t limit = chars(full) - 40;
+  std::string cut = RenderCardHtml(card, limit);
+  ASSERT_FALSE(cut.empty());
+  EXPECT_LE(chars(cut), limit);
+  EXPECT_TRUE(OnlyAllowedTags(cut)) << cut;
+  EXPECT_NE(cut.find("Shortened to fit the field"), std::string::npos);
+  EXPECT_NE(cut.find("Goals: 0 of 4 met"), std::string::npos) << "goals stay, breakdown goes";
+  EXPECT_LT(std::count(cut.begin(), cut.end(), '\xC3'),
+            std::count(full.begin(), full.end(), '\xC3'));
+  EXPECT_EQ(cut, RenderCardHtml(card, limit)) << "deterministic";
+  EXPECT_EQ(RenderCardHtml(card, 10), "") << "not even the headings fit";
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "kam/rules/rules.h"
 
@@ -31,6 +32,16 @@ struct CardOptions {
 // always gives the same card. Bytes, not characters: a byte budget is never over a character one.
 std::string BuildCard(const RuleSet& rules, const AccountResult& result,
                       const CardOptions& options);
+
+// Salesforce's Rich Text Area fields hold at most 131,072 characters.
+inline constexpr size_t kCardHtmlMaxChars = 131072;
+
+// The card as restricted HTML for a Salesforce rich-text field (KAM_Explanation__c), rendered from
+// kam.card.v1 JSON (BuildCard's output): only <p>, <strong>, <ul>, <li> and <br>, every text
+// escaped (& < > " '). The length is counted after escaping, in characters (UTF-8 code points);
+// when it would exceed max_chars, list items are dropped from the end (breakdown, health, goals,
+// levers, in that order) and the last paragraph says so. Invalid card JSON gives "".
+std::string RenderCardHtml(std::string_view card_json, size_t max_chars = kCardHtmlMaxChars);
 
 }  // namespace kam::rules
 
