@@ -24,13 +24,13 @@ complete_words() {  # complete_words WORD... : COMPREPLY for the last word
   COMP_WORDS=(kam "$@"); COMP_CWORD=$(($# )); COMPREPLY=(); _kam
   printf '%s\n' "${COMPREPLY[@]}"
 }
-complete_words "" | grep -qx rules
-complete_words ru | grep -qx rules
-complete_words rules "" | grep -qx check
-complete_words rules ch | grep -qx check
-complete_words sync --d | grep -qx -- --dry-run
-complete_words --config kam.json sync --d | grep -qx -- --dry-run
-complete_words sandbox serve --se | grep -qx -- --seed
-if complete_words sync "" | grep -qx rules; then echo "sync must not offer verbs"; exit 1; fi
+complete_words "" | grep -x rules >/dev/null
+complete_words ru | grep -x rules >/dev/null
+complete_words rules "" | grep -x check >/dev/null
+complete_words rules ch | grep -x check >/dev/null
+complete_words sync --d | grep -x -- --dry-run >/dev/null
+complete_words --config kam.json sync --d | grep -x -- --dry-run >/dev/null
+complete_words sandbox serve --se | grep -x -- --seed >/dev/null
+if complete_words sync "" | grep -x rules >/dev/null; then echo "sync must not offer verbs"; exit 1; fi
 ! "$kam" completion zsh >/dev/null 2>&1 || { echo "an unknown shell must be refused"; exit 1; }
 echo "cli docs: man page and bash completion OK"

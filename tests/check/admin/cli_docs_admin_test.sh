@@ -17,9 +17,9 @@ complete_words() {
   COMP_WORDS=(kam "$@"); COMP_CWORD=$(($# )); COMPREPLY=(); _kam
   printf '%s\n' "${COMPREPLY[@]}"
 }
-complete_words do | grep -qx doctor
-complete_words in | grep -qx init
-complete_words init --no | grep -qx -- --no-provision
-complete_words init --cr | grep -qx -- --crm
-complete_words doctor --st | grep -qx -- --strict
+complete_words do | grep -x doctor >/dev/null
+complete_words in | grep -x init >/dev/null
+complete_words init --no | grep -x -- --no-provision >/dev/null
+complete_words init --cr | grep -x -- --crm >/dev/null
+complete_words doctor --st | grep -x -- --strict >/dev/null
 echo "cli docs: init and doctor OK"
