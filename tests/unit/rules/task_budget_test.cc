@@ -175,5 +175,62 @@ TEST(TaskBudget, RulesEvalAppliesTheRuleFilesBudgetAndCountsGoals) {
       << text_out;
 }
 
+TEST(TaskBudget, TheExampleRuleFileGivesTasksAndGoalsToTheKeyTiersOnlyWithinItsBudget) {
+  LoadResult loaded = RuleSet::LoadFile(std::string(KAM_SOURCE_DIR) +
+                                        "/packaging/examples/rules/key-accounts.json");
+  ASSERT_TRUE(loaded.ok());
+  const RuleSet& rules = *loaded.rules;
+  EXPECT_EQ(rules.max_open_tasks_per_owner(), 20);
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<double> unit(0, 1);
+  std::vector<Account> accounts;
+  for (int i = 0; i < 600; ++i) {
+    nlohmann::json j = {{"id", "C-" + std::to_string(i)},
+                        {"owner_id", std::to_string(101 + i % 4)},
+                        {"industry", unit(rng) < 0.5 ? "Machinery" : "Retail"},
+                        {"employees", static_cast<int>(unit(rng) * 8000)},
+                        {"revenue_last_12m", static_cast<int>(unit(rng) * unit(rng) * 9e6)},
+                        {"revenue_prev_12m", static_cast<int>(unit(rng) * unit(rng) * 9e6)},
+                        {"gross_margin_pct", static_cast<int>(unit(rng) * 50)},
+                        {"avg_days_to_pay", static_cast<int>(20 + unit(rng) * 100)},
+                        {"nps", static_cast<int>(unit(rng) * 200) - 100},
+                        {"active_contacts", static_cast<int>(unit(rng) * 8)},
+                        {"has_exec_sponsor", unit(rng) < 0.5},
+                        {"days_since_last_meeting", static_cast<int>(unit(rng) * 200)}};
+    Account a;
+    ASSERT_TRUE(rules.AccountFromJson(j, &a).ok()) << j.dump();
+    accounts.push_back(std::move(a));
+  }
+  AccountSource source = [&](const AccountVisitor& visit) {
+    for (const auto& a : accounts) {
+      if (Status st = visit(a, a.id); !st.ok()) return st;
+    }
+    return Status();
+  };
+  std::vector<BudgetCandidate> candidates;
+  std::map<std::string, int> by_tier;
+  ResultSink sink = [&](AccountResult&& r, std::string_view) {
+    by_tier[r.final_tier]++;
+    bool key_tier = r.final_tier == "strategic" || r.final_tier == "key";
+    EXPECT_TRUE(key_tier || r.tasks.empty()) << r.account_id << " " << r.final_tier;
+    EXPECT_TRUE(key_tier || r.goals.empty()) << r.account_id << " " << r.final_tier;
+    if (key_tier) {
+      EXPECT_EQ(r.goals.size(), 4u) << r.account_id;
+    }
+    for (const auto& t : r.tasks) {
+      candidates.push_back({r.account_id, r.owner_id, t.rule_id, t.priority, r.score});
+    }
+    return Status();
+  };
+  EvalSummary summary;
+  ASSERT_TRUE(EvaluatePortfolio(rules, source, sink, {}, &summary).ok());
+  EXPECT_GT(by_tier["standard"] + by_tier["development"], 0);
+  EXPECT_GT(by_tier["strategic"] + by_tier["key"], 0);
+  ASSERT_FALSE(candidates.empty());
+  TaskBudgetResult budget = ApplyTaskBudget(candidates, {{"101", 15}}, 20);
+  for (const auto& o : budget.owners) EXPECT_LE(o.open + o.kept, 20) << o.owner_id;
+  EXPECT_FALSE(budget.dropped.empty()) << "owner 101 has 15 open: room for 5";
+}
+
 }  // namespace
 }  // namespace kam::rules
