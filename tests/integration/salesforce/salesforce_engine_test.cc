@@ -567,6 +567,59 @@ TEST(SalesforceSync, InjectedFaultsAreRetriedAndTasksStayExactlyOnce) {
   for (const auto& [key, n] : per_key) EXPECT_EQ(n, 1) << key;
 }
 
+// A run that dies after Salesforce created its tasks but before the state recorded them (and,
+// separately, after a field write was sent): the next run finds the tasks by key and creates
+// none twice, in both key modes. The interruption is an exception thrown from the engine's
+// checkpoint hook (the SQLite transaction in flight is lost as with kill -9; the process lives).
+TEST(SalesforceSync, ARunInterruptedAfterSendingLeavesEveryTaskExactlyOnce) {
+  for (const char* mode : {"upsert", "query_insert"}) {
+    for (const char* where : {"push.tasks.sent", "push.update.sent"}) {
+      SCOPED_TRACE(std::string(mode) + " at " + where);
+      auto sb = StartSandbox("salesforce", 80);  // enough accounts in the key tiers for tasks
+      TempDir dir;
+      QuietHost host;
+      Json cfg = SalesforceConfig(sb->url(), dir.path);
+      cfg["salesforce"]["task_key_mode"] = mode;
+      SyncEngineOptions o = EngineOptionsFor(cfg);
+      bool interrupted = false;
+      o.on_checkpoint = [&](const char* at, int64_t) {
+        if (!interrupted && std::string(at) == where) {
+          interrupted = true;
+          throw std::runtime_error(std::string("interrupted at ") + at);
+        }
+      };
+      {
+        SyncEngine first(host, o);
+        first.Provision();
+        EXPECT_ANY_THROW(first.Sync(false));
+      }
+      ASSERT_TRUE(interrupted);
+      SfReader reader(sb->url());
+      size_t sent = reader.Query("SELECT Id FROM Task WHERE KAM_Task_Key__c != null").size();
+      SyncEngine next(host, EngineOptionsFor(cfg));
+      Json s = next.Sync(false);
+      EXPECT_EQ(s["write_errors"], 0) << s.dump(2);
+      if (std::string(where) == "push.tasks.sent") {
+        EXPECT_GT(sent, 0u);
+        EXPECT_GT(s["tasks_already_there"].get<int>(), 0) << s.dump(2);
+      }
+      std::map<std::string, int> per_key;
+      for (const auto& t :
+           reader.Query("SELECT KAM_Task_Key__c FROM Task WHERE KAM_Task_Key__c != null")) {
+        per_key[t["KAM_Task_Key__c"].get<std::string>()]++;
+      }
+      EXPECT_FALSE(per_key.empty());
+      for (const auto& [key, n] : per_key) EXPECT_EQ(n, 1) << key;
+      for (const auto& a : reader.Query("SELECT Id, KAM_Score__c FROM Account")) {
+        EXPECT_TRUE(a["KAM_Score__c"].is_number()) << a.dump();
+      }
+      Json again = next.Sync(false);
+      EXPECT_EQ(again["fields_written"], 0);
+      EXPECT_EQ(again["tasks_created"], 0);
+    }
+  }
+}
+
 // ---- one rule file, two CRMs ----------------------------------------------------------------
 
 struct Outcome {
