@@ -5,7 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -112,27 +112,71 @@ Child::Child(const Command& command, const fs::path& io_dir) : timeout_(command.
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  // fork + execve rather than posix_spawn, for PR_SET_PDEATHSIG: a child (a sandbox serving
+  // for hours, a kam sync) is killed when the test process dies, even by SIGKILL or a crash,
+  // instead of living on. The death signal follows the forking *thread*: children are made and
+  // finished on the same thread (the soak's workers each own their sandboxes). Between fork and
+  // execve only async-signal-safe calls.
   int pipe_fds[2] = {-1, -1};
-  if (command.stderr_pipe) {
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-    posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 2);
-  } else {
-    posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (command.stderr_pipe && pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe2 failed");
   }
-  if (!command.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, command.cwd.c_str());
+  const int in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int out_fd = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int err_fd = command.stderr_pipe
+                         ? pipe_fds[1]
+                         : open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int exec_status[2] = {-1, -1};  // the child writes errno here when chdir or execve fails
+  if (in_fd < 0 || out_fd < 0 || err_fd < 0 || pipe2(exec_status, O_CLOEXEC) != 0) {
+    throw std::runtime_error("cannot set up the child's files in " + io_dir.string() + ": " +
+                             std::strerror(errno));
+  }
+  const pid_t parent = getpid();
+  const char* cwd = command.cwd.empty() ? nullptr : command.cwd.c_str();
   started_ = std::chrono::steady_clock::now();
-  int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
+  pid_ = fork();
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the parent died before prctl
+    int e = 0;
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0 ||
+        (cwd != nullptr && chdir(cwd) != 0)) {
+      e = errno;
+    } else {
+      execve(argv[0], argv.data(), envp.data());
+      e = errno;
+    }
+    ssize_t ignored = write(exec_status[1], &e, sizeof(e));
+    (void)ignored;
+    _exit(127);
+  }
+  const int fork_errno = errno;
+  close(in_fd);
+  close(out_fd);
   if (command.stderr_pipe) {
     close(pipe_fds[1]);
     stderr_fd_ = pipe_fds[0];
+  } else {
+    close(err_fd);
   }
-  if (rc != 0) {
-    throw std::runtime_error("cannot start " + command.argv[0] + ": " + std::strerror(rc));
+  close(exec_status[1]);
+  if (pid_ < 0) {
+    close(exec_status[0]);
+    throw std::runtime_error("cannot fork for " + command.argv[0] + ": " +
+                             std::strerror(fork_errno));
+  }
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(exec_status[0], &child_errno, sizeof(child_errno));
+  } while (n < 0 && errno == EINTR);
+  close(exec_status[0]);
+  if (n > 0) {  // execve did not happen: reap the child and say why
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    done_ = true;
+    if (stderr_fd_ >= 0) close(stderr_fd_);
+    throw std::runtime_error("cannot start " + command.argv[0] + ": " + std::strerror(child_errno));
   }
   pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
 }

@@ -66,7 +66,8 @@ struct Command {
 };
 
 // A child process with stdout and stderr in files of `io_dir`. The destructor SIGKILLs and
-// reaps a child that still runs.
+// reaps a child that still runs; a child also gets SIGKILL when the test process dies
+// (PR_SET_PDEATHSIG, bound to the thread that started it: finish it on that thread).
 class Child {
  public:
   Child(const Command& command, const fs::path& io_dir);
