@@ -1,11 +1,13 @@
 // HubSpotClient: construction, authentication, the JSON call helper, companies, owners and
 // account details. Facts, tasks and provisioning live in facts.cc, tasks.cc, provision.cc.
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 #include <utility>
 
 #include "client_impl.h"
+#include "concurrent.h"
 #include "kam/http/redact.h"
 #include "pull.h"
 #include "time_util.h"
@@ -147,7 +149,12 @@ Result<HttpReply> HubSpotClient::Impl::SendAuthed(const std::string& method,
     e.message = "cancelled before " + endpoint;
     return e;
   }
-  if (Status s = EnsureToken(false); !s.ok()) return s.error();
+  std::string token;
+  {
+    std::lock_guard lock(auth_mu);
+    if (Status s = EnsureToken(false); !s.ok()) return s.error();
+    token = access_token;
+  }
   for (int attempt = 0;; ++attempt) {
     HttpCall call;
     call.method = method;
@@ -155,14 +162,19 @@ Result<HttpReply> HubSpotClient::Impl::SendAuthed(const std::string& method,
     call.body = body;
     call.idempotent = idempotent;
     call.search_lane = search;
-    call.headers.emplace_back("Authorization", "Bearer " + access_token);
+    call.headers.emplace_back("Authorization", "Bearer " + token);
     auto reply = transport->Send(call);
     if (!reply.ok()) {
       Error e = reply.error();
       if (e.endpoint.empty()) e.endpoint = endpoint;
       if (e.http_status == 401 && attempt == 0 &&
           options.auth.kind == AuthOptions::Kind::kOAuthRefreshToken) {
-        if (Status s = EnsureToken(true); !s.ok()) return s.error();
+        std::lock_guard lock(auth_mu);
+        // Another thread may have refreshed it already.
+        if (access_token == token) {
+          if (Status s = EnsureToken(true); !s.ok()) return s.error();
+        }
+        token = access_token;
         continue;
       }
       if (e.http_status == 401) {
@@ -223,10 +235,33 @@ bool IsRetryableRecordError(const internal::BatchError& e) { return e.error.retr
 Result<BatchReadResult> HubSpotClient::Impl::BatchRead(const std::string& object_type,
                                                        const std::vector<std::string>& ids,
                                                        const std::vector<std::string>& properties) {
+  const auto chunks = internal::Chunk(ids, 100);
+  std::vector<std::optional<Result<BatchReadResult>>> parts(chunks.size());
+  std::atomic<bool> failed{false};
+  internal::ForEachConcurrently(chunks.size(), Concurrency(), [&](std::size_t i) {
+    if (failed.load()) return;  // another chunk failed: the call fails anyway
+    parts[i] = BatchReadChunk(object_type, chunks[i], properties);
+    if (!parts[i]->ok()) failed = true;
+  });
+  for (auto& p : parts) {
+    if (p && !p->ok()) return p->error();
+  }
+  BatchReadResult out;
+  for (auto& p : parts) {
+    auto& r = p->value();
+    for (auto& o : r.found) out.found.push_back(std::move(o));
+    out.missing.insert(out.missing.end(), r.missing.begin(), r.missing.end());
+  }
+  return out;
+}
+
+Result<BatchReadResult> HubSpotClient::Impl::BatchReadChunk(
+    const std::string& object_type, const std::vector<std::string>& chunk,
+    const std::vector<std::string>& properties) {
   BatchReadResult out;
   const std::string target = paths.Objects(object_type) + "/batch/read?archived=false";
   const std::string endpoint = "POST " + target.substr(0, target.find('?'));
-  for (const auto& chunk : internal::Chunk(ids, 100)) {
+  {
     std::vector<std::string> pending = chunk;
     for (int round = 1; !pending.empty(); ++round) {
       auto r = CallParsed<internal::BatchResponse>(
@@ -304,25 +339,35 @@ Result<std::map<std::string, std::vector<std::string>>> HubSpotClient::Impl::Rea
     pending.push_back({id, ""});
   }
   int round = 0;  // 207 re-read rounds in a row
+  // One chunk of 1,000 inputs: what it found, what to read next, what to read again.
+  struct Part {
+    std::optional<Error> fatal;
+    std::vector<internal::AssocResult> results;
+    std::vector<internal::AssocInput> again;
+    std::optional<Error> failure;  // the first retryable error
+  };
   while (!pending.empty()) {
     std::vector<internal::AssocInput> next, again;
     std::optional<Error> failure;
-    for (const auto& chunk : internal::Chunk(pending, 1000)) {
+    const auto chunks = internal::Chunk(pending, 1000);
+    std::vector<Part> parts(chunks.size());
+    internal::ForEachConcurrently(chunks.size(), Concurrency(), [&](std::size_t i) {
+      const auto& chunk = chunks[i];
+      Part& part = parts[i];
       auto r = CallParsed<internal::AssocReadResponse>("POST", target,
                                                        internal::BuildAssocReadBody(chunk), true,
                                                        false, internal::ParseAssocRead);
       if (!r.ok()) {
-        if (r.error().http_status == 404) continue;  // none of them has any: treat as none
-        return r.error();
+        // 404: none of them has any, treat as none.
+        if (r.error().http_status != 404) part.fatal = r.error();
+        return;
       }
-      const auto& resp = r->second;
+      auto& resp = r->second;
       std::set<std::string> answered, failed;
       bool unnamed_failure = false;
-      for (const auto& res : resp.results) {
+      for (auto& res : resp.results) {
         answered.insert(res.from_id);
-        auto& list = out[res.from_id];
-        list.insert(list.end(), res.to_ids.begin(), res.to_ids.end());
-        if (res.after) next.push_back({res.from_id, *res.after});
+        part.results.push_back(std::move(res));
       }
       for (const auto& e : resp.errors) {
         // "No associations" may come back as OBJECT_NOT_FOUND (CRM_API A9): that is none.
@@ -335,17 +380,30 @@ Result<std::map<std::string, std::vector<std::string>>> HubSpotClient::Impl::Rea
           err.endpoint = endpoint;
           err.message =
               "association read " + from_type + " -> " + to_type + " failed: " + err.crm_message;
-          return err;
+          part.fatal = err;
+          return;
         }
-        if (!failure) failure = e.error;
+        if (!part.failure) part.failure = e.error;
         if (e.ids.empty()) unnamed_failure = true;
         failed.insert(e.ids.begin(), e.ids.end());
       }
       for (const auto& in : chunk) {
         if (failed.count(in.id) || (unnamed_failure && !answered.count(in.id))) {
-          again.push_back(in);  // same input, same page token
+          part.again.push_back(in);  // same input, same page token
         }
       }
+    });
+    for (auto& part : parts) {
+      if (part.fatal) return *part.fatal;
+    }
+    for (auto& part : parts) {
+      for (const auto& res : part.results) {
+        auto& list = out[res.from_id];
+        list.insert(list.end(), res.to_ids.begin(), res.to_ids.end());
+        if (res.after) next.push_back({res.from_id, *res.after});
+      }
+      again.insert(again.end(), part.again.begin(), part.again.end());
+      if (!failure && part.failure) failure = part.failure;
     }
     if (!again.empty()) {
       ++round;
@@ -378,10 +436,46 @@ Result<std::map<std::string, std::vector<std::string>>> HubSpotClient::Impl::Rea
 
 Result<BatchWriteResult> HubSpotClient::Impl::BatchUpdate(
     const std::string& object_type, const std::vector<CompanyUpdate>& updates) {
+  const auto chunks = internal::Chunk(updates, 100);
+  std::vector<BatchWriteResult> parts(chunks.size());
+  std::vector<std::optional<Error>> stops(chunks.size());
+  std::atomic<bool> stop{false};
+  internal::ForEachConcurrently(chunks.size(), Concurrency(), [&](std::size_t i) {
+    if (stop.load()) {
+      // Unauthenticated or cancelled elsewhere: report as not attempted.
+      for (const auto& u : chunks[i]) parts[i].failed.push_back({u.id, *stops[0]});
+      return;
+    }
+    parts[i] = BatchUpdateChunk(object_type, chunks[i], &stops[i]);
+    if (stops[i] && (stops[i]->code == ErrorCode::kUnauthenticated ||
+                     stops[i]->code == ErrorCode::kCancelled)) {
+      if (i == 0) stop = true;
+    }
+  });
+  BatchWriteResult out;
+  for (auto& p : parts) {
+    out.calls += p.calls;
+    for (auto& o : p.written) out.written.push_back(std::move(o));
+    for (auto& f : p.failed) out.failed.push_back(std::move(f));
+  }
+  // Nothing can succeed without auth or when cancelled: an error when nothing was written.
+  if (out.written.empty() && !stops.empty() && stops[0]) {
+    const ErrorCode c = stops[0]->code;
+    if (c == ErrorCode::kUnauthenticated || c == ErrorCode::kPermissionDenied ||
+        c == ErrorCode::kCancelled || c == ErrorCode::kRateLimited) {
+      return *stops[0];
+    }
+  }
+  return out;
+}
+
+BatchWriteResult HubSpotClient::Impl::BatchUpdateChunk(const std::string& object_type,
+                                                       const std::vector<CompanyUpdate>& chunk,
+                                                       std::optional<Error>* whole_failure) {
   BatchWriteResult out;
   const std::string target = paths.Objects(object_type) + "/batch/update";
   const std::string endpoint = "POST " + target;
-  for (const auto& chunk : internal::Chunk(updates, 100)) {
+  {
     std::vector<CompanyUpdate> pending = chunk;
     for (int round = 1; !pending.empty(); ++round) {
       // Same values again is harmless: a batch update is safe to repeat.
@@ -391,15 +485,8 @@ Result<BatchWriteResult> HubSpotClient::Impl::BatchUpdate(
       ++out.calls;
       if (!r.ok()) {
         const Error& e = r.error();
-        // Nothing can succeed without auth or when cancelled: stop here.
-        if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kPermissionDenied ||
-            e.code == ErrorCode::kCancelled || e.code == ErrorCode::kRateLimited) {
-          if (out.written.empty() && out.failed.empty()) return e;
-        }
+        if (out.written.empty() && !*whole_failure) *whole_failure = e;
         for (const auto& u : pending) out.failed.push_back({u.id, e});
-        if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kCancelled) {
-          return out;  // the rest is not attempted
-        }
         break;
       }
       internal::BatchResponse& resp = r->second;
@@ -540,20 +627,30 @@ Result<PullSummary> HubSpotClient::PullAllCompanies(const PullOptions& options,
 Result<PullSummary> HubSpotClient::PullChangedCompanies(const Cursor& since,
                                                         const PullOptions& options,
                                                         const PageCallback& on_page) {
+  return PullChangedObjects("companies", since, options, on_page);
+}
+
+Result<PullSummary> HubSpotClient::PullChangedObjects(const std::string& object_type,
+                                                      const Cursor& since,
+                                                      const PullOptions& options,
+                                                      const PageCallback& on_page) {
+  const std::string modified = object_type == "contacts" || object_type == "0-1"
+                                   ? "lastmodifieddate"
+                                   : "hs_lastmodifieddate";
   // A long property list can push the search body past HubSpot's 3,000 characters: then search
   // for ids and timestamps only and batch read the properties (two more calls per page).
-  auto search = [this](const internal::SearchRequest& r) -> Result<internal::SearchPage> {
+  auto search = [&](const internal::SearchRequest& r) -> Result<internal::SearchPage> {
     if (static_cast<int>(internal::BuildSearchBody(r).size()) <=
         impl_->options.max_search_body_chars) {
-      return impl_->Search("companies", r);
+      return impl_->Search(object_type, r);
     }
     internal::SearchRequest slim = r;
-    slim.properties = {"hs_object_id", "hs_lastmodifieddate"};
-    auto page = impl_->Search("companies", slim);
+    slim.properties = {"hs_object_id", modified};
+    auto page = impl_->Search(object_type, slim);
     if (!page.ok()) return page;
     std::vector<std::string> ids;
     for (const auto& o : page->results) ids.push_back(o.id);
-    auto read = impl_->BatchRead("companies", ids, r.properties);
+    auto read = impl_->BatchRead(object_type, ids, r.properties);
     if (!read.ok()) return read.error();
     std::map<std::string, CrmObject*> by_id;
     for (auto& o : read->found) by_id[o.id] = &o;
@@ -563,21 +660,46 @@ Result<PullSummary> HubSpotClient::PullChangedCompanies(const Cursor& since,
       if (it == by_id.end()) continue;  // deleted since the search: seen by the archive listing
       CrmObject full = std::move(*it->second);
       // Keep the timestamp the search ordered by, so the window moves on what the search saw.
-      full.properties["hs_lastmodifieddate"] = o.Get("hs_lastmodifieddate");
+      full.properties[modified] = o.Get(modified);
       merged.push_back(std::move(full));
     }
     page->results = std::move(merged);
     return page;
   };
-  auto r = internal::RunIncrementalPull(search, since, options, "hs_lastmodifieddate", on_page);
+  auto r = internal::RunIncrementalPull(search, since, options, modified, on_page);
   if (r.ok()) {
     impl_->Log(kam::http::LogLevel::kInfo,
-               "incremental pull: " + std::to_string(r->companies) + " companies in " +
-                   std::to_string(r->pages) + " pages, " + std::to_string(r->queries) +
-                   " search windows (" + std::to_string(r->id_split_windows) + " split by id), " +
+               "incremental pull of " + object_type + ": " + std::to_string(r->companies) +
+                   " records in " + std::to_string(r->pages) + " pages, " +
+                   std::to_string(r->queries) + " search windows (" +
+                   std::to_string(r->id_split_windows) + " split by id), " +
                    std::to_string(r->duplicates_skipped) + " re-read and skipped");
   }
   return r;
+}
+
+Result<std::map<std::string, std::vector<std::string>>> HubSpotClient::ReadAssociatedIds(
+    const std::string& from_type, const std::string& to_type,
+    const std::vector<std::string>& from_ids) {
+  return impl_->ReadAssociations(from_type, to_type, from_ids);
+}
+
+int HubSpotClient::Concurrency() const { return static_cast<int>(impl_->Concurrency()); }
+
+std::vector<Status> HubSpotClient::RunConcurrently(
+    const std::vector<std::function<Status()>>& jobs) {
+  std::vector<Status> out(jobs.size());
+  internal::ForEachConcurrently(jobs.size(), impl_->Concurrency(), [&](std::size_t i) {
+    try {
+      out[i] = jobs[i] ? jobs[i]() : Status();
+    } catch (const std::exception& ex) {
+      Error e;
+      e.code = ErrorCode::kInternal;
+      e.message = std::string("a concurrent job threw: ") + ex.what();
+      out[i] = e;
+    }
+  });
+  return out;
 }
 
 Result<BatchReadResult> HubSpotClient::ReadObjects(const std::string& object_type,

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,13 +29,19 @@ struct HubSpotClient::Impl {
   std::shared_ptr<Transport> transport;
   internal::ApiPaths paths;
 
-  // Auth state, in memory only.
+  // Auth state, in memory only, under auth_mu (calls may run on several threads).
+  std::mutex auth_mu;
   std::string access_token;
   std::chrono::steady_clock::time_point access_expiry{};
   bool token_loaded = false;
   std::string refresh_token;  // OAuth: as last returned by the token endpoint
 
-  std::optional<TaskKeyMode> resolved_task_mode;
+  std::optional<TaskKeyMode> resolved_task_mode;  // under auth_mu
+
+  // Requests run at once by batch methods (Transport::MaxConcurrency).
+  std::size_t Concurrency() const {
+    return static_cast<std::size_t>(std::max(1, transport->MaxConcurrency()));
+  }
 
   // One authenticated call. Non-2xx -> Error (with endpoint). A 401 under OAuth refreshes the
   // access token once and repeats the call.
@@ -62,11 +69,17 @@ struct HubSpotClient::Impl {
   // Attempts per call for retries decided here (malformed bodies, 207 re-reads).
   int MaxAttempts() const { return std::max(1, options.http.retry.max_attempts); }
 
-  // Batch update of any object type (chunks of 100, safe to repeat): per-record outcomes; the
-  // inputs a 207 reports with a retryable error are sent again (only those).
+  // Batch update of any object type (chunks of 100 sent concurrently, safe to repeat):
+  // per-record outcomes; the inputs a 207 reports with a retryable error are sent again (only
+  // those).
   Result<BatchWriteResult> BatchUpdate(const std::string& object_type,
                                        const std::vector<CompanyUpdate>& updates);
+  // One chunk; a failure of the whole call is also put in *whole_failure.
+  BatchWriteResult BatchUpdateChunk(const std::string& object_type,
+                                    const std::vector<CompanyUpdate>& chunk,
+                                    std::optional<Error>* whole_failure);
 
+  // Loads or refreshes the token (caller holds auth_mu).
   Status EnsureToken(bool force_refresh);
   Status RefreshOAuth();
   void Log(kam::http::LogLevel level, const std::string& message) const;
@@ -75,10 +88,14 @@ struct HubSpotClient::Impl {
   // Search one page of `object_type`.
   Result<internal::SearchPage> Search(const std::string& object_type,
                                       const internal::SearchRequest& request);
-  // Batch read, chunks of 100; missing ids collected.
+  // Batch read, chunks of 100 read concurrently; missing ids collected.
   Result<BatchReadResult> BatchRead(const std::string& object_type,
                                     const std::vector<std::string>& ids,
                                     const std::vector<std::string>& properties);
+  // One chunk of <= 100 ids, with its 207 re-reads.
+  Result<BatchReadResult> BatchReadChunk(const std::string& object_type,
+                                         const std::vector<std::string>& chunk,
+                                         const std::vector<std::string>& properties);
   // v4 association batch read: from_ids -> to ids, following per-result paging.
   Result<std::map<std::string, std::vector<std::string>>> ReadAssociations(
       const std::string& from_type, const std::string& to_type,

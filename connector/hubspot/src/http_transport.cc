@@ -117,6 +117,9 @@ class HttpTransport : public Transport {
   }
 
   void ResetUsage() override { client_->ResetCounters(); }
+  int MaxConcurrency() const override {
+    return static_cast<int>(std::max<std::size_t>(1, client_->options().max_connections));
+  }
   void SetUtcOffsetMs(int64_t offset_ms) override { client_->SetDailyResetUtcOffset(offset_ms); }
 
  private:

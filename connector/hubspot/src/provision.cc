@@ -2,6 +2,7 @@
 #include "provision.h"
 
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "client_impl.h"
@@ -200,6 +201,7 @@ Result<ProvisionReport> HubSpotClient::Provision(const ProvisionSpec& spec) {
     report.items.push_back(item);
   }
   if (impl.options.task_key_mode == TaskKeyMode::kAuto) {
+    std::lock_guard lock(impl.auth_mu);
     impl.resolved_task_mode =
         report.task_key_unique ? TaskKeyMode::kUpsert : TaskKeyMode::kSearchCreate;
   }

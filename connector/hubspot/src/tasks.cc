@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "client_impl.h"
+#include "concurrent.h"
 #include "pull.h"
 #include "time_util.h"
 
@@ -124,7 +126,10 @@ Result<std::vector<SearchRequest>> BuildTaskKeySearches(const std::vector<std::s
 using internal::Json;
 
 Result<TaskKeyMode> HubSpotClient::ResolveTaskKeyMode() {
-  if (impl_->resolved_task_mode) return *impl_->resolved_task_mode;
+  {
+    std::lock_guard lock(impl_->auth_mu);
+    if (impl_->resolved_task_mode) return *impl_->resolved_task_mode;
+  }
   const std::string target = impl_->paths.Properties("tasks") + "/kam_task_key";
   auto j = impl_->Call("GET", target, "", true);
   if (!j.ok()) {
@@ -136,6 +141,7 @@ Result<TaskKeyMode> HubSpotClient::ResolveTaskKeyMode() {
     return e;
   }
   const bool unique = j->is_object() && j->value("hasUniqueValue", false);
+  std::lock_guard lock(impl_->auth_mu);
   impl_->resolved_task_mode = unique ? TaskKeyMode::kUpsert : TaskKeyMode::kSearchCreate;
   return *impl_->resolved_task_mode;
 }
@@ -244,25 +250,113 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
   }
 
   const std::string objects = impl_->paths.Objects("tasks");
-  if (*mode == TaskKeyMode::kUpsert) {
-    std::vector<std::pair<std::string, std::string>> to_associate;
+  const std::string create_target = objects + "/batch/create";
+  const std::string upsert_target = objects + "/batch/upsert";
+  const int max_attempts = impl_->MaxAttempts();
+  // Chunks run concurrently; each fills its own outcomes, merged under `mu`.
+  std::mutex mu;
+  std::optional<Error> fatal;  // unauthenticated or cancelled: the whole call fails
+  std::vector<std::pair<std::string, std::string>> to_associate;  // (task id, company id)
+  using Outcomes = std::map<std::string, TaskWriteOutcome>;
+  auto merge = [&](Outcomes& local, std::vector<std::pair<std::string, std::string>>* links,
+                   const std::optional<Error>& stop) {
+    std::lock_guard lock(mu);
+    for (auto& [k, o] : local) by_key[k] = std::move(o);
+    if (links) to_associate.insert(to_associate.end(), links->begin(), links->end());
+    if (stop && !fatal) fatal = stop;
+  };
+  auto stops = [](const Error& e) {
+    return e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kCancelled;
+  };
+
+  // Upsert on the unique key, then the association is created separately (the upsert input has
+  // no `associations`, CRM_API A6). Safe to repeat: retried on faults and 207s.
+  auto upsert_chunk = [&](const std::vector<TaskSpec>& chunk, Outcomes& local,
+                          std::vector<std::pair<std::string, std::string>>& links,
+                          std::optional<Error>& stop) {
     std::map<std::string, std::string> company_of;
-    for (const auto& t : to_write) company_of[t.key] = t.company_id;
-    const std::string target = objects + "/batch/upsert";
-    for (const auto& chunk : internal::Chunk(to_write, 100)) {
-      std::vector<TaskSpec> pending = chunk;
+    for (const auto& t : chunk) company_of[t.key] = t.company_id;
+    std::vector<TaskSpec> pending = chunk;
+    for (int round = 1; !pending.empty(); ++round) {
+      auto r = impl_->CallParsed<internal::BatchResponse>(
+          "POST", upsert_target, internal::BuildTaskUpsertBody(pending), true, false,
+          internal::ParseBatchResponse);
+      if (!r.ok()) {
+        if (stops(r.error())) stop = r.error();
+        for (const auto& t : pending) local[t.key] = {t.key, "", false, r.error()};
+        return;
+      }
+      const auto& resp = r->second;
+      std::set<std::string> answered;
+      for (const auto& o : resp.results) {
+        auto k = o.Get("kam_task_key");
+        if (!k) continue;
+        answered.insert(*k);
+        local[*k] = {*k, o.id, o.is_new.value_or(true), std::nullopt};
+        if (!company_of[*k].empty()) links.emplace_back(o.id, company_of[*k]);
+      }
+      std::map<std::string, const internal::BatchError*> error_of;
+      for (const auto& be : resp.errors) {
+        for (const auto& id : be.ids) error_of.emplace(id, &be);
+      }
+      std::vector<TaskSpec> again;
+      for (const auto& t : pending) {
+        if (answered.count(t.key)) continue;
+        auto it = error_of.find(t.key);
+        const internal::BatchError* be = it != error_of.end()  ? it->second
+                                         : resp.errors.empty() ? nullptr
+                                                               : &resp.errors.front();
+        if (be && be->error.retryable && round < max_attempts) {
+          again.push_back(t);
+          continue;
+        }
+        Error e;
+        if (be) {
+          e = be->error;
+        } else {
+          e.code = ErrorCode::kUnavailable;
+          e.retryable = true;
+          e.message = "task " + t.key +
+                      " was not confirmed by the upsert; it is checked by key on the next write";
+        }
+        e.endpoint = "POST " + upsert_target;
+        local[t.key] = {t.key, "", false, e};
+      }
+      if (again.empty()) return;
+      if (Status s = impl_->transport->AwaitRetry(round); !s.ok()) {
+        for (const auto& t : again) local[t.key] = {t.key, "", false, s.error()};
+        return;
+      }
+      pending = std::move(again);
+    }
+  };
+
+  const auto chunks = internal::Chunk(to_write, 100);
+  if (*mode == TaskKeyMode::kUpsert) {
+    // One call per 100 tasks: a batch create with the association to the company inline. The
+    // unique key makes it safe to repeat: a create that was applied although its answer was
+    // lost fails the repeat with 409 CONFLICT, and those tasks then go through the upsert (which
+    // finds them) and the separate association create (harmless when it exists).
+    internal::ForEachConcurrently(chunks.size(), impl_->Concurrency(), [&](std::size_t i) {
+      Outcomes local;
+      std::vector<std::pair<std::string, std::string>> links;
+      std::optional<Error> stop;
+      std::vector<TaskSpec> pending = chunks[i];
+      std::vector<TaskSpec> via_upsert;
       for (int round = 1; !pending.empty(); ++round) {
-        // Upsert keyed by a unique property is safe to repeat: malformed answers, 5xx and
-        // dropped connections are retried, and so are the inputs a 207 did not process.
         auto r = impl_->CallParsed<internal::BatchResponse>(
-            "POST", target, internal::BuildTaskUpsertBody(pending), true, false,
+            "POST", create_target, internal::BuildTaskCreateBody(pending), true, false,
             internal::ParseBatchResponse);
         if (!r.ok()) {
-          if (r.error().code == ErrorCode::kUnauthenticated ||
-              r.error().code == ErrorCode::kCancelled) {
-            return r.error();
+          const Error& e = r.error();
+          if (stops(e)) {
+            stop = e;
+            for (const auto& t : pending) local[t.key] = {t.key, "", false, e};
+          } else if (e.code == ErrorCode::kConflict) {
+            via_upsert = pending;  // some key exists already
+          } else {
+            for (const auto& t : pending) local[t.key] = {t.key, "", false, e};
           }
-          for (const auto& t : pending) by_key[t.key] = {t.key, "", false, r.error()};
           break;
         }
         const auto& resp = r->second;
@@ -271,103 +365,112 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
           auto k = o.Get("kam_task_key");
           if (!k) continue;
           answered.insert(*k);
-          by_key[*k] = {*k, o.id, o.is_new.value_or(true), std::nullopt};
-          if (!company_of[*k].empty()) to_associate.emplace_back(o.id, company_of[*k]);
+          local[*k] = {*k, o.id, true, std::nullopt};
         }
-        std::map<std::string, const internal::BatchError*> error_of;
+        // Errors of a create name input indexes, not keys.
+        const internal::BatchError* conflict = nullptr;
+        const internal::BatchError* retryable = nullptr;
+        const internal::BatchError* other = nullptr;
         for (const auto& be : resp.errors) {
-          for (const auto& id : be.ids) error_of.emplace(id, &be);
+          if (be.error.code == ErrorCode::kConflict) {
+            conflict = &be;
+          } else if (be.error.retryable) {
+            retryable = &be;
+          } else {
+            other = &be;
+          }
         }
         std::vector<TaskSpec> again;
         for (const auto& t : pending) {
           if (answered.count(t.key)) continue;
-          auto it = error_of.find(t.key);
-          const internal::BatchError* be = it != error_of.end()  ? it->second
-                                           : resp.errors.empty() ? nullptr
-                                                                 : &resp.errors.front();
-          if (be && be->error.retryable && round < impl_->MaxAttempts()) {
-            again.push_back(t);
-            continue;
-          }
-          Error e;
-          if (be) {
-            e = be->error;
+          if (conflict || (retryable && round >= max_attempts)) {
+            via_upsert.push_back(t);  // the upsert settles it either way
+          } else if (retryable) {
+            again.push_back(t);  // not processed: create again (the key guards duplicates)
           } else {
-            e.code = ErrorCode::kUnavailable;
-            e.retryable = true;
-            e.message = "task " + t.key +
-                        " was not confirmed by the upsert; it is checked by key on the next write";
+            Error e;
+            e.code = ErrorCode::kInternal;
+            e.message = "task " + t.key + " was not created";
+            if (other) e = other->error;
+            e.endpoint = "POST " + create_target;
+            local[t.key] = {t.key, "", false, e};
           }
-          e.endpoint = "POST " + target;
-          by_key[t.key] = {t.key, "", false, e};
         }
         if (again.empty()) break;
         if (Status s = impl_->transport->AwaitRetry(round); !s.ok()) {
-          for (const auto& t : again) by_key[t.key] = {t.key, "", false, s.error()};
+          for (const auto& t : again) local[t.key] = {t.key, "", false, s.error()};
           break;
         }
         pending = std::move(again);
       }
-    }
-    // Associate what the upsert wrote (repeating an existing association is harmless).
+      if (!via_upsert.empty() && !stop) upsert_chunk(via_upsert, local, links, stop);
+      merge(local, &links, stop);
+    });
+    if (fatal) return *fatal;
+    // Associate what the upsert fallback wrote (repeating an existing association is harmless).
     const std::string assoc = impl_->paths.AssociationsBatch("tasks", "companies", "create");
-    for (const auto& chunk : internal::Chunk(to_associate, 100)) {
-      auto j = impl_->Call("POST", assoc, internal::BuildTaskAssociationBody(chunk), true);
-      std::set<std::string> failed_tasks;
-      std::optional<Error> err;
+    const auto assoc_chunks = internal::Chunk(to_associate, 100);
+    std::vector<std::optional<Error>> assoc_errors(assoc_chunks.size());
+    internal::ForEachConcurrently(assoc_chunks.size(), impl_->Concurrency(), [&](std::size_t i) {
+      auto j =
+          impl_->Call("POST", assoc, internal::BuildTaskAssociationBody(assoc_chunks[i]), true);
       if (!j.ok()) {
-        err = j.error();
-        for (const auto& [task, company] : chunk) failed_tasks.insert(task);
-      } else {
-        try {
-          const Json& errors = j->value("errors", Json::array());
-          for (const auto& e : errors) {
-            Error x;
-            x.code = ErrorCode::kInternal;
-            x.message = "associating a task with its company failed: " + e.value("message", "");
-            x.category = e.value("category", "");
-            err = x;
-            // The failing pair is not always named: mark the whole chunk unconfirmed.
-            for (const auto& [task, company] : chunk) failed_tasks.insert(task);
-          }
-        } catch (const std::exception& ex) {
-          return BadAnswer("POST " + assoc, ex.what());
-        }
+        assoc_errors[i] = j.error();
+        return;
       }
-      for (auto& [key, outcome] : by_key) {
-        if (failed_tasks.count(outcome.task_id) && !outcome.error) {
-          Error e = *err;
-          e.message = "task " + key +
-                      " was written but not associated with its company: " + e.message +
-                      " (the next write repeats the association)";
-          outcome.error = e;
-        }
+      const Json errors = j->is_object() ? j->value("errors", Json::array()) : Json::array();
+      if (errors.is_array() && !errors.empty()) {
+        Error x;
+        x.code = ErrorCode::kInternal;
+        x.message = "associating a task with its company failed: " +
+                    (errors[0].is_object() ? errors[0].value("message", "") : std::string());
+        x.category = errors[0].is_object() ? errors[0].value("category", "") : "";
+        x.retryable = true;
+        assoc_errors[i] = x;  // the failing pair is not always named: the whole chunk
       }
+    });
+    std::map<std::string, Error> failed_tasks;  // task id -> error
+    for (std::size_t i = 0; i < assoc_chunks.size(); ++i) {
+      if (!assoc_errors[i]) continue;
+      for (const auto& [task, company] : assoc_chunks[i])
+        failed_tasks.emplace(task, *assoc_errors[i]);
+    }
+    for (auto& [key, outcome] : by_key) {
+      auto f = failed_tasks.find(outcome.task_id);
+      if (f == failed_tasks.end() || outcome.error) continue;
+      Error e = f->second;
+      e.message = "task " + key + " was written but not associated with its company: " + e.message +
+                  " (the next write repeats the association)";
+      outcome.error = e;
     }
   } else {
-    const std::string target = objects + "/batch/create";
-    for (const auto& chunk : internal::Chunk(to_write, 100)) {
-      std::vector<TaskSpec> pending = chunk;
+    internal::ForEachConcurrently(chunks.size(), impl_->Concurrency(), [&](std::size_t ci) {
+      Outcomes local;
+      std::optional<Error> stop;
+      std::vector<TaskSpec> pending = chunks[ci];
       for (int round = 1; !pending.empty(); ++round) {
         // A create is not safe to repeat blindly: no transport retries on 5xx/timeouts/bad
         // bodies. When its outcome is unknown the keys are searched before creating again.
         auto r = impl_->CallParsed<internal::BatchResponse>(
-            "POST", target, internal::BuildTaskCreateBody(pending), false, false,
+            "POST", create_target, internal::BuildTaskCreateBody(pending), false, false,
             internal::ParseBatchResponse);
         std::vector<TaskSpec> doubt;  // may exist: search
         std::vector<TaskSpec> again;  // certainly not created: create again
         std::optional<Error> cause;
         if (!r.ok()) {
           const Error& e = r.error();
-          if (e.code == ErrorCode::kUnauthenticated || e.code == ErrorCode::kCancelled) return e;
+          if (stops(e)) {
+            stop = e;
+            break;
+          }
           cause = e;
           // Sent and maybe applied (a transport that does not say so: any 5xx or no answer).
           if (e.outcome_unknown || e.http_status >= 500 || e.http_status == 0) {
             doubt = pending;
-          } else if (e.retryable && round < impl_->MaxAttempts()) {
+          } else if (e.retryable && round < max_attempts) {
             again = pending;  // refused without acting (e.g. 429 after the transport's retries)
           } else {
-            for (const auto& t : pending) by_key[t.key] = {t.key, "", false, e};
+            for (const auto& t : pending) local[t.key] = {t.key, "", false, e};
           }
         } else {
           const auto& resp = r->second;
@@ -376,7 +479,7 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
             auto k = o.Get("kam_task_key");
             if (!k) continue;
             answered.insert(*k);
-            by_key[*k] = {*k, o.id, true, std::nullopt};
+            local[*k] = {*k, o.id, true, std::nullopt};
           }
           for (const auto& t : pending) {
             if (answered.count(t.key)) continue;
@@ -385,12 +488,12 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
             e.code = ErrorCode::kInternal;
             e.message = "task " + t.key + " was not created";
             if (!resp.errors.empty()) e = resp.errors.front().error;
-            e.endpoint = "POST " + target;
+            e.endpoint = "POST " + create_target;
             if (e.retryable) {
               cause = e;
               doubt.push_back(t);  // the CRM says not processed; search anyway, it is cheap
             } else {
-              by_key[t.key] = {t.key, "", false, e};
+              local[t.key] = {t.key, "", false, e};
             }
           }
         }
@@ -405,7 +508,7 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
               x.retryable = true;
               x.message += "; the task may or may not exist yet (the key search failed too: " +
                            found.error().message + "): the next write searches by key first";
-              by_key[t.key] = {t.key, "", false, x};
+              local[t.key] = {t.key, "", false, x};
             }
           } else {
             std::map<std::string, std::string> id_of;
@@ -414,7 +517,7 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
             }
             for (const auto& t : doubt) {
               if (auto it = id_of.find(t.key); it != id_of.end()) {
-                by_key[t.key] = {t.key, it->second, true, std::nullopt};
+                local[t.key] = {t.key, it->second, true, std::nullopt};
               } else {
                 again.push_back(t);
               }
@@ -422,25 +525,26 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
           }
         }
         if (again.empty()) break;
-        if (round >= impl_->MaxAttempts()) {
+        if (round >= max_attempts) {
           for (const auto& t : again) {
             Error x = *cause;
             x.retryable = true;
             x.code = ErrorCode::kUnavailable;
-            x.message += "; task " + t.key +
-                         " is not created (checked by key), the next run "
-                         "creates it";
-            by_key[t.key] = {t.key, "", false, x};
+            x.message +=
+                "; task " + t.key + " is not created (checked by key), the next run creates it";
+            local[t.key] = {t.key, "", false, x};
           }
           break;
         }
         if (Status s = impl_->transport->AwaitRetry(round); !s.ok()) {
-          for (const auto& t : again) by_key[t.key] = {t.key, "", false, s.error()};
+          for (const auto& t : again) local[t.key] = {t.key, "", false, s.error()};
           break;
         }
         pending = std::move(again);
       }
-    }
+      merge(local, nullptr, stop);
+    });
+    if (fatal) return *fatal;
   }
 
   for (size_t i = 0; i < tasks.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -502,15 +503,31 @@ StatusOr<std::unique_ptr<Crm>> MakeHubSpotCrm(const EngineConfig& cfg, Host& hos
   o.http.retry.initial_delay = std::chrono::milliseconds(cfg.hubspot.initial_delay_ms);
   o.http.retry.max_delay = std::chrono::milliseconds(cfg.hubspot.max_delay_ms);
   Host* h = &host;
-  o.http.log = [h](http::LogLevel level, std::string_view message) {
+  // The client sends up to max_connections requests at once from several threads and calls
+  // these hooks from each of them; the host's services are called one at a time (kam/addin.h).
+  auto one_at_a_time = std::make_shared<std::mutex>();
+  o.http.log = [h, one_at_a_time](http::LogLevel level, std::string_view message) {
+    std::lock_guard lock(*one_at_a_time);
     h->Log(static_cast<int32_t>(level), message);
   };
-  o.http.cancelled = [h] { return h->IsCancelled(); };
-  o.http.on_secret = [h](std::string_view secret) { h->AddSecret(secret); };  // proxy password
+  o.http.cancelled = [h, one_at_a_time] {
+    std::lock_guard lock(*one_at_a_time);
+    return h->IsCancelled();
+  };
+  o.http.on_secret = [h, one_at_a_time](std::string_view secret) {  // proxy password
+    std::lock_guard lock(*one_at_a_time);
+    h->AddSecret(secret);
+  };
   o.api_version = cfg.hubspot.api_version;
   o.auth.token_secret = cfg.hubspot.token_secret;
-  o.auth.get_secret = get_secret;
-  o.auth.on_token = [h](std::string_view token) { h->AddSecret(token); };  // OAuth tokens
+  o.auth.get_secret = [get_secret, one_at_a_time](std::string_view name) {
+    std::lock_guard lock(*one_at_a_time);
+    return get_secret(name);
+  };
+  o.auth.on_token = [h, one_at_a_time](std::string_view token) {  // OAuth tokens
+    std::lock_guard lock(*one_at_a_time);
+    h->AddSecret(token);
+  };
   if (cfg.hubspot.task_key_mode == "upsert") o.task_key_mode = hubspot::TaskKeyMode::kUpsert;
   if (cfg.hubspot.task_key_mode == "search_create") {
     o.task_key_mode = hubspot::TaskKeyMode::kSearchCreate;

@@ -244,6 +244,130 @@ INSTANTIATE_TEST_SUITE_P(BothTaskKeyModes, HubSpotSandboxTasks, ::testing::Value
                                           : std::string("SearchThenCreate");
                          });
 
+TEST(HubSpotSandbox, TasksAreCreatedWithTheirCompanyInOneCallPer100) {
+  auto opts = SandboxWith(300);
+  opts.task_key_unique = true;
+  Sandbox sb = Sandbox::Start(opts);
+  ASSERT_TRUE(sb.server);
+  auto client = sb.Client();
+  ASSERT_TRUE(client->Provision(Tiers()).ok());
+  std::vector<std::string> ids = AllCompanyIds(*client);
+  sb.Admin(Method::kPost, "/_sandbox/counters/reset");
+  std::vector<TaskSpec> tasks;
+  for (size_t i = 0; i < 250; ++i) {
+    TaskSpec t;
+    t.key = "acct" + ids[i] + "-one-call";
+    t.company_id = ids[i];
+    t.subject = "Call " + ids[i];
+    t.due_ms = 1715331600000;
+    t.in_doubt = false;
+    tasks.push_back(t);
+  }
+  auto r = client->WriteTasks(tasks);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_TRUE(r->all_ok());
+  Json counters = sb.Admin(Method::kGet, "/_sandbox/counters");
+  EXPECT_EQ(counters["by_route"].value("POST /crm/v3/objects/tasks/batch/create", 0), 3);
+  EXPECT_EQ(counters["by_route"].value("POST /crm/v3/objects/tasks/batch/upsert", 0), 0);
+  EXPECT_EQ(counters["by_route"].value("POST /crm/v4/associations/tasks/companies/batch/create", 0),
+            0);
+  EXPECT_EQ(counters.value("total", 0), 3);
+  std::map<std::string, Json> by_key;
+  const Json all = sb.Admin(Method::kGet, "/_sandbox/tasks");
+  for (const auto& t : all["results"]) {
+    const std::string key = t["properties"].value("kam_task_key", "");
+    if (!key.empty()) by_key[key] = t["companyIds"];
+  }
+  ASSERT_EQ(by_key.size(), 250u);
+  for (const auto& t : tasks) EXPECT_EQ(by_key[t.key], Json::array({t.company_id})) << t.key;
+  // The same keys again (not searched): the creates meet the keys (409) and the upsert settles
+  // them: still one task per key, each with its company.
+  auto again = client->WriteTasks(tasks);
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  ASSERT_TRUE(again->all_ok());
+  size_t keyed = 0;
+  const Json all_again = sb.Admin(Method::kGet, "/_sandbox/tasks");
+  for (const auto& t : all_again["results"]) {
+    if (!t["properties"].value("kam_task_key", "").empty()) ++keyed;
+  }
+  EXPECT_EQ(keyed, 250u);
+}
+
+TEST(HubSpotSandbox, ChangedDealsContactsAndMeetingsAreFoundAndMappedToTheirCompanies) {
+  Sandbox sb = Sandbox::Start(SandboxWith(200));
+  ASSERT_TRUE(sb.server);
+  auto client = sb.Client();
+  std::vector<std::string> ids = AllCompanyIds(*client);
+  // The first company with deals, contacts and meetings (ReadAssociatedIds over all of them).
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> linked_all;
+  for (const char* type : {"deals", "contacts", "meetings"}) {
+    auto r = client->ReadAssociatedIds("companies", type, ids);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    EXPECT_EQ(r->size(), ids.size()) << "every input id is a key of the answer";
+    linked_all[type] = *r;
+  }
+  std::string company;
+  for (const auto& id : ids) {
+    if (!linked_all["deals"][id].empty() && !linked_all["contacts"][id].empty() &&
+        !linked_all["meetings"][id].empty()) {
+      company = id;
+      break;
+    }
+  }
+  ASSERT_FALSE(company.empty()) << "no seeded company has deals, contacts and meetings";
+  // The seeded records' own modification times (some lie in the future: scheduled meetings,
+  // deals closing later), read by a first pull of everything.
+  PullOptions po;
+  po.overlap_ms = 0;
+  std::map<std::string, std::map<std::string, int64_t>> modified;  // type -> id -> ms
+  for (const char* type : {"deals", "contacts", "meetings"}) {
+    auto all = client->PullChangedObjects(type, Cursor{0, ""}, po, [&](const CompanyPage& page) {
+      for (const auto& o : page.companies) modified[type][o.id] = o.ModifiedMs();
+      return Status();
+    });
+    ASSERT_TRUE(all.ok()) << type << ": " << all.error().ToString();
+    EXPECT_GT(all->companies, 0) << type;
+  }
+  const int64_t since = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  std::map<std::string, std::string> edited;  // type -> id
+  const std::map<std::string, Json> edits = {
+      {"deals", {{"dealname", "Edited deal"}}},
+      {"contacts", {{"jobtitle", "Chief Executive Officer"}}},
+      {"meetings", {{"hs_meeting_title", "Edited meeting"}}}};
+  for (const auto& [type, props] : edits) {
+    auto linked = client->ReadAssociatedIds("companies", type, {company});
+    ASSERT_TRUE(linked.ok()) << linked.error().ToString();
+    ASSERT_FALSE((*linked)[company].empty()) << type;
+    edited[type] = (*linked)[company].front();
+    sb.Admin(Method::kPost, "/_sandbox/objects/" + type + "/" + edited[type],
+             Json{{"properties", props}});
+  }
+  for (const auto& [type, id] : edited) {
+    std::vector<std::string> seen;
+    auto pulled = client->PullChangedObjects(type, Cursor{since, ""}, po,
+                                             [&](const CompanyPage& page) -> Status {
+                                               for (const auto& o : page.companies) {
+                                                 seen.push_back(o.id);
+                                               }
+                                               return {};
+                                             });
+    ASSERT_TRUE(pulled.ok()) << type << ": " << pulled.error().ToString();
+    // The edited record, and the seeded ones dated after `since`; nothing else.
+    std::set<std::string> expected = {id};
+    for (const auto& [other, ms] : modified[type]) {
+      if (ms >= since) expected.insert(other);
+    }
+    EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), expected) << type;
+    EXPECT_EQ(seen.size(), expected.size()) << type << ": a record delivered twice";
+    auto back = client->ReadAssociatedIds(type, "companies", {id});
+    ASSERT_TRUE(back.ok()) << back.error().ToString();
+    EXPECT_NE(std::find((*back)[id].begin(), (*back)[id].end(), company), (*back)[id].end())
+        << type;
+  }
+}
+
 TEST(HubSpotSandbox, WrongTokenIsUnauthenticatedWith401) {
   Sandbox sb = Sandbox::Start(SandboxWith(5));
   ASSERT_TRUE(sb.server);

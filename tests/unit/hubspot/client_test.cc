@@ -53,6 +53,7 @@ class FakeTransport : public Transport {
     e.http_status = status;
     e.code = status == 401   ? ErrorCode::kUnauthenticated
              : status == 404 ? ErrorCode::kNotFound
+             : status == 409 ? ErrorCode::kConflict
              : status >= 500 ? ErrorCode::kUnavailable
                              : ErrorCode::kInvalidArgument;
     e.message = msg;
@@ -73,8 +74,11 @@ HubSpotOptions TokenOptions(const std::string& token = "pat-na1-test") {
 
 Json Record(const std::string& id, Json props = Json::object()) {
   props["hs_object_id"] = id;
-  return {{"id", id}, {"properties", props}, {"createdAt", "2024-01-01T00:00:00.000Z"},
-          {"updatedAt", "2024-01-01T00:00:00.000Z"}, {"archived", false}};
+  return {{"id", id},
+          {"properties", props},
+          {"createdAt", "2024-01-01T00:00:00.000Z"},
+          {"updatedAt", "2024-01-01T00:00:00.000Z"},
+          {"archived", false}};
 }
 
 std::string AuthOf(const HttpCall& c) {
@@ -87,15 +91,18 @@ std::string AuthOf(const HttpCall& c) {
 TEST(HubSpotClient, BatchUpdateChunksBy100AndReportsPerRecordFailuresFrom207) {
   auto fake = std::make_shared<FakeTransport>();
   fake->routes["POST /crm/v3/objects/companies/batch/update"] = [](const HttpCall&,
-                                                                  const Json& body) {
+                                                                   const Json& body) {
     Json results = Json::array();
     Json errors = Json::array();
     for (const auto& in : body["inputs"]) {
       const std::string id = in["id"];
       if (id == "150") {
-        errors.push_back({{"status", "error"}, {"category", "OBJECT_NOT_FOUND"},
-                          {"message", "not found"}, {"context", {{"ids", {id}}}},
-                          {"errors", Json::array()}, {"links", Json::object()}});
+        errors.push_back({{"status", "error"},
+                          {"category", "OBJECT_NOT_FOUND"},
+                          {"message", "not found"},
+                          {"context", {{"ids", {id}}}},
+                          {"errors", Json::array()},
+                          {"links", Json::object()}});
       } else {
         results.push_back(Record(id, in["properties"]));
       }
@@ -130,7 +137,8 @@ TEST(HubSpotClient, AWholeChunkFailureMarksEachOfItsRecords) {
   int n = 0;
   fake->routes["POST /crm/v3/objects/companies/batch/update"] =
       [&n](const HttpCall&, const Json& body) -> Result<HttpReply> {
-    if (++n == 1) return FakeTransport::Fail(400, "Property values were not valid", "VALIDATION_ERROR");
+    if (++n == 1)
+      return FakeTransport::Fail(400, "Property values were not valid", "VALIDATION_ERROR");
     Json results = Json::array();
     for (const auto& in : body["inputs"]) results.push_back(Record(in["id"]));
     return FakeTransport::Ok({{"status", "COMPLETE"}, {"results", results}});
@@ -172,11 +180,14 @@ TEST(HubSpotClient, OAuthRefreshesOnceOn401AndKeepsTheTokenInMemory) {
   fake->routes["GET /account-info/v3/details"] = [](const HttpCall& c,
                                                     const Json&) -> Result<HttpReply> {
     if (AuthOf(c) != "Bearer at-2") {
-      return FakeTransport::Fail(401, "The OAuth token used to make this call expired 3 second(s) ago.",
+      return FakeTransport::Fail(401,
+                                 "The OAuth token used to make this call expired 3 second(s) ago.",
                                  "EXPIRED_AUTHENTICATION");
     }
-    return FakeTransport::Ok({{"portalId", 12345678}, {"timeZone", "US/Eastern"},
-                              {"utcOffsetMilliseconds", -14400000}, {"accountType", "STANDARD"}});
+    return FakeTransport::Ok({{"portalId", 12345678},
+                              {"timeZone", "US/Eastern"},
+                              {"utcOffsetMilliseconds", -14400000},
+                              {"accountType", "STANDARD"}});
   };
   HubSpotOptions o;
   o.auth.kind = AuthOptions::Kind::kOAuthRefreshToken;
@@ -230,32 +241,31 @@ TEST(HubSpotClient, DateVersionedPathsAreUsedWhenConfigured) {
 TEST(HubSpotClient, FactsReadAssociationsInChunksOf1000AndFollowPerResultPaging) {
   auto fake = std::make_shared<FakeTransport>();
   // Company i has two contacts: "c<i>a" on the first page and "c<i>b" behind `after`.
-  fake->routes["POST /crm/v4/associations/companies/contacts/batch/read"] =
-      [](const HttpCall&, const Json& body) {
-        Json results = Json::array();
-        for (const auto& in : body["inputs"]) {
-          const std::string id = in["id"];
-          const int n = std::stoi(id);
-          if (in.contains("after")) {
-            results.push_back({{"from", {{"id", id}}},
-                               {"to", {{{"toObjectId", std::to_string(100000 + n)}}}}});
-          } else {
-            results.push_back({{"from", {{"id", id}}},
-                               {"to", {{{"toObjectId", std::to_string(200000 + n)}}}},
-                               {"paging", {{"next", {{"after", "p2"}}}}}});
-          }
-        }
-        return Result<HttpReply>(FakeTransport::Ok({{"status", "COMPLETE"}, {"results", results}}));
-      };
-  fake->routes["POST /crm/v3/objects/contacts/batch/read"] = [](const HttpCall&,
-                                                               const Json& body) {
+  fake->routes["POST /crm/v4/associations/companies/contacts/batch/read"] = [](const HttpCall&,
+                                                                               const Json& body) {
+    Json results = Json::array();
+    for (const auto& in : body["inputs"]) {
+      const std::string id = in["id"];
+      const int n = std::stoi(id);
+      if (in.contains("after")) {
+        results.push_back(
+            {{"from", {{"id", id}}}, {"to", {{{"toObjectId", std::to_string(100000 + n)}}}}});
+      } else {
+        results.push_back({{"from", {{"id", id}}},
+                           {"to", {{{"toObjectId", std::to_string(200000 + n)}}}},
+                           {"paging", {{"next", {{"after", "p2"}}}}}});
+      }
+    }
+    return Result<HttpReply>(FakeTransport::Ok({{"status", "COMPLETE"}, {"results", results}}));
+  };
+  fake->routes["POST /crm/v3/objects/contacts/batch/read"] = [](const HttpCall&, const Json& body) {
     Json results = Json::array();
     for (const auto& in : body["inputs"]) {
       const std::string id = in["id"];
       // Every "b" contact is a recently active CEO.
       Json props = {{"jobtitle", id[0] == '1' ? "CEO" : "Analyst"},
-                    {"lastmodifieddate", id[0] == '1' ? "2024-04-30T00:00:00.000Z"
-                                                      : "2020-01-01T00:00:00.000Z"}};
+                    {"lastmodifieddate",
+                     id[0] == '1' ? "2024-04-30T00:00:00.000Z" : "2020-01-01T00:00:00.000Z"}};
       results.push_back(Record(id, props));
     }
     return Result<HttpReply>(FakeTransport::Ok({{"status", "COMPLETE"}, {"results", results}}));
@@ -301,11 +311,12 @@ struct TaskStore {
   std::map<std::string, std::string> key_to_id;
   std::set<std::pair<std::string, std::string>> associations;  // task, company
   int next_id = 1000;
+  int creates = 0;  // create calls that wrote
   bool fail_next_create_after_writing = false;
 
   void Install(FakeTransport& fake, bool unique) {
     fake.routes["GET /crm/v3/properties/tasks/kam_task_key"] = [unique](const HttpCall&,
-                                                                       const Json&) {
+                                                                        const Json&) {
       return Result<HttpReply>(FakeTransport::Ok(
           {{"name", "kam_task_key"}, {"type", "string"}, {"hasUniqueValue", unique}}));
     };
@@ -314,13 +325,25 @@ struct TaskStore {
       Json results = Json::array();
       for (const auto& v : b["filterGroups"][0]["filters"][0]["values"]) {
         auto it = key_to_id.find(v.get<std::string>());
-        if (it != key_to_id.end()) results.push_back(Record(it->second, {{"kam_task_key", it->first}}));
+        if (it != key_to_id.end())
+          results.push_back(Record(it->second, {{"kam_task_key", it->first}}));
       }
-      return Result<HttpReply>(FakeTransport::Ok({{"total", results.size()}, {"results", results}}));
+      return Result<HttpReply>(
+          FakeTransport::Ok({{"total", results.size()}, {"results", results}}));
     };
     fake.routes["POST /crm/v3/objects/tasks/batch/create"] =
-        [this](const HttpCall& c, const Json& b) -> Result<HttpReply> {
-      EXPECT_FALSE(c.idempotent);
+        [this, unique](const HttpCall& c, const Json& b) -> Result<HttpReply> {
+      // With a unique key a repeated create cannot duplicate (409): safe to repeat.
+      EXPECT_EQ(c.idempotent, unique);
+      if (unique) {
+        for (const auto& in : b["inputs"]) {
+          if (key_to_id.count(in["properties"]["kam_task_key"].get<std::string>())) {
+            return FakeTransport::Fail(409, "Duplicate value for unique property kam_task_key",
+                                       "CONFLICT");
+          }
+        }
+      }
+      ++creates;
       Json results = Json::array();
       for (const auto& in : b["inputs"]) {
         const std::string key = in["properties"]["kam_task_key"];
@@ -339,7 +362,7 @@ struct TaskStore {
       return FakeTransport::Ok({{"status", "COMPLETE"}, {"results", results}}, 201);
     };
     fake.routes["POST /crm/v3/objects/tasks/batch/upsert"] = [this](const HttpCall& c,
-                                                                   const Json& b) {
+                                                                    const Json& b) {
       EXPECT_TRUE(c.idempotent);
       Json results = Json::array();
       for (const auto& in : b["inputs"]) {
@@ -353,15 +376,16 @@ struct TaskStore {
       }
       return Result<HttpReply>(FakeTransport::Ok({{"status", "COMPLETE"}, {"results", results}}));
     };
-    fake.routes["POST /crm/v4/associations/tasks/companies/batch/create"] =
-        [this](const HttpCall&, const Json& b) {
-          for (const auto& in : b["inputs"]) {
-            EXPECT_EQ(in["types"][0]["associationTypeId"], 192);
-            associations.insert({in["from"]["id"].get<std::string>(), in["to"]["id"].get<std::string>()});
-          }
-          return Result<HttpReply>(
-              FakeTransport::Ok({{"status", "COMPLETE"}, {"results", Json::array()}}, 201));
-        };
+    fake.routes["POST /crm/v4/associations/tasks/companies/batch/create"] = [this](const HttpCall&,
+                                                                                   const Json& b) {
+      for (const auto& in : b["inputs"]) {
+        EXPECT_EQ(in["types"][0]["associationTypeId"], 192);
+        associations.insert(
+            {in["from"]["id"].get<std::string>(), in["to"]["id"].get<std::string>()});
+      }
+      return Result<HttpReply>(
+          FakeTransport::Ok({{"status", "COMPLETE"}, {"results", Json::array()}}, 201));
+    };
   }
 };
 
@@ -389,11 +413,36 @@ TEST(HubSpotClient, UpsertModeWritesOnceAndAssociatesByType192) {
   EXPECT_EQ(first->tasks[0].task_id, first->tasks[2].task_id);
   EXPECT_EQ(store.key_to_id.size(), 2u);
   EXPECT_TRUE(store.associations.count({store.key_to_id["k1"], "512"}));
+  // One call for both: a batch create with the association inline (no upsert, no second call).
+  EXPECT_EQ(fake->CallsTo("POST /crm/v3/objects/tasks/batch/create").size(), 1u);
+  EXPECT_TRUE(fake->CallsTo("POST /crm/v3/objects/tasks/batch/upsert").empty());
+  EXPECT_TRUE(fake->CallsTo("POST /crm/v4/associations/tasks/companies/batch/create").empty());
   auto second = client->WriteTasks({Task("k1", "512")});
   ASSERT_TRUE(second.ok());
   EXPECT_FALSE(second->tasks[0].created);
   EXPECT_EQ(store.key_to_id.size(), 2u);
+  EXPECT_EQ(store.creates, 1);
+}
+
+TEST(HubSpotClient, UpsertModeFallsBackToUpsertAndAssociateWhenAKeyExists) {
+  auto fake = std::make_shared<FakeTransport>();
+  TaskStore store;
+  store.Install(*fake, /*unique=*/true);
+  store.key_to_id["k1"] = "77";  // made by an earlier run whose answer was lost
+  auto client = HubSpotClient::Create(TokenOptions(), fake);
+  TaskSpec t1 = Task("k1", "512"), t2 = Task("k2", "513");
+  t1.in_doubt = t2.in_doubt = false;  // not searched: the create meets the existing key
+  auto r = client->WriteTasks({t1, t2});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_TRUE(r->all_ok());
+  EXPECT_EQ(r->tasks[0].task_id, "77");
+  EXPECT_FALSE(r->tasks[0].created);
+  EXPECT_TRUE(r->tasks[1].created);
+  EXPECT_EQ(fake->CallsTo("POST /crm/v3/objects/tasks/batch/create").size(), 1u);
   EXPECT_EQ(fake->CallsTo("POST /crm/v3/objects/tasks/batch/upsert").size(), 1u);
+  EXPECT_TRUE(store.associations.count({"77", "512"}));
+  EXPECT_TRUE(store.associations.count({store.key_to_id["k2"], "513"}));
+  EXPECT_EQ(store.key_to_id.size(), 2u);
 }
 
 TEST(HubSpotClient, SearchCreateModeChecksByKeyWhenACreateIsInDoubt) {
@@ -447,8 +496,9 @@ TEST(HubSpotClient, LongPropertyListsSearchSlimAndBatchReadTheProperties) {
     if (b["after"] == "0" && b["filterGroups"][0]["filters"][0]["operator"] == "GTE" &&
         b["filterGroups"][0]["filters"][0]["value"] == "1000") {
       for (int i = 1; i <= 3; ++i) {
-        results.push_back(Record(std::to_string(i),
-                                 {{"hs_lastmodifieddate", "1970-01-01T00:00:0" + std::to_string(i) + ".000Z"}}));
+        results.push_back(
+            Record(std::to_string(i),
+                   {{"hs_lastmodifieddate", "1970-01-01T00:00:0" + std::to_string(i) + ".000Z"}}));
       }
     }
     return Result<HttpReply>(FakeTransport::Ok({{"total", results.size()}, {"results", results}}));
@@ -469,7 +519,8 @@ TEST(HubSpotClient, LongPropertyListsSearchSlimAndBatchReadTheProperties) {
   PullOptions opts;
   opts.overlap_ms = 0;
   for (int i = 0; i < 40; ++i) {
-    opts.properties.push_back("custom_property_" + std::string(i < 10 ? "0" : "") + std::to_string(i));
+    opts.properties.push_back("custom_property_" + std::string(i < 10 ? "0" : "") +
+                              std::to_string(i));
   }
   std::vector<CrmObject> got;
   auto r = client->PullChangedCompanies(Cursor{1000, ""}, opts, [&got](const CompanyPage& p) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -320,16 +321,37 @@ TEST(HubSpotFaults, A207OnABatchUpdateSendsOnlyTheRetryableFailuresAgain) {
   EXPECT_EQ(bodies[1]["inputs"][1]["id"], "12");
 }
 
-TEST(HubSpotFaults, TaskUpsertsAreRetriedAfterADropAndAMalformedAnswerAndA207) {
+TEST(HubSpotFaults, KeyedTaskCreatesAreRetriedAndAConflictFallsBackToTheUpsert) {
+  // Unique kam_task_key: the create (association inline) is dropped after being applied; its
+  // repeat meets the existing keys (409); the upsert then settles them despite a malformed answer
+  // and a 207, and the associations are created separately.
   Recorder rec;
-  std::atomic<int> upserts{0};
+  std::atomic<int> creates{0}, upserts{0};
+  std::mutex mu;
+  std::set<std::string> existing;
   TestServer server([&](const ServerRequest& r) {
     rec.Add(r);
     Json body = Json::parse(r.body);
+    if (r.target.find("/objects/tasks/batch/create") != std::string::npos) {
+      const int n = ++creates;
+      std::lock_guard lock(mu);
+      for (const auto& in : body["inputs"]) {
+        if (existing.count(in["properties"]["kam_task_key"].get<std::string>())) {
+          ServerReply conflict = StatusReply(409);
+          conflict.body = R"({"status":"error","message":"duplicate","category":"CONFLICT",)"
+                          R"("correlationId":"c-2"})";
+          return conflict;
+        }
+      }
+      for (const auto& in : body["inputs"]) {
+        existing.insert(in["properties"]["kam_task_key"].get<std::string>());
+      }
+      if (n == 1) return ServerReply::Drop();
+      return JsonReply({{"status", "COMPLETE"}, {"results", Json::array()}}, 201);
+    }
     if (r.target.find("/batch/upsert") != std::string::npos) {
       const int n = ++upserts;
-      if (n == 1) return ServerReply::Drop();
-      if (n == 2) {
+      if (n == 1) {
         ServerReply bad;
         bad.body = "{";
         return bad;
@@ -338,12 +360,12 @@ TEST(HubSpotFaults, TaskUpsertsAreRetriedAfterADropAndAMalformedAnswerAndA207) {
       Json errors = Json::array();
       for (const auto& in : body["inputs"]) {
         const std::string key = in["id"];
-        if (n == 3 && key == "k2") {
+        if (n == 2 && key == "k2") {
           errors.push_back(StdError("RATE_LIMITS", {key}));
           continue;
         }
         results.push_back(
-            {{"id", "t-" + key}, {"properties", {{"kam_task_key", key}}}, {"new", true}});
+            {{"id", "t-" + key}, {"properties", {{"kam_task_key", key}}}, {"new", false}});
       }
       Json out = {{"status", "COMPLETE"}, {"results", results}};
       if (!errors.empty()) out["errors"] = errors;
@@ -362,15 +384,102 @@ TEST(HubSpotFaults, TaskUpsertsAreRetriedAfterADropAndAMalformedAnswerAndA207) {
   }
   auto r = h.client->WriteTasks(specs);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
-  ASSERT_TRUE(r->all_ok());
+  ASSERT_TRUE(r->all_ok()) << r->tasks[0].error.value_or(Error{}).ToString();
   for (const auto& t : r->tasks) EXPECT_EQ(t.task_id, "t-" + t.key);
+  auto created = rec.Bodies("POST /crm/v3/objects/tasks/batch/create");
+  ASSERT_EQ(created.size(), 2u);  // the dropped one and its repeat (409)
+  EXPECT_EQ(created[0]["inputs"][0]["associations"][0]["types"][0]["associationTypeId"], 192);
   auto bodies = rec.Bodies("POST /crm/v3/objects/tasks/batch/upsert");
-  ASSERT_EQ(bodies.size(), 4u);
-  EXPECT_EQ(bodies[3]["inputs"].size(), 1u);
-  EXPECT_EQ(bodies[3]["inputs"][0]["id"], "k2");
+  ASSERT_EQ(bodies.size(), 3u);
+  EXPECT_EQ(bodies[2]["inputs"].size(), 1u);
+  EXPECT_EQ(bodies[2]["inputs"][0]["id"], "k2");
   auto assoc = rec.Bodies("POST /crm/v4/associations/tasks/companies/batch/create");
   ASSERT_EQ(assoc.size(), 1u);
   EXPECT_EQ(assoc[0]["inputs"].size(), 3u);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(existing.size(), 3u);
+}
+
+TEST(HubSpotConcurrency, BatchReadsUseUpToMaxConnectionsAtOnceAndKeepTheOrder) {
+  // The handler holds each request until 4 are in flight (or 2 s pass), so the peak shows how
+  // many the client sends at once; the answers are merged in input order.
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0, peak = 0;
+  TestServer server([&](const ServerRequest& r) {
+    {
+      std::unique_lock lock(mu);
+      peak = std::max(peak, ++in_flight);
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(2), [&] { return in_flight >= 4; });
+    }
+    ServerReply reply = BatchReadAnswer(Json::parse(r.body));
+    std::lock_guard lock(mu);
+    --in_flight;
+    return reply;
+  });
+  Harness h(server, [](HubSpotOptions& o) {
+    o.http.max_connections = 4;
+    o.http.timeouts.read = milliseconds(10'000);  // the handler holds requests up to 2 s
+  });
+  EXPECT_EQ(h.client->Concurrency(), 4);
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 800; ++i) ids.push_back(std::to_string(i));
+  auto r = h.client->ReadCompanies(ids, {"name"});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_EQ(r->found.size(), 800u);
+  for (int i = 0; i < 800; ++i) EXPECT_EQ(r->found[i].id, ids[i]);
+  EXPECT_EQ(peak, 4);
+  EXPECT_EQ(h.client->Usage().requests, 8);
+}
+
+TEST(HubSpotConcurrency, RunConcurrentlyRunsTheEnginesJobsSideBySide) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0, peak = 0;
+  TestServer server([&](const ServerRequest& r) {
+    {
+      std::unique_lock lock(mu);
+      peak = std::max(peak, ++in_flight);
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(2), [&] { return in_flight >= 3; });
+      --in_flight;
+    }
+    Json body = Json::parse(r.body);
+    Json results = Json::array();
+    for (const auto& in : body["inputs"]) results.push_back(Company(in["id"]));
+    return JsonReply({{"status", "COMPLETE"}, {"results", results}});
+  });
+  Harness h(server, [](HubSpotOptions& o) {
+    o.http.max_connections = 3;
+    o.http.timeouts.read = milliseconds(10'000);  // the handler holds requests up to 2 s
+  });
+  std::vector<std::function<Status()>> jobs;
+  std::vector<size_t> written(3, 0);
+  for (int j = 0; j < 3; ++j) {
+    jobs.push_back([&, j]() -> Status {
+      auto r = h.client->UpdateCompanies({{std::to_string(j + 1), {{"kam_score", "1"}}}});
+      if (!r.ok()) return r.error();
+      written[j] = r->written.size();
+      return {};
+    });
+  }
+  jobs.push_back([]() -> Status {
+    Error e;
+    e.code = ErrorCode::kInvalidArgument;
+    e.message = "job 4 fails";
+    return e;
+  });
+  auto statuses = h.client->RunConcurrently(jobs);
+  ASSERT_EQ(statuses.size(), 4u);
+  for (int j = 0; j < 3; ++j) {
+    EXPECT_TRUE(statuses[j].ok());
+    EXPECT_EQ(written[j], 1u);
+  }
+  ASSERT_FALSE(statuses[3].ok());
+  EXPECT_EQ(statuses[3].error().message, "job 4 fails");
+  EXPECT_EQ(peak, 3);
+  EXPECT_EQ(h.client->Usage().requests, 3);
 }
 
 TEST(HubSpotFaults, ACreateWhoseOutcomeIsUnknownIsSearchedByKeyBeforeBeingRepeated) {

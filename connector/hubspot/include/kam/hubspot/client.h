@@ -1,12 +1,18 @@
 // HubSpotClient: the HubSpot CRM adapter the sync engine uses. Companies (full and incremental
 // pulls page by page, batch read, batch update), the aggregated facts rule files read, tasks
 // (idempotent by kam_task_key), provisioning of the add-in's properties, owners, account details.
-// Thread-safety: one client may be used from one thread at a time (the engine's sync thread).
+// Thread-safety: every method may be called from several threads at once (the auth state is
+// locked; the HTTP layer is thread-safe, paces all calls through one rate limiter and counts them
+// in one set of counters). Batch methods already spread their chunks over up to
+// http.max_connections concurrent requests; RunConcurrently() runs the engine's own independent
+// calls side by side. The hooks in HubSpotOptions (http.log, http.cancelled, http.on_secret,
+// auth.get_secret, auth.on_token) are then called from several threads, possibly at once.
 #ifndef KAM_HUBSPOT_CLIENT_H_
 #define KAM_HUBSPOT_CLIENT_H_
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,6 +98,20 @@ class HubSpotClient {
   // attempted (e.g. 401 on the first chunk) or the call was cancelled.
   Result<BatchWriteResult> UpdateCompanies(const std::vector<CompanyUpdate>& updates);
 
+  // ---- Changed objects (incremental facts) ----
+  // Records of `object_type` ("deals", "contacts", "meetings", any type with a last-modified
+  // property) modified since `since`, by the same windowed keyset search as
+  // PullChangedCompanies (hs_lastmodifieddate; lastmodifieddate for contacts), page size
+  // options.search_page_size (HubSpot's maximum, 200, by default), past the 10,000 cap.
+  Result<PullSummary> PullChangedObjects(const std::string& object_type, const Cursor& since,
+                                         const PullOptions& options, const PageCallback& on_page);
+  // The ids associated from each of `from_ids` (e.g. deals -> companies, so that changed facts
+  // can be mapped to their companies): v4 association batch reads of 1,000 inputs, following
+  // per-result paging; every input id is a key of the answer (empty list = none).
+  Result<std::map<std::string, std::vector<std::string>>> ReadAssociatedIds(
+      const std::string& from_type, const std::string& to_type,
+      const std::vector<std::string>& from_ids);
+
   // ---- Facts ----
   // The requested properties and aggregates (kAggregateNames) of each company: v4 association
   // batch reads (<= 1,000 inputs, per-result paging) then object batch reads (<= 100).
@@ -105,8 +125,8 @@ class HubSpotClient {
   // Tasks whose kam_task_key is one of `keys` (search IN, chunked so each body stays under the
   // size limit). Properties returned: kam_task_key, hs_task_status, hs_task_subject,
   // hubspot_owner_id, hs_timestamp plus `extra_properties`.
-  Result<std::vector<CrmObject>> FindTasksByKey(const std::vector<std::string>& keys,
-                                                const std::vector<std::string>& extra_properties = {});
+  Result<std::vector<CrmObject>> FindTasksByKey(
+      const std::vector<std::string>& keys, const std::vector<std::string>& extra_properties = {});
   // Sets hs_task_status = COMPLETED on the given task ids (batch update, chunks of 100).
   Result<BatchWriteResult> CompleteTasks(const std::vector<std::string>& task_ids);
   // The mode WriteTasks uses (resolves kAuto by reading the property once).
@@ -122,6 +142,16 @@ class HubSpotClient {
   // ---- Owners, account ----
   Result<std::vector<Owner>> ListOwners();
   Result<AccountDetails> GetAccountDetails();
+
+  // ---- Concurrency ----
+  // Runs independent jobs side by side, at most Concurrency() at a time, and returns each job's
+  // Status in input order. Jobs may call any method of this client (e.g. UpdateCompanies of
+  // several batches, ReadFacts of several company sets); requests stay within max_connections
+  // and the rate limiter. A job that throws is reported as kInternal.
+  std::vector<Status> RunConcurrently(const std::vector<std::function<Status()>>& jobs);
+  // How many requests this client runs at once: http.max_connections over kam::http, 1 over a
+  // transport that is not thread-safe.
+  int Concurrency() const;
 
   // ---- Usage of this run ----
   ApiUsage Usage() const;

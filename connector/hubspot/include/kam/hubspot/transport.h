@@ -64,6 +64,9 @@ class Transport {
   // retry_budget_spent, or kCancelled) means: do not retry. Default: no wait, no budget.
   virtual Status AwaitRetry(int /*retry*/) { return {}; }
   virtual ApiUsage Usage() const { return {}; }
+  // How many Send() calls may run at once from different threads: the production transport
+  // allows http.max_connections (kam::http::Client is thread-safe); default 1 (not thread-safe).
+  virtual int MaxConcurrency() const { return 1; }
   virtual void ResetUsage() {}
   // The account's UTC offset, for the daily quota reset; default: ignored.
   virtual void SetUtcOffsetMs(int64_t /*offset_ms*/) {}
