@@ -115,8 +115,8 @@ HttpReply Http(uint16_t port, const std::string& method, const std::string& targ
 struct SandboxSpec {
   int accounts = 200;
   uint64_t seed = 42;
-  std::string faults;                   // --faults SPEC, empty = none
-  std::vector<std::string> extra_args;  // more options, e.g. {"--crm", "salesforce"}
+  std::string faults;                        // --faults SPEC, empty = none
+  std::vector<std::string> extra_args = {};  // more options, e.g. {"--crm", "salesforce"}
 };
 
 class Sandbox {
