@@ -270,6 +270,10 @@ Status SalesforceClient::Impl::FetchToken() {
     if (!t.refresh_token.empty()) {
       rotated_refresh_token = internal::SecretText(std::move(t.refresh_token));
     }
+    if (options.auth.on_token) {
+      if (!access_token.empty()) options.auth.on_token(access_token.view());
+      if (!t.refresh_token.empty()) options.auth.on_token(rotated_refresh_token.view());
+    }
     if (!options.instance_url.empty()) {
       instance_url = options.instance_url;
     } else if (!t.instance_url.empty()) {

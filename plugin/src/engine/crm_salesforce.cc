@@ -622,6 +622,7 @@ StatusOr<std::unique_ptr<Crm>> MakeSalesforceCrm(const EngineConfig& cfg, Host& 
     if (v && !v->empty()) h->AddSecret(*v);
     return v;
   };
+  o.auth.on_token = [h](std::string_view token) { h->AddSecret(token); };  // OAuth tokens
   o.http.tls.ca_file = c.ca_file;
   o.http.tls.insecure = c.insecure;
   o.http.max_connections = static_cast<size_t>(c.max_connections);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +47,8 @@ class QuietHost : public Host {
   void Progress(std::string_view, uint64_t, uint64_t) override {}
   std::optional<std::string> GetSecret(std::string_view name) override { return Secret(name); }
   bool IsCancelled() override { return false; }
+  void AddSecret(std::string_view secret) override { secrets.emplace_back(secret); }
+  std::vector<std::string> secrets;  // what the add-in asked the host to redact
 
   static std::optional<std::string> Secret(std::string_view name) {
     if (name == "KAM_SALESFORCE_CLIENT_SECRET") return "sandbox-secret";
@@ -385,6 +388,11 @@ TEST(SalesforcePort, PullsFactsWritesAndTasksWorkThroughThePort) {
   auto gone = crm->ListArchived(kBaseTimeMs - 86'400'000LL);
   ASSERT_TRUE(gone.ok()) << gone.error().ToString();
   EXPECT_EQ(*gone, std::vector<std::string>{accounts[5].id});
+
+  // The OAuth access token the sandbox issued was handed to the host's redaction.
+  EXPECT_TRUE(std::any_of(host.secrets.begin(), host.secrets.end(), [](const std::string& t) {
+    return t.rfind("00D", 0) == 0 && t.find('!') != std::string::npos;
+  })) << host.secrets.size();
 
   CrmUsage usage = crm->Usage();
   EXPECT_GT(usage.calls, 10);

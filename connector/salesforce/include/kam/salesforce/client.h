@@ -40,6 +40,9 @@ struct AuthOptions {
   };
   Flow flow = Flow::kJwtBearer;
   SecretGetter get_secret;
+  // Called with every access token and rotated refresh token the token endpoint hands out, so
+  // that the host can redact them from logs (optional).
+  std::function<void(std::string_view token)> on_token;
   // Where the token endpoint lives: https://login.salesforce.com, https://test.salesforce.com
   // (sandboxes) or the org's My Domain (https://acme.my.salesforce.com).
   std::string login_url = "https://login.salesforce.com";
