@@ -83,6 +83,10 @@ void FaultsLeaveTheCrmAsAFaultFreeRun(int accounts, uint64_t seed, double p, boo
   const json fp = Footprint(sandbox);
   EXPECT_EQ(fp["companies"].size(), ref.footprint["companies"].size());
   auto diff = Differences(ref.footprint, fp);
+  if (!diff.empty()) {  // the clock may have moved a fact: see ReferenceAtTheRun
+    Reference later = RunReference(accounts, seed, false);
+    diff = Differences(ReferenceAtTheRun(ref.footprint, later.footprint, fp), fp);
+  }
   EXPECT_TRUE(diff.empty()) << "the CRM after syncs under faults differs from a fault-free run:\n"
                             << Join(diff);
   auto wrong = CheckSettled(ws, sandbox);
@@ -205,6 +209,10 @@ TEST(Faults, TheAdminsProvisionSyncsStatusAndReportSurviveOnePercentOf500s503sAn
     EXPECT_EQ(t["companies"].size(), 1u) << "task " << k << ": " << t.dump();
   }
   auto diff = Differences(ref.footprint, fp);
+  if (!diff.empty()) {  // the clock may have moved a fact: see ReferenceAtTheRun
+    Reference later = RunReference(kAccounts, seed, false);
+    diff = Differences(ReferenceAtTheRun(ref.footprint, later.footprint, fp), fp);
+  }
   EXPECT_TRUE(diff.empty()) << "the CRM after the admin's run differs from a fault-free run:\n"
                             << Join(diff);
 }
@@ -216,7 +224,7 @@ TEST(Faults, SyncsUnderTwoPercentOfEachFaultExitZeroAndLeaveTheCrmAsAFaultFreeRu
 }
 
 // The targets of issue 9 item 3: 2,000 companies, several seeds.
-TEST(Faults, PENDING_SLOW_SyncsUnderOnePercentOfEachFaultExitZeroAndLeaveTheCrmAsAFaultFreeRun) {
+TEST(Faults, SLOW_SyncsUnderOnePercentOfEachFaultExitZeroAndLeaveTheCrmAsAFaultFreeRun) {
   json by_kind = json::object();
   for (uint64_t seed : {1, 2, 3})
     FaultsLeaveTheCrmAsAFaultFreeRun(2000, seed, 0.01, true, &by_kind);

@@ -74,6 +74,24 @@ std::vector<std::string> PeopleEdit(Sandbox& sandbox) {
   return done;
 }
 
+json ReferenceAtTheRun(const json& before, const json& later, const json& actual) {
+  json out = before;
+  for (const char* section : {"companies", "tasks", "others"}) {
+    if (!later.contains(section)) continue;
+    const json& a = actual.contains(section) ? actual[section] : json::object();
+    json& o = out[section];
+    for (const auto& [key, value] : later[section].items()) {
+      if (a.contains(key) && a[key] == value) o[key] = value;
+    }
+    // A key only the earlier reference has (a task the later one did not create) is not
+    // expected when the run agrees with the later reference in not having it.
+    for (const auto& [key, value] : before[section].items()) {
+      if (!later[section].contains(key) && !a.contains(key)) o.erase(key);
+    }
+  }
+  return out;
+}
+
 Outcome MustRun(const Workspace& ws, const std::vector<std::string>& args, const char* what) {
   Outcome o = ws.RunKam(args);
   if (o.exit_code != 0) {
