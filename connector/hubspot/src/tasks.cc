@@ -233,6 +233,9 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
     lower_existing.emplace(l, id);
   }
   std::vector<TaskSpec> to_write;
+  // A task found by its key may have lost (or never got) its company link: a crash between a
+  // create and its association, or a failed association. Linking it again is harmless.
+  std::vector<std::pair<std::string, std::string>> found_links;  // (task id, company id)
   for (const auto& t : unique) {
     std::optional<std::string> found;
     if (auto it = existing_id.find(t.key); it != existing_id.end()) {
@@ -244,6 +247,7 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
     }
     if (found) {
       by_key[t.key] = {t.key, *found, false, std::nullopt};
+      if (!t.company_id.empty()) found_links.emplace_back(*found, t.company_id);
     } else {
       to_write.push_back(t);
     }
@@ -256,7 +260,7 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
   // Chunks run concurrently; each fills its own outcomes, merged under `mu`.
   std::mutex mu;
   std::optional<Error> fatal;  // unauthenticated or cancelled: the whole call fails
-  std::vector<std::pair<std::string, std::string>> to_associate;  // (task id, company id)
+  std::vector<std::pair<std::string, std::string>> to_associate = found_links;  // (task, company)
   using Outcomes = std::map<std::string, TaskWriteOutcome>;
   auto merge = [&](Outcomes& local, std::vector<std::pair<std::string, std::string>>* links,
                    const std::optional<Error>& stop) {
@@ -407,42 +411,6 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
       merge(local, &links, stop);
     });
     if (fatal) return *fatal;
-    // Associate what the upsert fallback wrote (repeating an existing association is harmless).
-    const std::string assoc = impl_->paths.AssociationsBatch("tasks", "companies", "create");
-    const auto assoc_chunks = internal::Chunk(to_associate, 100);
-    std::vector<std::optional<Error>> assoc_errors(assoc_chunks.size());
-    internal::ForEachConcurrently(assoc_chunks.size(), impl_->Concurrency(), [&](std::size_t i) {
-      auto j =
-          impl_->Call("POST", assoc, internal::BuildTaskAssociationBody(assoc_chunks[i]), true);
-      if (!j.ok()) {
-        assoc_errors[i] = j.error();
-        return;
-      }
-      const Json errors = j->is_object() ? j->value("errors", Json::array()) : Json::array();
-      if (errors.is_array() && !errors.empty()) {
-        Error x;
-        x.code = ErrorCode::kInternal;
-        x.message = "associating a task with its company failed: " +
-                    (errors[0].is_object() ? errors[0].value("message", "") : std::string());
-        x.category = errors[0].is_object() ? errors[0].value("category", "") : "";
-        x.retryable = true;
-        assoc_errors[i] = x;  // the failing pair is not always named: the whole chunk
-      }
-    });
-    std::map<std::string, Error> failed_tasks;  // task id -> error
-    for (std::size_t i = 0; i < assoc_chunks.size(); ++i) {
-      if (!assoc_errors[i]) continue;
-      for (const auto& [task, company] : assoc_chunks[i])
-        failed_tasks.emplace(task, *assoc_errors[i]);
-    }
-    for (auto& [key, outcome] : by_key) {
-      auto f = failed_tasks.find(outcome.task_id);
-      if (f == failed_tasks.end() || outcome.error) continue;
-      Error e = f->second;
-      e.message = "task " + key + " was written but not associated with its company: " + e.message +
-                  " (the next write repeats the association)";
-      outcome.error = e;
-    }
   } else {
     internal::ForEachConcurrently(chunks.size(), impl_->Concurrency(), [&](std::size_t ci) {
       Outcomes local;
@@ -545,6 +513,43 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
       merge(local, nullptr, stop);
     });
     if (fatal) return *fatal;
+  }
+
+  // Associate what the upsert fallback wrote and the tasks found by key (in both modes;
+  // repeating an existing association is harmless).
+  const std::string assoc = impl_->paths.AssociationsBatch("tasks", "companies", "create");
+  const auto assoc_chunks = internal::Chunk(to_associate, 100);
+  std::vector<std::optional<Error>> assoc_errors(assoc_chunks.size());
+  internal::ForEachConcurrently(assoc_chunks.size(), impl_->Concurrency(), [&](std::size_t i) {
+    auto j = impl_->Call("POST", assoc, internal::BuildTaskAssociationBody(assoc_chunks[i]), true);
+    if (!j.ok()) {
+      assoc_errors[i] = j.error();
+      return;
+    }
+    const Json errors = j->is_object() ? j->value("errors", Json::array()) : Json::array();
+    if (errors.is_array() && !errors.empty()) {
+      Error x;
+      x.code = ErrorCode::kInternal;
+      x.message = "associating a task with its company failed: " +
+                  (errors[0].is_object() ? errors[0].value("message", "") : std::string());
+      x.category = errors[0].is_object() ? errors[0].value("category", "") : "";
+      x.retryable = true;
+      assoc_errors[i] = x;  // the failing pair is not always named: the whole chunk
+    }
+  });
+  std::map<std::string, Error> failed_tasks;  // task id -> error
+  for (std::size_t i = 0; i < assoc_chunks.size(); ++i) {
+    if (!assoc_errors[i]) continue;
+    for (const auto& [task, company] : assoc_chunks[i])
+      failed_tasks.emplace(task, *assoc_errors[i]);
+  }
+  for (auto& [key, outcome] : by_key) {
+    auto f = failed_tasks.find(outcome.task_id);
+    if (f == failed_tasks.end() || outcome.error) continue;
+    Error e = f->second;
+    e.message = "task " + key + " was written but not associated with its company: " + e.message +
+                " (the next write repeats the association)";
+    outcome.error = e;
   }
 
   for (size_t i = 0; i < tasks.size(); ++i) {

@@ -211,7 +211,9 @@ struct TaskWriteOutcome {
   std::string key;
   std::string task_id;   // empty when failed
   bool created = false;  // false: a task with this key was already there
-  bool linked = false;   // an existing task had no link to its account and was linked now
+  // The task was already there (found by its key) and its link to its account was made again:
+  // an orphan (created, but its link lost to a crash or a failed association) is repaired.
+  bool linked = false;
   CrmTaskStatus status = CrmTaskStatus::kOpen;  // the task's status in the CRM after the call
   std::optional<CrmError> error;
 };
@@ -313,9 +315,9 @@ class Crm {
 
   // Makes each task exist exactly once by its key, linked to its account and assigned to its
   // owner. A key in doubt is searched first: a task found is left as it is (never reopened,
-  // re-titled or re-assigned) except that a missing link to its account is added (linked =
-  // true). One outcome per spec, in order; per-task failures are in the outcome. Idempotent by
-  // key: repeating the call never makes a second task.
+  // re-titled or re-assigned) except that it is linked to its account (again; linked = true).
+  // One outcome per spec, in order; per-task failures are in the outcome. Idempotent by key:
+  // repeating the call never makes a second task.
   virtual CrmResult<std::vector<TaskWriteOutcome>> WriteTasks(
       const std::vector<TaskSpec>& tasks) = 0;
 

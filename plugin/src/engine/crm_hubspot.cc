@@ -230,6 +230,8 @@ class HubSpotCrm final : public Crm {
     }
     auto r = client_->WriteTasks(specs);
     if (!r.ok()) return ErrorOf(r.error());
+    std::map<std::string, bool> has_account;
+    for (const auto& t : tasks) has_account[t.key] = !t.account_id.empty();
     std::vector<TaskWriteOutcome> out;
     out.reserve(r->tasks.size());
     for (const auto& o : r->tasks) {
@@ -237,6 +239,9 @@ class HubSpotCrm final : public Crm {
       w.key = o.key;
       w.task_id = o.task_id;
       w.created = o.created;
+      // The adapter links a task it found by key to its company (again): an orphan left by a
+      // crash between create and association is repaired here.
+      w.linked = !o.created && !o.task_id.empty() && !o.error && has_account[o.key];
       if (o.error) {
         w.error = ErrorOf(*o.error);
       } else if (o.task_id.empty()) {

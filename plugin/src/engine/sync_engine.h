@@ -1,6 +1,7 @@
 // The sync engine (DESIGN section 4): pull -> snapshot -> evaluate -> diff -> outbox -> push ->
-// record, over the state store, the rule engine and the HubSpot adapter; plus the read-side
-// operations (dry run, status, report) and provisioning. Every public call opens the state file
+// record, over the state store, the rule engine and the CRM port (crm.h); plus the read-side
+// operations (dry run, status, report) and provisioning. One file per phase (phases.h); this
+// class only sequences them. Every public call opens the state file
 // (taking its exclusive lock) and closes it before returning. Errors are OpError (status.h).
 #ifndef KAM_ENGINE_SYNC_ENGINE_H_
 #define KAM_ENGINE_SYNC_ENGINE_H_
@@ -8,11 +9,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "config.h"
 #include "operation.h"
@@ -26,6 +26,10 @@ struct SyncEngineOptions {
   // The rule file's text; empty = read config.rules_path.
   std::string rules_text;
   std::string rules_name = "rules.json";  // file name for diagnostics when rules_text is used
+  // The wall clock in epoch milliseconds; empty = the system clock. Tests move it (a second
+  // sync "six hours later"). The rules and the facts' windows see the run's UTC day, not its
+  // minute (RunContext::eval_now_ms).
+  std::function<int64_t()> clock;
   // Test hook for crash safety: called at every checkpoint (every page, batch and commit
   // boundary of pull, evaluate and push) with its name and its 1-based number in this engine's
   // life. The crash tests' driver raises SIGKILL at the n-th; the library has no kill switch of
@@ -57,7 +61,6 @@ class SyncEngine {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
 
 }  // namespace kam::engine
 

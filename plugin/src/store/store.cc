@@ -1,11 +1,10 @@
 // The SQLite state store: migrations, the exclusive lock, and one prepared statement per query.
 #include "kam/store/store.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include <cerrno>
 #include <cstring>
@@ -456,11 +455,10 @@ void Store::ForEachResult(const std::function<void(const ResultRow&)>& fn) {
   });
 }
 
-std::optional<WrittenValue> Store::GetWritten(std::string_view account_id,
-                                              std::string_view field) {
+std::optional<WrittenValue> Store::GetWritten(std::string_view account_id, std::string_view field) {
   return Guard("reading written value", impl_->path, [&]() -> std::optional<WrittenValue> {
-    auto& s = impl_->Q(
-        "SELECT value, crm_value, written_ms FROM written WHERE account_id=? AND field=?");
+    auto& s =
+        impl_->Q("SELECT value, crm_value, written_ms FROM written WHERE account_id=? AND field=?");
     Bind(s, 1, account_id);
     Bind(s, 2, field);
     if (!s.executeStep()) return std::nullopt;
@@ -469,8 +467,7 @@ std::optional<WrittenValue> Store::GetWritten(std::string_view account_id,
   });
 }
 
-void Store::SetWritten(std::string_view account_id, std::string_view field,
-                       const WrittenValue& v) {
+void Store::SetWritten(std::string_view account_id, std::string_view field, const WrittenValue& v) {
   Guard("saving written value", impl_->path, [&] {
     auto& s = impl_->Q(
         "INSERT OR REPLACE INTO written(account_id, field, value, crm_value, written_ms) "
@@ -498,6 +495,21 @@ std::vector<std::pair<std::string, WrittenValue>> Store::WrittenFor(std::string_
                                     s.getColumn(3).getInt64()});
     }
     return out;
+  });
+}
+
+void Store::ForEachWritten(
+    const std::function<void(const std::string&, const std::string&, const WrittenValue&)>& fn) {
+  Guard("listing written values", impl_->path, [&] {
+    SQLite::Statement s(*impl_->db,
+                        "SELECT account_id, field, value, crm_value, written_ms FROM written "
+                        "ORDER BY account_id, field");
+    while (s.executeStep()) {
+      fn(s.getColumn(0).getString(), s.getColumn(1).getString(),
+         WrittenValue{s.getColumn(2).getString(), s.getColumn(3).getString(),
+                      s.getColumn(4).getInt64()});
+    }
+    return 0;
   });
 }
 
@@ -627,6 +639,15 @@ std::vector<TaskRow> Store::TasksInState(std::string_view state) {
   });
 }
 
+void Store::ForEachTask(const std::function<void(const TaskRow&)>& fn) {
+  Guard("listing tasks", impl_->path, [&] {
+    SQLite::Statement s(*impl_->db,
+                        std::string("SELECT ") + kTaskCols + " FROM tasks ORDER BY task_key");
+    while (s.executeStep()) fn(ReadTask(s));
+    return 0;
+  });
+}
+
 void Store::AddHistory(const HistoryRow& h) {
   Guard("saving score history", impl_->path, [&] {
     auto& s = impl_->Q(
@@ -698,11 +719,10 @@ std::vector<AuditRow> Store::AuditForRun(int64_t run_id) {
     s.bind(1, static_cast<int64_t>(run_id));
     std::vector<AuditRow> out;
     while (s.executeStep()) {
-      out.push_back({s.getColumn(0).getInt64(), s.getColumn(1).getInt64(),
-                     s.getColumn(2).getInt64(), s.getColumn(3).getString(),
-                     s.getColumn(4).getString(), s.getColumn(5).getString(),
-                     s.getColumn(6).getString(), s.getColumn(7).getString(),
-                     s.getColumn(8).getString()});
+      out.push_back(
+          {s.getColumn(0).getInt64(), s.getColumn(1).getInt64(), s.getColumn(2).getInt64(),
+           s.getColumn(3).getString(), s.getColumn(4).getString(), s.getColumn(5).getString(),
+           s.getColumn(6).getString(), s.getColumn(7).getString(), s.getColumn(8).getString()});
     }
     return out;
   });
@@ -782,6 +802,18 @@ void Store::SetMeta(std::string_view key, std::string_view value) {
 
 // ---- Retention and maintenance ------------------------------------------------------------
 
+std::vector<std::pair<std::string, std::string>> Store::MetaWithPrefix(std::string_view prefix) {
+  return Guard("reading settings", impl_->path, [&] {
+    auto& s = impl_->Q("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key");
+    s.bind(1, static_cast<int64_t>(prefix.size()));
+    Bind(s, 2, prefix);
+    std::vector<std::pair<std::string, std::string>> out;
+    while (s.executeStep())
+      out.emplace_back(s.getColumn(0).getString(), s.getColumn(1).getString());
+    return out;
+  });
+}
+
 Store::PruneCounts Store::Prune(int64_t cutoff_ms, int keep_runs) {
   return Guard("pruning old data", impl_->path, [&] {
     PruneCounts n;
@@ -819,19 +851,19 @@ Store::PruneCounts Store::Prune(int64_t cutoff_ms, int keep_runs) {
     n.accounts = run("DELETE FROM accounts WHERE id IN (SELECT id FROM temp.purge)");
     db.exec("DELETE FROM temp.purge");
     n.audit = run("DELETE FROM audit WHERE at_ms<?", cutoff_ms);
-    n.runs = run(
-        "DELETE FROM runs WHERE ended_ms>0 AND started_ms<? AND id NOT IN "
-        "(SELECT id FROM runs ORDER BY id DESC LIMIT ?)",
-        cutoff_ms, keep_runs);
+    n.runs =
+        run("DELETE FROM runs WHERE ended_ms>0 AND started_ms<? AND id NOT IN "
+            "(SELECT id FROM runs ORDER BY id DESC LIMIT ?)",
+            cutoff_ms, keep_runs);
     // Outbox entries that are done and belong to runs no longer kept (ids never come back:
     // AUTOINCREMENT), so their idempotency keys cannot be planned again.
-    n.outbox += run(
-        "DELETE FROM outbox WHERE state<>'pending' AND run_id < "
-        "(SELECT COALESCE(MIN(id), 0) FROM runs)");
-    n.history += run(
-        "DELETE FROM score_history WHERE at_ms<? AND run_id < (SELECT MAX(h.run_id) FROM "
-        "score_history h WHERE h.account_id=score_history.account_id)",
-        cutoff_ms);
+    n.outbox +=
+        run("DELETE FROM outbox WHERE state<>'pending' AND run_id < "
+            "(SELECT COALESCE(MIN(id), 0) FROM runs)");
+    n.history +=
+        run("DELETE FROM score_history WHERE at_ms<? AND run_id < (SELECT MAX(h.run_id) FROM "
+            "score_history h WHERE h.account_id=score_history.account_id)",
+            cutoff_ms);
     tx.commit();
     return n;
   });

@@ -195,6 +195,11 @@ class Store {
   std::optional<WrittenValue> GetWritten(std::string_view account_id, std::string_view field);
   void SetWritten(std::string_view account_id, std::string_view field, const WrittenValue& value);
   std::vector<std::pair<std::string, WrittenValue>> WrittenFor(std::string_view account_id);
+  // Every written value (account_id, field, value), ordered by account and field: the diff's
+  // bulk read of the prior state.
+  void ForEachWritten(
+      const std::function<void(const std::string& account_id, const std::string& field,
+                               const WrittenValue& value)>& fn);
 
   // Outbox. AddOutbox ignores an entry whose idem_key exists; returns true when inserted.
   bool AddOutbox(const OutboxEntry& entry);
@@ -211,6 +216,7 @@ class Store {
   std::optional<TaskRow> GetTask(std::string_view task_key);
   std::vector<TaskRow> TasksFor(std::string_view account_id);
   std::vector<TaskRow> TasksInState(std::string_view state);
+  void ForEachTask(const std::function<void(const TaskRow&)>& fn);  // ordered by task_key
 
   // Score history and audit.
   void AddHistory(const HistoryRow& row);
@@ -231,6 +237,8 @@ class Store {
   // Small key/value settings (e.g. portal id, whether task keys are unique).
   std::optional<std::string> GetMeta(std::string_view key);
   void SetMeta(std::string_view key, std::string_view value);
+  // Every (key, value) whose key starts with `prefix`, ordered by key.
+  std::vector<std::pair<std::string, std::string>> MetaWithPrefix(std::string_view prefix);
 
   // Retention: removes what is older than `cutoff_ms`: companies archived or
   // deleted before it with everything kept about them (snapshot, results, written values,

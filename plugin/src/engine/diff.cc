@@ -1,0 +1,286 @@
+// The diff: results + prior state -> the outbox's writes, with the conflict policy and the task
+// rules (once per key, auto_close only for the add-in's own tasks of accounts that evaluated).
+#include "diff.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <set>
+#include <tuple>
+
+#include "kam/store/store.h"
+#include "run_context.h"
+
+namespace kam::engine {
+namespace {
+
+constexpr const char* kConflictMetaPrefix = "conflict:";
+constexpr const char* kVouchedMetaKey = "task_keys_vouched_since";
+
+// Two CRM values are the same when equal as text or as numbers (HubSpot may render 87 as "87.0").
+bool SameValue(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  if (a.empty() || b.empty()) return false;
+  char* ea = nullptr;
+  char* eb = nullptr;
+  double da = std::strtod(a.c_str(), &ea);
+  double db = std::strtod(b.c_str(), &eb);
+  if (*ea != '\0' || *eb != '\0') return false;
+  return std::fabs(da - db) <= 1e-9 * std::max(1.0, std::fabs(da));
+}
+
+TaskPriority PriorityFrom(const std::string& s) {
+  std::string u = s;
+  for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (u == "LOW") return TaskPriority::kLow;
+  if (u == "HIGH") return TaskPriority::kHigh;
+  return TaskPriority::kMedium;
+}
+
+// A datetime as the CRM renders it: epoch milliseconds, or ISO 8601 UTC. -1 when neither.
+int64_t ParseCrmTimeMs(const std::string& s) {
+  if (s.empty()) return -1;
+  if (std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+    return s.size() <= 15 ? std::atoll(s.c_str()) : -1;
+  }
+  std::tm tm{};
+  int ms = 0;
+  int n = std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d", &tm.tm_year, &tm.tm_mon,
+                      &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms);
+  if (n < 6) return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + (n == 7 ? ms : 0);
+}
+
+const std::string& Lookup(const std::map<std::string, std::string>& m, const std::string& k) {
+  static const std::string kEmpty;
+  auto it = m.find(k);
+  return it == m.end() ? kEmpty : it->second;
+}
+
+// When the period of a task key began (epoch ms); 0 for a rule without cooldown.
+int64_t PeriodStartMs(int cooldown_days, int64_t now_ms) {
+  if (cooldown_days <= 0) return 0;
+  int64_t day = now_ms / kDayMs;
+  return (day / cooldown_days) * cooldown_days * kDayMs;
+}
+
+}  // namespace
+
+std::string ConflictKey(const std::string& account_id, const std::string& field) {
+  return account_id + '\x1f' + field;
+}
+
+size_t Plan::Count(WriteKind kind) const {
+  return static_cast<size_t>(std::count_if(
+      writes.begin(), writes.end(), [kind](const OutboxWrite& w) { return KindOf(w) == kind; }));
+}
+
+PriorState LoadPriorState(store::Store& store, const std::string& portal_id) {
+  PriorState prior;
+  prior.portal_id = portal_id;
+  store.ForEachWritten(
+      [&](const std::string& account, const std::string& field, const store::WrittenValue& v) {
+        prior.written[account][field] = LastWrite{v.value, v.crm_value};
+        prior.last_write_ms = std::max(prior.last_write_ms, v.written_ms);
+      });
+  for (auto& [key, value] : store.MetaWithPrefix(kConflictMetaPrefix)) {
+    if (value.rfind("v:", 0) != 0) continue;  // "" = a conflict that ended
+    prior.reported_conflicts.emplace(key.substr(std::string_view(kConflictMetaPrefix).size()),
+                                     value.substr(2));
+  }
+  store.ForEachResult([&](const store::ResultRow& r) {
+    prior.results.emplace(r.account_id, PriorResult{r.tier, r.score});
+  });
+  store.ForEachTask([&](const store::TaskRow& t) {
+    KnownTask k;
+    k.key = t.task_key;
+    k.account_id = t.account_id;
+    k.rule_id = t.rule_id;
+    k.crm_task_id = t.crm_task_id;
+    k.state = TaskStateFrom(t.state).value_or(TaskState::kFailed);
+    k.auto_close = t.auto_close;
+    prior.tasks.emplace(t.task_key, std::move(k));
+  });
+  if (auto v = store.GetMeta(kVouchedMetaKey); v && !v->empty()) {
+    prior.keys_vouched_since = std::atoll(v->c_str());
+  }
+  return prior;
+}
+
+void SaveVouchedSince(store::Store& store, int64_t since_ms) {
+  store.SetMeta(kVouchedMetaKey, std::to_string(since_ms));
+}
+
+std::string ConflictMetaKey(const std::string& account_id, const std::string& field) {
+  return kConflictMetaPrefix + ConflictKey(account_id, field);
+}
+
+Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& prior,
+          const DiffOptions& options) {
+  Plan plan;
+  const std::string scored_at = IsoUtc(options.now_ms);
+  std::string scored_at_property;
+  std::string tier_property;
+  for (const auto& wb : options.writeback) {
+    if (wb.result == "scored_at") scored_at_property = wb.property;
+    if (wb.result == "tier") tier_property = wb.property;
+  }
+  static const std::map<std::string, std::string> kNoValues;
+  static const std::map<std::string, LastWrite> kNoWrites;
+
+  // ---- company fields ----
+  std::vector<OutboxWrite> updates;
+  for (const auto& r : ev.results) {
+    auto vit = ev.crm_values.find(r.account_id);
+    const auto& crm_values = vit == ev.crm_values.end() ? kNoValues : vit->second;
+    auto wit = prior.written.find(r.account_id);
+    const auto& written = wit == prior.written.end() ? kNoWrites : wit->second;
+    auto nit = ev.names.find(r.account_id);
+    const std::string name = nit == ev.names.end() ? "" : nit->second;
+    FieldUpdateWrite up;
+    up.account_id = r.account_id;
+    up.account_name = name;
+    for (const auto& wb : options.writeback) {
+      if (wb.result == "scored_at") continue;
+      std::string ours = rules.WritebackValue(r, wb.result, scored_at);
+      const std::string& crm = Lookup(crm_values, wb.property);
+      auto last_it = written.find(wb.property);
+      const LastWrite* last = last_it == written.end() ? nullptr : &last_it->second;
+      bool human_edit = last != nullptr && !SameValue(crm, last->crm_value);
+      ConflictPolicy policy = options.config != nullptr ? options.config->PolicyFor(wb.property)
+                                                        : ConflictPolicy::kRespect;
+      if (SameValue(ours, crm)) {
+        if (human_edit || last == nullptr || last->value != ours) {
+          plan.adopted.push_back({r.account_id, wb.property, crm});
+        }
+        continue;
+      }
+      if (policy == ConflictPolicy::kReport) {
+        plan.reported_only.emplace_back(r.account_id, wb.property);
+        continue;
+      }
+      if (human_edit) {
+        FieldConflict c{r.account_id, name, wb.property, ours, crm, last->value, policy};
+        if (policy == ConflictPolicy::kRespect) {
+          // Reported once per value the person set: again only when they change it.
+          auto rc = prior.reported_conflicts.find(ConflictKey(r.account_id, wb.property));
+          c.is_new = rc == prior.reported_conflicts.end() || rc->second != crm;
+          plan.conflicts.push_back(std::move(c));
+          continue;
+        }
+        plan.conflicts.push_back(std::move(c));
+      }
+      up.properties[wb.property] = ours;
+      up.old_values[wb.property] = crm;
+    }
+    if (!up.properties.empty()) {
+      if (!scored_at_property.empty()) {
+        up.properties[scored_at_property] = scored_at;
+        up.old_values[scored_at_property] = Lookup(crm_values, scored_at_property);
+      }
+      updates.push_back(std::move(up));
+    }
+    // Tier changes for people: against the previous result, else the CRM's field.
+    std::string from;
+    if (auto prev = prior.results.find(r.account_id); prev != prior.results.end()) {
+      from = prev->second.tier;
+    } else if (!tier_property.empty()) {
+      from = Lookup(crm_values, tier_property);
+    }
+    const std::string& to = r.final_tier.empty() ? r.tier : r.final_tier;
+    if (from != to) plan.tier_changes.push_back({r.account_id, name, from, to});
+  }
+
+  // ---- which unknown task keys the state file can vouch for ----
+  // A new state file on a portal that already holds the add-in's values (the old state file was
+  // lost), or a CRM written after the last write this state file knows (restored from a
+  // backup): the keys of the current periods may be in the CRM already.
+  int64_t vouched = prior.keys_vouched_since;
+  bool crm_has_our_values = false;
+  int64_t crm_latest_scored = -1;
+  for (const auto& [account, values] : ev.crm_values) {
+    for (const auto& wb : options.writeback) {
+      const std::string& v = Lookup(values, wb.property);
+      if (v.empty()) continue;
+      crm_has_our_values = true;
+      if (wb.property == scored_at_property) {
+        crm_latest_scored = std::max(crm_latest_scored, ParseCrmTimeMs(v));
+      }
+    }
+  }
+  if (vouched < 0) {
+    vouched = crm_has_our_values ? options.now_ms : 0;
+  } else if (crm_latest_scored > prior.last_write_ms + 1000) {
+    vouched = std::max(vouched, options.now_ms);
+  }
+  plan.keys_vouched_since = vouched;
+
+  // ---- tasks: suggested ones not yet created ----
+  std::vector<OutboxWrite> creates;
+  std::set<std::pair<std::string, std::string>> holds;
+  for (const auto& r : ev.results) {
+    auto nit = ev.names.find(r.account_id);
+    for (const auto& t : r.tasks) {
+      holds.insert({r.account_id, t.rule_id});
+      std::string key =
+          TaskKey(prior.portal_id, r.account_id, t.rule_id, t.cooldown_days, options.now_ms);
+      auto known = prior.tasks.find(key);
+      // Already suggested in this period (open, completed by a person or by the add-in, or on
+      // its way): never again.
+      if (known != prior.tasks.end() && known->second.state != TaskState::kFailed) continue;
+      TaskCreateWrite w;
+      // A failed write may still have created it; an unknown key may come from a lost state.
+      w.in_doubt =
+          known != prior.tasks.end() || PeriodStartMs(t.cooldown_days, options.now_ms) < vouched;
+      w.rule_id = t.rule_id;
+      w.account_name = nit == ev.names.end() ? "" : nit->second;
+      w.auto_close = t.auto_close;
+      w.spec.key = key;
+      w.spec.account_id = r.account_id;
+      w.spec.owner_id = r.owner_id;
+      w.spec.subject = t.title;
+      w.spec.body = t.body;
+      w.spec.priority = PriorityFrom(t.priority);
+      w.spec.due_ms = options.now_ms + static_cast<int64_t>(t.due_in_days) * kDayMs;
+      w.spec.in_doubt = w.in_doubt;
+      creates.push_back(std::move(w));
+    }
+  }
+
+  // ---- add-in tasks whose condition cleared or whose company is gone ----
+  std::vector<OutboxWrite> completions;
+  std::vector<const KnownTask*> open;
+  for (const auto& [key, t] : prior.tasks) {
+    if (t.state == TaskState::kOpen && !t.crm_task_id.empty()) open.push_back(&t);
+  }
+  std::sort(open.begin(), open.end(), [](const KnownTask* a, const KnownTask* b) {
+    return std::tie(a->account_id, a->rule_id, a->key) <
+           std::tie(b->account_id, b->rule_id, b->key);
+  });
+  for (const KnownTask* t : open) {
+    bool archived = !ev.live_accounts.count(t->account_id);
+    // An account whose evaluation failed this run keeps its tasks: its condition is unknown.
+    if (!archived && ev.failed_accounts.count(t->account_id)) continue;
+    bool cleared = t->auto_close && !holds.count({t->account_id, t->rule_id});
+    if (!archived && !cleared) continue;
+    completions.push_back(TaskCompletionWrite{
+        t->key, t->crm_task_id, t->account_id, t->rule_id,
+        archived ? "the company was archived or deleted" : "the rule's condition no longer holds"});
+  }
+
+  for (const auto& [account, r] : prior.results) {
+    if (!ev.live_accounts.count(account)) plan.dropped_results.push_back(account);
+  }
+  std::sort(plan.dropped_results.begin(), plan.dropped_results.end());
+
+  plan.writes.reserve(updates.size() + creates.size() + completions.size());
+  for (auto* part : {&updates, &creates, &completions}) {
+    for (auto& w : *part) plan.writes.push_back(std::move(w));
+  }
+  return plan;
+}
+
+}  // namespace kam::engine

@@ -1,0 +1,153 @@
+// The diff (DESIGN §4 step 4): a pure function from this run's evaluation and the prior state
+// (what the add-in last wrote, the conflicts it reported, its tasks; loaded in one bulk read by
+// LoadPriorState) to the plan: the outbox's typed writes plus what people are told (conflicts,
+// tier changes). No I/O, no clock: everything it depends on is in its arguments, so
+// tests/unit/engine/diff_test.cc runs it in microseconds.
+#ifndef KAM_ENGINE_DIFF_H_
+#define KAM_ENGINE_DIFF_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "config.h"
+#include "kam/rules/rules.h"
+#include "outbox.h"
+
+namespace kam::store {
+class Store;
+}
+
+namespace kam::engine {
+
+// What the evaluate phase hands to the diff.
+struct Evaluation {
+  std::vector<rules::AccountResult> results;  // one per account evaluated without error
+  rules::PortfolioSummary portfolio;
+  std::unordered_map<std::string, std::string> names;  // account -> the CRM's name
+  // account -> the writeback properties' values as the CRM holds them (absent/null = missing)
+  std::unordered_map<std::string, std::map<std::string, std::string>> crm_values;
+  std::unordered_set<std::string> live_accounts;    // every account not archived in the snapshot
+  std::unordered_set<std::string> failed_accounts;  // evaluation failed: keep results and tasks
+  struct Error {
+    std::string account_id;
+    std::string message;
+  };
+  std::vector<Error> errors;  // the first 50
+};
+
+// What the add-in wrote into one field, and the CRM's value right after.
+struct LastWrite {
+  std::string value;
+  std::string crm_value;
+};
+
+// One task of the add-in as the state file knows it.
+struct KnownTask {
+  std::string key;
+  std::string account_id;
+  std::string rule_id;
+  std::string crm_task_id;
+  TaskState state = TaskState::kPlanned;
+  bool auto_close = false;
+};
+
+struct PriorResult {
+  std::string tier;
+  double score = 0;
+};
+
+// The state file's memory, read in one pass per table before the diff.
+struct PriorState {
+  std::string portal_id;
+  // account -> field -> last write
+  std::unordered_map<std::string, std::map<std::string, LastWrite>> written;
+  // ConflictKey(account, field) -> the person's value already reported (respect)
+  std::unordered_map<std::string, std::string> reported_conflicts;
+  std::unordered_map<std::string, PriorResult> results;  // account -> stored result
+  std::unordered_map<std::string, KnownTask> tasks;      // task key -> task
+  // Which task keys the state file does not know were certainly never sent. A new state file on
+  // a portal the add-in wrote before, or a state restored from a backup, may have lost tasks:
+  // unknown keys of the periods before that are searched before they are created.
+  // Task keys of periods that began at or after this time were certainly never sent by anyone
+  // but this state file; -1 = not decided yet (a new state file: the first diff decides).
+  int64_t keys_vouched_since = -1;
+  int64_t last_write_ms = 0;  // the newest write this state file recorded
+};
+
+std::string ConflictKey(const std::string& account_id, const std::string& field);
+// The state file's meta key remembering a reported conflict ("v:" + the person's value).
+std::string ConflictMetaKey(const std::string& account_id, const std::string& field);
+
+// Reads the prior state (written values, reported conflicts, results, tasks) in one pass each.
+PriorState LoadPriorState(store::Store& store, const std::string& portal_id);
+// Stores Plan::keys_vouched_since (in the transaction that stages the plan).
+void SaveVouchedSince(store::Store& store, int64_t since_ms);
+
+struct DiffOptions {
+  std::string crm;  // the rule file's mapping key ("hubspot")
+  std::vector<rules::WritebackField> writeback;
+  // The field policies (EngineConfig::PolicyFor).
+  const EngineConfig* config = nullptr;
+  int64_t now_ms = 0;  // the run's time: kam_scored_at, task due dates, task periods
+};
+
+// A field a person changed since the add-in's last write.
+struct FieldConflict {
+  std::string account_id;
+  std::string account_name;
+  std::string field;
+  std::string ours;
+  std::string crm;
+  std::string last_written;
+  ConflictPolicy policy = ConflictPolicy::kRespect;
+  // First seen with this CRM value (reported and audited); false: a person's value already
+  // reported in an earlier run, kept and listed but not reported again.
+  bool is_new = true;
+};
+
+// The CRM holds what the rules arrived at (or a person set it): remembered as written.
+struct AdoptedValue {
+  std::string account_id;
+  std::string field;
+  std::string value;
+};
+
+struct TierChange {
+  std::string account_id;
+  std::string account_name;
+  std::string from;
+  std::string to;
+};
+
+struct Plan {
+  std::vector<OutboxWrite> writes;  // the outbox: field updates, then task creates, completions
+  std::vector<FieldConflict> conflicts;
+  std::vector<std::pair<std::string, std::string>> reported_only;  // (account, field)
+  std::vector<AdoptedValue> adopted;
+  std::vector<TierChange> tier_changes;
+  std::vector<std::string> dropped_results;  // accounts gone from the CRM: results deleted
+  int64_t keys_vouched_since = 0;            // PriorState::keys_vouched_since after this run
+
+  size_t Count(WriteKind kind) const;
+  template <typename T>
+  std::vector<const T*> All() const {
+    std::vector<const T*> out;
+    for (const auto& w : writes) {
+      if (const T* t = std::get_if<T>(&w)) out.push_back(t);
+    }
+    return out;
+  }
+};
+
+// The plan for this run. `rules` renders the writeback values (RuleSet::WritebackValue).
+Plan Diff(const rules::RuleSet& rules, const Evaluation& evaluation, const PriorState& prior,
+          const DiffOptions& options);
+
+}  // namespace kam::engine
+
+#endif  // KAM_ENGINE_DIFF_H_

@@ -1,0 +1,73 @@
+// The phases of a sync (DESIGN §4) as free functions over a RunContext, in the order
+// SyncEngine::Sync runs them: pull (pull.cc) -> evaluate (evaluate.cc) -> diff (diff.h) ->
+// stage the outbox (outbox.cc) -> push (push.cc) -> record (run_record.cc); the read-side
+// report (report.cc). Each may throw OpError; the run record (RunRecorded) turns what escapes
+// into the run's outcome.
+#ifndef KAM_ENGINE_PHASES_H_
+#define KAM_ENGINE_PHASES_H_
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+#include "status.h"
+
+namespace kam::engine {
+
+class RunContext;
+struct Evaluation;
+struct PriorState;
+struct Plan;
+
+// ---- pull.cc ----
+// Pulls changed (or all: full, first run, cursor too old, a full pull in progress) companies
+// into the snapshot, one transaction per page with its cursor; marks deleted and archived
+// companies. Returns the ids pulled.
+std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full);
+// Reads the aggregates the rule file maps ("all": every account; "changed": those pulled and
+// those a crashed run did not finish), as of RunContext::eval_now_ms.
+void RefreshFacts(RunContext& ctx, const std::unordered_set<std::string>& pulled);
+
+// ---- evaluate.cc ----
+// Every account of the snapshot through rules::EvaluatePortfolio. persist_checkpoints: count
+// the evaluate checkpoints (a sync; not a dry run).
+Evaluation EvaluateAccounts(RunContext& ctx, bool persist_checkpoints);
+
+// ---- outbox.cc ----
+// Results, history, conflicts, the outbox entries and task rows of `plan`, in one transaction.
+void StagePlan(RunContext& ctx, const Evaluation& evaluation, const PriorState& prior,
+               const Plan& plan);
+
+// ---- push.cc ----
+// Before the first write of a run: every writeback property (and the task-key property) must
+// exist with the right type, else nothing is written and the run stops with
+// kFailedPrecondition naming them. One call per object type, once per run.
+void CheckPropertiesOnce(RunContext& ctx);
+// Sends every pending outbox entry; returns the error that stops the run (entries stay pending
+// and the next run resumes them), or nothing.
+std::optional<OpError> Push(RunContext& ctx);
+
+// ---- run_record.cc ----
+// Runs `body` as one recorded run of `kind` ("sync", "dry_run", "provision"): opens the state
+// file, starts the clock and the run row, and ends the row "ok", "error" or "cancelled"; the
+// state file and the CRM are closed when it returns or throws.
+nlohmann::json RunRecorded(RunContext& ctx, const char* kind,
+                           const std::function<nlohmann::json()>& body);
+// The run summary: counters, run id, duration, checkpoints, API usage.
+nlohmann::json RunSummary(RunContext& ctx);
+nlohmann::json UsageJson(RunContext& ctx);
+std::string SyncText(const nlohmann::json& summary);
+// `kam status`: last runs, cursor, outbox backlog, quota, conflicts kept.
+nlohmann::json StatusReport(RunContext& ctx);
+
+// ---- report.cc ----
+// `kam report`: the portfolio from the last sync's stored results; the HTML page (report_html.h)
+// when html_path is set.
+nlohmann::json PortfolioReport(RunContext& ctx, const std::string& html_path);
+
+}  // namespace kam::engine
+
+#endif  // KAM_ENGINE_PHASES_H_

@@ -1,0 +1,277 @@
+// The push phase (DESIGN §4 step 6): every pending outbox entry, typed, in batches of
+// config.batch_size — field updates, then task creates, then task completions — each batch's
+// outcome stored in one transaction. A failure a retry can fix stays pending for the next run;
+// any other is recorded per entry; a failure that stops the run is returned.
+#include <array>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "kam/store/store.h"
+#include "outbox.h"
+#include "phases.h"
+#include "run_context.h"
+
+namespace kam::engine {
+
+using nlohmann::json;
+
+namespace {
+
+struct Item {
+  store::OutboxEntry entry;
+  OutboxWrite write;
+};
+using Batch = std::vector<const Item*>;
+
+void RecordFailure(RunContext& ctx, const Item& item, const CrmError& err) {
+  const store::OutboxEntry& e = item.entry;
+  ctx.counters.write_errors++;
+  if (ctx.counters.errors.size() < 50) {
+    ctx.counters.errors.push_back({e.account_id, e.kind, err.ToString()});
+  }
+  if (err.retryable) {
+    ctx.store->BumpOutboxAttempts(e.id);  // stays pending: the next run retries it
+    return;
+  }
+  ctx.store->MarkOutbox(e.id, store::OutboxState::kError, err.ToString());
+  ctx.store->AddAudit(
+      {0, ctx.run_id, ctx.now_ms, "write_failed", e.account_id, e.kind, "", "", err.ToString()});
+  if (const auto* t = std::get_if<TaskCreateWrite>(&item.write)) {
+    // The next run plans it again (by the same key, so a task that did get created is found
+    // and not duplicated).
+    if (auto row = ctx.store->GetTask(t->spec.key);
+        row && row->state == TaskStateName(TaskState::kPlanned)) {
+      row->state = std::string(TaskStateName(TaskState::kFailed));
+      row->updated_ms = ctx.now_ms;
+      ctx.store->UpsertTask(*row);
+    }
+  }
+}
+
+// A call that failed as a whole: stops the run, or is recorded for every entry of the batch.
+std::optional<OpError> BatchFailed(RunContext& ctx, const Batch& batch, const CrmError& err,
+                                   const char* doing) {
+  if (err.stops_run) {
+    if (err.code == StatusCode::kCancelled) ctx.CheckCancelled("the push");
+    return CrmFailure(err, doing);
+  }
+  store::Store::Transaction tx(*ctx.store);
+  for (const Item* item : batch) RecordFailure(ctx, *item, err);
+  tx.Commit();
+  return std::nullopt;
+}
+
+std::optional<OpError> PushFieldUpdates(RunContext& ctx, const Batch& batch) {
+  std::vector<FieldUpdate> updates;
+  std::map<std::string, const Item*> by_account;
+  for (const Item* item : batch) {
+    const auto& w = std::get<FieldUpdateWrite>(item->write);
+    updates.push_back({w.account_id, w.properties});
+    by_account[w.account_id] = item;
+  }
+  ctx.Checkpoint("push.update.before_send");
+  auto result = ctx.crm->WriteFields(updates);
+  if (!result.ok()) return BatchFailed(ctx, batch, result.error(), "writing company fields");
+  ctx.Checkpoint("push.update.sent");
+  store::Store& store = *ctx.store;
+  store::Store::Transaction tx(store);
+  std::set<std::string> failed_ids;
+  for (const auto& f : result->failed) {
+    failed_ids.insert(f.id);
+    auto it = by_account.find(f.id);
+    if (it != by_account.end()) RecordFailure(ctx, *it->second, f.error);
+  }
+  for (const Item* item : batch) {
+    const auto& w = std::get<FieldUpdateWrite>(item->write);
+    if (failed_ids.count(w.account_id)) continue;
+    auto row = store.GetAccount(w.account_id);
+    json props = row ? json::parse(row->properties_json, nullptr, false) : json::object();
+    if (!props.is_object()) props = json::object();
+    for (const auto& [field, value] : w.properties) {
+      store.SetWritten(w.account_id, field, {value, value, ctx.now_ms});
+      auto old = w.old_values.find(field);
+      store.AddAudit({0, ctx.run_id, ctx.now_ms, "update_field", w.account_id, field,
+                      old == w.old_values.end() ? "" : old->second, value, ""});
+      props[field] = value;
+      ctx.counters.fields_written++;
+    }
+    if (row) {
+      row->properties_json = props.dump();
+      store.UpsertAccount(*row);
+    }
+    store.MarkOutbox(item->entry.id, store::OutboxState::kAcked, "");
+    ctx.counters.accounts_written++;
+  }
+  tx.Commit();
+  ctx.Checkpoint("push.update.committed");
+  return std::nullopt;
+}
+
+std::optional<OpError> PushTaskCreates(RunContext& ctx, const Batch& batch) {
+  std::vector<TaskSpec> specs;
+  std::map<std::string, const Item*> by_key;
+  for (const Item* item : batch) {
+    const auto& w = std::get<TaskCreateWrite>(item->write);
+    specs.push_back(w.spec);
+    // Only a key that may already be in the CRM needs the search by key: one planned by an
+    // earlier (interrupted) run, retried, re-planned after a failed write, or one the state file
+    // cannot vouch for.
+    specs.back().in_doubt =
+        w.in_doubt || item->entry.attempts > 0 || item->entry.run_id != ctx.run_id;
+    by_key[w.spec.key] = item;
+  }
+  ctx.Checkpoint("push.tasks.before_send");
+  auto result = ctx.crm->WriteTasks(specs);
+  if (!result.ok()) return BatchFailed(ctx, batch, result.error(), "creating tasks");
+  ctx.Checkpoint("push.tasks.sent");
+  store::Store& store = *ctx.store;
+  store::Store::Transaction tx(store);
+  for (const auto& o : *result) {
+    auto it = by_key.find(o.key);
+    if (it == by_key.end()) continue;
+    const Item& item = *it->second;
+    const auto& w = std::get<TaskCreateWrite>(item.write);
+    if (o.error || o.task_id.empty()) {
+      CrmError err = o.error.value_or(CrmError{});
+      if (!o.error) err.message = "the CRM returned no task id";
+      RecordFailure(ctx, item, err);
+      continue;
+    }
+    store::TaskRow t = store.GetTask(o.key).value_or(store::TaskRow{});
+    t.task_key = o.key;
+    if (t.account_id.empty()) t.account_id = w.spec.account_id;
+    if (t.rule_id.empty()) t.rule_id = w.rule_id;
+    t.crm_task_id = o.task_id;
+    t.state = std::string(TaskStateName(TaskState::kOpen));
+    t.updated_ms = ctx.now_ms;
+    store.UpsertTask(t);
+    std::string detail = o.created ? "created" : "already in the CRM (found by its key)";
+    if (o.linked) detail += "; linked to its company";
+    store.AddAudit({0, ctx.run_id, ctx.now_ms, "create_task", w.spec.account_id, o.key, "",
+                    o.task_id, detail});
+    store.MarkOutbox(item.entry.id, store::OutboxState::kAcked, "");
+    if (o.created) {
+      ctx.counters.tasks_created++;
+    } else {
+      ctx.counters.tasks_existing++;
+    }
+    if (o.linked) ctx.counters.tasks_linked++;
+  }
+  tx.Commit();
+  ctx.Checkpoint("push.tasks.committed");
+  return std::nullopt;
+}
+
+std::optional<OpError> PushTaskCompletions(RunContext& ctx, const Batch& batch) {
+  std::vector<std::string> ids;
+  std::map<std::string, const Item*> by_task;
+  for (const Item* item : batch) {
+    const auto& w = std::get<TaskCompletionWrite>(item->write);
+    ids.push_back(w.task_id);
+    by_task[w.task_id] = item;
+  }
+  ctx.Checkpoint("push.complete.before_send");
+  auto result = ctx.crm->CompleteTasks(ids);
+  if (!result.ok()) return BatchFailed(ctx, batch, result.error(), "completing tasks");
+  ctx.Checkpoint("push.complete.sent");
+  store::Store& store = *ctx.store;
+  store::Store::Transaction tx(store);
+  std::set<std::string> failed;
+  for (const auto& f : result->failed) {
+    auto it = by_task.find(f.id);
+    if (it == by_task.end()) continue;
+    if (f.error.code == StatusCode::kNotFound) continue;  // deleted by a person: nothing to do
+    failed.insert(f.id);
+    RecordFailure(ctx, *it->second, f.error);
+  }
+  for (const auto& [id, item] : by_task) {
+    if (failed.count(id)) continue;
+    const auto& w = std::get<TaskCompletionWrite>(item->write);
+    if (auto t = store.GetTask(w.task_key)) {
+      t->state = std::string(TaskStateName(TaskState::kCompleted));
+      t->updated_ms = ctx.now_ms;
+      store.UpsertTask(*t);
+    }
+    store.AddAudit({0, ctx.run_id, ctx.now_ms, "complete_task", w.account_id, w.task_key, "open",
+                    "completed", ""});
+    store.MarkOutbox(item->entry.id, store::OutboxState::kAcked, "");
+    ctx.counters.tasks_completed++;
+  }
+  tx.Commit();
+  ctx.Checkpoint("push.complete.committed");
+  return std::nullopt;
+}
+
+}  // namespace
+
+void CheckPropertiesOnce(RunContext& ctx) {
+  if (ctx.properties_checked) return;
+  auto r = ctx.crm->VerifyProperties(ctx.WritebackSpec());
+  if (!r.ok()) throw CrmFailure(r.error(), "checking the add-in's CRM properties");
+  std::string missing;
+  for (const auto& it : r->items) {
+    if (it.outcome == ProvisionItem::Outcome::kUnchanged) continue;
+    missing += "\n  " + it.name + ": " + it.detail;
+  }
+  if (!missing.empty()) {
+    throw OpError(StatusCode::kFailedPrecondition,
+                  "the CRM lacks properties the add-in writes; nothing was written. Run `kam "
+                  "provision` (it creates them and says what it cannot create):" +
+                      missing,
+                  "provision");
+  }
+  ctx.properties_checked = true;
+}
+
+std::optional<OpError> Push(RunContext& ctx) {
+  std::vector<store::OutboxEntry> all = ctx.store->PendingOutboxAll();
+  if (all.empty()) return std::nullopt;
+  CheckPropertiesOnce(ctx);
+  const uint64_t total = all.size();
+  uint64_t done = 0;
+  std::array<std::vector<Item>, 3> by_kind;  // indexed by WriteKind
+  std::vector<std::pair<store::OutboxEntry, Status>> unreadable;
+  for (auto& e : all) {
+    auto w = ParseOutboxEntry(e.kind, e.account_id, e.payload_json);
+    if (!w.ok()) {
+      unreadable.emplace_back(std::move(e), w.status());
+      continue;
+    }
+    size_t k = static_cast<size_t>(KindOf(*w));
+    by_kind[k].push_back({std::move(e), std::move(w.value())});
+  }
+  if (!unreadable.empty()) {  // recorded, never sent, never silently dropped
+    store::Store::Transaction tx(*ctx.store);
+    for (const auto& [e, st] : unreadable) {
+      ctx.counters.write_errors++;
+      if (ctx.counters.errors.size() < 50) {
+        ctx.counters.errors.push_back({e.account_id, e.kind, st.message()});
+      }
+      ctx.store->MarkOutbox(e.id, store::OutboxState::kError, st.message());
+      ctx.store->AddAudit(
+          {0, ctx.run_id, ctx.now_ms, "write_failed", e.account_id, e.kind, "", "", st.message()});
+    }
+    tx.Commit();
+    done += unreadable.size();
+  }
+  using Sender = std::optional<OpError> (*)(RunContext&, const Batch&);
+  constexpr std::array<Sender, 3> kSenders = {PushFieldUpdates, PushTaskCreates,
+                                              PushTaskCompletions};
+  const size_t batch_size = static_cast<size_t>(std::max(1, ctx.cfg.batch_size));
+  for (size_t k = 0; k < by_kind.size(); ++k) {
+    const auto& items = by_kind[k];
+    for (size_t i = 0; i < items.size(); i += batch_size) {
+      ctx.CheckCancelled("the push");
+      Batch batch;
+      for (size_t j = i; j < std::min(items.size(), i + batch_size); ++j)
+        batch.push_back(&items[j]);
+      if (auto err = kSenders[k](ctx, batch)) return err;
+      done += batch.size();
+      ctx.Progress("push", done, total);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace kam::engine

@@ -1,0 +1,307 @@
+// The diff as a pure function: results + prior state -> the outbox's writes. No store, no CRM,
+// no clock: every case builds its inputs and checks the plan.
+#include "diff.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "kam/rules/rules.h"
+
+namespace kam::engine {
+namespace {
+
+constexpr int64_t kNow = 1'764'806'400'000;  // 2025-12-04 00:00 UTC
+constexpr int64_t kDay = 86'400'000;
+const char* const kPortal = "12345";
+
+// Two tiers (the top one holds one account per owner), one criterion, two task rules.
+const char* const kRules = R"({
+  "version": "t-1", "name": "diff test",
+  "mapping": {"hubspot": {
+    "name": {"property": "name", "type": "string"},
+    "margin": {"property": "gross_margin_pct", "type": "number"},
+    "sponsor": {"property": "has_sponsor", "type": "bool"}}},
+  "criteria": [{"id": "margin", "weight": 1,
+    "score": {"if": [{">=": [{"var": ["account.margin", 0]}, 40]}, 10, 2]}}],
+  "tiers": [
+    {"id": "key", "label": "Key", "min_score": 8, "capacity": {"per_owner": 1}},
+    {"id": "standard", "label": "Standard", "min_score": 0}],
+  "tasks": [
+    {"id": "no_sponsor", "title": "Find a sponsor at {{account.name}}", "priority": "high",
+     "due_in_days": 14, "cooldown_days": 30, "auto_close": true,
+     "when": {"and": [{"==": [{"var": "kam.tier"}, "key"]},
+                      {"!": {"var": ["account.sponsor", false]}}]}},
+    {"id": "check_in", "title": "Check in with {{account.name}}", "priority": "low",
+     "due_in_days": 7, "cooldown_days": 30, "auto_close": false,
+     "when": {"<": [{"var": ["account.margin", 0]}, 10]}}]
+})";
+
+class DiffTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = rules::RuleSet::LoadText(kRules, "diff-test.json");
+    ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
+    rules_ = loaded.rules;
+    options_.crm = "hubspot";
+    options_.writeback = rules_->Writeback("hubspot");
+    options_.config = &config_;
+    options_.now_ms = kNow + 9 * 3'600'000;
+    prior_.portal_id = kPortal;
+    prior_.keys_vouched_since = 0;
+  }
+
+  // Evaluates accounts {id, owner_id, margin, sponsor} through the one rules pipeline.
+  Evaluation Evaluate(const std::vector<nlohmann::json>& accounts) {
+    Evaluation ev;
+    rules::AccountSource source = [&](const rules::AccountVisitor& visit) {
+      for (const auto& a : accounts) {
+        nlohmann::json props = {{"name", "Company " + a["id"].get<std::string>()},
+                                {"gross_margin_pct", std::to_string(a.value("margin", 0))},
+                                {"has_sponsor", a.value("sponsor", false) ? "true" : "false"}};
+        rules::Account account =
+            rules_->MapAccount("hubspot", a["id"].get<std::string>(), a.value("owner_id", "o1"),
+                               props, nlohmann::json::object(), kNow / 1000);
+        if (auto st = visit(account, a["id"].get<std::string>()); !st.ok()) return st;
+      }
+      return rules::Status();
+    };
+    rules::ResultSink sink = [&](rules::AccountResult&& r, std::string_view) {
+      ev.names[r.account_id] = "Company " + r.account_id;
+      ev.live_accounts.insert(r.account_id);
+      ev.results.push_back(std::move(r));
+      return rules::Status();
+    };
+    rules::EvalSummary summary;
+    rules::Status st =
+        rules::EvaluatePortfolio(*rules_, source, sink, rules::PortfolioEvalOptions{}, &summary);
+    EXPECT_TRUE(st.ok()) << st.message();
+    ev.portfolio = summary.portfolio;
+    return ev;
+  }
+
+  Plan Run(const Evaluation& ev) { return Diff(*rules_, ev, prior_, options_); }
+
+  // Makes the CRM and the prior state hold exactly what `plan` writes, as after a push.
+  void Apply(const Plan& plan, Evaluation& ev) {
+    for (const auto* u : plan.All<FieldUpdateWrite>()) {
+      for (const auto& [field, value] : u->properties) {
+        ev.crm_values[u->account_id][field] = value;
+        prior_.written[u->account_id][field] = LastWrite{value, value};
+      }
+    }
+    for (const auto* t : plan.All<TaskCreateWrite>()) {
+      prior_.tasks[t->spec.key] =
+          KnownTask{t->spec.key,           t->spec.account_id, t->rule_id,
+                    "task-" + t->spec.key, TaskState::kOpen,   t->auto_close};
+    }
+  }
+
+  std::shared_ptr<const rules::RuleSet> rules_;
+  EngineConfig config_;
+  DiffOptions options_;
+  PriorState prior_;
+};
+
+TEST_F(DiffTest, UnchangedResultsWriteNothing) {
+  Evaluation ev =
+      Evaluate({{{"id", "1"}, {"margin", 50}, {"sponsor", true}}, {{"id", "2"}, {"margin", 20}}});
+  Plan first = Run(ev);
+  ASSERT_EQ(first.Count(WriteKind::kFieldUpdate), 2u);
+  Apply(first, ev);
+  Plan second = Run(ev);
+  EXPECT_TRUE(second.writes.empty());
+  EXPECT_TRUE(second.conflicts.empty());
+  EXPECT_TRUE(second.adopted.empty());
+}
+
+TEST_F(DiffTest, AChangedScoreUpdatesOnlyTheFieldsThatChangedPlusScoredAt) {
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 20}}, {{"id", "2"}, {"margin", 20}}});
+  Apply(Run(ev), ev);
+  Evaluation later = Evaluate({{{"id", "1"}, {"margin", 20}}, {{"id", "2"}, {"margin", 50}}});
+  later.crm_values = ev.crm_values;
+  Plan plan = Run(later);
+  auto updates = plan.All<FieldUpdateWrite>();
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0]->account_id, "2");
+  EXPECT_EQ(updates[0]->properties.at("kam_score"), "10");
+  EXPECT_EQ(updates[0]->old_values.at("kam_score"), "2");
+  EXPECT_EQ(updates[0]->properties.at("kam_tier"), "key");
+  EXPECT_TRUE(updates[0]->properties.count("kam_scored_at"));
+  EXPECT_FALSE(updates[0]->properties.count("kam_rules_version"));  // unchanged
+}
+
+TEST_F(DiffTest, AHumanEditIsRespectedAndReportedOnceForEachValueThePersonSets) {
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 20}}});
+  Apply(Run(ev), ev);
+  ev.crm_values["1"]["kam_tier"] = "key";  // a KAM sets the tier by hand
+  Plan plan = Run(ev);
+  EXPECT_TRUE(plan.writes.empty());
+  ASSERT_EQ(plan.conflicts.size(), 1u);
+  EXPECT_EQ(plan.conflicts[0].field, "kam_tier");
+  EXPECT_EQ(plan.conflicts[0].crm, "key");
+  EXPECT_EQ(plan.conflicts[0].ours, "standard");
+  EXPECT_TRUE(plan.conflicts[0].is_new);
+  // Reported: kept and listed on the next runs (conflicts_kept) but not new again ...
+  prior_.reported_conflicts[ConflictKey("1", "kam_tier")] = "key";
+  Plan again = Run(ev);
+  EXPECT_TRUE(again.writes.empty());
+  ASSERT_EQ(again.conflicts.size(), 1u);
+  EXPECT_FALSE(again.conflicts[0].is_new);
+  // ... until the person sets another value.
+  ev.crm_values["1"]["kam_tier"] = "standard ";
+  EXPECT_TRUE(Run(ev).conflicts.at(0).is_new);
+}
+
+TEST_F(DiffTest, TheOverwritePolicyWritesOverAHumanEditAndTheReportPolicyNeverWrites) {
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 20}}});
+  Apply(Run(ev), ev);
+  ev.crm_values["1"]["kam_tier"] = "key";
+  config_.field_policies["kam_tier"] = ConflictPolicy::kOverwrite;
+  Plan overwrite = Run(ev);
+  ASSERT_EQ(overwrite.Count(WriteKind::kFieldUpdate), 1u);
+  EXPECT_EQ(overwrite.All<FieldUpdateWrite>()[0]->properties.at("kam_tier"), "standard");
+  ASSERT_EQ(overwrite.conflicts.size(), 1u);
+  config_.field_policies["kam_tier"] = ConflictPolicy::kReport;
+  Plan report = Run(ev);
+  EXPECT_TRUE(report.writes.empty());
+  EXPECT_EQ(report.reported_only.size(), 1u);
+}
+
+TEST_F(DiffTest, ATaskIsCreatedOncePerPeriodUnderAKeyThatDoesNotChange) {
+  Evaluation ev = Evaluate({{{"id", "7"}, {"margin", 5}}});  // check_in holds
+  Plan plan = Run(ev);
+  auto creates = plan.All<TaskCreateWrite>();
+  ASSERT_EQ(creates.size(), 1u);
+  EXPECT_EQ(creates[0]->rule_id, "check_in");
+  // The key is kam- + FNV-1a (short basis) of portal|account|rule|period: keys in CRMs rely on it.
+  const int64_t period = (options_.now_ms / kDay) / 30;
+  EXPECT_EQ(creates[0]->spec.key,
+            "kam-" + Hex64(Fnv1a64ShortBasis(std::string(kPortal) + "|7|check_in|" +
+                                             std::to_string(period))));
+  EXPECT_EQ(TaskKey("1", "2", "r", 0, 0), "kam-" + Hex64(Fnv1a64ShortBasis("1|2|r|0")));
+  EXPECT_EQ(Fnv1a64ShortBasis(""), 1469598103934665603ULL);
+  EXPECT_FALSE(creates[0]->in_doubt);  // the state file vouches: never sent
+  Apply(plan, ev);
+  EXPECT_EQ(Run(ev).Count(WriteKind::kTaskCreate), 0u);  // same period: never again
+  // Completed by a person (the state still knows the key): not recreated in the period either.
+  prior_.tasks.begin()->second.state = TaskState::kCompleted;
+  EXPECT_EQ(Run(ev).Count(WriteKind::kTaskCreate), 0u);
+  // A failed write is planned again by the same key, searched first.
+  prior_.tasks.begin()->second.state = TaskState::kFailed;
+  Plan retry_plan = Run(ev);
+  auto retry = retry_plan.All<TaskCreateWrite>();
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_EQ(retry[0]->spec.key, creates[0]->spec.key);
+  EXPECT_TRUE(retry[0]->in_doubt);
+  // The next period: a new key.
+  prior_.tasks.begin()->second.state = TaskState::kOpen;
+  options_.now_ms += 30 * kDay;
+  Plan next_plan = Run(ev);
+  auto next = next_plan.All<TaskCreateWrite>();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_NE(next[0]->spec.key, creates[0]->spec.key);
+}
+
+TEST_F(DiffTest, UnknownKeysAreInDoubtWhenTheStateFileMayHaveLostTasks) {
+  Evaluation ev = Evaluate({{{"id", "7"}, {"margin", 5}}});
+  // A new state file (nothing decided) on a portal that holds the add-in's values already.
+  prior_.keys_vouched_since = -1;
+  ev.crm_values["7"]["kam_score"] = "2";
+  Plan lost = Run(ev);
+  ASSERT_EQ(lost.Count(WriteKind::kTaskCreate), 1u);
+  EXPECT_TRUE(lost.All<TaskCreateWrite>()[0]->in_doubt);
+  EXPECT_EQ(lost.keys_vouched_since, options_.now_ms);
+  // A new state file on a portal the add-in never wrote: nothing to search.
+  ev.crm_values.clear();
+  Plan fresh = Run(ev);
+  EXPECT_FALSE(fresh.All<TaskCreateWrite>()[0]->in_doubt);
+  EXPECT_EQ(fresh.keys_vouched_since, 0);
+  // A state restored from a backup: the CRM was scored after the last write it knows.
+  prior_.keys_vouched_since = 0;
+  prior_.last_write_ms = options_.now_ms - 5 * kDay;
+  ev.crm_values["7"]["kam_scored_at"] = "2025-12-04T08:00:00.000Z";
+  Plan restored = Run(ev);
+  EXPECT_TRUE(restored.All<TaskCreateWrite>()[0]->in_doubt);
+  EXPECT_EQ(restored.keys_vouched_since, options_.now_ms);
+}
+
+TEST_F(DiffTest, ACappedAccountsFinalTierDrivesItsFieldsAndTasks) {
+  // Both score "key"; the tier holds one per owner: account 2 is capped to standard.
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 50}}, {{"id", "2"}, {"margin", 50}}});
+  ASSERT_EQ(ev.portfolio.capped, 1);
+  Plan plan = Run(ev);
+  std::map<std::string, std::string> tier;
+  for (const auto* u : plan.All<FieldUpdateWrite>())
+    tier[u->account_id] = u->properties.at("kam_tier");
+  EXPECT_EQ(tier["1"], "key");
+  EXPECT_EQ(tier["2"], "standard");
+  auto creates = plan.All<TaskCreateWrite>();
+  ASSERT_EQ(creates.size(), 1u);  // no_sponsor is a key-tier task: only for account 1
+  EXPECT_EQ(creates[0]->spec.account_id, "1");
+  EXPECT_EQ(creates[0]->rule_id, "no_sponsor");
+}
+
+TEST_F(DiffTest, AutoCloseCompletesOnlyTheAddInsOwnOpenTasksOfAccountsThatEvaluated) {
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 50}},
+                            {{"id", "2"}, {"margin", 20}},
+                            {{"id", "3"}, {"margin", 20}}});
+  ev.live_accounts.insert("4");  // evaluation failed: no result
+  ev.failed_accounts.insert("4");
+  // "5" is gone from the CRM (not live).
+  auto task = [&](const std::string& key, const std::string& account, const std::string& rule,
+                  TaskState state, bool auto_close, const std::string& crm_id) {
+    prior_.tasks[key] = KnownTask{key, account, rule, crm_id, state, auto_close};
+  };
+  task("k1", "1", "no_sponsor", TaskState::kOpen, true, "t1");     // still holds: stays
+  task("k2", "2", "no_sponsor", TaskState::kOpen, true, "t2");     // cleared, auto_close: completed
+  task("k3", "3", "check_in", TaskState::kOpen, false, "t3");      // cleared, no auto_close: stays
+  task("k4", "4", "no_sponsor", TaskState::kOpen, true, "t4");     // evaluation failed: stays
+  task("k5", "5", "check_in", TaskState::kOpen, false, "t5");      // company gone: completed
+  task("k6", "2", "check_in", TaskState::kPlanned, true, "");      // not in the CRM yet: stays
+  task("k7", "2", "check_in", TaskState::kCompleted, true, "t7");  // done already
+  Plan plan = Run(ev);
+  std::set<std::string> completed;
+  for (const auto* c : plan.All<TaskCompletionWrite>()) completed.insert(c->task_id);
+  EXPECT_EQ(completed, (std::set<std::string>{"t2", "t5"}));
+}
+
+TEST_F(DiffTest, ResultsOfCompaniesGoneFromTheCrmAreDroppedButNotThoseThatFailedToEvaluate) {
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 50}}});
+  ev.live_accounts.insert("4");
+  ev.failed_accounts.insert("4");
+  prior_.results["1"] = {"key", 10};
+  prior_.results["4"] = {"standard", 2};
+  prior_.results["5"] = {"standard", 2};
+  EXPECT_EQ(Run(ev).dropped_results, std::vector<std::string>{"5"});
+}
+
+TEST(OutboxPayload, EveryKindReadsBackAsWritten) {
+  TaskSpec spec;
+  spec.key = "kam-0123456789abcdef";
+  spec.account_id = "42";
+  spec.owner_id = "o7";
+  spec.subject = "Meet \"Acme\"";
+  spec.body = "b";
+  spec.priority = TaskPriority::kHigh;
+  spec.due_ms = 1234;
+  std::vector<OutboxWrite> writes = {
+      FieldUpdateWrite{"42", "", {{"kam_score", "8"}}, {{"kam_score", "7"}}},
+      TaskCreateWrite{spec, "rule", "", true, true},
+      TaskCompletionWrite{"kam-1", "99", "42", "", "the rule's condition no longer holds"}};
+  for (const auto& w : writes) {
+    auto back = ParseOutboxEntry(WriteKindName(KindOf(w)), AccountOf(w), OutboxPayload(w));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(OutboxPayload(*back), OutboxPayload(w));
+    EXPECT_EQ(KindOf(*back), KindOf(w));
+  }
+  EXPECT_FALSE(ParseOutboxEntry("update", "42", "{not json").ok());
+  EXPECT_FALSE(ParseOutboxEntry("frobnicate", "42", "{}").ok());
+  for (TaskState s :
+       {TaskState::kPlanned, TaskState::kOpen, TaskState::kCompleted, TaskState::kFailed}) {
+    EXPECT_EQ(TaskStateFrom(TaskStateName(s)), s);
+  }
+}
+
+}  // namespace
+}  // namespace kam::engine
