@@ -650,59 +650,15 @@ std::string Num(const Json& v) {
   return "";
 }
 
-// The example rule file, with its industry lists also spelled as HubSpot's internal values
-// (HubSpot answers "MACHINERY" where Salesforce answers "Machinery"; the example lists only the
-// labels, so on HubSpot its industry bonus never applies — see the report).
-std::string RulesForBothCrms(const std::filesystem::path& dir) {
-  std::ifstream in(KAM_EXAMPLE_RULES_FILE);
-  Json rules = Json::parse(in);
-  const std::map<std::string, std::string> hubspot = {
-      {"Machinery", "MACHINERY"},
-      {"Automotive", "AUTOMOTIVE"},
-      {"Chemicals", "CHEMICALS"},
-      {"Electronics", "ELECTRICAL_ELECTRONIC_MANUFACTURING"},
-      {"Software", "COMPUTER_SOFTWARE"},
-      {"Technology", "INFORMATION_TECHNOLOGY_AND_SERVICES"},
-      {"Finance", "FINANCIAL_SERVICES"},
-      {"Healthcare", "HOSPITAL_HEALTH_CARE"},
-      {"Transportation", "LOGISTICS_AND_SUPPLY_CHAIN"},
-      {"Food & Beverage", "FOOD_PRODUCTION"},
-      {"Retail", "RETAIL"},
-      {"Telecommunications", "TELECOMMUNICATIONS"},
-      {"Construction", "CONSTRUCTION"},
-      {"Medical Devices", "MEDICAL_DEVICES"}};
-  std::function<void(Json&)> walk = [&](Json& j) {
-    if (j.is_array()) {
-      bool industries = false;
-      for (const auto& e : j) industries = industries || (e.is_string() && e == "Machinery");
-      if (industries) {
-        Json extra = Json::array();
-        for (const auto& e : j) {
-          if (e.is_string() && hubspot.count(e.get<std::string>())) {
-            extra.push_back(hubspot.at(e.get<std::string>()));
-          }
-        }
-        for (auto& e : extra) j.push_back(e);
-        return;
-      }
-    }
-    if (j.is_array() || j.is_object()) {
-      for (auto& e : j) walk(e);
-    }
-  };
-  walk(rules["criteria"]);
-  auto path = dir / "both-crms.json";
-  std::ofstream(path) << rules.dump(2);
-  return path.string();
-}
-
 TEST(OneRuleFileTwoCrms, TheSameSeedGivesTheSameScoresTiersAndTasksOnBothSandboxes) {
   constexpr int kAccounts = 100;
   auto hs = StartSandbox("hubspot", kAccounts);
   auto sf = StartSandbox("salesforce", kAccounts);
   TempDir dir;
   QuietHost host;
-  const std::string rules = RulesForBothCrms(dir.path);
+  // The example rule file as shipped: its industry list names both CRMs' spellings (HubSpot
+  // answers "MACHINERY" where Salesforce answers "Machinery").
+  const std::string rules = KAM_EXAMPLE_RULES_FILE;
 
   Json hs_cfg = {{"crm", "hubspot"},
                  {"hubspot",
