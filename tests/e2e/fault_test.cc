@@ -232,8 +232,7 @@ TEST(Faults, SLOW_SyncsUnderOnePercentOfEachFaultExitZeroAndLeaveTheCrmAsAFaultF
   std::fprintf(stderr, "faults fired over 3 seeds: %s\n", by_kind.dump().c_str());
 }
 
-TEST(Faults,
-     PENDING_SLOW_SyncsUnderFivePercentOfEachFaultFinishOrStopResumablyAndTheNextRunFinishes) {
+TEST(Faults, SLOW_SyncsUnderFivePercentOfEachFaultFinishOrStopResumablyAndTheNextRunFinishes) {
   json by_kind = json::object();
   for (uint64_t seed : {4, 5, 6}) {
     FaultsLeaveTheCrmAsAFaultFreeRun(2000, seed, 0.05, false, &by_kind);
