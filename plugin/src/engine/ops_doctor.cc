@@ -25,6 +25,7 @@
 #include "crm_probe.h"
 #include "kam/rules/rules.h"
 #include "redaction.h"
+#include "run_context.h"
 #include "report_model.h"
 
 namespace kam::engine {
@@ -471,20 +472,7 @@ class Doctor {
       Add("properties", Level::kFail, crm.status().message(), "see the token line.");
       return;
     }
-    ProvisionSpec spec;
-    for (const auto& wb : rules_->Writeback(cfg_.crm)) {
-      PropertySpec p;
-      p.object = CrmObject::kAccount;
-      p.name = wb.property;
-      p.label = wb.label;
-      p.type = wb.type;
-      if (wb.result == "tier" || wb.result == "score_tier") {
-        for (const auto& t : rules_->tiers()) p.options.emplace_back(t.id, t.label);
-      } else if (wb.result.rfind("health.", 0) == 0) {
-        p.options = {{"green", "Green"}, {"amber", "Amber"}, {"red", "Red"}};
-      }
-      spec.properties.push_back(std::move(p));
-    }
+    const ProvisionSpec spec = WritebackSpecOf(*rules_, cfg_.crm);
     auto report = (*crm)->VerifyProperties(spec);
     if (!report.ok()) {
       Add("properties", Level::kFail,

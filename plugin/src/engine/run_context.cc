@@ -163,16 +163,16 @@ std::vector<std::string> RunContext::PullProperties() const {
   return {props.begin(), props.end()};
 }
 
-ProvisionSpec RunContext::WritebackSpec() const {
+ProvisionSpec WritebackSpecOf(const rules::RuleSet& rules, const std::string& crm) {
   ProvisionSpec spec;
-  for (const auto& wb : rules->Writeback(cfg.crm)) {
+  for (const auto& wb : rules.Writeback(crm)) {
     PropertySpec p;
     p.object = CrmObject::kAccount;
     p.name = wb.property;
     p.label = wb.label;
     p.type = wb.type;
     if (wb.result == "tier" || wb.result == "score_tier") {
-      for (const auto& t : rules->tiers()) p.options.emplace_back(t.id, t.label);
+      for (const auto& t : rules.tiers()) p.options.emplace_back(t.id, t.label);
     } else if (wb.result.rfind("health.", 0) == 0) {
       p.options = {{"green", "Green"}, {"amber", "Amber"}, {"red", "Red"}};
     }

@@ -76,6 +76,10 @@ struct RulesSource {
   std::string name = "rules.json";  // file name for diagnostics when text is used
 };
 
+// The CRM properties the writeback of `rules` needs on `crm` (the port adds its task-key
+// property): what provisioning creates, the sync verifies and `kam doctor` checks.
+ProvisionSpec WritebackSpecOf(const rules::RuleSet& rules, const std::string& crm);
+
 class RunContext {
  public:
   RunContext(Host& host, EngineConfig config, Clock clock,
@@ -133,7 +137,7 @@ class RunContext {
   // The account properties to pull: what the mapping reads plus the writeback properties.
   std::vector<std::string> PullProperties() const;
   // The CRM properties the rule file's writeback needs (the port adds its task-key property).
-  ProvisionSpec WritebackSpec() const;
+  ProvisionSpec WritebackSpec() const { return WritebackSpecOf(*rules, cfg.crm); }
 
  private:
   std::function<void(const char*, int64_t)> on_checkpoint_;
