@@ -67,7 +67,8 @@ json PortfolioReport(RunContext& ctx, const std::string& html_path) {
     json tier_rows = json::array();
     std::set<std::string> key_tiers;
     for (size_t i = 0; i < tiers.size(); ++i) {
-      if (i + 1 < tiers.size()) key_tiers.insert(tiers[i].id);
+      // The HTML report's notion (ReportTier::key): a tier with a capacity is a key tier.
+      if (tiers[i].capacity_total || tiers[i].capacity_per_owner) key_tiers.insert(tiers[i].id);
       tier_rows.push_back(
           {{"tier", tiers[i].id},
            {"label", tiers[i].label},
