@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "internal.h"
+#include "kam/common/iso_time.h"
 #include "json_source.h"
 
 namespace kam::rules {
@@ -53,69 +54,17 @@ Status RuleError(std::span<const jl::Value> record, int slot_id, const std::stri
                        what);
 }
 
-// Days since the civil date y-m-d (proleptic Gregorian), from Howard Hinnant's algorithm.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-// Parses "YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|±hh:mm]" or epoch milliseconds; unix seconds or nullopt.
+// "YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+hh[[:]mm]]" (common/iso_time.h) or an epoch number (seconds,
+// or milliseconds as HubSpot sends them); unix seconds or nullopt.
 std::optional<int64_t> ParseTimestamp(std::string_view s) {
   if (!s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     if (s.size() > 15) return std::nullopt;
     int64_t v = std::stoll(std::string(s));
     return v > 100000000000LL ? v / 1000 : v;  // HubSpot sends epoch milliseconds
   }
-  auto num = [&](size_t pos, size_t len, int* out) {
-    if (pos + len > s.size()) return false;
-    int v = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-  };
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  if (!num(0, 4, &y) || s.size() < 10 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
-      !num(8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31) {
-    return std::nullopt;
-  }
-  size_t pos = 10;
-  int64_t offset = 0;
-  if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
-    if (!num(pos + 1, 2, &h) || pos + 3 >= s.size() || s[pos + 3] != ':' || !num(pos + 4, 2, &mi)) {
-      return std::nullopt;
-    }
-    pos += 6;
-    if (pos < s.size() && s[pos] == ':') {
-      if (!num(pos + 1, 2, &sec)) return std::nullopt;
-      pos += 3;
-    }
-    if (pos < s.size() && s[pos] == '.') {
-      ++pos;
-      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
-    }
-    if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-      int oh = 0, om = 0;
-      if (!num(pos + 1, 2, &oh)) return std::nullopt;
-      size_t mpos = pos + 3 < s.size() && s[pos + 3] == ':' ? pos + 4 : pos + 3;
-      num(mpos, 2, &om);
-      offset = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-      pos = s.size();
-    } else if (pos < s.size() && s[pos] == 'Z') {
-      ++pos;
-    }
-    if (pos != s.size()) return std::nullopt;
-  } else if (pos != s.size()) {
-    return std::nullopt;
-  }
-  return DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
-         mi * 60 + sec - offset;
+  const auto ms = common::ParseIsoMs(s);
+  if (!ms) return std::nullopt;
+  return common::FloorDiv(*ms, 1000);
 }
 
 std::optional<double> ParseDecimal(std::string_view s) {

@@ -1,6 +1,7 @@
 // Internal helpers of kam_http (see util.h).
 #include "util.h"
 
+#include "kam/common/iso_time.h"
 #include "kam/http/redact.h"
 
 #include <algorithm>
@@ -186,16 +187,6 @@ int MonthIndex(std::string_view m) {
   return 0;
 }
 
-// Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 std::optional<int> Digits(std::string_view s) {
   if (s.empty() || s.size() > 4) return std::nullopt;
   int v = 0;
@@ -257,7 +248,9 @@ std::optional<int64_t> ParseHttpDate(std::string_view value) {
   if (!day || !month || *month == 0 || !year || !tod || *day < 1 || *day > 31) {
     return std::nullopt;
   }
-  return DaysFromCivil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400 +
+  return common::DaysFromCivil(*year, static_cast<unsigned>(*month),
+                               static_cast<unsigned>(*day)) *
+             86400 +
          *tod;
 }
 
