@@ -87,9 +87,10 @@ void CheckBaseUrl(const std::string& url, const std::string& pointer) {
 
 void ParseSalesforce(const json& s, SalesforceConfig* c) {
   const std::string p = "/salesforce";
-  CheckKeys(s, p,
-            {"login_url", "instance_url", "api_version", "auth", "token_secret", "tls", "retry",
-             "daily_reserve_share", "max_connections", "task_key_mode", "task_status"});
+  CheckKeys(
+      s, p,
+      {"login_url", "instance_url", "api_version", "auth", "token_secret", "tls", "retry",
+       "daily_reserve_share", "max_connections", "task_key_mode", "task_status", "page_size"});
   c->login_url = Str(s, "login_url", p, s.contains("instance_url") ? "" : c->login_url);
   c->instance_url = Str(s, "instance_url", p, "");
   if (c->login_url.empty() && c->instance_url.empty()) {
@@ -165,6 +166,7 @@ void ParseSalesforce(const json& s, SalesforceConfig* c) {
   }
   c->daily_reserve_share = Num(s, "daily_reserve_share", p, c->daily_reserve_share, 0, 0.95);
   c->max_connections = static_cast<int>(Num(s, "max_connections", p, c->max_connections, 1, 25));
+  c->page_size = static_cast<int>(Num(s, "page_size", p, c->page_size, 200, 2000));
   c->task_key_mode = Str(s, "task_key_mode", p, c->task_key_mode);
   if (c->task_key_mode != "auto" && c->task_key_mode != "upsert" &&
       c->task_key_mode != "query_insert") {

@@ -64,6 +64,7 @@ struct SalesforceConfig {
   std::string task_key_mode = "auto";  // auto | upsert | query_insert
   std::string task_status_open = "Not Started";
   std::string task_status_completed = "Completed";
+  int page_size = 2000;  // query page (Sforce-Query-Options batchSize), 200..2,000
 };
 
 struct EngineConfig {

@@ -2,6 +2,7 @@
 // names salesforce::. Translates the port's accounts, typed field values, tasks, provisioning
 // and errors to and from Salesforce's (Account, Task, KAM_*__c custom fields, org id).
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -290,7 +291,8 @@ class SalesforceCrm final : public Crm {
   SalesforceCrm(std::unique_ptr<sf::SalesforceClient> client, const EngineConfig& cfg)
       : client_(std::move(client)),
         open_status_(cfg.salesforce.task_status_open),
-        completed_status_(cfg.salesforce.task_status_completed) {
+        completed_status_(cfg.salesforce.task_status_completed),
+        page_size_(cfg.salesforce.page_size) {
     // What the add-in's own fields take before VerifyProperties/Provision name the types.
     types_[sf::kScoreField] = "number";
     types_[sf::kScoredAtField] = "datetime";
@@ -306,13 +308,48 @@ class SalesforceCrm final : public Crm {
 
   CrmResult<PullSummary> PullAll(const PullRequest& request, const PageCallback& on_page) override {
     // A full pull is the keyset pull from the start; its pages' cursors are where an
-    // incremental pull continues. request.resume_token is not used (resumed stays false).
-    return Pull(request, on_page, PullCursor{});
+    // incremental pull continues. Each page's token is its keyset position, so a crashed full
+    // pull resumes after its last committed page (with the overlap, as an incremental pull).
+    if (request.resume_token.empty()) return Pull(request, on_page, PullCursor{}, true);
+    PullCursor from;
+    if (!ParsePageToken(request.resume_token, &from)) {
+      CrmError e;
+      e.code = StatusCode::kInvalidArgument;
+      e.message = "Salesforce: \"" + request.resume_token.substr(0, 60) +
+                  "\" is not a paging token of this port (expected sf1:<ms>:<Account Id>)";
+      return e;  // neither retryable nor stopping: the engine starts the full pull over
+    }
+    auto r = Pull(request, on_page, from, true);
+    if (r.ok()) r->resumed = true;
+    return r;
   }
 
   CrmResult<PullSummary> PullChanged(const PullCursor& since, const PullRequest& request,
                                      const PageCallback& on_page) override {
-    return Pull(request, on_page, since);
+    return Pull(request, on_page, since, false);
+  }
+
+  // A full pull's paging token: the keyset position (SystemModstamp, Id) after a page.
+  static std::string PageToken(int64_t modstamp_ms, const std::string& id) {
+    return "sf1:" + std::to_string(modstamp_ms) + ":" + id;
+  }
+  static bool ParsePageToken(const std::string& token, PullCursor* out) {
+    if (token.rfind("sf1:", 0) != 0) return false;
+    const size_t colon = token.find(':', 4);
+    if (colon == std::string::npos || colon == 4 || colon > 4 + 15) return false;
+    int64_t ms = 0;
+    for (size_t i = 4; i < colon; ++i) {
+      if (token[i] < '0' || token[i] > '9') return false;
+      ms = ms * 10 + (token[i] - '0');
+    }
+    const std::string id = token.substr(colon + 1);
+    if (id.size() != 15 && id.size() != 18) return false;
+    for (char c : id) {
+      if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+    }
+    out->modified_ms = ms;
+    out->id = id;
+    return true;
   }
 
   CrmResult<std::vector<std::string>> ListArchived(int64_t since_ms) override {
@@ -494,13 +531,14 @@ class SalesforceCrm final : public Crm {
 
  private:
   CrmResult<PullSummary> Pull(const PullRequest& request, const PageCallback& on_page,
-                              const PullCursor& since) {
+                              const PullCursor& since, bool full) {
     sf::PullOptions po;
     std::set<std::string> fields(request.properties.begin(), request.properties.end());
     fields.insert(kNameField);
     for (const char* own : {"Id", kOwnerField, "SystemModstamp", "IsDeleted"}) fields.erase(own);
     po.fields.assign(fields.begin(), fields.end());
     po.overlap_ms = request.overlap_ms;
+    po.batch_size = page_size_;
     // Deletions come from ListArchived (the engine asks after an incremental pull; a full pull
     // archives what it did not see), so the pull reads live accounts only.
     po.include_deleted = false;
@@ -511,6 +549,7 @@ class SalesforceCrm final : public Crm {
       for (const auto& a : page.accounts) p.accounts.push_back(AccountOf(a, request.properties));
       p.cursor.modified_ms = page.cursor.modstamp_ms;
       p.cursor.id = page.cursor.id;
+      if (full) p.cursor.page_token = PageToken(page.cursor.modstamp_ms, page.cursor.id);
       p.total_hint = page.total_hint;
       CrmStatus st = on_page(p);
       if (st.ok()) return {};
@@ -572,6 +611,7 @@ class SalesforceCrm final : public Crm {
   std::unique_ptr<sf::SalesforceClient> client_;
   std::string open_status_;
   std::string completed_status_;
+  int page_size_ = 2000;
   std::map<std::string, std::string> types_;  // Account field -> the port's type name
 };
 

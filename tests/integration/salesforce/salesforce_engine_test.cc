@@ -400,6 +400,81 @@ TEST(SalesforcePort, PullsFactsWritesAndTasksWorkThroughThePort) {
   EXPECT_GT(usage.quota_left, 0);
 }
 
+// A crashed full pull resumes after its last committed page: every page carries its keyset
+// position as the paging token; PullAll with that token delivers exactly the accounts after it
+// (without overlap), or those plus a few re-read (with it), never fewer; a token the port did
+// not make is refused without stopping the run (the engine then starts over).
+TEST(SalesforcePort, AFullPullResumesAfterTheLastCommittedPageFromItsToken) {
+  auto sb = StartSandbox("salesforce", 650);
+  TempDir dir;
+  QuietHost host;
+  Json config = SalesforceConfig(sb->url(), dir.path);
+  config["salesforce"]["page_size"] = 200;
+  auto crm = MakePort(config, host);
+  ASSERT_TRUE(crm);
+  PullRequest pr;
+  pr.properties = {"Name"};
+  std::vector<std::vector<std::string>> pages;
+  std::vector<std::string> tokens;
+  auto collect = [](std::vector<std::vector<std::string>>* into, std::vector<std::string>* toks) {
+    return [into, toks](const PullPage& page) {
+      into->emplace_back();
+      for (const auto& a : page.accounts) into->back().push_back(a.id);
+      toks->push_back(page.cursor.page_token);
+      return CrmStatus();
+    };
+  };
+  auto all = crm->PullAll(pr, collect(&pages, &tokens));
+  ASSERT_TRUE(all.ok()) << all.error().ToString();
+  EXPECT_FALSE(all->resumed);
+  ASSERT_GE(pages.size(), 4u);
+  std::set<std::string> distinct(tokens.begin(), tokens.end());
+  EXPECT_EQ(distinct.size(), tokens.size());
+  EXPECT_EQ(distinct.count(""), 0u);
+
+  // The run crashed after committing page 2: the rest comes exactly once.
+  std::set<std::string> rest;
+  for (size_t i = 2; i < pages.size(); ++i) rest.insert(pages[i].begin(), pages[i].end());
+  pr.overlap_ms = 0;
+  pr.resume_token = tokens[1];
+  std::vector<std::vector<std::string>> again;
+  std::vector<std::string> again_tokens;
+  auto resumed = crm->PullAll(pr, collect(&again, &again_tokens));
+  ASSERT_TRUE(resumed.ok()) << resumed.error().ToString();
+  EXPECT_TRUE(resumed->resumed);
+  std::multiset<std::string> got;
+  for (const auto& p : again) got.insert(p.begin(), p.end());
+  EXPECT_EQ(got.size(), rest.size());
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), rest);
+  EXPECT_EQ(resumed->cursor.modified_ms, all->cursor.modified_ms);
+  EXPECT_EQ(resumed->cursor.id, all->cursor.id);
+
+  // With the overlap (the default), a few more may come again, none is missing.
+  pr.overlap_ms = PullRequest{}.overlap_ms;
+  again.clear();
+  auto overlapping = crm->PullAll(pr, collect(&again, &again_tokens));
+  ASSERT_TRUE(overlapping.ok()) << overlapping.error().ToString();
+  std::set<std::string> with_overlap;
+  for (const auto& p : again) with_overlap.insert(p.begin(), p.end());
+  for (const auto& id : rest) EXPECT_TRUE(with_overlap.count(id)) << id;
+
+  // Not this port's token (another CRM's, or an injection attempt): refused, the run goes on.
+  for (const std::string bad :
+       {"after=12345", "sf1:1:001' OR Name != '", "sf1::001000000000000", "sf1:12:"}) {
+    pr.resume_token = bad;
+    int calls = 0;
+    auto refused = crm->PullAll(pr, [&](const PullPage&) {
+      ++calls;
+      return CrmStatus();
+    });
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.error().code, StatusCode::kInvalidArgument) << bad;
+    EXPECT_FALSE(refused.error().stops_run) << bad;
+    EXPECT_FALSE(refused.error().retryable) << bad;
+    EXPECT_EQ(calls, 0) << bad;
+  }
+}
+
 TEST(SalesforcePort, ASpentAllocationStopsTheRunAsRateLimited) {
   auto sb = StartSandbox("salesforce", 5, "", 1000);
   TempDir dir;
