@@ -51,52 +51,54 @@ FieldDef Def(std::string object, const FieldSpec& f) {
 
 }  // namespace
 
+namespace {
+
+// The add-in's own fields, one row each (KAM_Tier__c gets its values from the rule file).
+struct FieldRow {
+  const char* name;
+  const char* label;
+  FieldSpec::Type type;
+  int precision, scale, length;
+  const char* description;
+};
+
+using T = FieldSpec::Type;
+constexpr FieldRow kAccountRows[] = {
+    {kScoreField, "KAM score", T::kNumber, 5, 1, 0,
+     "Key-account score computed by the KAM add-in (0-100)."},
+    {kTierField, "KAM tier", T::kPicklist, 0, 0, 0,
+     "Key-account tier assigned by the KAM add-in's rule file."},
+    {kBreakdownField, "KAM score breakdown", T::kLongText, 0, 0, 32768,
+     "Per-criterion scores behind the KAM score."},
+    {kNextTierHintField, "KAM next-tier hint", T::kLongText, 0, 0, 4000,
+     "What would move this account to the next tier."},
+    {kRulesVersionField, "KAM rules version", T::kText, 0, 0, 80,
+     "Version of the rule file that produced the score."},
+    {kScoredAtField, "KAM scored at", T::kDateTime, 0, 0, 0,
+     "When the KAM add-in last scored this account."},
+};
+constexpr FieldRow kTaskKeyRow = {
+    kTaskKeyField,
+    "KAM task key",
+    T::kText,
+    0,
+    0,
+    80,
+    "Idempotency key of a task suggested by the KAM add-in; do not edit."};
+
+FieldSpec SpecOf(const FieldRow& row) {
+  return {row.name, row.label, row.type, row.precision, row.scale, row.length, {}, row.description};
+}
+
+}  // namespace
+
 std::vector<FieldSpec> DefaultAccountFields(const ProvisionSpec& spec) {
-  using T = FieldSpec::Type;
-  return {
-      {kScoreField,
-       "KAM score",
-       T::kNumber,
-       5,
-       1,
-       0,
-       {},
-       "Key-account score computed by the KAM add-in (0-100)."},
-      {kTierField, "KAM tier", T::kPicklist, 0, 0, 0, spec.tiers,
-       "Key-account tier assigned by the KAM add-in's rule file."},
-      {kBreakdownField,
-       "KAM score breakdown",
-       T::kLongText,
-       0,
-       0,
-       32768,
-       {},
-       "Per-criterion scores behind the KAM score."},
-      {kNextTierHintField,
-       "KAM next-tier hint",
-       T::kLongText,
-       0,
-       0,
-       4000,
-       {},
-       "What would move this account to the next tier."},
-      {kRulesVersionField,
-       "KAM rules version",
-       T::kText,
-       0,
-       0,
-       80,
-       {},
-       "Version of the rule file that produced the score."},
-      {kScoredAtField,
-       "KAM scored at",
-       T::kDateTime,
-       0,
-       0,
-       0,
-       {},
-       "When the KAM add-in last scored this account."},
-  };
+  std::vector<FieldSpec> out;
+  for (const auto& row : kAccountRows) {
+    out.push_back(SpecOf(row));
+    if (out.back().name == kTierField) out.back().values = spec.tiers;
+  }
+  return out;
 }
 
 std::vector<FieldDef> DesiredFields(const ProvisionSpec& spec) {
@@ -105,15 +107,7 @@ std::vector<FieldDef> DesiredFields(const ProvisionSpec& spec) {
        spec.account_fields.empty() ? DefaultAccountFields(spec) : spec.account_fields) {
     out.push_back(Def("Account", f));
   }
-  FieldDef key = Def("Task", {kTaskKeyField,
-                              "KAM task key",
-                              FieldSpec::Type::kText,
-                              0,
-                              0,
-                              80,
-                              {},
-                              "Idempotency key of a task suggested by the KAM add-in; do not "
-                              "edit."});
+  FieldDef key = Def("Task", SpecOf(kTaskKeyRow));
   key.external_id = spec.try_external_id_task_key;
   out.push_back(std::move(key));
   return out;
@@ -200,6 +194,13 @@ ProvisionItem::Outcome CompareField(const FieldDef& def, const Json& described, 
 
 }  // namespace internal
 
+std::optional<FieldSpec> AddinAccountField(std::string_view name) {
+  for (const auto& row : internal::kAccountRows) {
+    if (name == row.name) return internal::SpecOf(row);
+  }
+  return std::nullopt;
+}
+
 using internal::Json;
 using kam::http::Method;
 
@@ -234,49 +235,60 @@ Result<ProvisionReport> SalesforceClient::Provision(const ProvisionSpec& spec) {
     described[object] = std::move(*d);
   }
 
+  // An existing field: compared with the definition; missing tier values are added (the full
+  // definition read, values appended, written back). Returns an error only for a cancel.
+  auto update_existing = [&](const internal::FieldDef& def, const Json& entry,
+                             ProvisionItem* item) -> Status {
+    std::vector<TierValue> missing;
+    item->outcome = internal::CompareField(def, entry, &item->detail, &missing);
+    if (item->outcome != ProvisionItem::Outcome::kUpdated) return {};
+    auto id = tooling_field_id(def);
+    Status s = id.ok() ? Status() : Status(id.error());
+    if (s.ok()) {
+      const std::string rest = "/tooling/sobjects/CustomField/" + *id;
+      auto current = impl_->GetJson(rest, "GET /tooling/sobjects/CustomField/{id}");
+      if (!current.ok()) {
+        s = current.error();
+      } else {
+        Impl::CallSpec patch;
+        patch.method = Method::kPatch;
+        patch.path = impl_->DataPath(rest);
+        patch.endpoint = "PATCH /tooling/sobjects/CustomField/{id}";
+        patch.idempotent = true;
+        patch.body = Json{{"Metadata", internal::WithPicklistValues(
+                                           current->value("Metadata", Json::object()), missing)}}
+                         .dump();
+        auto r = impl_->Call(patch);
+        if (!r.ok()) s = r.error();
+      }
+    }
+    if (!s.ok()) {
+      if (s.error().error_class == ErrorClass::kCancelled) return s.error();
+      item->outcome = ProvisionItem::Outcome::kFailed;
+      item->detail = "adding values failed: " + s.error().message;
+    }
+    return {};
+  };
+
   ProvisionReport report;
   for (const auto& def : internal::DesiredFields(spec)) {
     ProvisionItem item{def.object, def.name, ProvisionItem::Outcome::kUnchanged, ""};
     const Described& fields = described[def.object];
     auto existing = fields.find(internal::Lower(def.name));
     if (existing != fields.end()) {
-      std::vector<TierValue> missing;
-      item.outcome = internal::CompareField(def, existing->second, &item.detail, &missing);
-      if (item.outcome == ProvisionItem::Outcome::kUpdated) {
-        // Read the full definition (inactive values too), append, write it back.
-        auto id = tooling_field_id(def);
-        Status s = id.ok() ? Status() : Status(id.error());
-        if (s.ok()) {
-          const std::string rest = "/tooling/sobjects/CustomField/" + *id;
-          auto current = impl_->GetJson(rest, "GET /tooling/sobjects/CustomField/{id}");
-          if (!current.ok()) {
-            s = current.error();
-          } else {
-            Impl::CallSpec patch;
-            patch.method = Method::kPatch;
-            patch.path = impl_->DataPath(rest);
-            patch.endpoint = "PATCH /tooling/sobjects/CustomField/{id}";
-            patch.idempotent = true;
-            patch.body =
-                Json{{"Metadata", internal::WithPicklistValues(
-                                      current->value("Metadata", Json::object()), missing)}}
-                    .dump();
-            auto r = impl_->Call(patch);
-            if (!r.ok()) s = r.error();
-          }
-        }
-        if (!s.ok()) {
-          if (s.error().error_class == ErrorClass::kCancelled) return s.error();
-          item.outcome = ProvisionItem::Outcome::kFailed;
-          item.detail = "adding values failed: " + s.error().message;
-        }
-      }
+      if (Status s = update_existing(def, existing->second, &item); !s.ok()) return s.error();
     } else {
+      // A field is created by its name (FullName): a second create of the same field is
+      // refused with DUPLICATE_DEVELOPER_NAME instead of making a copy, so the create is sent
+      // as safe to repeat (retried on 5xx, timeouts and dropped connections, as HubSpot's
+      // property creates). A duplicate is then our own earlier attempt, applied although its
+      // answer was lost, or someone else's: the field is read back and compared.
       internal::FieldDef create = def;
       Impl::CallSpec post;
       post.method = Method::kPost;
       post.path = impl_->DataPath("/tooling/sobjects/CustomField");
       post.endpoint = "POST /tooling/sobjects/CustomField";
+      post.idempotent = true;
       post.body = internal::CustomFieldBody(create).dump();
       auto r = impl_->Call(post);
       auto refused_object = [](const Error& e) {
@@ -303,12 +315,29 @@ Result<ProvisionReport> SalesforceClient::Provision(const ProvisionSpec& spec) {
       } else if (r.error().error_class == ErrorClass::kCancelled ||
                  r.error().error_class == ErrorClass::kQuota) {
         return r.error();
+      } else if (r.error().error_code == "DUPLICATE_DEVELOPER_NAME") {
+        auto d = describe(def.object);
+        if (!d.ok()) return d.error();
+        described[def.object] = std::move(*d);
+        const Described& now = described[def.object];
+        if (auto it = now.find(internal::Lower(def.name)); it != now.end()) {
+          if (Status s = update_existing(def, it->second, &item); !s.ok()) return s.error();
+          if (item.outcome == ProvisionItem::Outcome::kUnchanged) {
+            item.outcome = ProvisionItem::Outcome::kCreated;
+          }
+          const std::string there =
+              "there when read back after a create refused as a duplicate (an earlier "
+              "attempt's lost answer, or made meanwhile)";
+          item.detail = item.detail.empty() ? there : there + "; " + item.detail;
+        } else {
+          item.outcome = ProvisionItem::Outcome::kFailed;
+          item.detail =
+              "the field exists but the integration user cannot see it: grant read/edit "
+              "field-level security on it (README), then provision again";
+        }
       } else {
         item.outcome = ProvisionItem::Outcome::kFailed;
-        item.detail = r.error().error_code == "DUPLICATE_DEVELOPER_NAME"
-                          ? "the field exists but the integration user cannot see it: grant "
-                            "read/edit field-level security on it (README), then provision again"
-                          : "creating it failed: " + r.error().message;
+        item.detail = "creating it failed: " + r.error().message;
       }
     }
     report.items.push_back(std::move(item));

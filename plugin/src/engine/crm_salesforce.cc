@@ -190,26 +190,32 @@ sf::Value ValueOf(const std::string& text, const std::string& type) {
 
 // ---- provisioning -----------------------------------------------------------------------------
 
-// The connector's field definition for one of the port's properties: the add-in's own six keep
-// their documented types (KAM_Score__c Number(5,1), ...); other writeback targets by type.
+// The port's type names (PropertySpec::type) as the connector's field types.
+bool SameKind(const std::string& type, sf::FieldSpec::Type t) {
+  using T = sf::FieldSpec::Type;
+  if (type == "number") return t == T::kNumber;
+  if (type == "enumeration") return t == T::kPicklist;
+  if (type == "datetime") return t == T::kDateTime;
+  if (type == "bool") return t == T::kCheckbox;
+  return t == T::kText || t == T::kLongText;  // string
+}
+
+// The connector's field definition for one of the port's properties: the add-in's own fields
+// keep their documented shapes (connector/salesforce's table: KAM_Score__c Number(5,1), ...)
+// while the rule file gives them the usual type; any other writeback target (or type) gets a
+// field of its type.
 sf::FieldSpec FieldSpecOf(const PropertySpec& p) {
   using T = sf::FieldSpec::Type;
+  if (auto own = sf::AddinAccountField(p.name); own && SameKind(p.type, own->type)) {
+    if (!p.label.empty()) own->label = p.label;
+    for (const auto& [value, label] : p.options) own->values.push_back({value, label});
+    return *own;
+  }
   sf::FieldSpec f;
   f.name = p.name;
   f.label = p.label.empty() ? p.name : p.label;
   f.description = "Written by the KAM add-in.";
-  // The add-in's own fields keep their documented shapes while the rule file gives them the
-  // usual type; any other writeback target (or type) gets a field of its type.
-  if (p.name == sf::kScoreField && p.type == "number") {
-    f.type = T::kNumber, f.precision = 5, f.scale = 1;
-    f.description = "Key-account score computed by the KAM add-in.";
-  } else if (p.name == sf::kBreakdownField && p.type == "string") {
-    f.type = T::kLongText, f.length = 32768;
-  } else if (p.name == sf::kNextTierHintField && p.type == "string") {
-    f.type = T::kLongText, f.length = 4000;
-  } else if (p.name == sf::kRulesVersionField && p.type == "string") {
-    f.type = T::kText, f.length = 80;
-  } else if (p.type == "number") {
+  if (p.type == "number") {
     f.type = T::kNumber, f.precision = 18, f.scale = 2;
   } else if (p.type == "enumeration") {
     f.type = T::kPicklist;

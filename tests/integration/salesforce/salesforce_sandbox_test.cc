@@ -185,6 +185,43 @@ TEST(SalesforceSandbox, ProvisioningIsIdempotentAndAddsNewTiers) {
   EXPECT_FALSE(fourth->changed());
 }
 
+// Tooling creates are retried like HubSpot's property creates: a 5xx or a dropped answer (the
+// field made, the answer lost) is repeated, and a repeat refused as a duplicate reads the field
+// back. Every field is there once, and a second run changes nothing.
+TEST(SalesforceSandbox, ProvisioningRetriesToolingCreatesThroughServerErrorsAndLostAnswers) {
+  Sandbox sb = Sandbox::Start(5,
+                              "503=0.35@/services/data/v67.0/tooling/sobjects,"
+                              "drop=0.3@/services/data/v67.0/tooling/sobjects");
+  SalesforceOptions o = sb.Options();
+  o.http.retry.max_attempts = 10;
+  auto client = sb.Client(std::move(o));
+  auto first = client->Provision(Tiers({{"key", "Key account"}, {"standard", "Standard"}}));
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  ASSERT_EQ(first->items.size(), 7u);
+  int read_back = 0;
+  for (const auto& item : first->items) {
+    EXPECT_EQ(item.outcome, ProvisionItem::Outcome::kCreated) << item.field << ": " << item.detail;
+    read_back += item.detail.find("duplicate") != std::string::npos;
+  }
+  EXPECT_FALSE(first->has_conflicts());
+  const Json counters = sb.Admin(kam::http::Method::kGet, "counters");
+  EXPECT_GT(counters["faults_by_kind"].value("503", 0), 0) << counters.dump();
+  EXPECT_GT(counters["faults_by_kind"].value("drop", 0), 0) << counters.dump();
+  EXPECT_GT(read_back, 0) << "no create's answer was lost: the test tests less than it says";
+
+  sb.Admin(kam::http::Method::kPut, "faults", {{"spec", ""}});
+  auto verify = client->VerifyFields(Tiers({{"key", "Key account"}, {"standard", "Standard"}}));
+  ASSERT_TRUE(verify.ok());
+  for (const auto& item : verify->items) {
+    EXPECT_EQ(item.outcome, ProvisionItem::Outcome::kUnchanged)
+        << item.field << ": " << item.detail;
+  }
+  auto second = client->Provision(Tiers({{"key", "Key account"}, {"standard", "Standard"}}));
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->changed());
+  EXPECT_FALSE(second->has_conflicts());
+}
+
 TEST(SalesforceSandbox, FieldsHiddenByFieldLevelSecurityAreReportedNotCreatedTwice) {
   Sandbox sb = Sandbox::Start(5);
   sb.Admin(kam::http::Method::kPost, "fls", {{"hide_new_fields", true}});

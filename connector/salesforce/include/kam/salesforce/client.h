@@ -180,6 +180,10 @@ inline constexpr const char* kRulesVersionField = "KAM_Rules_Version__c";
 inline constexpr const char* kScoredAtField = "KAM_Scored_At__c";
 inline constexpr const char* kTaskKeyField = "KAM_Task_Key__c";
 
+// The add-in's own Account field of that name (exact API name) as Provision() creates it by
+// default — type, size, label, description; KAM_Tier__c without values — or nullopt.
+std::optional<FieldSpec> AddinAccountField(std::string_view name);
+
 }  // namespace kam::salesforce
 
 #endif  // KAM_SALESFORCE_CLIENT_H_
