@@ -18,8 +18,7 @@ const std::vector<std::string> kContactProperties = {"jobtitle", "lastmodifiedda
                                                      "notes_last_contacted"};
 const std::vector<std::string> kMeetingProperties = {"hs_timestamp", "hs_meeting_start_time"};
 
-namespace {
-
+// Shared with FactInputOf (below).
 std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -42,8 +41,6 @@ bool IsTrue(const CrmObject& o, const char* name) {
   auto v = o.Get(name);
   return v && Lower(*v) == "true";
 }
-
-}  // namespace
 
 bool IsKnownAggregate(const std::string& name) {
   for (const char* n : kAggregateNames) {
@@ -147,6 +144,39 @@ std::map<std::string, FactValue> ComputeAggregates(const std::set<std::string>& 
 }
 
 }  // namespace internal
+
+const std::vector<std::string>& FactPropertiesOf(const std::string& object_type) {
+  static const std::vector<std::string> kNone;
+  if (object_type == "deals") return internal::kDealProperties;
+  if (object_type == "contacts") return internal::kContactProperties;
+  if (object_type == "meetings") return internal::kMeetingProperties;
+  return kNone;
+}
+
+// The same reading of a record as internal::ComputeAggregates (keep the two in step).
+FactInput FactInputOf(const std::string& object_type, const CrmObject& o) {
+  using internal::IsTrue;
+  using internal::Lower;
+  using internal::TimeProp;
+  FactInput in;
+  if (object_type == "deals") {
+    const std::string stage = Lower(o.Get("dealstage").value_or(""));
+    in.won = IsTrue(o, "hs_is_closed_won") || stage == "closedwon";
+    in.closed = in.won || IsTrue(o, "hs_is_closed") || stage == "closedlost";
+    in.amount = internal::Amount(o);
+    in.at_ms = TimeProp(o, "closedate");
+  } else if (object_type == "contacts") {
+    for (const char* p : {"lastmodifieddate", "notes_last_contacted"}) {
+      auto t = TimeProp(o, p);
+      if (t && (!in.at_ms || *t > *in.at_ms)) in.at_ms = t;
+    }
+    if (auto title = o.Get("jobtitle"); title) in.executive = internal::IsExecutiveTitle(*title);
+  } else if (object_type == "meetings") {
+    in.at_ms = TimeProp(o, "hs_timestamp");
+    if (!in.at_ms) in.at_ms = TimeProp(o, "hs_meeting_start_time");
+  }
+  return in;
+}
 
 Result<FactsResult> HubSpotClient::ReadFacts(const FactsRequest& request) {
   for (const auto& name : request.aggregates) {

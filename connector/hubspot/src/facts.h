@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ inline constexpr int64_t kActiveWindowMs = 90 * kDayMs;
 extern const std::vector<std::string> kDealProperties;
 extern const std::vector<std::string> kContactProperties;
 extern const std::vector<std::string> kMeetingProperties;
+
+// How a record's properties are read (shared by ComputeAggregates and FactInputOf).
+std::string Lower(std::string s);
+std::optional<int64_t> TimeProp(const CrmObject& o, const char* name);
+double Amount(const CrmObject& o);
+bool IsTrue(const CrmObject& o, const char* name);
 
 bool IsKnownAggregate(const std::string& name);
 

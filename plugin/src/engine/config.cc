@@ -206,8 +206,8 @@ EngineConfig ParseEngineConfig(const json& config) {
   if (config.is_null()) return c;
   CheckKeys(config, "",
             {"crm", "hubspot", "salesforce", "rules", "state", "conflicts", "full_pull_after_days",
-             "overlap_minutes", "facts", "batch_size", "task_type", "$schema", "comment",
-             "config_dir", "retention_days"});
+             "overlap_minutes", "facts", "facts_full_refresh_hours", "batch_size", "task_type",
+             "$schema", "comment", "config_dir", "retention_days"});
   // The host passes the folder of the configuration file as config_dir; relative paths in the
   // file (rules, state, tls.ca_file) are relative to that folder, as an admin expects.
   const std::string config_dir = Str(config, "config_dir", "", "");
@@ -294,6 +294,8 @@ EngineConfig ParseEngineConfig(const json& config) {
   c.overlap_ms = static_cast<int64_t>(Num(config, "overlap_minutes", "", 5, 0, 1440) * 60000);
   c.facts = Str(config, "facts", "", c.facts);
   if (c.facts != "all" && c.facts != "changed") Bad("/facts", "expected \"all\" or \"changed\"");
+  c.facts_full_refresh_hours = static_cast<int>(
+      Num(config, "facts_full_refresh_hours", "", c.facts_full_refresh_hours, 0, 24 * 3650));
   c.batch_size = static_cast<int>(Num(config, "batch_size", "", c.batch_size, 1, 100));
   c.retention_days =
       static_cast<int>(Num(config, "retention_days", "", c.retention_days, 0, 36500));

@@ -77,10 +77,15 @@ struct EngineConfig {
   std::map<std::string, ConflictPolicy> field_policies;  // CRM property -> policy
   int full_pull_after_days = 7;
   int64_t overlap_ms = 5 * 60 * 1000;
-  // "all": refresh the aggregates (deals, contacts, meetings) of every account each run, so that
-  // a won deal or a logged meeting is seen even when the company record did not change;
-  // "changed": only for companies the pull returned (fewer API calls on large portals).
+  // "all": read the aggregates (deals, contacts, meetings) of every account each run;
+  // "changed": incremental facts (facts.cc) — deals, contacts and meetings changed since the last
+  // run are pulled by their own modification time and mapped to their companies, the state file
+  // keeps what the aggregates read, and only affected accounts are computed again (time windows
+  // are computed locally). A CRM port without incremental facts reads all of them instead.
   std::string facts = "all";
+  // "changed": every this many hours all facts are read again as a whole (the safety net for
+  // what a modification time does not show, e.g. a deleted deal). 0 = only on a full pull.
+  int facts_full_refresh_hours = 24;
   int batch_size = 100;  // records per batch write (HubSpot: at most 100)
   // Retention: archived/deleted companies, audit rows, runs and score history older than this
   // are pruned after each sync (Store::Prune). 0 = keep everything.

@@ -71,4 +71,39 @@ std::string_view ProvisionOutcomeName(ProvisionItem::Outcome outcome) {
   return "failed";
 }
 
+std::string_view FactKindName(FactKind kind) {
+  switch (kind) {
+    case FactKind::kDeal:
+      return "deals";
+    case FactKind::kContact:
+      return "contacts";
+    case FactKind::kMeeting:
+      return "meetings";
+  }
+  return "deals";
+}
+
+namespace {
+CrmError NoIncrementalFacts(std::string_view crm) {
+  CrmError e;
+  e.code = StatusCode::kUnimplemented;
+  e.message = "the " + std::string(crm) + " port reads facts only as a whole (ReadFacts)";
+  return e;
+}
+}  // namespace
+
+CrmResult<PullSummary> Crm::PullChangedFacts(FactKind, const PullCursor&, const PullRequest&,
+                                             const FactPageCallback&) {
+  return NoIncrementalFacts(Name());
+}
+
+CrmResult<std::map<std::string, std::vector<std::string>>> Crm::ReadFactLinks(
+    FactKind, const std::vector<std::string>&) {
+  return NoIncrementalFacts(Name());
+}
+
+CrmResult<std::vector<FactRecord>> Crm::ReadFactRecords(FactKind, const std::vector<std::string>&) {
+  return NoIncrementalFacts(Name());
+}
+
 }  // namespace kam::engine

@@ -154,6 +154,36 @@ struct FactsResult {
   std::vector<std::string> missing;    // accounts the CRM does not know (deleted/archived)
 };
 
+// ---- incremental facts ------------------------------------------------------------------------
+
+// The records the aggregates are computed from.
+enum class FactKind : uint8_t { kDeal, kContact, kMeeting };
+inline constexpr FactKind kFactKinds[] = {FactKind::kDeal, FactKind::kContact, FactKind::kMeeting};
+// "deals", "contacts", "meetings" (also the aggregate names' prefixes without the dot).
+std::string_view FactKindName(FactKind kind);
+
+// One deal, contact or meeting in the engine's terms: what the aggregates read of it, as the
+// port's ReadFacts reads it (the port normalizes its CRM's fields).
+struct FactRecord {
+  FactKind kind = FactKind::kDeal;
+  std::string id;
+  int64_t modified_ms = -1;
+  double amount = 0;       // deals: the amount (0 when none)
+  int64_t at_ms = -1;      // deal: close date; contact: last activity; meeting: its time; -1 none
+  bool won = false;        // deals: closed won
+  bool closed = false;     // deals: closed (won or lost)
+  bool executive = false;  // contacts: an executive job title
+};
+
+// One page of changed records with the accounts each is linked to now (every record of the
+// page is a key of `accounts`; an empty list = linked to none).
+struct FactPage {
+  std::vector<FactRecord> records;
+  std::map<std::string, std::vector<std::string>> accounts;
+  PullCursor cursor;  // safe to store with this page
+};
+using FactPageCallback = std::function<CrmStatus(const FactPage& page)>;
+
 // ---- writes -----------------------------------------------------------------------------------
 
 struct FieldUpdate {
@@ -306,6 +336,22 @@ class Crm {
   // The requested aggregates of each account, computed from its associated records. Accounts
   // the CRM does not know are listed in `missing`, not an error. Read-only.
   virtual CrmResult<FactsResult> ReadFacts(const FactsRequest& request) = 0;
+
+  // ---- incremental facts (optional: IncrementalFacts() false = only ReadFacts) ----
+  // Whether the three calls below work. A port without them gets full facts every run
+  // ("facts": "changed" falls back to "all"); their defaults fail with kUnimplemented.
+  virtual bool IncrementalFacts() const { return false; }
+  // Records of `kind` modified since `since` (minus request.overlap_ms), ascending, page by
+  // page past any search cap, each with the accounts it is linked to now. Read-only.
+  virtual CrmResult<PullSummary> PullChangedFacts(FactKind kind, const PullCursor& since,
+                                                  const PullRequest& request,
+                                                  const FactPageCallback& on_page);
+  // The ids of the records of `kind` linked to each account (every account id is a key).
+  virtual CrmResult<std::map<std::string, std::vector<std::string>>> ReadFactLinks(
+      FactKind kind, const std::vector<std::string>& account_ids);
+  // The records of `kind` with these ids; ids the CRM does not know are left out.
+  virtual CrmResult<std::vector<FactRecord>> ReadFactRecords(FactKind kind,
+                                                             const std::vector<std::string>& ids);
 
   // Writes account fields in batches (the CRM's batch size). Per-record failures are in
   // BatchOutcome::failed (e.g. a validation error on one account); an error is returned only when

@@ -71,6 +71,20 @@ CrmAccount AccountOf(const hubspot::CrmObject& c) {
   return a;
 }
 
+FactRecord RecordOf(FactKind kind, const std::string& type, const hubspot::CrmObject& o) {
+  hubspot::FactInput in = hubspot::FactInputOf(type, o);
+  FactRecord r;
+  r.kind = kind;
+  r.id = o.id;
+  r.modified_ms = o.ModifiedMs();
+  r.amount = in.amount;
+  r.at_ms = in.at_ms ? *in.at_ms : -1;
+  r.won = in.won;
+  r.closed = in.closed;
+  r.executive = in.executive;
+  return r;
+}
+
 std::string PriorityName(TaskPriority p) {
   switch (p) {
     case TaskPriority::kLow:
@@ -190,6 +204,75 @@ class HubSpotCrm final : public Crm {
       }
       out.accounts.push_back(std::move(f));
     }
+    return out;
+  }
+
+  bool IncrementalFacts() const override { return true; }
+
+  CrmResult<PullSummary> PullChangedFacts(FactKind kind, const PullCursor& since,
+                                          const PullRequest& request,
+                                          const FactPageCallback& on_page) override {
+    const std::string type(FactKindName(kind));
+    hubspot::PullOptions po;
+    po.properties = hubspot::FactPropertiesOf(type);
+    po.overlap_ms = request.overlap_ms;
+    po.started_at_ms = request.started_at_ms;
+    std::optional<CrmError> stopped;  // the caller's (or the association read's) error
+    auto cb = [&](const hubspot::CompanyPage& page) -> hubspot::Status {
+      FactPage p;
+      std::vector<std::string> ids;
+      p.records.reserve(page.companies.size());
+      for (const auto& o : page.companies) {
+        p.records.push_back(RecordOf(kind, type, o));
+        ids.push_back(o.id);
+      }
+      if (!ids.empty()) {
+        // The companies each changed record is linked to now (1,000 per call).
+        auto links = client_->ReadAssociatedIds(type, "companies", ids);
+        if (!links.ok()) {
+          stopped = ErrorOf(links.error());
+          return links.error();
+        }
+        p.accounts = std::move(*links);
+        for (const auto& id : ids) p.accounts[id];  // every record is a key
+      }
+      p.cursor.modified_ms = page.cursor.modified_ms;
+      p.cursor.id = page.cursor.id;
+      CrmStatus st = on_page(p);
+      if (st.ok()) return {};
+      stopped = st.error();
+      hubspot::Error e;
+      e.code = hubspot::ErrorCode::kCancelled;
+      e.message = "stopped by the page callback";
+      return e;
+    };
+    auto r = client_->PullChangedObjects(type, {since.modified_ms, since.id}, po, cb);
+    if (stopped) return *stopped;
+    if (!r.ok()) return ErrorOf(r.error());
+    PullSummary s;
+    s.pages = r->pages;
+    s.accounts = r->companies;
+    s.cursor.modified_ms = r->cursor.modified_ms;
+    s.cursor.id = r->cursor.id;
+    return s;
+  }
+
+  CrmResult<std::map<std::string, std::vector<std::string>>> ReadFactLinks(
+      FactKind kind, const std::vector<std::string>& account_ids) override {
+    auto r = client_->ReadAssociatedIds("companies", std::string(FactKindName(kind)), account_ids);
+    if (!r.ok()) return ErrorOf(r.error());
+    for (const auto& id : account_ids) (*r)[id];  // every account is a key
+    return std::move(*r);
+  }
+
+  CrmResult<std::vector<FactRecord>> ReadFactRecords(FactKind kind,
+                                                     const std::vector<std::string>& ids) override {
+    const std::string type(FactKindName(kind));
+    auto r = client_->ReadObjects(type, ids, hubspot::FactPropertiesOf(type));
+    if (!r.ok()) return ErrorOf(r.error());
+    std::vector<FactRecord> out;
+    out.reserve(r->found.size());
+    for (const auto& o : r->found) out.push_back(RecordOf(kind, type, o));
     return out;
   }
 

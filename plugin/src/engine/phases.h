@@ -27,9 +27,15 @@ struct Plan;
 // into the snapshot, one transaction per page with its cursor; marks deleted and archived
 // companies. Returns the ids pulled.
 std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full);
-// Reads the aggregates the rule file maps ("all": every account; "changed": those pulled and
-// those a crashed run did not finish), as of RunContext::eval_now_ms.
+// Reads the aggregates the rule file maps, as of RunContext::eval_now_ms: every account
+// ("all", or a port without incremental facts), else RefreshFactsIncrementally.
 void RefreshFacts(RunContext& ctx, const std::unordered_set<std::string>& pulled);
+
+// ---- facts.cc ----
+// "facts": "changed" on a port with incremental facts (RefreshFacts calls it): changed deals,
+// contacts and meetings by their modification time, the links of changed companies, the
+// aggregates computed locally from the state file as of RunContext::eval_now_ms.
+void RefreshFactsIncrementally(RunContext& ctx);
 
 // ---- evaluate.cc ----
 // Every account of the snapshot through rules::EvaluatePortfolio. persist_checkpoints: count

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kam/rules/rules.h"
+#include "kam/store/facts_store.h"
 #include "kam/store/store.h"
 #include "phases.h"
 #include "run_context.h"
@@ -55,6 +56,11 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
   po.overlap_ms = cfg.overlap_ms;
   po.started_at_ms = now_ms;
   std::unordered_set<std::string> seen;
+  // Incremental facts keep a company's aggregates when the pull returns only the echo of the
+  // add-in's own write (its modification time is the one the write returned): its links are not
+  // read again. Any other change (an edit, a link the CRM's rollups record) reads them again.
+  const bool keep_echo_facts = cfg.facts == "changed" && ctx.crm->IncrementalFacts();
+  store::FactsStore facts(store);
   uint64_t done = 0;
   int64_t expected = store.CountAccounts(false);
   if (do_full) {
@@ -79,6 +85,16 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
       props["name"] = c.name;
       row.properties_json = props.dump();
       row.aggregates_json = "";  // facts are (re)read in the facts phase
+      if (keep_echo_facts) {
+        auto echo = facts.Echo(c.id);
+        if (echo && *echo == c.modified_ms) {
+          auto old = store.GetAccount(c.id);
+          if (old && !old->aggregates_json.empty() && !old->archived) {
+            row.aggregates_json = old->aggregates_json;
+            ctx.counters.echoes++;
+          }
+        }
+      }
       row.modified_ms = c.modified_ms;
       row.archived = false;
       store.UpsertAccount(row);
@@ -148,17 +164,15 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
   return seen;
 }
 
-void RefreshFacts(RunContext& ctx, const std::unordered_set<std::string>& pulled) {
+void RefreshFacts(RunContext& ctx, const std::unordered_set<std::string>& /*pulled*/) {
+  if (ctx.cfg.facts == "changed" && ctx.crm->IncrementalFacts()) {
+    RefreshFactsIncrementally(ctx);
+    return;
+  }
   store::Store& store = *ctx.store;
   rules::CrmNeeds needs = ctx.rules->Needs(ctx.cfg.crm);
-  std::vector<std::string> ids;
-  store.ForEachAccount(
-      [&](const store::AccountRow& r) {
-        if (ctx.cfg.facts == "all" || pulled.count(r.id) || r.aggregates_json.empty()) {
-          ids.push_back(r.id);
-        }
-      },
-      false);
+  std::vector<std::string> ids;  // every account (a port without incremental facts, or "all")
+  store.ForEachAccount([&](const store::AccountRow& r) { ids.push_back(r.id); }, false);
   if (needs.aggregates.empty()) {
     // Nothing to read; mark the pulled rows as complete.
     store::Store::Transaction tx(store);

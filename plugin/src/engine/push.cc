@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "kam/store/facts_store.h"
 #include "kam/store/store.h"
 #include "outbox.h"
 #include "phases.h"
@@ -76,6 +77,11 @@ std::optional<OpError> PushFieldUpdates(RunContext& ctx, const Batch& batch) {
   ctx.Checkpoint("push.update.sent");
   store::Store& store = *ctx.store;
   store::Store::Transaction tx(store);
+  // The CRM's modification time after our write: the next pull recognises the echo (pull.cc).
+  store::FactsStore facts(store);
+  for (const auto& w : result->written) {
+    if (w.modified_ms > 0) facts.SetEcho(w.id, w.modified_ms);
+  }
   std::set<std::string> failed_ids;
   for (const auto& f : result->failed) {
     failed_ids.insert(f.id);
@@ -266,6 +272,7 @@ std::optional<OpError> Push(RunContext& ctx) {
       Batch batch;
       for (size_t j = i; j < std::min(items.size(), i + batch_size); ++j)
         batch.push_back(&items[j]);
+      ctx.counters.write_batches++;
       if (auto err = kSenders[k](ctx, batch)) return err;
       done += batch.size();
       ctx.Progress("push", done, total);

@@ -66,6 +66,14 @@ struct RunCounters {
   int64_t capped = 0;
   int64_t write_errors = 0;
   int64_t resumed_entries = 0;
+  // Incremental facts (facts.cc): search pages and records of changed deals, contacts and
+  // meetings; accounts whose links were read; whether the facts were read as a whole.
+  int64_t fact_pages = 0;
+  int64_t fact_records = 0;
+  int64_t fact_link_reads = 0;
+  bool facts_full = false;
+  int64_t echoes = 0;         // pulled companies recognised as the echo of the add-in's write
+  int64_t write_batches = 0;  // batch write calls planned by the push (one per batch)
   bool full_pull = false;
   std::vector<WriteErrorNote> errors;
 };

@@ -45,6 +45,12 @@ json CountersJson(const RunCounters& c) {
           {"capped", c.capped},
           {"write_errors", c.write_errors},
           {"resumed_outbox_entries", c.resumed_entries},
+          {"facts_full", c.facts_full},
+          {"fact_pages", c.fact_pages},
+          {"fact_records", c.fact_records},
+          {"fact_link_reads", c.fact_link_reads},
+          {"echoes", c.echoes},
+          {"write_batches", c.write_batches},
           {"errors", std::move(errors)}};
 }
 
@@ -69,6 +75,16 @@ json RunSummary(RunContext& ctx) {
   s["duration_ms"] = SteadyMs() - ctx.started_steady_ms;
   s["checkpoints"] = ctx.checkpoints;
   s.update(UsageJson(ctx));
+  // The calls no sync can do without: one per page pulled (companies, changed deals, contacts,
+  // meetings) and one per batch written. api_calls / minimum_calls is the overhead.
+  const int64_t minimum = ctx.counters.pages + ctx.counters.fact_pages + ctx.counters.write_batches;
+  s["minimum_calls"] = minimum;
+  if (s.contains("api_calls") && minimum > 0) {
+    s["calls_per_minimum"] =
+        static_cast<double>(s["api_calls"].get<int64_t>()) / static_cast<double>(minimum);
+  } else {
+    s["calls_per_minimum"] = nullptr;
+  }
   return s;
 }
 
@@ -124,7 +140,9 @@ std::string SyncText(const json& s) {
     << s.value("conflicts_kept", 0) << " kept"
     << "; capped by capacity: " << s.value("capped", 0)
     << "; write errors: " << s.value("write_errors", 0) << ".\n";
-  o << "API calls: " << s.value("api_calls", 0);
+  o << "API calls: " << s.value("api_calls", 0) << " (calls/minimum " << s.value("api_calls", 0)
+    << "/" << s.value("minimum_calls", 0) << ")";
+  if (s.value("echoes", 0) > 0) o << ", own writes echoed back " << s.value("echoes", 0);
   if (s.value("quota_left", int64_t{-1}) >= 0) o << ", daily quota left " << s["quota_left"];
   o << ", " << s.value("duration_ms", 0) << " ms.";
   return o.str();

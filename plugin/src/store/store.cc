@@ -11,6 +11,7 @@
 #include <map>
 
 #include "file_modes.h"
+#include "store_impl.h"
 
 namespace kam::store {
 namespace {
@@ -79,6 +80,22 @@ CREATE TRIGGER accounts_inserted_archived AFTER INSERT ON accounts WHEN NEW.arch
 CREATE INDEX accounts_archived_ms ON accounts(archived_ms) WHERE archived=1;
 CREATE INDEX audit_at ON audit(at_ms);
 )sql",
+    // 3: incremental facts (facts_store.h): the deals, contacts and meetings the aggregates are
+    // computed from, their links to companies, the companies whose aggregates need computing,
+    // and the modification time of the add-in's own last write per company (its echo).
+    R"sql(
+CREATE TABLE fact_records(
+  kind TEXT NOT NULL, id TEXT NOT NULL, modified_ms INTEGER NOT NULL,
+  amount REAL NOT NULL DEFAULT 0, at_ms INTEGER, won INTEGER NOT NULL DEFAULT 0,
+  closed INTEGER NOT NULL DEFAULT 0, executive INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(kind, id));
+CREATE TABLE fact_links(
+  kind TEXT NOT NULL, account_id TEXT NOT NULL, record_id TEXT NOT NULL,
+  PRIMARY KEY(kind, account_id, record_id));
+CREATE INDEX fact_links_record ON fact_links(kind, record_id);
+CREATE TABLE fact_dirty(account_id TEXT PRIMARY KEY);
+CREATE TABLE echoes(account_id TEXT PRIMARY KEY, modified_ms INTEGER NOT NULL);
+)sql",
 };
 
 OutboxState ParseState(const std::string& s) {
@@ -101,71 +118,7 @@ std::string_view OutboxStateName(OutboxState state) {
   return "pending";
 }
 
-// A cached statement that knows the store's redaction: Bind() on it redacts text (below).
-class RedactingStatement : public SQLite::Statement {
- public:
-  RedactingStatement(const SQLite::Database& db, const std::string& sql,
-                     const std::function<void(std::string&)>* redact)
-      : SQLite::Statement(db, sql), redact_(redact) {}
-  void Redact(std::string& text) const {
-    if (redact_ != nullptr && *redact_) (*redact_)(text);
-  }
-
- private:
-  const std::function<void(std::string&)>* redact_;
-};
-
-struct Store::Impl {
-  std::string path;
-  int lock_fd = -1;
-  StoreOptions options;
-  std::unique_ptr<SQLite::Database> db;
-  std::map<std::string, std::unique_ptr<RedactingStatement>, std::less<>> statements;
-  std::unique_ptr<SQLite::Transaction> tx;
-
-  ~Impl() {
-    statements.clear();
-    tx.reset();
-    db.reset();
-    if (lock_fd >= 0) close(lock_fd);  // releases the flock
-  }
-
-  // A cached statement, reset and with its bindings cleared.
-  RedactingStatement& Q(std::string_view sql) {
-    auto it = statements.find(sql);
-    if (it == statements.end()) {
-      it = statements
-               .emplace(std::string(sql), std::make_unique<RedactingStatement>(
-                                              *db, std::string(sql), &options.redact))
-               .first;
-    }
-    it->second->reset();
-    it->second->clearBindings();
-    return *it->second;
-  }
-};
-
 namespace {
-
-// Runs fn, turning SQLite's exceptions into StoreError naming what was being done.
-template <typename Fn>
-auto Guard(const char* what, const std::string& path, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const StoreError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw StoreError(std::string("state store ") + path + ": " + what + " failed: " + e.what());
-  }
-}
-
-// Binds text (SQLiteCpp's pointer+size overload would bind a BLOB, which never equals text).
-// Every text bound is redacted first (StoreOptions::redact).
-void Bind(RedactingStatement& s, int i, std::string_view v) {
-  std::string text(v);
-  s.Redact(text);
-  s.bind(i, text);
-}
 
 AccountRow ReadAccount(SQLite::Statement& s) {
   AccountRow r;

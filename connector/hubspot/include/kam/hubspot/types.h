@@ -161,6 +161,21 @@ struct FactsResult {
   std::vector<std::string> missing;     // company ids the CRM did not know
 };
 
+// One deal, contact or meeting reduced to what the aggregates read, exactly as ReadFacts reads
+// it: the engine stores these for incremental facts and aggregates them itself.
+struct FactInput {
+  double amount = 0;             // deals: `amount` (0 when empty or not a number)
+  std::optional<int64_t> at_ms;  // deals: `closedate`; contacts: the later of
+                                 // `lastmodifieddate` and `notes_last_contacted`; meetings:
+                                 // `hs_timestamp`, else `hs_meeting_start_time`
+  bool won = false;              // deals: `hs_is_closed_won` or stage `closedwon`
+  bool closed = false;           // deals: won, `hs_is_closed` or stage `closedlost`
+  bool executive = false;        // contacts: an executive `jobtitle` (see ReadFacts)
+};
+// The properties FactInputOf reads for "deals", "contacts" or "meetings" (empty for others).
+const std::vector<std::string>& FactPropertiesOf(const std::string& object_type);
+FactInput FactInputOf(const std::string& object_type, const CrmObject& record);
+
 // ---- Tasks ----------------------------------------------------------------------------------
 
 // A task the add-in wants in the CRM, identified by its idempotency key (DESIGN section 4).

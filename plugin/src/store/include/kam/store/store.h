@@ -19,6 +19,8 @@
 
 namespace kam::store {
 
+class FactsStore;
+
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -31,7 +33,7 @@ class StoreLockedError : public StoreError {
 };
 
 // The number of the newest migration; Open() brings every file up to it.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // One company as pulled from the CRM: raw properties and aggregates (JSON objects as text), the
 // typed account the rule file's mapping produced (JSON), and the CRM's modification time.
@@ -257,6 +259,7 @@ class Store {
   struct Impl;
 
  private:
+  friend class FactsStore;  // facts_store.h: its tables in this file, in these transactions
   explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

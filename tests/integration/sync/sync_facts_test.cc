@@ -1,0 +1,263 @@
+// Incremental facts ("facts": "changed"), judged from the sandbox: after several incremental
+// syncs with people's edits between them (deals won, contacts added, meetings logged, links
+// moved, a deal deleted, companies edited), a fresh state file doing a full evaluation
+// ("facts": "all") agrees with what the CRM holds, and its aggregates equal the incremental
+// state's. Also: the add-in's own writes come back as echoes and cost no facts reads, a
+// re-sync with nothing changed makes few calls and no write, and the periodic full facts
+// refresh catches a link that moved neither record's modification time.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "kam/store/facts_store.h"
+#include "run_context.h"
+#include "sync_test_util.h"
+
+namespace kam::testing {
+namespace {
+
+constexpr int kAccounts = 150;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Iso(int64_t ms) { return engine::IsoUtc(ms); }
+
+class SyncFacts : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = StartSandbox(kAccounts, /*seed=*/11);
+    rules_ = (dir_.path / "rules.json").string();
+    std::filesystem::copy_file(KAM_EXAMPLE_RULES_FILE, rules_);
+    options_ = EngineOptions(server_->url(), dir_.path, rules_);
+    options_.config.facts = "changed";
+    options_.clock = [this] { return NowMs() + shift_ms_.load(); };
+    engine_ = std::make_unique<engine::SyncEngine>(host_, options_);
+    engine_->Provision();
+  }
+
+  // Company ids in id order.
+  std::vector<std::string> Companies() {
+    std::vector<std::string> out;
+    for (const auto& [id, p] : crm_().All("companies", "name")) out.push_back(id);
+    return out;
+  }
+
+  std::vector<std::string> Linked(const std::string& company, const std::string& type) {
+    json r = crm_().Call("GET", "/crm/v4/objects/companies/" + company + "/associations/" + type);
+    std::vector<std::string> out;
+    for (const auto& x : r["results"]) out.push_back(IdOf(x["toObjectId"]));
+    return out;
+  }
+
+  static std::string IdOf(const json& v) {
+    return v.is_string() ? v.get<std::string>() : std::to_string(v.get<int64_t>());
+  }
+
+  void Link(const std::string& type, const std::string& id, const std::string& company) {
+    crm_().Call(
+        "PUT", "/crm/v4/objects/" + type + "/" + id + "/associations/default/companies/" + company);
+  }
+  void Unlink(const std::string& type, const std::string& id, const std::string& company) {
+    crm_().Call("DELETE",
+                "/crm/v4/objects/" + type + "/" + id + "/associations/companies/" + company);
+  }
+  // HubSpot keeps rollups on a company (num_associated_deals, num_associated_contacts,
+  // notes_last_updated…), so a link added or removed moves the company's modification time
+  // [unconfirmed for every link type]; the sandbox does not model rollups, so the tests move it
+  // as HubSpot would.
+  void Touch(const std::vector<std::string>& companies) {
+    json ids = json::array();
+    for (const auto& c : companies) ids.push_back(c);
+    crm_().Call("POST", "/_sandbox/touch", {{"type", "companies"}, {"ids", ids}});
+  }
+
+  // A fresh state file reading every fact as a whole ("facts": "all") with the same clock: its
+  // dry run must find nothing to write (the CRM holds what a full evaluation computes), and its
+  // aggregates must equal the incremental state's, account by account.
+  void ExpectAgreesWithAFreshFullEvaluation(const std::string& when) {
+    SCOPED_TRACE(when);
+    TempDir fresh;
+    engine::SyncEngineOptions o = options_;
+    o.config.facts = "all";
+    o.config.state_path = (fresh.path / "state.db").string();
+    engine::SyncEngine full(host_, o);
+    json d = full.DryRun(false);
+    EXPECT_EQ(d["accounts_to_write"], 0) << d["text"];
+    auto a = store::Store::Open(options_.config.state_path);
+    auto b = store::Store::Open(o.config.state_path);
+    int64_t compared = 0;
+    b->ForEachAccount(
+        [&](const store::AccountRow& rb) {
+          auto ra = a->GetAccount(rb.id);
+          ASSERT_TRUE(ra.has_value()) << rb.id;
+          ASSERT_FALSE(ra->archived) << rb.id;
+          json ja = json::parse(ra->aggregates_json);
+          json jb = json::parse(rb.aggregates_json);
+          ASSERT_EQ(ja.size(), jb.size()) << rb.id;
+          for (const auto& [k, vb] : jb.items()) {
+            const json& va = ja[k];
+            if (vb.is_number()) {
+              ASSERT_TRUE(va.is_number()) << rb.id << " " << k;
+              EXPECT_NEAR(va.get<double>(), vb.get<double>(), 1e-6) << rb.id << " " << k;
+            } else {
+              EXPECT_EQ(va, vb) << rb.id << " " << k;
+            }
+          }
+          ++compared;
+        },
+        false);
+    EXPECT_EQ(compared, a->CountAccounts(false));
+  }
+
+  CrmReader& crm_() {
+    if (!reader_) reader_ = std::make_unique<CrmReader>(server_->url());
+    return *reader_;
+  }
+
+  TempDir dir_;
+  TestHost host_;
+  std::unique_ptr<sandbox::SandboxServer> server_;
+  std::unique_ptr<CrmReader> reader_;
+  std::string rules_;
+  std::atomic<int64_t> shift_ms_{0};
+  engine::SyncEngineOptions options_;
+  std::unique_ptr<engine::SyncEngine> engine_;
+};
+
+TEST_F(SyncFacts, IncrementalSyncsWithEditsAgreeWithAFreshFullEvaluation) {
+  json first = engine_->Sync(false);
+  EXPECT_TRUE(first["facts_full"].get<bool>());
+  EXPECT_EQ(first["write_errors"], 0);
+  const auto companies = Companies();
+  ASSERT_GE(companies.size(), 20u);
+  std::mt19937_64 rng(20261203);
+  auto pick = [&] { return companies[rng() % companies.size()]; };
+  // A company with at least one linked record of `type`.
+  auto pick_with = [&](const std::string& type) {
+    for (;;) {
+      std::string c = pick();
+      if (!Linked(c, type).empty()) return c;
+    }
+  };
+  const int64_t now = NowMs();
+
+  // Round 1: a deal won, a contact added (an executive), a meeting logged, a company edited.
+  std::string won_company, won_deal;
+  for (int i = 0; i < 50 && won_deal.empty(); ++i) {
+    std::string c = pick();
+    for (const auto& d : Linked(c, "deals")) {
+      json deal = crm_().Call("GET", "/crm/v3/objects/deals/" + d + "?properties=dealstage");
+      std::string stage = deal["properties"].value("dealstage", "");
+      if (stage != "closedwon" && stage != "closedlost") {
+        won_company = c;
+        won_deal = d;
+        break;
+      }
+    }
+  }
+  ASSERT_FALSE(won_deal.empty());
+  crm_().Call(
+      "PATCH", "/crm/v3/objects/deals/" + won_deal,
+      {{"properties",
+        {{"dealstage", "closedwon"}, {"amount", "2500000"}, {"closedate", Iso(now - 3600'000)}}}});
+  const std::string contact_company = pick();
+  json contact = crm_().Call(
+      "POST", "/crm/v3/objects/contacts",
+      {{"properties", {{"email", "new.ceo@example.com"}, {"jobtitle", "Chief Executive Officer"}}},
+       {"associations",
+        {{{"to", {{"id", contact_company}}},
+          {"types",
+           {{{"associationCategory", "HUBSPOT_DEFINED"}, {"associationTypeId", 279}}}}}}}});
+  const std::string contact_id = contact["id"].get<std::string>();
+  const std::string meeting_company = pick();
+  crm_().Call("POST", "/crm/v3/objects/meetings",
+              {{"properties", {{"hs_timestamp", Iso(now - 600'000)}, {"hs_meeting_title", "QBR"}}},
+               {"associations",
+                {{{"to", {{"id", meeting_company}}},
+                  {"types",
+                   {{{"associationCategory", "HUBSPOT_DEFINED"}, {"associationTypeId", 188}}}}}}}});
+  const std::string edited = pick();
+  crm_().Call("PATCH", "/crm/v3/objects/companies/" + edited,
+              {{"properties", {{"annualrevenue", "750000000"}, {"gross_margin_pct", "61"}}}});
+
+  json second = engine_->Sync(false);
+  EXPECT_FALSE(second["facts_full"].get<bool>());
+  EXPECT_GE(second["fact_records"].get<int64_t>(), 3);
+  EXPECT_EQ(second["write_errors"], 0);
+  // The companies the first sync wrote came back as echoes: their links were not read again.
+  EXPECT_GT(second["echoes"].get<int64_t>(), 0);
+  EXPECT_LT(second["fact_link_reads"].get<int64_t>(), 10);
+  ExpectAgreesWithAFreshFullEvaluation("after round 1");
+
+  // Round 2: a deal moved to another company, a contact unlinked (and edited), a deal deleted,
+  // the new contact's title changed, a second deal won on the same company.
+  std::string from = pick_with("deals"), to = pick();
+  while (to == from) to = pick();
+  auto deals = Linked(from, "deals");
+  ASSERT_FALSE(deals.empty());
+  const std::string moved = deals.front();
+  Unlink("deals", moved, from);
+  Link("deals", moved, to);
+  Touch({from, to});
+  std::string unlink_company = pick_with("contacts");
+  auto contacts = Linked(unlink_company, "contacts");
+  ASSERT_FALSE(contacts.empty());
+  Unlink("contacts", contacts.front(), unlink_company);
+  crm_().Call("PATCH", "/crm/v3/objects/contacts/" + contacts.front(),
+              {{"properties", {{"jobtitle", "Intern"}}}});
+  std::string del_company = pick_with("deals");
+  auto del_deals = Linked(del_company, "deals");
+  ASSERT_FALSE(del_deals.empty());
+  crm_().Call("DELETE", "/crm/v3/objects/deals/" + del_deals.back());
+  Touch({del_company});
+  crm_().Call("PATCH", "/crm/v3/objects/contacts/" + contact_id,
+              {{"properties", {{"jobtitle", "Office Manager"}}}});
+  json third = engine_->Sync(false);
+  EXPECT_FALSE(third["facts_full"].get<bool>());
+  EXPECT_EQ(third["write_errors"], 0);
+  ExpectAgreesWithAFreshFullEvaluation("after round 2");
+
+  // Nothing changed: no write, and few calls.
+  const uint64_t writes = WriteCalls(*server_);
+  json quiet = engine_->Sync(false);
+  EXPECT_EQ(WriteCalls(*server_), writes);
+  EXPECT_EQ(quiet["fields_written"], 0);
+  EXPECT_LE(quiet["api_calls"].get<int64_t>(), 20) << quiet.dump();
+
+  // A link that moves neither record's modification time is not seen incrementally; the full
+  // facts refresh (facts_full_refresh_hours, 24 by default) a day later catches it.
+  std::string lonely = pick();
+  json m = crm_().Call("POST", "/crm/v3/objects/meetings",
+                       {{"properties", {{"hs_timestamp", Iso(now - 7200'000)}}}});
+  crm_().Call("POST", "/_sandbox/touch",
+              {{"type", "meetings"}, {"ids", {m["id"]}}, {"timestamp", Iso(now - 86'400'000)}});
+  Link("meetings", m["id"].get<std::string>(), lonely);
+  shift_ms_ = 25 * 3'600'000LL;
+  json later = engine_->Sync(false);
+  EXPECT_TRUE(later["facts_full"].get<bool>());
+  EXPECT_EQ(later["write_errors"], 0);
+  ExpectAgreesWithAFreshFullEvaluation("after the full refresh a day later");
+}
+
+TEST_F(SyncFacts, ANoChangeResyncMakesAtMostTwentyCallsAndNoWrite) {
+  engine_->Sync(false);
+  engine_->Sync(false);  // the first sync's own writes come back once as echoes
+  const uint64_t writes = WriteCalls(*server_);
+  json s = engine_->Sync(false);
+  EXPECT_EQ(WriteCalls(*server_), writes);
+  EXPECT_EQ(s["fields_written"], 0);
+  EXPECT_EQ(s["tasks_created"], 0);
+  EXPECT_FALSE(s["facts_full"].get<bool>());
+  EXPECT_EQ(s["fact_link_reads"], 0);
+  EXPECT_LE(s["api_calls"].get<int64_t>(), 20) << s.dump();
+  EXPECT_GE(s["minimum_calls"].get<int64_t>(), 0);
+  EXPECT_NE(s["text"].get<std::string>().find("calls/minimum"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kam::testing
