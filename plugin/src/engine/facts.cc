@@ -233,9 +233,13 @@ void RefreshFactsIncrementally(RunContext& ctx) {
           for (const auto& a : now_linked) facts.MarkDirty(a);
         }
         store::Cursor next = store.GetCursor(CursorName(k));
-        if (page.cursor.modified_ms > next.ts_ms) {
-          next.ts_ms = page.cursor.modified_ms;
-          next.last_id = page.cursor.id;
+        // Never past the run's start: a record dated in the future (a clock off on the CRM's
+        // side, or a test's seed) would otherwise move the cursor past every real change to
+        // come. Such a record is read again by each run until its time has passed.
+        const int64_t reached = std::min(page.cursor.modified_ms, ctx.now_ms);
+        if (reached > next.ts_ms) {
+          next.ts_ms = reached;
+          next.last_id = reached == page.cursor.modified_ms ? page.cursor.id : std::string();
         }
         next.updated_ms = ctx.now_ms;
         store.SetCursor(CursorName(k), next);

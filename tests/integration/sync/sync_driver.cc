@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   o.config.state_path = argv[2];
   o.config.rules_path = argv[3];
   if (argc > 4) o.config.batch_size = std::atoi(argv[4]);
+  // KAM_TEST_FACTS=changed: incremental facts (sync_facts_test.cc).
+  if (const char* facts = std::getenv("KAM_TEST_FACTS")) o.config.facts = facts;
   if (const char* at = std::getenv("KAM_TEST_CRASH_AT"); at != nullptr && std::atoll(at) > 0) {
     const int64_t crash_at = std::atoll(at);
     o.on_checkpoint = [crash_at](const char*, int64_t n) {

@@ -6,6 +6,8 @@
 // re-sync with nothing changed makes few calls and no write, and the periodic full facts
 // refresh catches a link that moved neither record's modification time.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -257,6 +259,75 @@ TEST_F(SyncFacts, ANoChangeResyncMakesAtMostTwentyCallsAndNoWrite) {
   EXPECT_LE(s["api_calls"].get<int64_t>(), 20) << s.dump();
   EXPECT_GE(s["minimum_calls"].get<int64_t>(), 0);
   EXPECT_NE(s["text"].get<std::string>().find("calls/minimum"), std::string::npos);
+}
+
+// Runs one sync with "facts": "changed" in a child process (kam_sync_driver), killed with
+// SIGKILL at its crash_at-th checkpoint when crash_at > 0. Returns true when it was killed.
+bool RunDriverKilledAt(const std::string& url, const std::string& state, const std::string& rules,
+                       int64_t crash_at) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setenv("KAM_TEST_FACTS", "changed", 1);
+    if (crash_at > 0) {
+      setenv("KAM_TEST_CRASH_AT", std::to_string(crash_at).c_str(), 1);
+    } else {
+      unsetenv("KAM_TEST_CRASH_AT");
+    }
+    FILE* f =
+        std::freopen(std::getenv("KAM_TEST_VERBOSE") ? "/dev/stderr" : "/dev/null", "w", stdout);
+    (void)f;
+    execl(KAM_SYNC_DRIVER, KAM_SYNC_DRIVER, url.c_str(), state.c_str(), rules.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status)) return WTERMSIG(status) == SIGKILL;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "driver status " << status;
+  return false;
+}
+
+// Killed inside the facts (checkpoints 4 and 5 of an incremental run: the first page of changed
+// records before and after its commit), then run again: the state still agrees
+// with a fresh full evaluation. One round of edits per kill point. (This test found the facts
+// cursor following the sandbox's future-dated open deals past every later change.)
+TEST_F(SyncFacts, AKillDuringIncrementalFactsLosesNoChange) {
+  ASSERT_FALSE(RunDriverKilledAt(server_->url(), options_.config.state_path, rules_, 0));
+  const auto companies = Companies();
+  std::mt19937_64 rng(7);
+  auto pick = [&] { return companies[rng() % companies.size()]; };
+  int killed = 0;
+  for (int64_t crash_at : {4, 5}) {
+    SCOPED_TRACE("killed at checkpoint " + std::to_string(crash_at));
+    const int64_t now = NowMs();
+    // A deal won, a meeting logged, a deal moved (the companies' rollups move them).
+    std::string c = pick();
+    auto deals = Linked(c, "deals");
+    if (!deals.empty()) {
+      crm_().Call("PATCH", "/crm/v3/objects/deals/" + deals.front(),
+                  {{"properties",
+                    {{"dealstage", "closedwon"},
+                     {"amount", std::to_string(100000 + crash_at)},
+                     {"closedate", Iso(now - 60'000)}}}});
+      std::string to = pick();
+      if (to != c && deals.size() > 1) {
+        Unlink("deals", deals.back(), c);
+        Link("deals", deals.back(), to);
+        Touch({c, to});
+      }
+    }
+    crm_().Call(
+        "POST", "/crm/v3/objects/meetings",
+        {{"properties", {{"hs_timestamp", Iso(now - 120'000)}}},
+         {"associations",
+          {{{"to", {{"id", pick()}}},
+            {"types",
+             {{{"associationCategory", "HUBSPOT_DEFINED"}, {"associationTypeId", 188}}}}}}}});
+    if (RunDriverKilledAt(server_->url(), options_.config.state_path, rules_, crash_at)) ++killed;
+    ASSERT_FALSE(RunDriverKilledAt(server_->url(), options_.config.state_path, rules_, 0));
+    ExpectAgreesWithAFreshFullEvaluation("after the rerun");
+  }
+  EXPECT_EQ(killed, 2);
 }
 
 }  // namespace
