@@ -2,6 +2,10 @@
 // the sandbox CRM (in a child process, no rate limit). Prints time, API calls by route, peak RSS
 // of the syncing process, and the calls against the minimum (list pages + write batches).
 // Usage: kam_sync_bench [N] [SEED]
+// KAM_BENCH_FACTS=changed: incremental facts; then it also times a re-sync with nothing changed
+// (after the echo of the first sync's writes) and one with 1 % of the companies edited and
+// 0.1 % of the deals won, and prints their API calls against the minimum.
+// KAM_BENCH_OVERLAP_MINUTES: the pull overlap (default 5; 0 makes syncs seconds apart honest).
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +24,7 @@
 #include "kam/http/options.h"
 #include "kam/hubspot/transport.h"
 #include "kam/sandbox/sandbox_server.h"
+#include "run_context.h"
 #include "sync_engine.h"
 
 namespace {
@@ -103,6 +108,10 @@ int main(int argc, char** argv) {
   o.config.hubspot.max_connections = 4;
   o.config.rules_path = (dir / "rules.json").string();
   o.config.state_path = (dir / "state.db").string();
+  if (const char* f = std::getenv("KAM_BENCH_FACTS")) o.config.facts = f;
+  if (const char* m = std::getenv("KAM_BENCH_OVERLAP_MINUTES")) {
+    o.config.overlap_ms = std::atoll(m) * 60000;
+  }
   kam::engine::SyncEngine engine(host, o);
   engine.Provision();
   json before = Get(url, "/_sandbox/counters");
@@ -152,6 +161,62 @@ int main(int argc, char** argv) {
               {"second_sync_seconds", secs2},
               {"second_sync_fields_written", second["fields_written"]},
               {"second_sync_api_calls", after2["total"].get<int64_t>() - after["total"].get<int64_t>()}};
+  if (o.config.facts == "changed") {
+    // A re-sync with nothing changed, then 1 % of the companies edited and 0.1 % of deals won.
+    auto timed = [&](const char* name) {
+      auto t = std::chrono::steady_clock::now();
+      json r = engine.Sync(false);
+      out[name] = {
+          {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count()},
+          {"api_calls", r["api_calls"]},
+          {"minimum_calls", r["minimum_calls"]},
+          {"calls_per_minimum", r["calls_per_minimum"]},
+          {"fields_written", r["fields_written"]},
+          {"write_batches", r["write_batches"]},
+          {"echoes", r["echoes"]},
+          {"fact_pages", r["fact_pages"]},
+          {"fact_link_reads", r["fact_link_reads"]}};
+    };
+    timed("no_change_resync");
+    kam::http::ClientOptions co;
+    co.base_url = url;
+    co.rate_limit.enabled = false;
+    auto tr = kam::hubspot::MakeHttpTransport(co).value();
+    auto send = [&](const std::string& method, const std::string& target, const json& body) {
+      kam::hubspot::HttpCall c;
+      c.method = method;
+      c.target = target;
+      c.body = body.dump();
+      c.headers.push_back({"Authorization", "Bearer sandbox-token"});
+      auto r = tr->Send(c);
+      if (!r.ok()) throw std::runtime_error(r.error().ToString());
+      return json::parse(r->body);
+    };
+    send("POST", "/_sandbox/touch", {{"type", "companies"}, {"count", std::max(1, n / 100)}});
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    const int want = std::max(1, n * 3 / 1000);  // ~3 deals per company: 0.1 % of the deals
+    int won = 0;
+    std::string after;
+    while (won < want) {
+      json page = Get(url, "/crm/v3/objects/deals?limit=100&properties=dealstage" +
+                               (after.empty() ? std::string() : "&after=" + after));
+      for (const auto& d : page["results"]) {
+        if (won >= want) break;
+        std::string stage = d["properties"].value("dealstage", "");
+        if (stage == "closedwon" || stage == "closedlost") continue;
+        send("PATCH", "/crm/v3/objects/deals/" + d["id"].get<std::string>(),
+             {{"properties",
+               {{"dealstage", "closedwon"}, {"closedate", kam::engine::IsoUtc(now_ms)}}}});
+        ++won;
+      }
+      if (!page.contains("paging")) break;
+      after = page["paging"]["next"]["after"].get<std::string>();
+    }
+    out["deals_won"] = won;
+    timed("one_percent_changed_resync");
+  }
   std::printf("%s\n", out.dump(2).c_str());
   close(back[1]);
   int st = 0;
