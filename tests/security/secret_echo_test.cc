@@ -135,7 +135,7 @@ TEST(SecretEcho, NoEchoedTokenReachesOutputLogsStateFilesOrReports) {
   KamRun check = kam({"state", "check"});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_NE(check.out.find("Integrity check: ok"), std::string::npos) << check.out;
-  EXPECT_NE(check.out.find("schema version 2"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("schema version 4"), std::string::npos) << check.out;
   EXPECT_EQ(kam({"--json", "status"}).exit_code, 0);
   EXPECT_EQ(kam({"report", "--html", state + "/report.html"}).exit_code, 0);
   EXPECT_EQ(kam({"--json", "report"}).exit_code, 0);

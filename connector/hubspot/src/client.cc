@@ -580,7 +580,8 @@ Result<PullSummary> HubSpotClient::PullAllCompanies(const PullOptions& options,
   if (std::find(props.begin(), props.end(), "hs_lastmodifieddate") == props.end()) {
     props.emplace_back("hs_lastmodifieddate");
   }
-  std::string after;
+  std::string after = options.resume_after;
+  summary.resumed = !after.empty();
   Cursor max_seen;
   std::set<std::string> seen;
   while (true) {
@@ -611,8 +612,10 @@ Result<PullSummary> HubSpotClient::PullAllCompanies(const PullOptions& options,
     if (!page.results.empty() || summary.pages == 0) {
       ++summary.pages;
       out.page_number = summary.pages;
-      // A full pull is resumable only from the start: until the last page the cursor stays 0.
+      // A full pull resumes from its paging token (out.after), not from a time: until the last
+      // page the cursor stays 0.
       out.cursor = last ? summary.cursor : Cursor{};
+      if (!last) out.after = *page.after;
       if (on_page) {
         Status s = on_page(out);
         if (!s.ok()) return s.error();

@@ -153,8 +153,8 @@ class HubSpotCrm final : public Crm {
   }
 
   CrmResult<PullSummary> PullAll(const PullRequest& request, const PageCallback& on_page) override {
-    // The list endpoint's paging token is not exposed by the adapter: a crashed full pull starts
-    // over (request.resume_token is ignored; PullSummary::resumed stays false).
+    // The list's paging token travels in PullPage::cursor.page_token; request.resume_token
+    // continues after it.
     return Pull(request, on_page, nullptr);
   }
 
@@ -477,6 +477,7 @@ class HubSpotCrm final : public Crm {
     po.properties.assign(props.begin(), props.end());
     po.overlap_ms = request.overlap_ms;
     po.started_at_ms = request.started_at_ms;
+    if (!since) po.resume_after = request.resume_token;
     std::optional<CrmError> stopped;  // the caller's own error, returned as it was
     auto cb = [&](const hubspot::CompanyPage& page) -> hubspot::Status {
       PullPage p;
@@ -484,6 +485,7 @@ class HubSpotCrm final : public Crm {
       for (const auto& c : page.companies) p.accounts.push_back(AccountOf(c));
       p.cursor.modified_ms = page.cursor.modified_ms;
       p.cursor.id = page.cursor.id;
+      p.cursor.page_token = page.after;
       p.total_hint = page.total_hint;
       CrmStatus st = on_page(p);
       if (st.ok()) return {};
@@ -502,6 +504,7 @@ class HubSpotCrm final : public Crm {
     s.accounts = r->companies;
     s.cursor.modified_ms = r->cursor.modified_ms;
     s.cursor.id = r->cursor.id;
+    s.resumed = r->resumed;
     return s;
   }
 

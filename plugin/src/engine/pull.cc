@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "kam/addin.h"
 #include "kam/rules/rules.h"
 #include "kam/store/facts_store.h"
 #include "kam/store/store.h"
@@ -51,11 +52,15 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
                  now_ms - cur.last_full_pull_ms > cfg.full_pull_after_days * kDayMs;
   bool do_full = full || cur.last_full_pull_ms == 0 || cur.full_pull_in_progress || too_old;
   ctx.counters.full_pull = do_full;
+  // A full pull that an earlier run left after committing some pages goes on after the last
+  // committed page: those pages are in the snapshot, their ids in the store's pulled list.
+  bool resume = do_full && cur.full_pull_in_progress && !cur.full_pull_after.empty() &&
+                cur.full_pull_started_ms > 0;
   PullRequest po;
   po.properties = ctx.PullProperties();
   po.overlap_ms = cfg.overlap_ms;
-  po.started_at_ms = now_ms;
-  std::unordered_set<std::string> seen;
+  std::unordered_set<std::string> seen;     // delivered by this run
+  std::unordered_set<std::string> earlier;  // delivered by the interrupted run (resume)
   // Incremental facts keep a company's aggregates when the pull returns only the echo of the
   // add-in's own write (its modification time is the one the write returned): its links are not
   // read again. Any other change (an edit, a link the CRM's rollups record) reads them again.
@@ -63,9 +68,23 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
   store::FactsStore facts(store);
   uint64_t done = 0;
   int64_t expected = store.CountAccounts(false);
-  if (do_full) {
-    cur.full_pull_in_progress = true;
-    store.SetCursor(kCompaniesCursor, cur);
+  auto start_full = [&] {
+    store::Store::Transaction tx(store);
+    store::Cursor c = store.GetCursor(kCompaniesCursor);
+    c.full_pull_in_progress = true;
+    c.full_pull_after.clear();
+    c.full_pull_started_ms = now_ms;
+    store.SetCursor(kCompaniesCursor, c);
+    store.ClearPulled(kCompaniesCursor);
+    tx.Commit();
+    earlier.clear();
+  };
+  if (resume) {
+    for (auto& id : store.PulledIds(kCompaniesCursor)) earlier.insert(std::move(id));
+    ctx.Log(KAM_LOG_INFO, "resuming the interrupted full pull after its " +
+                              std::to_string(earlier.size()) + " companies already stored");
+  } else if (do_full) {
+    start_full();
   }
   auto on_page = [&](const PullPage& page) -> CrmStatus {
     if (ctx.host.IsCancelled()) {
@@ -98,34 +117,56 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
       row.modified_ms = c.modified_ms;
       row.archived = false;
       store.UpsertAccount(row);
+      if (do_full) store.AddPulled(kCompaniesCursor, c.id);
       seen.insert(c.id);
     }
-    if (!do_full) {
-      store::Cursor next = store.GetCursor(kCompaniesCursor);
+    store::Cursor next = store.GetCursor(kCompaniesCursor);
+    if (do_full) {
+      next.full_pull_after = page.cursor.page_token;  // a resumed pull continues after this page
+    } else {
       next.ts_ms = page.cursor.modified_ms;
       next.last_id = page.cursor.id;
       next.updated_ms = now_ms;
-      store.SetCursor(kCompaniesCursor, next);
     }
+    store.SetCursor(kCompaniesCursor, next);
     tx.Commit();
     ctx.Checkpoint("pull.committed");
     ctx.counters.pages++;
     done += page.accounts.size();
     uint64_t total = page.total_hint > 0 ? static_cast<uint64_t>(page.total_hint)
                                          : static_cast<uint64_t>(std::max<int64_t>(expected, 0));
-    ctx.Progress("pull", done, std::max(total, done));
+    ctx.Progress("pull", done + earlier.size(), std::max(total, done + earlier.size()));
     return {};
   };
   PullCursor since;
   since.modified_ms = cur.ts_ms;
   since.id = cur.last_id;
-  CrmResult<PullSummary> summary =
-      do_full ? ctx.crm->PullAll(po, on_page) : ctx.crm->PullChanged(since, po, on_page);
+  auto pull_all = [&] {
+    // The incremental cursor a full pull ends with is the time it started (a resumed one: the
+    // interrupted run's start), so that changes made while it ran are read again.
+    po.started_at_ms = resume ? cur.full_pull_started_ms : now_ms;
+    po.resume_token = resume ? cur.full_pull_after : std::string();
+    return ctx.crm->PullAll(po, on_page);
+  };
+  CrmResult<PullSummary> summary = do_full ? pull_all() : ctx.crm->PullChanged(since, po, on_page);
+  if (!summary.ok() && resume && ctx.counters.pages == 0 && !summary.error().stops_run &&
+      !summary.error().retryable) {
+    // The CRM refused the stored paging token (expired, or another CRM's): start over.
+    ctx.Log(KAM_LOG_WARN, "the CRM refused the interrupted full pull's paging token (" +
+                              summary.error().ToString() + "); pulling every company again");
+    resume = false;
+    start_full();
+    summary = pull_all();
+  }
   if (!summary.ok()) {
     if (summary.error().code == StatusCode::kCancelled) ctx.CheckCancelled("the pull");
     throw CrmFailure(summary.error(), "pulling companies");
   }
-  ctx.counters.pulled = static_cast<int64_t>(seen.size());
+  // A port that cannot resume started over: every company came again in this run.
+  if (resume && !summary->resumed) earlier.clear();
+  ctx.counters.pull_resumed = resume && summary->resumed;
+  ctx.counters.pulled = static_cast<int64_t>(seen.size() + earlier.size());
+  for (const auto& id : earlier) seen.insert(id);
   // Deleted or archived companies.
   std::vector<std::string> gone;
   if (do_full) {
@@ -151,6 +192,9 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
       fin.last_id = summary->cursor.id;
       fin.last_full_pull_ms = now_ms;
       fin.full_pull_in_progress = false;
+      fin.full_pull_after.clear();
+      fin.full_pull_started_ms = 0;
+      store.ClearPulled(kCompaniesCursor);
     } else if (summary->cursor.modified_ms > fin.ts_ms) {
       fin.ts_ms = summary->cursor.modified_ms;
       fin.last_id = summary->cursor.id;

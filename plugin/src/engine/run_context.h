@@ -75,6 +75,7 @@ struct RunCounters {
   int64_t echoes = 0;         // pulled companies recognised as the echo of the add-in's write
   int64_t write_batches = 0;  // batch write calls planned by the push (one per batch)
   bool full_pull = false;
+  bool pull_resumed = false;  // the full pull went on after an interrupted run's last page
   std::vector<WriteErrorNote> errors;
 };
 

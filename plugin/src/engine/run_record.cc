@@ -29,6 +29,7 @@ json CountersJson(const RunCounters& c) {
   return {{"pulled", c.pulled},
           {"pages", c.pages},
           {"full_pull", c.full_pull},
+          {"full_pull_resumed", c.pull_resumed},
           {"archived", c.archived},
           {"facts_refreshed", c.facts_refreshed},
           {"evaluated", c.evaluated},
@@ -126,9 +127,12 @@ json RunRecorded(RunContext& ctx, const char* kind, const std::function<json()>&
 
 std::string SyncText(const json& s) {
   std::ostringstream o;
-  o << "Sync " << (s.value("full_pull", false) ? "(full pull)" : "(incremental)") << ": pulled "
-    << s.value("pulled", 0) << " companies in " << s.value("pages", 0) << " pages, evaluated "
-    << s.value("evaluated", 0) << ".\n";
+  o << "Sync "
+    << (s.value("full_pull_resumed", false) ? "(full pull, resumed)"
+        : s.value("full_pull", false)       ? "(full pull)"
+                                            : "(incremental)")
+    << ": pulled " << s.value("pulled", 0) << " companies in " << s.value("pages", 0)
+    << " pages, evaluated " << s.value("evaluated", 0) << ".\n";
   o << "Wrote " << s.value("fields_written", 0) << " fields on " << s.value("accounts_written", 0)
     << " companies; tasks created " << s.value("tasks_created", 0) << ", completed "
     << s.value("tasks_completed", 0);

@@ -96,6 +96,15 @@ CREATE INDEX fact_links_record ON fact_links(kind, record_id);
 CREATE TABLE fact_dirty(account_id TEXT PRIMARY KEY);
 CREATE TABLE echoes(account_id TEXT PRIMARY KEY, modified_ms INTEGER NOT NULL);
 )sql",
+    // 4: a full pull resumes after a crash. The cursor keeps when the interrupted full pull
+    // started (the incremental cursor it ends with), and pull_seen the ids its committed pages
+    // delivered (a resumed pull must not take them for deleted companies); both are cleared
+    // when the full pull finishes.
+    R"sql(
+ALTER TABLE cursors ADD COLUMN full_pull_started_ms INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE pull_seen(
+  cursor TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY(cursor, id)) WITHOUT ROWID;
+)sql",
 };
 
 OutboxState ParseState(const std::string& s) {
@@ -329,7 +338,7 @@ Cursor Store::GetCursor(std::string_view name) {
   return Guard("reading cursor", impl_->path, [&] {
     auto& s = impl_->Q(
         "SELECT ts_ms, last_id, last_full_pull_ms, full_pull_after, full_pull_in_progress, "
-        "updated_ms FROM cursors WHERE name=?");
+        "updated_ms, full_pull_started_ms FROM cursors WHERE name=?");
     Bind(s, 1, name);
     Cursor c;
     if (s.executeStep()) {
@@ -339,6 +348,7 @@ Cursor Store::GetCursor(std::string_view name) {
       c.full_pull_after = s.getColumn(3).getString();
       c.full_pull_in_progress = s.getColumn(4).getInt() != 0;
       c.updated_ms = s.getColumn(5).getInt64();
+      c.full_pull_started_ms = s.getColumn(6).getInt64();
     }
     return c;
   });
@@ -348,7 +358,8 @@ void Store::SetCursor(std::string_view name, const Cursor& c) {
   Guard("moving cursor", impl_->path, [&] {
     auto& s = impl_->Q(
         "INSERT OR REPLACE INTO cursors(name, ts_ms, last_id, last_full_pull_ms, "
-        "full_pull_after, full_pull_in_progress, updated_ms) VALUES(?,?,?,?,?,?,?)");
+        "full_pull_after, full_pull_in_progress, updated_ms, full_pull_started_ms) "
+        "VALUES(?,?,?,?,?,?,?,?)");
     Bind(s, 1, name);
     s.bind(2, static_cast<int64_t>(c.ts_ms));
     Bind(s, 3, c.last_id);
@@ -356,6 +367,36 @@ void Store::SetCursor(std::string_view name, const Cursor& c) {
     Bind(s, 5, c.full_pull_after);
     s.bind(6, c.full_pull_in_progress ? 1 : 0);
     s.bind(7, static_cast<int64_t>(c.updated_ms));
+    s.bind(8, static_cast<int64_t>(c.full_pull_started_ms));
+    s.exec();
+    return 0;
+  });
+}
+
+void Store::AddPulled(std::string_view cursor, std::string_view id) {
+  Guard("recording a pulled id", impl_->path, [&] {
+    auto& s = impl_->Q("INSERT OR IGNORE INTO pull_seen(cursor, id) VALUES(?,?)");
+    Bind(s, 1, cursor);
+    Bind(s, 2, id);
+    s.exec();
+    return 0;
+  });
+}
+
+std::vector<std::string> Store::PulledIds(std::string_view cursor) {
+  return Guard("reading pulled ids", impl_->path, [&] {
+    auto& s = impl_->Q("SELECT id FROM pull_seen WHERE cursor=? ORDER BY id");
+    Bind(s, 1, cursor);
+    std::vector<std::string> out;
+    while (s.executeStep()) out.push_back(s.getColumn(0).getString());
+    return out;
+  });
+}
+
+void Store::ClearPulled(std::string_view cursor) {
+  Guard("clearing pulled ids", impl_->path, [&] {
+    auto& s = impl_->Q("DELETE FROM pull_seen WHERE cursor=?");
+    Bind(s, 1, cursor);
     s.exec();
     return 0;
   });

@@ -230,5 +230,189 @@ TEST_F(StoreTest, WrittenValuesTasksHistoryAndRunsRoundTrip) {
   EXPECT_EQ(runs[1].counters_json, R"({"pulled":1})");
 }
 
+// The layout of schema version 1 exactly as the first release created it (migration 1): files of
+// that release must open with every later build.
+constexpr const char* kVersionOneLayout = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE accounts(
+  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL DEFAULT '',
+  properties TEXT NOT NULL, aggregates TEXT NOT NULL, mapped TEXT NOT NULL,
+  modified_ms INTEGER NOT NULL, archived INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE cursors(
+  name TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, last_id TEXT NOT NULL,
+  last_full_pull_ms INTEGER NOT NULL, full_pull_after TEXT NOT NULL,
+  full_pull_in_progress INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE results(
+  account_id TEXT PRIMARY KEY, scores TEXT NOT NULL, score REAL NOT NULL, tier TEXT NOT NULL,
+  health TEXT NOT NULL, receipt TEXT NOT NULL, rules_hash TEXT NOT NULL,
+  capped_reason TEXT NOT NULL, owner_id TEXT NOT NULL, revenue REAL NOT NULL,
+  evaluated_ms INTEGER NOT NULL);
+CREATE TABLE written(
+  account_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL, crm_value TEXT NOT NULL,
+  written_ms INTEGER NOT NULL, PRIMARY KEY(account_id, field));
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, kind TEXT NOT NULL,
+  idem_key TEXT NOT NULL UNIQUE, account_id TEXT NOT NULL, payload TEXT NOT NULL,
+  state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');
+CREATE INDEX outbox_state ON outbox(state, kind, id);
+CREATE TABLE tasks(
+  task_key TEXT PRIMARY KEY, account_id TEXT NOT NULL, rule_id TEXT NOT NULL,
+  crm_task_id TEXT NOT NULL, state TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL, owner_id TEXT NOT NULL DEFAULT '',
+  auto_close INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX tasks_account ON tasks(account_id);
+CREATE INDEX tasks_state ON tasks(state);
+CREATE TABLE score_history(
+  account_id TEXT NOT NULL, run_id INTEGER NOT NULL, score REAL NOT NULL, tier TEXT NOT NULL,
+  at_ms INTEGER NOT NULL, PRIMARY KEY(account_id, run_id));
+CREATE TABLE audit(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+  action TEXT NOT NULL, account_id TEXT NOT NULL, target TEXT NOT NULL, old_value TEXT NOT NULL,
+  new_value TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX audit_run ON audit(run_id);
+CREATE TABLE runs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, started_ms INTEGER NOT NULL,
+  ended_ms INTEGER NOT NULL DEFAULT 0, outcome TEXT NOT NULL, counters TEXT NOT NULL DEFAULT '{}',
+  error TEXT NOT NULL DEFAULT '');
+PRAGMA user_version=1;
+)sql";
+
+// What a version-1 add-in had stored after a sync.
+constexpr const char* kVersionOneData = R"sql(
+INSERT INTO meta VALUES('portal_id','42');
+INSERT INTO accounts VALUES('1','7','{"name":"Acme"}','{"won":3}','{}',1000,0);
+INSERT INTO accounts VALUES('2','','{"name":"Gone"}','{}','{}',900,1);
+INSERT INTO cursors VALUES('companies',5000,'1',4000,'',0,5000);
+INSERT INTO results VALUES('1','{"fit":80}',80.5,'key','{}','{}','h1','','7',1200.0,5000);
+INSERT INTO written VALUES('1','kam_tier','key','key',5000);
+INSERT INTO outbox(run_id,kind,idem_key,account_id,payload,state)
+  VALUES(1,'update','u:1:h','1','{"properties":{"kam_score":"80.5"}}','pending');
+INSERT INTO tasks VALUES('kam-00000000000000aa','1','meet','77','open',5000,5000,'7',1);
+INSERT INTO score_history VALUES('1',1,80.5,'key',5000);
+INSERT INTO audit(run_id,at_ms,action,account_id,target,old_value,new_value,detail)
+  VALUES(1,5000,'update_field','1','kam_tier','','key','');
+INSERT INTO runs(kind,started_ms,ended_ms,outcome) VALUES('sync',4000,5000,'ok');
+)sql";
+
+TEST_F(StoreTest, AVersionOneFileOpensUpgradedToTheCurrentSchemaWithItsDataIntact) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(kVersionOneLayout);
+    db.exec(kVersionOneData);
+    ASSERT_EQ(db.execAndGet("PRAGMA user_version").getInt(), 1);
+  }
+  {
+    auto store = Store::Open(path_);
+    EXPECT_EQ(store->SchemaVersion(), kSchemaVersion);
+    EXPECT_EQ(store->GetMeta("portal_id").value_or(""), "42");
+    auto a = store->GetAccount("1");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->owner_id, "7");
+    EXPECT_EQ(a->properties_json, R"({"name":"Acme"})");
+    EXPECT_EQ(a->aggregates_json, R"({"won":3})");
+    EXPECT_EQ(a->modified_ms, 1000);
+    EXPECT_EQ(store->CountAccounts(false), 1);
+    EXPECT_EQ(store->CountAccounts(true), 2);
+    Cursor c = store->GetCursor("companies");
+    EXPECT_EQ(c.ts_ms, 5000);
+    EXPECT_EQ(c.last_id, "1");
+    EXPECT_EQ(c.last_full_pull_ms, 4000);
+    EXPECT_FALSE(c.full_pull_in_progress);
+    EXPECT_EQ(c.full_pull_started_ms, 0);  // version 4's column, defaulted
+    auto r = store->GetResult("1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->tier, "key");
+    EXPECT_DOUBLE_EQ(r->score, 80.5);
+    EXPECT_EQ(r->rules_hash, "h1");
+    EXPECT_EQ(store->GetWritten("1", "kam_tier")->crm_value, "key");
+    auto pending = store->PendingOutboxAll();
+    ASSERT_EQ(pending.size(), 1u);
+    EXPECT_EQ(pending[0].idem_key, "u:1:h");
+    auto t = store->GetTask("kam-00000000000000aa");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->crm_task_id, "77");
+    EXPECT_TRUE(t->auto_close);
+    EXPECT_EQ(store->HistoryFor("1").size(), 1u);
+    EXPECT_EQ(store->AuditForRun(1).size(), 1u);
+    auto runs = store->LastRuns(5);
+    ASSERT_EQ(runs.size(), 1u);
+    EXPECT_EQ(runs[0].outcome, "ok");
+    // Version 4's table works on the upgraded file.
+    store->AddPulled("companies", "1");
+    EXPECT_EQ(store->PulledIds("companies"), std::vector<std::string>{"1"});
+  }
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), kSchemaVersion);
+  // Version 2: a company archived before the upgrade starts its retention at the upgrade.
+  EXPECT_GT(db.execAndGet("SELECT archived_ms FROM accounts WHERE id='2'").getInt64(), 0);
+  EXPECT_EQ(db.execAndGet("SELECT archived_ms FROM accounts WHERE id='1'").getInt64(), 0);
+  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
+// Migration 2 as released.
+constexpr const char* kVersionTwoMigration = R"sql(
+ALTER TABLE accounts ADD COLUMN archived_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE accounts SET archived_ms = CAST(strftime('%s','now') AS INTEGER) * 1000 WHERE archived=1;
+CREATE TRIGGER accounts_archived AFTER UPDATE OF archived ON accounts
+  WHEN NEW.archived=1 AND OLD.archived=0
+  BEGIN UPDATE accounts SET archived_ms = CAST(strftime('%s','now') AS INTEGER) * 1000
+        WHERE id=NEW.id; END;
+CREATE TRIGGER accounts_restored AFTER UPDATE OF archived ON accounts
+  WHEN NEW.archived=0 AND OLD.archived=1
+  BEGIN UPDATE accounts SET archived_ms = 0 WHERE id=NEW.id; END;
+CREATE TRIGGER accounts_inserted_archived AFTER INSERT ON accounts WHEN NEW.archived=1
+  BEGIN UPDATE accounts SET archived_ms = CAST(strftime('%s','now') AS INTEGER) * 1000
+        WHERE id=NEW.id; END;
+CREATE INDEX accounts_archived_ms ON accounts(archived_ms) WHERE archived=1;
+CREATE INDEX audit_at ON audit(at_ms);
+PRAGMA user_version=2;
+)sql";
+
+TEST_F(StoreTest, AVersionTwoFullPullInProgressKeepsItsTokenAcrossTheUpgrade) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(kVersionOneLayout);
+    db.exec(kVersionTwoMigration);
+    db.exec("INSERT INTO cursors VALUES('companies',0,'',0,'token-3',1,5000)");
+    db.exec("INSERT INTO accounts VALUES('1','','{}','{}','{}',1000,1,777)");
+  }
+  {
+    auto store = Store::Open(path_);
+    EXPECT_EQ(store->SchemaVersion(), kSchemaVersion);
+    EXPECT_EQ(store->CountAccounts(true), 1);
+    Cursor c = store->GetCursor("companies");
+    EXPECT_TRUE(c.full_pull_in_progress);
+    EXPECT_EQ(c.full_pull_after, "token-3");
+    // Its start time was never recorded: the engine starts that full pull over.
+    EXPECT_EQ(c.full_pull_started_ms, 0);
+  }
+}
+
+TEST_F(StoreTest, PulledIdsAreKeptPerCursorUntilCleared) {
+  auto store = Store::Open(path_);
+  {
+    Store::Transaction tx(*store);
+    store->AddPulled("companies", "b");
+    store->AddPulled("companies", "a");
+    store->AddPulled("companies", "a");
+    store->AddPulled("deals", "x");
+    Cursor c;
+    c.full_pull_in_progress = true;
+    c.full_pull_after = "after-2";
+    c.full_pull_started_ms = 1234;
+    store->SetCursor("companies", c);
+    tx.Commit();
+  }
+  store.reset();
+  store = Store::Open(path_);
+  EXPECT_EQ(store->PulledIds("companies"), (std::vector<std::string>{"a", "b"}));
+  Cursor c = store->GetCursor("companies");
+  EXPECT_EQ(c.full_pull_after, "after-2");
+  EXPECT_EQ(c.full_pull_started_ms, 1234);
+  store->ClearPulled("companies");
+  EXPECT_TRUE(store->PulledIds("companies").empty());
+  EXPECT_EQ(store->PulledIds("deals"), std::vector<std::string>{"x"});
+}
+
 }  // namespace
 }  // namespace kam::store

@@ -53,6 +53,9 @@ struct CompanyPage {
   int64_t page_number = 0;           // 1-based
   int64_t total_hint = -1;           // search `total` of the current query window, -1 unknown
   int64_t duplicates_skipped = 0;    // records already delivered in this run (this page)
+  // Full pull only: the list's paging token after this page ("" on the last page). A pull
+  // resumed with PullOptions::resume_after = this token continues with the next page.
+  std::string after;
 };
 
 // Called for every page; a non-ok Status stops the pull and is returned by the pull.
@@ -66,6 +69,9 @@ struct PullOptions {
   // Full pull only: the cursor to report at the end (the time the pull started, by the caller's
   // clock; 0 = the largest hs_lastmodifieddate seen).
   int64_t started_at_ms = 0;
+  // Full pull only: continue after this paging token (a CompanyPage::after of an interrupted
+  // pull) instead of starting from the first page; "" = from the start.
+  std::string resume_after;
 };
 
 struct PullSummary {
@@ -75,6 +81,7 @@ struct PullSummary {
   int64_t queries = 0;             // search queries started (windows)
   int64_t id_split_windows = 0;    // windows split by id because >10,000 shared one timestamp
   Cursor cursor;                   // final cursor
+  bool resumed = false;            // full pull: continued from PullOptions::resume_after
 };
 
 // Outcome of one record in a batch write.

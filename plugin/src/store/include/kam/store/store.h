@@ -33,7 +33,7 @@ class StoreLockedError : public StoreError {
 };
 
 // The number of the newest migration; Open() brings every file up to it.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // One company as pulled from the CRM: raw properties and aggregates (JSON objects as text), the
 // typed account the rule file's mapping produced (JSON), and the CRM's modification time.
@@ -48,14 +48,17 @@ struct AccountRow {
 };
 
 // Where the next incremental pull starts: (timestamp, id) of the last record committed. A full
-// pull in progress keeps its paging token so that a crash resumes it.
+// pull in progress keeps its paging token (stored with each committed page), its start time and
+// the ids its pages delivered (AddPulled), so that the next run resumes it after the last
+// committed page; finishing it clears all three.
 struct Cursor {
   int64_t ts_ms = 0;
   std::string last_id;
   int64_t last_full_pull_ms = 0;  // when the last full pull finished; 0 = never
-  std::string full_pull_after;    // paging token of a full pull in progress
+  std::string full_pull_after;    // paging token after the last committed page of a full pull
   bool full_pull_in_progress = false;
   int64_t updated_ms = 0;
+  int64_t full_pull_started_ms = 0;  // when the full pull in progress started; 0 = none
 };
 
 // The evaluation of one account by the rule file (and the portfolio pass).
@@ -186,6 +189,11 @@ class Store {
   // Cursors by name (e.g. "companies").
   Cursor GetCursor(std::string_view name);
   void SetCursor(std::string_view name, const Cursor& cursor);
+  // The ids a full pull in progress has committed, per cursor name (to tell, after a resume,
+  // companies already pulled from deleted ones).
+  void AddPulled(std::string_view cursor, std::string_view id);
+  std::vector<std::string> PulledIds(std::string_view cursor);
+  void ClearPulled(std::string_view cursor);
 
   // Results.
   void UpsertResult(const ResultRow& row);
