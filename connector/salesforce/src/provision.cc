@@ -407,6 +407,9 @@ Result<ProvisionReport> SalesforceClient::VerifyFields(const ProvisionSpec& spec
     } else {
       std::vector<TierValue> missing;
       item.outcome = internal::CompareField(def, it->second, &item.detail, &missing);
+      if (def.metadata_type == "Number" && it->second.value("type", "") == "double") {
+        report.number_scales[def.name] = it->second.value("scale", def.scale);
+      }
       if (item.outcome == ProvisionItem::Outcome::kUpdated) {
         std::string names;
         for (const auto& t : missing) names += (names.empty() ? "" : ", ") + t.value;

@@ -388,6 +388,14 @@ class Crm {
 
   // Calls made by this Crm so far, and the quota as last reported.
   virtual CrmUsage Usage() const = 0;
+
+  // The value the CRM will hold after `value` is written to the account property `property`
+  // (e.g. a number rounded to the field's scale): the diff compares and writes this, so that a
+  // re-sync writes nothing. Default: `value` unchanged.
+  virtual std::string StoredValue(const std::string& property, const std::string& value) const {
+    (void)property;
+    return value;
+  }
 };
 
 // ---- making one -------------------------------------------------------------------------------

@@ -188,6 +188,61 @@ sf::Value ValueOf(const std::string& text, const std::string& type) {
   return sf::Value::String(text);
 }
 
+// A decimal number rounded half away from zero to `scale` decimals, as Salesforce stores what
+// is written to a Number field; trailing zeros dropped ("7.25", 1 -> "7.3"; "7.2", 1 -> "7.2").
+// Text that is not a finite number is returned as it is.
+std::string RoundToScale(const std::string& text, int scale) {
+  char* end = nullptr;
+  const double d = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !std::isfinite(d)) return text;
+  std::string plain = text;
+  auto is_plain = [](const std::string& t) {
+    size_t i = t[0] == '-' || t[0] == '+' ? 1 : 0;
+    bool digits = false, dot = false;
+    for (; i < t.size(); ++i) {
+      if (t[i] == '.' && !dot) {
+        dot = true;
+      } else if (t[i] >= '0' && t[i] <= '9') {
+        digits = true;
+      } else {
+        return false;
+      }
+    }
+    return digits;
+  };
+  if (!is_plain(plain)) {
+    char buf[400];
+    std::snprintf(buf, sizeof buf, "%.*f", std::min(scale + 6, 30), d);
+    plain = buf;
+  }
+  const bool negative = plain[0] == '-';
+  if (plain[0] == '-' || plain[0] == '+') plain.erase(0, 1);
+  const size_t dot = plain.find('.');
+  std::string whole = dot == std::string::npos ? plain : plain.substr(0, dot);
+  std::string frac = dot == std::string::npos ? "" : plain.substr(dot + 1);
+  if (whole.empty()) whole = "0";
+  const size_t keep = static_cast<size_t>(std::max(scale, 0));
+  const bool up = frac.size() > keep && frac[keep] >= '5';
+  if (frac.size() > keep) frac.resize(keep);
+  std::string digits = whole + frac;
+  if (up) {
+    size_t i = digits.size();
+    while (i > 0 && digits[i - 1] == '9') digits[--i] = '0';
+    if (i == 0) {
+      digits.insert(digits.begin(), '1');
+    } else {
+      ++digits[i - 1];
+    }
+  }
+  whole = digits.substr(0, digits.size() - frac.size());
+  frac = digits.substr(digits.size() - frac.size());
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  while (whole.size() > 1 && whole[0] == '0') whole.erase(0, 1);
+  std::string out = whole + (frac.empty() ? "" : "." + frac);
+  if (negative && out.find_first_not_of("0.") != std::string::npos) out.insert(0, "-");
+  return out;
+}
+
 // ---- provisioning -----------------------------------------------------------------------------
 
 // The port's type names (PropertySpec::type) as the connector's field types.
@@ -405,7 +460,9 @@ class SalesforceCrm final : public Crm {
     for (const auto& u : updates) {
       sf::RecordUpdate r;
       r.id = u.account_id;
-      for (const auto& [field, value] : u.fields) r.fields[field] = ValueOf(value, TypeOf(field));
+      for (const auto& [field, value] : u.fields) {
+        r.fields[field] = ValueOf(StoredValue(field, value), TypeOf(field));
+      }
       in.push_back(std::move(r));
     }
     auto r = client_->UpdateAccounts(in);
@@ -498,6 +555,7 @@ class SalesforceCrm final : public Crm {
     // Read every field back: what describe shows now, not what the create calls said.
     auto found = client_->VerifyFields(s);
     if (!found.ok()) return ErrorOf(found.error());
+    RememberScales(*found);
     ProvisionReport out = ReportOf(spec, *r, false);
     ProvisionReport back = ReportOf(spec, *found, true);
     for (size_t i = 0; i < out.items.size() && i < back.items.size(); ++i) {
@@ -520,7 +578,23 @@ class SalesforceCrm final : public Crm {
     RememberTypes(spec);
     auto r = client_->VerifyFields(SpecOf(spec));
     if (!r.ok()) return ErrorOf(r.error());
+    RememberScales(*r);
     return ReportOf(spec, *r, true);
+  }
+
+  // Numbers are rounded to the field's scale (describe's, else the add-in's own field's, e.g.
+  // KAM_Score__c Number(5,1)): Salesforce rounds on save, and the diff must compare like with
+  // like or it would rewrite a score of 7.25 (stored as 7.3) on every run.
+  std::string StoredValue(const std::string& property, const std::string& value) const override {
+    if (value.empty() || TypeOf(property) != "number") return value;
+    int scale = -1;
+    if (auto it = scales_.find(property); it != scales_.end()) {
+      scale = it->second;
+    } else if (auto own = sf::AddinAccountField(property);
+               own && own->type == sf::FieldSpec::Type::kNumber) {
+      scale = own->scale;
+    }
+    return scale < 0 ? value : RoundToScale(value, scale);
   }
 
   CrmUsage Usage() const override {
@@ -609,6 +683,10 @@ class SalesforceCrm final : public Crm {
     }
   }
 
+  void RememberScales(const sf::ProvisionReport& r) {
+    for (const auto& [field, scale] : r.number_scales) scales_[field] = scale;
+  }
+
   std::string TypeOf(const std::string& field) const {
     auto it = types_.find(field);
     return it == types_.end() ? "string" : it->second;
@@ -619,6 +697,7 @@ class SalesforceCrm final : public Crm {
   std::string completed_status_;
   int page_size_ = 2000;
   std::map<std::string, std::string> types_;  // Account field -> the port's type name
+  std::map<std::string, int> scales_;         // Account Number field -> its scale (describe)
 };
 
 }  // namespace

@@ -146,6 +146,7 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
     for (const auto& wb : options.writeback) {
       if (wb.result == "scored_at") continue;
       std::string ours = rules.WritebackValue(r, wb.result, scored_at);
+      if (options.stored_value) ours = options.stored_value(wb.property, ours);
       const std::string& crm = Lookup(crm_values, wb.property);
       auto last_it = written.find(wb.property);
       const LastWrite* last = last_it == written.end() ? nullptr : &last_it->second;

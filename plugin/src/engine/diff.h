@@ -7,6 +7,7 @@
 #define KAM_ENGINE_DIFF_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -94,6 +95,9 @@ struct DiffOptions {
   // The field policies (EngineConfig::PolicyFor).
   const EngineConfig* config = nullptr;
   int64_t now_ms = 0;  // the run's time: kam_scored_at, task due dates, task periods
+  // (property, our value) -> the value the CRM will hold once written (Crm::StoredValue);
+  // empty = as is.
+  std::function<std::string(const std::string&, const std::string&)> stored_value;
 };
 
 // A field a person changed since the add-in's last write.

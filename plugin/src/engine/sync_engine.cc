@@ -32,6 +32,11 @@ struct SyncEngine::Impl {
     d.writeback = c.rules->Writeback(c.cfg.crm);
     d.config = &c.cfg;
     d.now_ms = c.now_ms;
+    if (const Crm* crm = c.crm.get()) {
+      d.stored_value = [crm](const std::string& property, const std::string& value) {
+        return crm->StoredValue(property, value);
+      };
+    }
     return d;
   }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -569,6 +570,45 @@ TEST(SalesforceSync, ProvisionSyncAndAnImmediateSecondSyncWithoutWrites) {
   Json st = engine.Status();
   EXPECT_EQ(st["accounts"], kAccounts) << st.dump(2);
   EXPECT_EQ(st["outbox"]["pending"], 0);
+}
+
+// KAM_Score__c is Number(5,1): scores with finer precision (a criterion weighted 20.25 gives
+// scores like 615.75) are rounded to the field's scale before the diff and the write, so the
+// org holds what the add-in compared and an immediate re-sync writes nothing.
+TEST(SalesforceSync, ScoresFinerThanTheFieldsScaleAreRoundedSoAReSyncWritesNothing) {
+  constexpr int kAccounts = 60;
+  auto sb = StartSandbox("salesforce", kAccounts);
+  TempDir dir;
+  QuietHost host;
+  std::ifstream in(KAM_EXAMPLE_RULES_FILE);
+  Json rules = Json::parse(in);
+  rules["criteria"][0]["weight"] = 20.25;
+  rules.erase("tests");  // its expected scores are the example's
+  SyncEngineOptions o = EngineOptionsFor(SalesforceConfig(sb->url(), dir.path));
+  o.rules_text = rules.dump();
+  SyncEngine engine(host, std::move(o));
+  engine.Provision();
+  Json s = engine.Sync(false);
+  EXPECT_EQ(s["accounts_written"], kAccounts) << s.dump(2);
+  EXPECT_EQ(s["write_errors"], 0) << s.dump(2);
+
+  SfReader reader(sb->url());
+  auto rows = reader.Query("SELECT Id, KAM_Score__c FROM Account");
+  ASSERT_EQ(rows.size(), static_cast<size_t>(kAccounts));
+  int fractional = 0;
+  for (const auto& r : rows) {
+    ASSERT_TRUE(r["KAM_Score__c"].is_number()) << r.dump();
+    const double v = r["KAM_Score__c"].get<double>();
+    EXPECT_NEAR(v * 10, std::round(v * 10), 1e-6) << r.dump();
+    fractional += std::fabs(v - std::round(v)) > 1e-9;
+  }
+  EXPECT_GT(fractional, 0) << "no score had decimals: the test tests less than it says";
+
+  uint64_t writes = reader.WriteCalls();
+  Json again = engine.Sync(false);
+  EXPECT_EQ(again["fields_written"], 0) << again.dump(2);
+  EXPECT_EQ(again["conflicts"], 0) << again.dump(2);
+  EXPECT_EQ(reader.WriteCalls(), writes);
 }
 
 TEST(SalesforceSync, APersonsEditIsKeptAndADeletedAccountIsArchived) {

@@ -216,6 +216,9 @@ const char* ToString(ProvisionItem::Outcome outcome);
 struct ProvisionReport {
   std::vector<ProvisionItem> items;
   bool task_key_external_id = false;  // KAM_Task_Key__c is an External ID (upsert possible)
+  // VerifyFields: the scale describe shows for each Number field of the spec (API name as
+  // specified -> decimals the org keeps; Salesforce rounds what is written to it).
+  std::map<std::string, int> number_scales;
   bool changed() const;
   bool has_conflicts() const;  // conflicts or failures
 };
