@@ -194,6 +194,31 @@ ProvisionItem::Outcome CompareField(const FieldDef& def, const Json& described, 
 
 }  // namespace internal
 
+namespace {
+
+PicklistValues PicklistOf(const internal::Json& described) {
+  PicklistValues out;
+  if (auto p = described.find("picklistValues"); p != described.end() && p->is_array()) {
+    for (const auto& v : *p) {
+      if (!v.value("active", true) || !v.contains("value") || !v["value"].is_string()) continue;
+      out.values.push_back(v["value"].get<std::string>());
+      if (v.value("defaultValue", false)) out.default_value = out.values.back();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<PicklistValues> SalesforceClient::DescribePicklist(const std::string& sobject,
+                                                          const std::string& field) {
+  auto d = impl_->DescribeFields(sobject);
+  if (!d.ok()) return d.error();
+  auto it = d->find(internal::Lower(field));
+  if (it == d->end()) return PicklistValues{};
+  return PicklistOf(it->second);
+}
+
 std::optional<FieldSpec> AddinAccountField(std::string_view name) {
   for (const auto& row : internal::kAccountRows) {
     if (name == row.name) return internal::SpecOf(row);
@@ -422,6 +447,9 @@ Result<ProvisionReport> SalesforceClient::VerifyFields(const ProvisionSpec& spec
   if (auto key = described["Task"].find(internal::Lower(kTaskKeyField));
       key != described["Task"].end()) {
     report.task_key_external_id = key->second.value("externalId", false);
+  }
+  if (auto p = described["Task"].find("priority"); p != described["Task"].end()) {
+    report.task_priority = PicklistOf(p->second);
   }
   return report;
 }

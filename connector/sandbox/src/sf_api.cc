@@ -1099,6 +1099,28 @@ class SfApi final : public Api {
       if (b.contains("hide_new_fields")) org_->hide_new_fields = b.value("hide_new_fields", false);
       return Json(200, {{"hide_new_fields", org_->hide_new_fields}});
     }
+    if (n == 2 && s[1] == "picklist" && m == "POST") {
+      // An org's own picklist: {"object": "Task", "field": "Priority", "values": [...],
+      // "default": "..."} replaces the values (as an admin renames them in Setup).
+      const json b = body();
+      sf::Object& o = ObjectOrThrow(b.value("object", ""), false);
+      sf::Field* f = o.FindAny(b.value("field", ""));
+      if (f == nullptr || f->type != "picklist") {
+        throw Err(404, "NOT_FOUND", "no picklist field " + b.value("field", ""));
+      }
+      const std::string def = b.value("default", "");
+      f->picklist.clear();
+      for (const auto& v : b.value("values", json::array())) {
+        if (!v.is_string()) continue;
+        sf::PickValue p;
+        p.value = p.label = v.get<std::string>();
+        p.is_default = p.value == def;
+        f->picklist.push_back(p);
+      }
+      f->default_value = def.empty() ? json() : json(def);
+      f->defaulted_on_create = !def.empty();
+      return Json(200, {{"object", o.name}, {"field", f->name}, {"values", f->picklist.size()}});
+    }
     if (n == 2 && s[1] == "limits" && m == "POST") {
       const json b = body();
       usage_.clear();

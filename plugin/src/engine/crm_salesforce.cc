@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "config.h"
@@ -243,6 +244,39 @@ std::string RoundToScale(const std::string& text, int scale) {
   return out;
 }
 
+// The org's Task Priority value for the port's priority. Orgs rename and add values (CRM_API
+// B8): high = the first value that says high/urgent/critical, else the first; low = the first
+// that says low, else the last; medium = the default, else one that says normal/medium, else
+// the middle one. Unknown values: Salesforce's defaults High / Normal / Low.
+std::string PriorityIn(const sf::PicklistValues& p, TaskPriority want) {
+  if (p.values.empty()) {
+    return want == TaskPriority::kHigh ? "High" : want == TaskPriority::kLow ? "Low" : "Normal";
+  }
+  auto says = [&](std::initializer_list<const char*> words) -> std::string {
+    for (const auto& v : p.values) {
+      std::string lower = v;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      for (const char* w : words) {
+        if (lower.find(w) != std::string::npos) return v;
+      }
+    }
+    return "";
+  };
+  switch (want) {
+    case TaskPriority::kHigh:
+      if (auto v = says({"high", "urgent", "critical"}); !v.empty()) return v;
+      return p.values.front();
+    case TaskPriority::kLow:
+      if (auto v = says({"low"}); !v.empty()) return v;
+      return p.values.back();
+    case TaskPriority::kMedium:
+      break;
+  }
+  if (!p.default_value.empty()) return p.default_value;
+  if (auto v = says({"normal", "medium"}); !v.empty()) return v;
+  return p.values[p.values.size() / 2];
+}
+
 // ---- provisioning -----------------------------------------------------------------------------
 
 // The port's type names (PropertySpec::type) as the connector's field types.
@@ -472,6 +506,13 @@ class SalesforceCrm final : public Crm {
   }
 
   CrmResult<std::vector<TaskWriteOutcome>> WriteTasks(const std::vector<TaskSpec>& tasks) override {
+    if (!priorities_) {
+      // Known from VerifyProperties/Provision (the sync's check before its first write), else
+      // read once.
+      auto p = client_->DescribePicklist("Task", "Priority");
+      if (!p.ok()) return ErrorOf(p.error());
+      priorities_ = *p;
+    }
     std::vector<sf::TaskSpec> specs;
     specs.reserve(tasks.size());
     for (const auto& t : tasks) {
@@ -482,9 +523,7 @@ class SalesforceCrm final : public Crm {
       s.subject = t.subject;
       s.description = t.body;
       s.status = t.status == CrmTaskStatus::kCompleted ? completed_status_ : open_status_;
-      s.priority = t.priority == TaskPriority::kHigh  ? "High"
-                   : t.priority == TaskPriority::kLow ? "Low"
-                                                      : "Normal";
+      s.priority = PriorityIn(*priorities_, t.priority);
       s.due_date = t.due_ms > 0 ? UtcDate(t.due_ms) : "";
       s.in_doubt = t.in_doubt;
       specs.push_back(std::move(s));
@@ -555,7 +594,7 @@ class SalesforceCrm final : public Crm {
     // Read every field back: what describe shows now, not what the create calls said.
     auto found = client_->VerifyFields(s);
     if (!found.ok()) return ErrorOf(found.error());
-    RememberScales(*found);
+    RememberDescribe(*found);
     ProvisionReport out = ReportOf(spec, *r, false);
     ProvisionReport back = ReportOf(spec, *found, true);
     for (size_t i = 0; i < out.items.size() && i < back.items.size(); ++i) {
@@ -578,7 +617,7 @@ class SalesforceCrm final : public Crm {
     RememberTypes(spec);
     auto r = client_->VerifyFields(SpecOf(spec));
     if (!r.ok()) return ErrorOf(r.error());
-    RememberScales(*r);
+    RememberDescribe(*r);
     return ReportOf(spec, *r, true);
   }
 
@@ -683,8 +722,9 @@ class SalesforceCrm final : public Crm {
     }
   }
 
-  void RememberScales(const sf::ProvisionReport& r) {
+  void RememberDescribe(const sf::ProvisionReport& r) {
     for (const auto& [field, scale] : r.number_scales) scales_[field] = scale;
+    priorities_ = r.task_priority;
   }
 
   std::string TypeOf(const std::string& field) const {
@@ -696,8 +736,9 @@ class SalesforceCrm final : public Crm {
   std::string open_status_;
   std::string completed_status_;
   int page_size_ = 2000;
-  std::map<std::string, std::string> types_;  // Account field -> the port's type name
-  std::map<std::string, int> scales_;         // Account Number field -> its scale (describe)
+  std::map<std::string, std::string> types_;      // Account field -> the port's type name
+  std::map<std::string, int> scales_;             // Account Number field -> its scale (describe)
+  std::optional<sf::PicklistValues> priorities_;  // Task Priority (describe)
 };
 
 }  // namespace

@@ -476,6 +476,66 @@ TEST(SalesforcePort, AFullPullResumesAfterTheLastCommittedPageFromItsToken) {
   }
 }
 
+// Task Priority is an org's own picklist (CRM_API B8: orgs rename values). With a restricted
+// "P1 - Urgent / P2 - Normal / P3 - Low" (default P2), high, medium and low tasks get P1, P2
+// and P3 — read from describe, once per port, whether or not VerifyProperties ran first.
+TEST(SalesforcePort, TaskPrioritiesComeFromTheOrgsOwnPicklist) {
+  auto sb = StartSandbox("salesforce", 12);
+  TempDir dir;
+  QuietHost host;
+  SfReader reader(sb->url());
+  reader.Call(http::Method::kPost, "/_sandbox/picklist",
+              {{"object", "Task"},
+               {"field", "Priority"},
+               {"values", {"P1 - Urgent", "P2 - Normal", "P3 - Low"}},
+               {"default", "P2 - Normal"}});
+  auto setup = MakePort(SalesforceConfig(sb->url(), dir.path), host);
+  ASSERT_TRUE(setup);
+  ASSERT_TRUE(setup->Provision(ExampleSpec()).ok());
+  std::vector<CrmAccount> accounts;
+  ASSERT_TRUE(setup
+                  ->PullAll({},
+                            [&](const PullPage& page) {
+                              for (const auto& a : page.accounts) accounts.push_back(a);
+                              return CrmStatus();
+                            })
+                  .ok());
+  ASSERT_GE(accounts.size(), 6u);
+  auto spec = [&](size_t i, TaskPriority p) {
+    TaskSpec t;
+    t.key = "kam-prio-" + std::to_string(i);
+    t.account_id = accounts[i].id;
+    t.owner_id = accounts[i].owner_id;
+    t.subject = "Priority test";
+    t.priority = p;
+    t.due_ms = kBaseTimeMs;
+    t.in_doubt = false;
+    return t;
+  };
+  const std::vector<std::pair<TaskPriority, std::string>> want = {
+      {TaskPriority::kHigh, "P1 - Urgent"},
+      {TaskPriority::kMedium, "P2 - Normal"},
+      {TaskPriority::kLow, "P3 - Low"}};
+  // A port that verified the fields (the sync's path), and a fresh one that did not.
+  auto fresh = MakePort(SalesforceConfig(sb->url(), dir.path), host);
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE(setup->VerifyProperties(ExampleSpec()).ok());
+  for (int round = 0; round < 2; ++round) {
+    Crm& crm = round == 0 ? *setup : *fresh;
+    std::vector<TaskSpec> specs;
+    for (size_t i = 0; i < want.size(); ++i) specs.push_back(spec(round * 3 + i, want[i].first));
+    auto r = crm.WriteTasks(specs);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_FALSE((*r)[i].error) << (*r)[i].error->ToString();
+      auto rows =
+          reader.Query("SELECT Priority FROM Task WHERE KAM_Task_Key__c = '" + specs[i].key + "'");
+      ASSERT_EQ(rows.size(), 1u) << specs[i].key;
+      EXPECT_EQ(rows[0]["Priority"], want[i].second) << "round " << round;
+    }
+  }
+}
+
 TEST(SalesforcePort, ASpentAllocationStopsTheRunAsRateLimited) {
   auto sb = StartSandbox("salesforce", 5, "", 1000);
   TempDir dir;

@@ -155,6 +155,8 @@ class SalesforceClient {
   // Read-only check of the same fields (two describe calls): kUnchanged when present with the
   // right type, kConflict for another type, kFailed "missing" when absent or not visible.
   Result<ProvisionReport> VerifyFields(const ProvisionSpec& spec);
+  // A picklist field's active values and default (one describe call).
+  Result<PicklistValues> DescribePicklist(const std::string& sobject, const std::string& field);
 
   // ---- Budget ----
   // GET /limits: the daily API allocation (also primes the daily reserve).

@@ -213,12 +213,20 @@ struct ProvisionItem {
 };
 const char* ToString(ProvisionItem::Outcome outcome);
 
+// A picklist field's values as describe shows them.
+struct PicklistValues {
+  std::vector<std::string> values;  // the active values, in the org's order
+  std::string default_value;        // "" when none
+};
+
 struct ProvisionReport {
   std::vector<ProvisionItem> items;
   bool task_key_external_id = false;  // KAM_Task_Key__c is an External ID (upsert possible)
   // VerifyFields: the scale describe shows for each Number field of the spec (API name as
   // specified -> decimals the org keeps; Salesforce rounds what is written to it).
   std::map<std::string, int> number_scales;
+  // VerifyFields: Task Priority's picklist (orgs rename and add values: CRM_API B8).
+  PicklistValues task_priority;
   bool changed() const;
   bool has_conflicts() const;  // conflicts or failures
 };
