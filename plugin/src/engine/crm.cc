@@ -106,4 +106,8 @@ CrmResult<std::vector<FactRecord>> Crm::ReadFactRecords(FactKind, const std::vec
   return NoIncrementalFacts(Name());
 }
 
+std::string_view AccountsNoun(std::string_view crm) {
+  return crm == "salesforce" ? "accounts" : "companies";
+}
+
 }  // namespace kam::engine

@@ -398,6 +398,10 @@ class Crm {
   }
 };
 
+// What a CRM calls its accounts, for texts people read: "accounts" (Salesforce), "companies"
+// (HubSpot, and any other).
+std::string_view AccountsNoun(std::string_view crm);
+
 // ---- making one -------------------------------------------------------------------------------
 
 class Host;

@@ -82,7 +82,8 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
   if (resume) {
     for (auto& id : store.PulledIds(kCompaniesCursor)) earlier.insert(std::move(id));
     ctx.Log(KAM_LOG_INFO, "resuming the interrupted full pull after its " +
-                              std::to_string(earlier.size()) + " companies already stored");
+                              std::to_string(earlier.size()) + " " +
+                              std::string(AccountsNoun(ctx.cfg.crm)) + " already stored");
   } else if (do_full) {
     start_full();
   }
@@ -160,13 +161,15 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
   }
   if (!summary.ok()) {
     if (summary.error().code == StatusCode::kCancelled) ctx.CheckCancelled("the pull");
-    throw CrmFailure(summary.error(), "pulling companies");
+    throw CrmFailure(summary.error(), "pulling " + std::string(AccountsNoun(ctx.cfg.crm)));
   }
   // A port that cannot resume started over: every company came again in this run.
   if (resume && !summary->resumed) earlier.clear();
   ctx.counters.pull_resumed = resume && summary->resumed;
-  ctx.counters.pulled = static_cast<int64_t>(seen.size() + earlier.size());
+  // (A resumed pull may deliver some of the earlier pages' accounts again: Salesforce's resume
+  // re-reads its overlap. Each account counts once.)
   for (const auto& id : earlier) seen.insert(id);
+  ctx.counters.pulled = static_cast<int64_t>(seen.size());
   // Deleted or archived companies.
   std::vector<std::string> gone;
   if (do_full) {
@@ -177,7 +180,10 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
         false);
   } else {
     auto archived = ctx.crm->ListArchived(std::max<int64_t>(0, cur.ts_ms - cfg.overlap_ms));
-    if (!archived.ok()) throw CrmFailure(archived.error(), "listing archived companies");
+    if (!archived.ok()) {
+      throw CrmFailure(archived.error(),
+                       "listing archived " + std::string(AccountsNoun(ctx.cfg.crm)));
+    }
     for (const auto& id : *archived) {
       auto row = store.GetAccount(id);
       if (row && !row->archived && !seen.count(id)) gone.push_back(id);

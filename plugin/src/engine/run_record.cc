@@ -73,6 +73,7 @@ json UsageJson(RunContext& ctx) {
 json RunSummary(RunContext& ctx) {
   json s = CountersJson(ctx.counters);
   s["run_id"] = ctx.run_id;
+  s["crm"] = ctx.cfg.crm;
   s["duration_ms"] = SteadyMs() - ctx.started_steady_ms;
   s["checkpoints"] = ctx.checkpoints;
   s.update(UsageJson(ctx));
@@ -126,18 +127,20 @@ json RunRecorded(RunContext& ctx, const char* kind, const std::function<json()>&
 }
 
 std::string SyncText(const json& s) {
+  const std::string noun(AccountsNoun(s.value("crm", "")));
   std::ostringstream o;
   o << "Sync "
     << (s.value("full_pull_resumed", false) ? "(full pull, resumed)"
         : s.value("full_pull", false)       ? "(full pull)"
                                             : "(incremental)")
-    << ": pulled " << s.value("pulled", 0) << " companies in " << s.value("pages", 0)
+    << ": pulled " << s.value("pulled", 0) << " " << noun << " in " << s.value("pages", 0)
     << " pages, evaluated " << s.value("evaluated", 0) << ".\n";
   o << "Wrote " << s.value("fields_written", 0) << " fields on " << s.value("accounts_written", 0)
-    << " companies; tasks created " << s.value("tasks_created", 0) << ", completed "
+    << " " << noun << "; tasks created " << s.value("tasks_created", 0) << ", completed "
     << s.value("tasks_completed", 0);
   if (s.value("tasks_linked", 0) > 0) {
-    o << ", found by key and linked to their company " << s.value("tasks_linked", 0);
+    o << ", found by key and linked to their " << (noun == "accounts" ? "account " : "company ")
+      << s.value("tasks_linked", 0);
   }
   o << ".\n";
   o << "Conflicts (edited by people): " << s.value("conflicts", 0) << " new, "

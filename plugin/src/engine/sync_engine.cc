@@ -215,7 +215,7 @@ json SyncEngine::DryRun(bool full) {
       }
       o << ")\n";
     }
-    o << "Fields to write on " << updates.size() << " companies:";
+    o << "Fields to write on " << updates.size() << " " << AccountsNoun(ctx.cfg.crm) << ":";
     for (const auto& [f, n] : fields) o << " " << f << "=" << n;
     o << "\nTasks to create: " << creates.size() << "; to complete: " << completions.size()
       << "\nConflicts (edited by people): " << plan.conflicts.size() << "\n";
@@ -244,7 +244,7 @@ json SyncEngine::Provision() {
     bool conflicts = false;
     std::ostringstream o;
     for (const auto& it : r->items) {
-      std::string object = it.object == CrmObject::kTask ? "tasks" : "companies";
+      std::string object(it.object == CrmObject::kTask ? "tasks" : AccountsNoun(ctx.cfg.crm));
       std::string outcome(ProvisionOutcomeName(it.outcome));
       changed = changed || it.outcome == ProvisionItem::Outcome::kCreated ||
                 it.outcome == ProvisionItem::Outcome::kUpdated;

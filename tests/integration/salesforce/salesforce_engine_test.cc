@@ -632,6 +632,65 @@ TEST(SalesforceSync, ProvisionSyncAndAnImmediateSecondSyncWithoutWrites) {
   EXPECT_EQ(st["outbox"]["pending"], 0);
 }
 
+// The host cancels the run once `pull_pages` pull pages are stored (as a crash after them).
+class CancellingHost : public QuietHost {
+ public:
+  void Progress(std::string_view phase, uint64_t, uint64_t) override {
+    if (phase == "pull" && ++pages_ == pull_pages) cancelled_ = true;
+  }
+  bool IsCancelled() override { return cancelled_; }
+  int pull_pages = 0;
+
+ private:
+  int pages_ = 0;
+  bool cancelled_ = false;
+};
+
+// A full pull stopped after two of its four pages (650 accounts, pages of 200) goes on after
+// the last stored page on the next run, through the engine (pull.cc) and the port's token:
+// every account scored, none taken for deleted, and a re-sync writes nothing.
+TEST(SalesforceSync, AnInterruptedFullPullGoesOnAfterItsLastStoredPage) {
+  constexpr int kAccounts = 650;
+  auto sb = StartSandbox("salesforce", kAccounts);
+  TempDir dir;
+  Json config = SalesforceConfig(sb->url(), dir.path);
+  config["salesforce"]["page_size"] = 200;
+  {
+    QuietHost host;
+    SyncEngine(host, EngineOptionsFor(config)).Provision();
+  }
+  {
+    CancellingHost host;
+    host.pull_pages = 2;
+    try {
+      SyncEngine(host, EngineOptionsFor(config)).Sync(false);
+      FAIL() << "expected the sync to be cancelled";
+    } catch (const OpError& e) {
+      ASSERT_EQ(e.code(), StatusCode::kCancelled) << e.what();
+    }
+  }
+  QuietHost host;
+  SyncEngine engine(host, EngineOptionsFor(config));
+  Json s = engine.Sync(false);
+  EXPECT_EQ(s["full_pull"], true) << s.dump(2);
+  EXPECT_EQ(s["full_pull_resumed"], true) << s.dump(2);
+  EXPECT_LE(s["pages"].get<int>(), 3) << "the stored pages are not read again (but the overlap)";
+  EXPECT_EQ(s["pulled"], kAccounts);
+  EXPECT_EQ(s["archived"], 0) << "the accounts of the earlier pages are not taken for deleted";
+  EXPECT_EQ(s["write_errors"], 0);
+  EXPECT_NE(s["text"].get<std::string>().find("accounts"), std::string::npos) << s["text"];
+
+  SfReader reader(sb->url());
+  auto rows = reader.Query("SELECT Id, KAM_Score__c FROM Account");
+  ASSERT_EQ(rows.size(), static_cast<size_t>(kAccounts));
+  for (const auto& r : rows) EXPECT_TRUE(r["KAM_Score__c"].is_number()) << r.dump();
+  uint64_t writes = reader.WriteCalls();
+  Json again = engine.Sync(false);
+  EXPECT_EQ(again["full_pull"], false) << again.dump(2);
+  EXPECT_EQ(again["fields_written"], 0) << again.dump(2);
+  EXPECT_EQ(reader.WriteCalls(), writes);
+}
+
 // KAM_Score__c is Number(5,1): scores with finer precision (a criterion weighted 20.25 gives
 // scores like 615.75) are rounded to the field's scale before the diff and the write, so the
 // org holds what the add-in compared and an immediate re-sync writes nothing.
