@@ -95,7 +95,7 @@ struct SfWorkspace {
 
   // Runs `args` until it exits 0, at most `tries` times; a run may stop resumably on a fault
   // that outlasts the retries (exit 6 unavailable, 5 quota, 7 write errors left in the outbox,
-  // 1 provisioning incomplete: a create refused by a fault is not repeated blindly).
+  // 1 provisioning incomplete: a create that failed through all its retries).
   Outcome UntilClean(const std::vector<std::string>& args, int tries, std::vector<int>* codes) {
     Outcome o;
     for (int i = 0; i < tries; ++i) {
