@@ -55,6 +55,10 @@ Result<PullSummary> RunIncrementalPull(const SearchFn& search, const Cursor& sin
     req.limit = limit;
     if (mode == Mode::kWindow) {
       req.groups = {{Filter{modified_property, strict ? "GT" : "GTE", std::to_string(t), {}}}};
+      if (options.until_ms > 0) {
+        req.groups[0].push_back(
+            Filter{modified_property, "LTE", std::to_string(options.until_ms), {}});
+      }
       req.sort_property = modified_property;
       req.after = offset;
       if (offset + limit > kSearchCap) req.limit = static_cast<int>(kSearchCap - offset);

@@ -112,6 +112,9 @@ struct PullRequest {
   // "" = from the start. A port that cannot resume ignores it and starts over (PullSummary
   // says so), which re-delivers pages: callers must accept pages they already stored.
   std::string resume_token;
+  // Changed facts only (PullChangedFacts): > 0 = records modified at or before this time (the
+  // run's start); a record dated later is read by the first run after its time.
+  int64_t until_ms = 0;
 };
 
 struct PullPage {

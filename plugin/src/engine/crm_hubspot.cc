@@ -217,6 +217,7 @@ class HubSpotCrm final : public Crm {
     po.properties = hubspot::FactPropertiesOf(type);
     po.overlap_ms = request.overlap_ms;
     po.started_at_ms = request.started_at_ms;
+    po.until_ms = request.until_ms;
     std::optional<CrmError> stopped;  // the caller's (or the association read's) error
     auto cb = [&](const hubspot::CompanyPage& page) -> hubspot::Status {
       FactPage p;

@@ -212,6 +212,7 @@ void RefreshFactsIncrementally(RunContext& ctx) {
       PullRequest req;
       req.overlap_ms = cfg.overlap_ms;
       req.started_at_ms = ctx.now_ms;
+      req.until_ms = ctx.now_ms;  // a record dated later waits for the first run after its time
       auto on_page = [&](const FactPage& page) -> CrmStatus {
         if (ctx.host.IsCancelled()) {
           CrmError e;

@@ -72,6 +72,9 @@ struct PullOptions {
   // Full pull only: continue after this paging token (a CompanyPage::after of an interrupted
   // pull) instead of starting from the first page; "" = from the start.
   std::string resume_after;
+  // Incremental pulls: > 0 = only records modified at or before this time (LTE), so that a
+  // record dated in the future is read once its time has passed, not by every pull before.
+  int64_t until_ms = 0;
 };
 
 struct PullSummary {
