@@ -252,6 +252,32 @@ Result<TaskWriteResult> HubSpotClient::WriteTasks(const std::vector<TaskSpec>& t
       to_write.push_back(t);
     }
   }
+  // Only a found task that lacks its company link is linked (and reported as linked): one
+  // association read per 1,000 found tasks. If that read fails, every found task is linked
+  // again (harmless) and reported as linked.
+  if (!found_links.empty()) {
+    std::vector<std::string> found_ids;
+    for (const auto& [task, company] : found_links) found_ids.push_back(task);
+    auto links = impl_->ReadAssociations("tasks", "companies", found_ids);
+    if (links.ok()) {
+      std::vector<std::pair<std::string, std::string>> orphans;
+      for (const auto& [task, company] : found_links) {
+        const auto& have = (*links)[task];
+        if (std::find(have.begin(), have.end(), company) == have.end()) {
+          orphans.emplace_back(task, company);
+        }
+      }
+      found_links = std::move(orphans);
+    } else if (links.error().code == ErrorCode::kUnauthenticated ||
+               links.error().code == ErrorCode::kCancelled) {
+      return links.error();
+    }
+    std::set<std::string> relinked;
+    for (const auto& [task, company] : found_links) relinked.insert(task);
+    for (const auto& [key, outcome] : by_key) {
+      if (relinked.count(outcome.task_id)) result.linked_keys.insert(key);
+    }
+  }
 
   const std::string objects = impl_->paths.Objects("tasks");
   const std::string create_target = objects + "/batch/create";

@@ -244,8 +244,9 @@ struct TaskWriteOutcome {
   std::string key;
   std::string task_id;   // empty when failed
   bool created = false;  // false: a task with this key was already there
-  // The task was already there (found by its key) and its link to its account was made again:
-  // an orphan (created, but its link lost to a crash or a failed association) is repaired.
+  // The task was already there (found by its key) without its link to its account, and the link
+  // was made: an orphan (created, but its link lost to a crash or a failed association) is
+  // repaired. false for a found task that was linked already.
   bool linked = false;
   CrmTaskStatus status = CrmTaskStatus::kOpen;  // the task's status in the CRM after the call
   std::optional<CrmError> error;

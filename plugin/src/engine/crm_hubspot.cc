@@ -323,9 +323,10 @@ class HubSpotCrm final : public Crm {
       w.key = o.key;
       w.task_id = o.task_id;
       w.created = o.created;
-      // The adapter links a task it found by key to its company (again): an orphan left by a
-      // crash between create and association is repaired here.
-      w.linked = !o.created && !o.task_id.empty() && !o.error && has_account[o.key];
+      // The adapter links a task it found by key without its company: an orphan left by a
+      // crash between create and association is repaired here (and only that counts as linked).
+      w.linked = r->linked_keys.count(o.key) > 0 && !o.created && !o.task_id.empty() && !o.error &&
+                 has_account[o.key];
       if (o.error) {
         w.error = ErrorOf(*o.error);
       } else if (o.task_id.empty()) {

@@ -143,6 +143,16 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
     FieldUpdateWrite up;
     up.account_id = r.account_id;
     up.account_name = name;
+    // The add-in scored this company after the last write the state file records (a state
+    // restored from a backup, or a write whose record was lost): the CRM's kam_ values are the
+    // add-in's own writes, not people's edits — except a value a person set that the state file
+    // already reported (under `respect` the add-in never wrote over it).
+    const std::string& crm_scored = Lookup(crm_values, scored_at_property);
+    auto scored_it = scored_at_property.empty() ? written.end() : written.find(scored_at_property);
+    const bool scored_known = scored_it != written.end();
+    const bool unrecorded_writes =
+        scored_known && ParseCrmTimeMs(crm_scored) > ParseCrmTimeMs(scored_it->second.value) + 1000;
+    if (unrecorded_writes) plan.unrecorded_writes.push_back(r.account_id);
     for (const auto& wb : options.writeback) {
       if (wb.result == "scored_at") continue;
       std::string ours = rules.WritebackValue(r, wb.result, scored_at);
@@ -150,11 +160,20 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
       const std::string& crm = Lookup(crm_values, wb.property);
       auto last_it = written.find(wb.property);
       const LastWrite* last = last_it == written.end() ? nullptr : &last_it->second;
-      bool human_edit = last != nullptr && !SameValue(crm, last->crm_value);
+      bool crm_moved = last != nullptr && !SameValue(crm, last->crm_value);
+      bool human_edit = crm_moved;
+      if (crm_moved && unrecorded_writes) {
+        auto rc = prior.reported_conflicts.find(ConflictKey(r.account_id, wb.property));
+        human_edit = rc != prior.reported_conflicts.end() && SameValue(rc->second, crm);
+        // The add-in's own value: remembered as written, then diffed like any other.
+        if (!human_edit && !SameValue(ours, crm)) {
+          plan.adopted.push_back({r.account_id, wb.property, crm});
+        }
+      }
       ConflictPolicy policy = options.config != nullptr ? options.config->PolicyFor(wb.property)
                                                         : ConflictPolicy::kRespect;
       if (SameValue(ours, crm)) {
-        if (human_edit || last == nullptr || last->value != ours) {
+        if (crm_moved || last == nullptr || last->value != ours) {
           plan.adopted.push_back({r.account_id, wb.property, crm});
         }
         continue;
@@ -180,9 +199,12 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
     if (!up.properties.empty()) {
       if (!scored_at_property.empty()) {
         up.properties[scored_at_property] = scored_at;
-        up.old_values[scored_at_property] = Lookup(crm_values, scored_at_property);
+        up.old_values[scored_at_property] = crm_scored;
       }
       updates.push_back(std::move(up));
+    } else if (!crm_scored.empty() && (unrecorded_writes || !scored_known)) {
+      // Nothing to write: the CRM's scoring time becomes the state file's record of it.
+      plan.adopted.push_back({r.account_id, scored_at_property, crm_scored});
     }
     // Tier changes for people: against the previous result, else the CRM's field.
     std::string from;

@@ -135,6 +135,9 @@ struct Plan {
   std::vector<AdoptedValue> adopted;
   std::vector<TierChange> tier_changes;
   std::vector<std::string> dropped_results;  // accounts gone from the CRM: results deleted
+  // Accounts the add-in scored after the last write the state file records (a state restored
+  // from a backup): their CRM values were taken as the add-in's own, not as people's edits.
+  std::vector<std::string> unrecorded_writes;
   int64_t keys_vouched_since = 0;            // PriorState::keys_vouched_since after this run
 
   size_t Count(WriteKind kind) const;

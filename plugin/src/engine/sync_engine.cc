@@ -92,6 +92,12 @@ json SyncEngine::Sync(bool full) {
     lap("evaluate");
     PriorState prior = LoadPriorState(*ctx.store, portal);
     Plan plan = Diff(*ctx.rules, ev, prior, impl_->DiffOptionsFor(ctx));
+    if (!plan.unrecorded_writes.empty()) {
+      ctx.Log(KAM_LOG_WARN, std::to_string(plan.unrecorded_writes.size()) +
+                                " companies were scored by the add-in after the last write the "
+                                "state file records (restored from a backup?): their values are "
+                                "taken as the add-in's own, not as people's edits");
+    }
     ctx.counters.changed_accounts = static_cast<int64_t>(plan.Count(WriteKind::kFieldUpdate));
     for (const auto& c : plan.conflicts) {
       if (c.is_new) ctx.counters.conflicts++;
@@ -103,6 +109,7 @@ json SyncEngine::Sync(bool full) {
     lap("push");
     json s = RunSummary(ctx);
     s["phase_ms"] = phase_ms;
+    s["own_writes_adopted"] = plan.unrecorded_writes.size();
     s["pruned"] = PruneExpired(*ctx.store, ctx.cfg.retention_days, ctx.now_ms, ctx.host);
     s["conflict_details"] = json::array();
     for (const auto& c : plan.conflicts) {

@@ -3,7 +3,9 @@
 // links, and its write counters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <set>
 
 #include "sync_test_util.h"
@@ -153,6 +155,9 @@ TEST_F(SyncTasks, ALostStateFileNeitherDuplicatesNorReopensTasksAndLinksOrphans)
     json s = Engine().Sync(false);
     EXPECT_EQ(s["write_errors"], 0);
     EXPECT_EQ(s["tasks_created"], 0) << "a task was created again after the state was lost";
+    // Every task was found by its key; only the orphan needed its company link.
+    EXPECT_EQ(s["tasks_linked"], 1);
+    EXPECT_GT(s["tasks_already_there"].get<int>(), 1);
     json after = Tasks();
     EXPECT_EQ(after.size(), before.size());
     for (const auto& [key, t] : after.items()) EXPECT_EQ(t["count"], 1) << key;
@@ -168,6 +173,87 @@ TEST_F(SyncTasks, ALostStateFileNeitherDuplicatesNorReopensTasksAndLinksOrphans)
     EXPECT_EQ(again["tasks_created"], 0);
     EXPECT_EQ(WriteCalls(*server_), writes);
   }
+}
+
+// Issue 9 item 5: a state file restored from an old backup. The add-in's writes after the backup
+// are in the CRM with a newer kam_scored_at: they are the add-in's own, not people's edits.
+TEST_F(SyncTasks, AStateRestoredFromABackupTakesTheAddInsLaterWritesAsItsOwn) {
+  // The real clock (people's edits carry the sandbox's real modification times), two minutes
+  // further on each sync so that every sync's kam_scored_at differs.
+  std::atomic<int64_t> offset{0};
+  options_.clock = [&offset] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count() +
+           offset.load();
+  };
+  const int64_t kStep = 2 * 60'000;
+  ASSERT_EQ(Engine().Sync(false)["write_errors"], 0);
+  const json first = crm().Footprint()["companies"];
+  const std::string state = options_.config.state_path;
+  std::filesystem::copy_file(state, state + ".backup");  // the store is closed: no -wal left
+  // People raise the three lowest-scored companies' margins, revenue, NPS and payment speed;
+  // the next sync writes them.
+  const char* const kProps = "gross_margin_pct,annualrevenue,nps,avg_days_to_pay";
+  auto original = crm().All("companies", kProps);
+  std::vector<std::pair<double, std::string>> by_score;
+  for (const auto& [id, p] : first.items()) {
+    by_score.emplace_back(std::stod(p.value("kam_score", "0")), id);
+  }
+  std::sort(by_score.begin(), by_score.end());
+  std::vector<std::string> changed;
+  for (size_t i = 0; i < 3 && i < by_score.size(); ++i) {
+    changed.push_back(by_score[i].second);
+    crm().Call("PATCH", "/crm/v3/objects/companies/" + by_score[i].second,
+               {{"properties",
+                 {{"gross_margin_pct", "95"},
+                  {"annualrevenue", "900000000"},
+                  {"nps", "90"},
+                  {"avg_days_to_pay", "5"}}}});
+  }
+  offset += kStep;
+  json second = Engine().Sync(false);
+  ASSERT_EQ(second["write_errors"], 0);
+  ASSERT_GE(second["accounts_written"].get<int>(), 1) << "the edits must change a score";
+  ASSERT_NE(crm().Footprint()["companies"], first);
+  // The old backup comes back, and the companies go back to what they were.
+  std::filesystem::copy_file(state + ".backup", state,
+                             std::filesystem::copy_options::overwrite_existing);
+  auto text = [](const json& p, const char* k) {
+    return p.contains(k) && p[k].is_string() ? p[k].get<std::string>() : std::string();
+  };
+  for (const auto& id : changed) {
+    const json& p = original[id];
+    crm().Call("PATCH", "/crm/v3/objects/companies/" + id,
+               {{"properties",
+                 {{"gross_margin_pct", text(p, "gross_margin_pct")},
+                  {"annualrevenue", text(p, "annualrevenue")},
+                  {"nps", text(p, "nps")},
+                  {"avg_days_to_pay", text(p, "avg_days_to_pay")}}}});
+  }
+  offset += kStep;
+  json third = Engine().Sync(false);
+  EXPECT_EQ(third["write_errors"], 0);
+  EXPECT_EQ(third["conflicts"], 0) << third["conflict_details"].dump();
+  EXPECT_EQ(third["conflicts_kept"], 0);
+  EXPECT_GE(third["own_writes_adopted"].get<int>(), second["accounts_written"].get<int>());
+  // Judged from the CRM: the add-in's values are back to the first run's.
+  EXPECT_EQ(crm().Footprint()["companies"], first);
+  // The next sync writes nothing, and a person's edit after that is a conflict again.
+  uint64_t writes = WriteCalls(*server_);
+  offset += kStep;
+  json fourth = Engine().Sync(false);
+  EXPECT_EQ(WriteCalls(*server_), writes);
+  EXPECT_EQ(fourth["own_writes_adopted"], 0);
+  const std::string& edited = changed.front();
+  std::string tier = first[edited].value("kam_tier", "");
+  std::string other = tier == "key" ? "development" : "key";
+  crm().Call("PATCH", "/crm/v3/objects/companies/" + edited,
+             {{"properties", {{"kam_tier", other}}}});
+  offset += kStep;
+  json fifth = Engine().Sync(false);
+  EXPECT_EQ(fifth["conflicts"], 1);
+  EXPECT_EQ(crm().Footprint()["companies"][edited]["kam_tier"], other);
 }
 
 TEST_F(SyncTasks, ATaskAKamCompletedIsNotRecreatedInTheSamePeriod) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kam/rules/rules.h"
+#include "run_context.h"
 
 namespace kam::engine {
 namespace {
@@ -90,6 +91,7 @@ class DiffTest : public ::testing::Test {
         prior_.written[u->account_id][field] = LastWrite{value, value};
       }
     }
+    for (const auto& a : plan.adopted) prior_.written[a.account_id][a.field] = {a.value, a.value};
     for (const auto* t : plan.All<TaskCreateWrite>()) {
       prior_.tasks[t->spec.key] =
           KnownTask{t->spec.key,           t->spec.account_id, t->rule_id,
@@ -224,6 +226,103 @@ TEST_F(DiffTest, UnknownKeysAreInDoubtWhenTheStateFileMayHaveLostTasks) {
   Plan restored = Run(ev);
   EXPECT_TRUE(restored.All<TaskCreateWrite>()[0]->in_doubt);
   EXPECT_EQ(restored.keys_vouched_since, options_.now_ms);
+}
+
+// A state file restored from a backup (or one that lost the record of a write): the add-in's
+// own later writes are in the CRM with a newer kam_scored_at than the state file knows.
+class RestoredState : public DiffTest {
+ protected:
+  // The backup is taken after a first run (margin 20: standard, score 2); then a run the backup
+  // does not know writes margin 50 (key, score 10) a day later; then the backup is restored.
+  Evaluation RestoreAfterALostRun() {
+    Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 20}}});
+    Apply(Run(ev), ev);
+    backup_ = prior_;
+    options_.now_ms += kDay;
+    Evaluation lost = Evaluate({{{"id", "1"}, {"margin", 50}}});
+    lost.crm_values = ev.crm_values;
+    Apply(Run(lost), lost);
+    EXPECT_EQ(lost.crm_values["1"]["kam_tier"], "key");
+    prior_ = backup_;
+    options_.now_ms += kDay;
+    return lost;
+  }
+  PriorState backup_;
+};
+
+TEST_F(RestoredState, TheAddInsOwnLaterValuesAreNotPeoplesEditsAndAreDiffedAsWritten) {
+  Evaluation lost = RestoreAfterALostRun();
+  // The rules now arrive at the backup's values again: the CRM's key/10 are the add-in's own
+  // writes, so they are written over, with no conflict.
+  Evaluation now = Evaluate({{{"id", "1"}, {"margin", 20}}});
+  now.crm_values = lost.crm_values;
+  Plan plan = Run(now);
+  EXPECT_TRUE(plan.conflicts.empty());
+  EXPECT_EQ(plan.unrecorded_writes, std::vector<std::string>{"1"});
+  auto updates = plan.All<FieldUpdateWrite>();
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0]->properties.at("kam_tier"), "standard");
+  EXPECT_EQ(updates[0]->properties.at("kam_score"), "2");
+  EXPECT_EQ(updates[0]->old_values.at("kam_tier"), "key");
+  // Without the newer kam_scored_at the same CRM values are a person's edits (respect).
+  Evaluation edited = now;
+  edited.crm_values["1"]["kam_scored_at"] = backup_.written["1"]["kam_scored_at"].value;
+  Plan by_person = Run(edited);
+  EXPECT_EQ(by_person.Count(WriteKind::kFieldUpdate), 0u);
+  EXPECT_GE(by_person.conflicts.size(), 2u);  // kam_score, kam_tier, ...
+  EXPECT_TRUE(by_person.unrecorded_writes.empty());
+}
+
+TEST_F(RestoredState, ValuesThatStillHoldAreAdoptedWithTheirScoringTimeAndLaterEditsAreConflicts) {
+  Evaluation now = RestoreAfterALostRun();  // the rules still say key/10
+  Plan plan = Run(now);
+  EXPECT_EQ(plan.Count(WriteKind::kFieldUpdate), 0u);
+  EXPECT_TRUE(plan.conflicts.empty());
+  EXPECT_EQ(plan.unrecorded_writes.size(), 1u);
+  bool scored_at_adopted = false;
+  for (const auto& a : plan.adopted) {
+    if (a.field == "kam_scored_at") {
+      scored_at_adopted = true;
+      EXPECT_EQ(a.value, now.crm_values["1"]["kam_scored_at"]);
+    }
+  }
+  EXPECT_TRUE(scored_at_adopted) << "else every later run would take the CRM as the add-in's";
+  Apply(plan, now);
+  Plan next = Run(now);
+  EXPECT_TRUE(next.unrecorded_writes.empty());
+  EXPECT_TRUE(next.writes.empty());
+  EXPECT_TRUE(next.adopted.empty());
+  // A KAM sets the tier by hand afterwards: a conflict again, respected.
+  now.crm_values["1"]["kam_tier"] = "standard";
+  Plan edit = Run(now);
+  EXPECT_EQ(edit.Count(WriteKind::kFieldUpdate), 0u);
+  ASSERT_EQ(edit.conflicts.size(), 1u);
+  EXPECT_EQ(edit.conflicts[0].field, "kam_tier");
+}
+
+TEST_F(RestoredState, APersonsValueTheBackupAlreadyReportedStaysThePersons) {
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 20}}});
+  Apply(Run(ev), ev);
+  ev.crm_values["1"]["kam_tier"] = "key";  // a KAM's hand edit, reported (respect)
+  prior_.reported_conflicts[ConflictKey("1", "kam_tier")] = "key";
+  backup_ = prior_;
+  // A run the backup does not know wrote another score (and kam_scored_at) and, under
+  // `respect`, kept the person's tier.
+  options_.now_ms += kDay;
+  Evaluation lost = ev;
+  lost.crm_values["1"]["kam_score"] = "7";
+  lost.crm_values["1"]["kam_scored_at"] = IsoUtc(options_.now_ms);
+  prior_ = backup_;
+  options_.now_ms += kDay;
+  Plan plan = Run(lost);
+  EXPECT_EQ(plan.unrecorded_writes.size(), 1u);
+  ASSERT_EQ(plan.conflicts.size(), 1u);
+  EXPECT_EQ(plan.conflicts[0].field, "kam_tier");
+  EXPECT_FALSE(plan.conflicts[0].is_new);
+  auto updates = plan.All<FieldUpdateWrite>();
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0]->properties.at("kam_score"), "2");  // the add-in's own 7, written over
+  EXPECT_FALSE(updates[0]->properties.count("kam_tier"));
 }
 
 TEST_F(DiffTest, ACappedAccountsFinalTierDrivesItsFieldsAndTasks) {

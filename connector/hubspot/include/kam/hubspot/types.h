@@ -222,6 +222,8 @@ struct TaskWriteOutcome {
 struct TaskWriteResult {
   std::vector<TaskWriteOutcome> tasks;  // one per input spec, in input order
   TaskKeyMode mode_used = TaskKeyMode::kAuto;
+  // Keys of tasks found without the link to their company, which was made (orphans repaired).
+  std::set<std::string> linked_keys;
   bool all_ok() const;
 };
 
