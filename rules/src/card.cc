@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "internal.h"
 
@@ -319,7 +320,9 @@ std::string RenderCardHtml(std::string_view card_json, size_t max_chars) {
     sections.push_back(std::move(s));
   }
   const json open = card.value("open_tasks", json());
-  std::string foot = open.is_number() ? Text(open) + " open KAM tasks" : "Open KAM tasks: unknown";
+  std::string foot = open.is_number() ? Text(open) + (open.get<double>() == 1 ? " open KAM task"
+                                                                              : " open KAM tasks")
+                                      : "Open KAM tasks: unknown";
   foot = "<p>" + Escape(foot) + "<br>Scored " + Escape(card.value("scored_at", "")) + " · rules " +
          Escape(card.value("rules_version", ""));
 
@@ -345,6 +348,42 @@ std::string RenderCardHtml(std::string_view card_json, size_t max_chars) {
   }
   if (Utf8Chars(html) > max_chars) return "";  // not even the headings fit
   return html;
+}
+
+namespace {
+
+constexpr std::string_view kScoredMark = "<br>Scored ";
+constexpr std::string_view kRulesMark = " \xC2\xB7 rules ";  // " · rules "
+
+// A card value without its scored-at time (and rank, pareto): JSON without the members, HTML without the
+// time in the footer ("<br>Scored 2026-… · rules"); nullopt when it is neither.
+std::optional<std::string> WithoutScoredAt(std::string_view text) {
+  if (!text.empty() && text.front() == '{') {
+    json card = json::parse(text, nullptr, false);
+    if (card.is_discarded() || !card.is_object() || card.value("schema", "") != kCardVersion) {
+      return std::nullopt;
+    }
+    card.erase("scored_at");
+    card.erase("rank");
+    card.erase("pareto");
+    return Dump(card);
+  }
+  size_t at = text.rfind(kScoredMark);
+  if (at == std::string_view::npos) return std::nullopt;
+  size_t end = text.find(kRulesMark, at + kScoredMark.size());
+  if (end == std::string_view::npos) return std::nullopt;
+  std::string out(text.substr(0, at + kScoredMark.size()));
+  out += text.substr(end);
+  return out;
+}
+
+}  // namespace
+
+bool SameCard(std::string_view a, std::string_view b) {
+  if (a == b) return true;
+  std::optional<std::string> x = WithoutScoredAt(a);
+  std::optional<std::string> y = WithoutScoredAt(b);
+  return x && y && *x == *y;
 }
 
 }  // namespace kam::rules

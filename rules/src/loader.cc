@@ -68,8 +68,8 @@ const std::vector<std::string> kHubspotAggregates = {"deals.won_amount_last_12m"
 const std::vector<std::string> kFieldTypes = {"number", "string",     "bool",
                                               "date",   "days_since", "enum"};
 const std::vector<std::string> kWritebackResults = {
-    "score",         "tier",      "score_tier", "breakdown", "next_tier_hint",
-    "rules_version", "scored_at", "rank",       "pareto",    "capped_reason"};
+    "score", "tier",   "score_tier",    "breakdown", "next_tier_hint", "rules_version", "scored_at",
+    "rank",  "pareto", "capped_reason", "card"};
 
 bool IsIdentifier(const std::string& s) {
   auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };

@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "kam/common/iso_time.h"
 #include "json_source.h"
+#include "kam/rules/card.h"
 
 namespace kam::rules {
 
@@ -196,6 +197,9 @@ std::vector<WritebackField> RuleSet::Writeback(std::string_view crm) const {
       {"rules_version", prop("kam_rules_version", "KAM_Rules_Version__c"), "KAM rules version",
        "string"},
       {"scored_at", prop("kam_scored_at", "KAM_Scored_At__c"), "KAM scored at", "datetime"},
+      // The record card: kam.card.v1 JSON (HubSpot, a hidden property) or its rich-text
+      // rendering (Salesforce); the engine builds it (it knows the open tasks).
+      {"card", prop("kam_card_json", "KAM_Explanation__c"), "KAM card", "string"},
   };
   auto it = impl_->writeback.find(crm);
   if (it == impl_->writeback.end()) return out;
@@ -232,6 +236,7 @@ std::string RuleSet::WritebackValue(const AccountResult& r, std::string_view key
   if (key == "rank") return std::to_string(r.rank);
   if (key == "pareto") return r.pareto ? "true" : "false";
   if (key == "capped_reason") return r.capped_reason;
+  if (key == "card") return BuildCard(*this, r, CardOptions{std::string(scored_at), {}});
   if (key.rfind("health.", 0) == 0) {
     for (const auto& h : r.health) {
       if (key.substr(7) == h.id) return h.status;

@@ -26,6 +26,9 @@ std::vector<PropertyDef> DesiredProperties(const ProvisionSpec& spec) {
        "Version of the rule file that produced the score.", {}, false},
       {"companies", "kam_scored_at", "KAM scored at", "datetime", "date",
        "When the KAM add-in last scored this account.", {}, false},
+      {"companies", "kam_card_json", "KAM card", "string", "textarea",
+       "The KAM record card's data (kam.card.v1 JSON), read by the KAM card app.", {}, false,
+       /*hidden=*/true},
       {"tasks", "kam_task_key", "KAM task key", "string", "text",
        "Idempotency key of a task suggested by the KAM add-in; do not edit.", {},
        spec.try_unique_task_key},
@@ -38,7 +41,7 @@ Json PropertyCreateBody(const PropertyDef& def) {
   Json body = {{"name", def.name},         {"label", def.label},
                {"type", def.type},         {"fieldType", def.field_type},
                {"groupName", "kam"},       {"description", def.description},
-               {"formField", false},       {"hidden", false}};
+               {"formField", false},       {"hidden", def.hidden}};
   // clang-format on
   if (def.unique) body["hasUniqueValue"] = true;
   if (def.type == "enumeration") {

@@ -20,6 +20,7 @@ struct PropertyDef {
   std::string description;
   std::vector<TierOption> options;  // enumerations
   bool unique = false;
+  bool hidden = false;  // not shown on forms and record pages (kam_card_json: the card reads it)
 };
 
 std::vector<PropertyDef> DesiredProperties(const ProvisionSpec& spec);

@@ -45,6 +45,9 @@ FieldDef Def(std::string object, const FieldSpec& f) {
     case T::kCheckbox:
       d.metadata_type = "Checkbox", d.describe_type = "boolean";
       break;
+    case T::kRichText:  // Rich Text Area; describe says textarea (extraTypeInfo richtextarea)
+      d.metadata_type = "Html", d.describe_type = "textarea";
+      break;
   }
   return d;
 }
@@ -124,9 +127,10 @@ Json CustomFieldBody(const FieldDef& def) {
   } else if (def.metadata_type == "Text") {
     m["length"] = def.length;
     if (def.external_id) m["externalId"] = true;
-  } else if (def.metadata_type == "LongTextArea") {
+  } else if (def.metadata_type == "LongTextArea" || def.metadata_type == "Html") {
     m["length"] = def.length;
-    m["visibleLines"] = 5;
+    // Rich text areas take at least 10 visible lines in Setup's editor [unconfirmed for the API].
+    m["visibleLines"] = def.metadata_type == "Html" ? 10 : 5;
   } else if (def.metadata_type == "Picklist") {
     m = WithPicklistValues(std::move(m), def.values);
   } else if (def.metadata_type == "Checkbox") {

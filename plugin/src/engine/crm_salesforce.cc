@@ -304,7 +304,11 @@ sf::FieldSpec FieldSpecOf(const PropertySpec& p) {
   f.name = p.name;
   f.label = p.label.empty() ? p.name : p.label;
   f.description = "Written by the KAM add-in.";
-  if (p.type == "number") {
+  if (p.name == "KAM_Explanation__c" && p.type == "string") {
+    // The record card as rich text (rules::RenderCardHtml, at most 131,072 characters).
+    f.type = T::kRichText, f.length = 131072;
+    f.description = "The KAM card: score, tier, breakdown, next tier, health, goals, open tasks.";
+  } else if (p.type == "number") {
     f.type = T::kNumber, f.precision = 18, f.scale = 2;
   } else if (p.type == "enumeration") {
     f.type = T::kPicklist;

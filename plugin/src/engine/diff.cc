@@ -6,9 +6,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 
+#include "kam/rules/card.h"
+#include "kam/rules/task_budget.h"
 #include "kam/store/store.h"
 #include "run_context.h"
 
@@ -67,6 +70,74 @@ int64_t PeriodStartMs(int cooldown_days, int64_t now_ms) {
   return (day / cooldown_days) * cooldown_days * kDayMs;
 }
 
+// Open in the CRM, or on its way there.
+bool IsOpen(TaskState s) { return s == TaskState::kOpen || s == TaskState::kPlanned; }
+
+const char* PriorityText(TaskPriority p) {
+  switch (p) {
+    case TaskPriority::kHigh:
+      return "high";
+    case TaskPriority::kLow:
+      return "low";
+    case TaskPriority::kMedium:
+      break;
+  }
+  return "medium";
+}
+
+// The per-owner task budget: of this run's new suggestions, each owner keeps the best
+// max(0, budget - open) (rules::ApplyTaskBudget: priority, account score, account id, rule id);
+// the others are dropped with their reason and suggested again next run. Open: the add-in's
+// tasks the state file knows open or planned, less this run's completions. Creates in doubt
+// (a failed or interrupted write, a key the state file cannot vouch for) may exist already:
+// they are always kept and count as open.
+void ApplyBudget(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& prior,
+                 const std::vector<OutboxWrite>& completions, std::vector<OutboxWrite>* creates,
+                 Plan* plan) {
+  plan->task_budget = rules.max_open_tasks_per_owner();
+  if (!plan->task_budget) return;
+  std::set<std::string> completing;
+  for (const auto& w : completions) completing.insert(std::get<TaskCompletionWrite>(w).task_key);
+  std::map<std::string, int64_t> open;
+  for (const auto& [key, t] : prior.tasks) {
+    if (!IsOpen(t.state) || completing.count(key)) continue;
+    auto owner = prior.task_owners.find(key);
+    open[owner == prior.task_owners.end() ? std::string() : owner->second]++;
+  }
+  std::unordered_map<std::string, double> score_of;
+  for (const auto& r : ev.results) score_of[r.account_id] = r.score;
+  std::vector<rules::BudgetCandidate> candidates;
+  std::vector<size_t> where;  // candidate -> index into *creates
+  for (size_t i = 0; i < creates->size(); ++i) {
+    const auto& c = std::get<TaskCreateWrite>((*creates)[i]);
+    if (c.in_doubt) {
+      open[c.spec.owner_id]++;
+      continue;
+    }
+    candidates.push_back({c.spec.account_id, c.spec.owner_id, c.rule_id,
+                          PriorityText(c.spec.priority), score_of[c.spec.account_id]});
+    where.push_back(i);
+  }
+  rules::TaskBudgetResult result = rules::ApplyTaskBudget(candidates, open, plan->task_budget);
+  plan->budget_owners = std::move(result.owners);
+  if (result.dropped.empty()) return;
+  std::vector<bool> drop(creates->size(), false);
+  for (auto& d : result.dropped) {
+    const size_t i = where[d.index];
+    drop[i] = true;
+    const auto& c = std::get<TaskCreateWrite>((*creates)[i]);
+    plan->budget_dropped.push_back({c.spec.account_id, c.account_name, c.spec.owner_id, c.rule_id,
+                                    c.spec.subject, PriorityText(c.spec.priority),
+                                    std::move(d.reason)});
+  }
+  std::vector<OutboxWrite> kept;
+  kept.reserve(creates->size() - result.dropped.size());
+  for (size_t i = 0; i < creates->size(); ++i) {
+    if (!drop[i]) kept.push_back(std::move((*creates)[i]));
+  }
+  *creates = std::move(kept);
+}
+
 }  // namespace
 
 std::string ConflictKey(const std::string& account_id, const std::string& field) {
@@ -100,6 +171,7 @@ PriorState LoadPriorState(store::Store& store, const std::string& portal_id) {
     k.account_id = t.account_id;
     k.rule_id = t.rule_id;
     k.crm_task_id = t.crm_task_id;
+    if (!t.owner_id.empty()) prior.task_owners.emplace(t.task_key, t.owner_id);
     k.state = TaskStateFrom(t.state).value_or(TaskState::kFailed);
     k.auto_close = t.auto_close;
     prior.tasks.emplace(t.task_key, std::move(k));
@@ -118,6 +190,39 @@ std::string ConflictMetaKey(const std::string& account_id, const std::string& fi
   return kConflictMetaPrefix + ConflictKey(account_id, field);
 }
 
+nlohmann::json TaskBudgetJson(const Plan& plan, size_t max_listed) {
+  using nlohmann::json;
+  int64_t suggested = 0, kept = 0, dropped = 0;
+  json owners = json::array();
+  for (const auto& o : plan.budget_owners) {
+    suggested += o.suggested;
+    kept += o.kept;
+    dropped += o.dropped;
+    owners.push_back({{"owner_id", o.owner_id},
+                      {"open", o.open},
+                      {"suggested", o.suggested},
+                      {"kept", o.kept},
+                      {"dropped", o.dropped}});
+  }
+  json tasks = json::array();
+  for (const auto& d : plan.budget_dropped) {
+    if (tasks.size() >= max_listed) break;
+    tasks.push_back({{"account_id", d.account_id},
+                     {"name", d.account_name},
+                     {"owner_id", d.owner_id},
+                     {"rule_id", d.rule_id},
+                     {"title", d.title},
+                     {"priority", d.priority},
+                     {"reason", d.reason}});
+  }
+  return {{"max_open_per_owner", plan.task_budget ? json(*plan.task_budget) : json(nullptr)},
+          {"suggested", suggested},
+          {"kept", kept},
+          {"dropped", dropped},
+          {"owners", std::move(owners)},
+          {"dropped_tasks", std::move(tasks)}};
+}
+
 Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& prior,
           const DiffOptions& options) {
   Plan plan;
@@ -130,92 +235,6 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
   }
   static const std::map<std::string, std::string> kNoValues;
   static const std::map<std::string, LastWrite> kNoWrites;
-
-  // ---- company fields ----
-  std::vector<OutboxWrite> updates;
-  for (const auto& r : ev.results) {
-    auto vit = ev.crm_values.find(r.account_id);
-    const auto& crm_values = vit == ev.crm_values.end() ? kNoValues : vit->second;
-    auto wit = prior.written.find(r.account_id);
-    const auto& written = wit == prior.written.end() ? kNoWrites : wit->second;
-    auto nit = ev.names.find(r.account_id);
-    const std::string name = nit == ev.names.end() ? "" : nit->second;
-    FieldUpdateWrite up;
-    up.account_id = r.account_id;
-    up.account_name = name;
-    // The add-in scored this company after the last write the state file records (a state
-    // restored from a backup, or a write whose record was lost): the CRM's kam_ values are the
-    // add-in's own writes, not people's edits — except a value a person set that the state file
-    // already reported (under `respect` the add-in never wrote over it).
-    const std::string& crm_scored = Lookup(crm_values, scored_at_property);
-    auto scored_it = scored_at_property.empty() ? written.end() : written.find(scored_at_property);
-    const bool scored_known = scored_it != written.end();
-    const bool unrecorded_writes =
-        scored_known && ParseCrmTimeMs(crm_scored) > ParseCrmTimeMs(scored_it->second.value) + 1000;
-    if (unrecorded_writes) plan.unrecorded_writes.push_back(r.account_id);
-    for (const auto& wb : options.writeback) {
-      if (wb.result == "scored_at") continue;
-      std::string ours = rules.WritebackValue(r, wb.result, scored_at);
-      if (options.stored_value) ours = options.stored_value(wb.property, ours);
-      const std::string& crm = Lookup(crm_values, wb.property);
-      auto last_it = written.find(wb.property);
-      const LastWrite* last = last_it == written.end() ? nullptr : &last_it->second;
-      bool crm_moved = last != nullptr && !SameValue(crm, last->crm_value);
-      bool human_edit = crm_moved;
-      if (crm_moved && unrecorded_writes) {
-        auto rc = prior.reported_conflicts.find(ConflictKey(r.account_id, wb.property));
-        human_edit = rc != prior.reported_conflicts.end() && SameValue(rc->second, crm);
-        // The add-in's own value: remembered as written, then diffed like any other.
-        if (!human_edit && !SameValue(ours, crm)) {
-          plan.adopted.push_back({r.account_id, wb.property, crm});
-        }
-      }
-      ConflictPolicy policy = options.config != nullptr ? options.config->PolicyFor(wb.property)
-                                                        : ConflictPolicy::kRespect;
-      if (SameValue(ours, crm)) {
-        if (crm_moved || last == nullptr || last->value != ours) {
-          plan.adopted.push_back({r.account_id, wb.property, crm});
-        }
-        continue;
-      }
-      if (policy == ConflictPolicy::kReport) {
-        plan.reported_only.emplace_back(r.account_id, wb.property);
-        continue;
-      }
-      if (human_edit) {
-        FieldConflict c{r.account_id, name, wb.property, ours, crm, last->value, policy};
-        if (policy == ConflictPolicy::kRespect) {
-          // Reported once per value the person set: again only when they change it.
-          auto rc = prior.reported_conflicts.find(ConflictKey(r.account_id, wb.property));
-          c.is_new = rc == prior.reported_conflicts.end() || rc->second != crm;
-          plan.conflicts.push_back(std::move(c));
-          continue;
-        }
-        plan.conflicts.push_back(std::move(c));
-      }
-      up.properties[wb.property] = ours;
-      up.old_values[wb.property] = crm;
-    }
-    if (!up.properties.empty()) {
-      if (!scored_at_property.empty()) {
-        up.properties[scored_at_property] = scored_at;
-        up.old_values[scored_at_property] = crm_scored;
-      }
-      updates.push_back(std::move(up));
-    } else if (!crm_scored.empty() && (unrecorded_writes || !scored_known)) {
-      // Nothing to write: the CRM's scoring time becomes the state file's record of it.
-      plan.adopted.push_back({r.account_id, scored_at_property, crm_scored});
-    }
-    // Tier changes for people: against the previous result, else the CRM's field.
-    std::string from;
-    if (auto prev = prior.results.find(r.account_id); prev != prior.results.end()) {
-      from = prev->second.tier;
-    } else if (!tier_property.empty()) {
-      from = Lookup(crm_values, tier_property);
-    }
-    const std::string& to = r.final_tier.empty() ? r.tier : r.final_tier;
-    if (from != to) plan.tier_changes.push_back({r.account_id, name, from, to});
-  }
 
   // ---- which unknown task keys the state file can vouch for ----
   // A new state file on a portal that already holds the add-in's values (the old state file was
@@ -292,6 +311,123 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
     completions.push_back(TaskCompletionWrite{
         t->key, t->crm_task_id, t->account_id, t->rule_id,
         archived ? "the company was archived or deleted" : "the rule's condition no longer holds"});
+  }
+
+  // ---- the per-owner task budget (rules: tasks.max_open_per_owner) ----
+  ApplyBudget(rules, ev, prior, completions, &creates, &plan);
+
+  // The add-in's open tasks per account after this run (the card shows them): the state file's
+  // open and planned ones, less this run's completions, plus this run's creates.
+  std::unordered_map<std::string, int64_t> open_tasks;
+  {
+    std::set<std::string> completing;
+    for (const auto& w : completions) completing.insert(std::get<TaskCompletionWrite>(w).task_key);
+    for (const auto& [key, t] : prior.tasks) {
+      if (IsOpen(t.state) && !completing.count(key)) open_tasks[t.account_id]++;
+    }
+    for (const auto& w : creates) open_tasks[std::get<TaskCreateWrite>(w).spec.account_id]++;
+  }
+  // The card (kam.card.v1 JSON; for Salesforce its rich-text rendering) of one account.
+  auto card_value = [&](const rules::AccountResult& r) {
+    rules::CardOptions co;
+    co.scored_at = scored_at;
+    auto it = open_tasks.find(r.account_id);
+    co.open_tasks = it == open_tasks.end() ? 0 : it->second;
+    std::string card = rules::BuildCard(rules, r, co);
+    return options.crm == "salesforce" ? rules::RenderCardHtml(card) : card;
+  };
+
+  // ---- company fields ----
+  std::vector<OutboxWrite> updates;
+  for (const auto& r : ev.results) {
+    auto vit = ev.crm_values.find(r.account_id);
+    const auto& crm_values = vit == ev.crm_values.end() ? kNoValues : vit->second;
+    auto wit = prior.written.find(r.account_id);
+    const auto& written = wit == prior.written.end() ? kNoWrites : wit->second;
+    auto nit = ev.names.find(r.account_id);
+    const std::string name = nit == ev.names.end() ? "" : nit->second;
+    FieldUpdateWrite up;
+    up.account_id = r.account_id;
+    up.account_name = name;
+    // The add-in scored this company after the last write the state file records (a state
+    // restored from a backup, or a write whose record was lost): the CRM's kam_ values are the
+    // add-in's own writes, not people's edits — except a value a person set that the state file
+    // already reported (under `respect` the add-in never wrote over it).
+    const std::string& crm_scored = Lookup(crm_values, scored_at_property);
+    auto scored_it = scored_at_property.empty() ? written.end() : written.find(scored_at_property);
+    const bool scored_known = scored_it != written.end();
+    const bool unrecorded_writes =
+        scored_known && ParseCrmTimeMs(crm_scored) > ParseCrmTimeMs(scored_it->second.value) + 1000;
+    if (unrecorded_writes) plan.unrecorded_writes.push_back(r.account_id);
+    for (const auto& wb : options.writeback) {
+      if (wb.result == "scored_at") continue;
+      // The card's scored_at changes every run, its rank and pareto flag with other accounts:
+      // compared without them (rules::SameCard).
+      const bool is_card = wb.result == "card";
+      auto same = [is_card](const std::string& a, const std::string& b) {
+        return is_card ? rules::SameCard(a, b) : SameValue(a, b);
+      };
+      std::string ours = is_card ? card_value(r) : rules.WritebackValue(r, wb.result, scored_at);
+      if (options.stored_value) ours = options.stored_value(wb.property, ours);
+      const std::string& crm = Lookup(crm_values, wb.property);
+      auto last_it = written.find(wb.property);
+      const LastWrite* last = last_it == written.end() ? nullptr : &last_it->second;
+      bool crm_moved = last != nullptr && !same(crm, last->crm_value);
+      bool human_edit = crm_moved;
+      if (crm_moved && unrecorded_writes) {
+        auto rc = prior.reported_conflicts.find(ConflictKey(r.account_id, wb.property));
+        human_edit = rc != prior.reported_conflicts.end() && same(rc->second, crm);
+        // The add-in's own value: remembered as written, then diffed like any other.
+        if (!human_edit && !same(ours, crm)) {
+          plan.adopted.push_back({r.account_id, wb.property, crm});
+        }
+      }
+      ConflictPolicy policy = options.config != nullptr ? options.config->PolicyFor(wb.property)
+                                                        : ConflictPolicy::kRespect;
+      if (same(ours, crm)) {
+        if (crm_moved || last == nullptr ||
+            (is_card ? !same(last->value, ours) : last->value != ours)) {
+          plan.adopted.push_back({r.account_id, wb.property, crm});
+        }
+        continue;
+      }
+      if (policy == ConflictPolicy::kReport) {
+        plan.reported_only.emplace_back(r.account_id, wb.property);
+        continue;
+      }
+      if (human_edit) {
+        FieldConflict c{r.account_id, name, wb.property, ours, crm, last->value, policy};
+        if (policy == ConflictPolicy::kRespect) {
+          // Reported once per value the person set: again only when they change it.
+          auto rc = prior.reported_conflicts.find(ConflictKey(r.account_id, wb.property));
+          c.is_new = rc == prior.reported_conflicts.end() || rc->second != crm;
+          plan.conflicts.push_back(std::move(c));
+          continue;
+        }
+        plan.conflicts.push_back(std::move(c));
+      }
+      up.properties[wb.property] = ours;
+      up.old_values[wb.property] = crm;
+    }
+    if (!up.properties.empty()) {
+      if (!scored_at_property.empty()) {
+        up.properties[scored_at_property] = scored_at;
+        up.old_values[scored_at_property] = crm_scored;
+      }
+      updates.push_back(std::move(up));
+    } else if (!crm_scored.empty() && (unrecorded_writes || !scored_known)) {
+      // Nothing to write: the CRM's scoring time becomes the state file's record of it.
+      plan.adopted.push_back({r.account_id, scored_at_property, crm_scored});
+    }
+    // Tier changes for people: against the previous result, else the CRM's field.
+    std::string from;
+    if (auto prev = prior.results.find(r.account_id); prev != prior.results.end()) {
+      from = prev->second.tier;
+    } else if (!tier_property.empty()) {
+      from = Lookup(crm_values, tier_property);
+    }
+    const std::string& to = r.final_tier.empty() ? r.tier : r.final_tier;
+    if (from != to) plan.tier_changes.push_back({r.account_id, name, from, to});
   }
 
   for (const auto& [account, r] : prior.results) {

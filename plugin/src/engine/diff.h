@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -17,6 +19,7 @@
 
 #include "config.h"
 #include "kam/rules/rules.h"
+#include "kam/rules/task_budget.h"
 #include "outbox.h"
 
 namespace kam::store {
@@ -69,8 +72,9 @@ struct PriorState {
   std::unordered_map<std::string, std::map<std::string, LastWrite>> written;
   // ConflictKey(account, field) -> the person's value already reported (respect)
   std::unordered_map<std::string, std::string> reported_conflicts;
-  std::unordered_map<std::string, PriorResult> results;  // account -> stored result
-  std::unordered_map<std::string, KnownTask> tasks;      // task key -> task
+  std::unordered_map<std::string, PriorResult> results;      // account -> stored result
+  std::unordered_map<std::string, KnownTask> tasks;          // task key -> task
+  std::unordered_map<std::string, std::string> task_owners;  // task key -> owner assigned to
   // Which task keys the state file does not know were certainly never sent. A new state file on
   // a portal the add-in wrote before, or a state restored from a backup, may have lost tasks:
   // unknown keys of the periods before that are searched before they are created.
@@ -128,6 +132,17 @@ struct TierChange {
   std::string to;
 };
 
+// A new task suggestion the per-owner budget (tasks.max_open_per_owner) left out this run.
+struct BudgetDrop {
+  std::string account_id;
+  std::string account_name;
+  std::string owner_id;
+  std::string rule_id;
+  std::string title;
+  std::string priority;  // high, medium, low
+  std::string reason;    // rules::ApplyTaskBudget's, for people
+};
+
 struct Plan {
   std::vector<OutboxWrite> writes;  // the outbox: field updates, then task creates, completions
   std::vector<FieldConflict> conflicts;
@@ -139,6 +154,11 @@ struct Plan {
   // from a backup): their CRM values were taken as the add-in's own, not as people's edits.
   std::vector<std::string> unrecorded_writes;
   int64_t keys_vouched_since = 0;            // PriorState::keys_vouched_since after this run
+  // The task budget: the rule file's max_open_per_owner (none: every suggestion is created),
+  // per owner the open tasks, suggestions, kept and dropped, and the dropped suggestions.
+  std::optional<int64_t> task_budget;
+  std::vector<rules::TaskBudgetOwner> budget_owners;
+  std::vector<BudgetDrop> budget_dropped;
 
   size_t Count(WriteKind kind) const;
   template <typename T>
@@ -150,6 +170,12 @@ struct Plan {
     return out;
   }
 };
+
+// The task budget's outcome for people (dry run, run summary, report): {"max_open_per_owner"
+// (null: no budget), "suggested", "kept", "dropped", "owners": [{owner_id, open, suggested, kept,
+// dropped}], "dropped_tasks": [{account_id, name, owner_id, rule_id, title, priority, reason}]
+// (the first max_listed)}.
+nlohmann::json TaskBudgetJson(const Plan& plan, size_t max_listed = 200);
 
 // The plan for this run. `rules` renders the writeback values (RuleSet::WritebackValue).
 Plan Diff(const rules::RuleSet& rules, const Evaluation& evaluation, const PriorState& prior,

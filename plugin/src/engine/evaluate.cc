@@ -70,8 +70,11 @@ Evaluation EvaluateAccounts(RunContext& ctx, bool persist_checkpoints) {
   rules::PortfolioEvalOptions options;
   options.expected_accounts = static_cast<size_t>(std::max<int64_t>(total, 0));
   // Keep what the portfolio pass, the diff and the writeback read; the per-criterion inputs
-  // (the receipt's detail, shown by explain) would dominate memory on a large portfolio.
-  options.keep_inputs = false;
+  // (the receipt's detail, shown by explain) dominate memory on a large portfolio.
+  // The card (writeback "card") shows the inputs, so they are kept when it is written.
+  options.keep_inputs =
+      std::any_of(writeback.begin(), writeback.end(),
+                  [](const rules::WritebackField& f) { return f.result == "card"; });
   options.on_error = [&](const rules::Account& account, std::string_view, const rules::Status& st) {
     ctx.counters.eval_errors++;
     ev.failed_accounts.insert(account.id);

@@ -248,14 +248,19 @@ void StagePlan(RunContext& ctx, const Evaluation& ev, const PriorState& prior, c
       health.push_back({{"id", h.id}, {"label", h.label}, {"status", h.status}});
     }
     row.health_json = health.dump();
+    json goals = json::array();  // the report's goal attainment reads them
+    for (const auto& g : r.goals) {
+      goals.push_back({{"id", g.id}, {"label", g.label}, {"status", g.status}});
+    }
     row.receipt_json = json{
         {"input_hash", r.receipt.input_hash},
         {"rules_hash", r.receipt.rules_hash},
         {"rules_version", r.receipt.rules_version},
         {"rank", r.rank},
         {"pareto", r.pareto},
-        {"tier_by_score",
-         r.tier}}.dump();
+        {"tier_by_score", r.tier},
+        {"goals",
+         std::move(goals)}}.dump();
     row.rules_hash = r.receipt.rules_hash;
     row.capped_reason = r.capped_reason;
     row.owner_id = r.owner_id;
@@ -315,6 +320,7 @@ void StagePlan(RunContext& ctx, const Evaluation& ev, const PriorState& prior, c
   }
   SaveVouchedSince(store, plan.keys_vouched_since);
   store.SetMeta("last_portfolio", ev.portfolio.ToJson().dump());
+  store.SetMeta("last_task_budget", TaskBudgetJson(plan).dump());  // kam report shows it
   tx.Commit();
   ctx.Checkpoint("plan.committed");
 }

@@ -124,6 +124,7 @@ json SyncEngine::Sync(bool full) {
     }
     s["evaluation_error_details"] = EvaluationErrorsJson(ev);
     s["tiers"] = ev.portfolio.ToJson();
+    s["task_budget"] = TaskBudgetJson(plan, 100);
     // Write errors: the run is recorded and summarised, but the host exits non-zero (kam: 7).
     s["ok"] = ctx.counters.write_errors == 0;
     s["text"] = SyncText(s);
@@ -197,6 +198,7 @@ json SyncEngine::DryRun(bool full) {
     out["tasks_to_create"] = creates.size();
     out["task_details"] = tasks;
     out["tasks_to_complete"] = completes;
+    out["task_budget"] = TaskBudgetJson(plan);
     out["conflicts"] = conflicts;
     out["conflict_count"] = plan.conflicts.size();
     out["reported_only"] = plan.reported_only.size();
@@ -224,8 +226,23 @@ json SyncEngine::DryRun(bool full) {
     }
     o << "Fields to write on " << updates.size() << " " << AccountsNoun(ctx.cfg.crm) << ":";
     for (const auto& [f, n] : fields) o << " " << f << "=" << n;
-    o << "\nTasks to create: " << creates.size() << "; to complete: " << completions.size()
-      << "\nConflicts (edited by people): " << plan.conflicts.size() << "\n";
+    o << "\nTasks to create: " << creates.size() << "; to complete: " << completions.size() << "\n";
+    if (plan.task_budget) {
+      o << "Task budget (tasks.max_open_per_owner " << *plan.task_budget
+        << "): " << plan.budget_dropped.size() << " new suggestions left out";
+      o << (plan.budget_dropped.empty() ? "\n" : "; per KAM (open + kept of suggested):\n");
+      for (const auto& w : plan.budget_owners) {
+        if (w.dropped == 0) continue;
+        o << "  " << (w.owner_id.empty() ? "(no owner)" : w.owner_id) << ": " << w.open << " + "
+          << w.kept << " of " << w.suggested << "\n";
+      }
+      for (size_t i = 0; i < plan.budget_dropped.size() && i < 5; ++i) {
+        const auto& d = plan.budget_dropped[i];
+        o << "  left out: " << d.title << " (" << d.rule_id << ", " << d.account_id
+          << "): " << d.reason << "\n";
+      }
+    }
+    o << "Conflicts (edited by people): " << plan.conflicts.size() << "\n";
     for (const auto& c : plan.conflicts) {
       o << "  " << c.account_name << " (" << c.account_id << ") " << c.field << ": CRM \"" << c.crm
         << "\", ours \"" << c.ours << "\" -> " << ConflictPolicyName(c.policy) << "\n";

@@ -299,7 +299,7 @@ TEST_F(SyncE2E, SyncWithFaultsCompletesOrStopsResumablyAndLosesNothing) {
 TEST_F(SyncE2E, ProvisionReadsEveryPropertyBackAndSaysAllIsThere) {
   json p = engine_->Provision();
   EXPECT_TRUE(p["ok"].get<bool>()) << p["text"];
-  ASSERT_EQ(p["items"].size(), 7u);  // six writeback properties and the task key
+  ASSERT_EQ(p["items"].size(), 8u);  // seven writeback properties (with the card) and the task key
   for (const auto& it : p["items"]) EXPECT_EQ(it["outcome"], "unchanged") << it.dump();
 }
 

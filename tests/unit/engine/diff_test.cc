@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "kam/rules/rules.h"
 #include "run_context.h"
@@ -96,6 +97,7 @@ class DiffTest : public ::testing::Test {
       prior_.tasks[t->spec.key] =
           KnownTask{t->spec.key,           t->spec.account_id, t->rule_id,
                     "task-" + t->spec.key, TaskState::kOpen,   t->auto_close};
+      prior_.task_owners[t->spec.key] = t->spec.owner_id;
     }
   }
 
@@ -373,6 +375,146 @@ TEST_F(DiffTest, ResultsOfCompaniesGoneFromTheCrmAreDroppedButNotThoseThatFailed
   prior_.results["4"] = {"standard", 2};
   prior_.results["5"] = {"standard", 2};
   EXPECT_EQ(Run(ev).dropped_results, std::vector<std::string>{"5"});
+}
+
+// ---- the record card (writeback "card") and the per-owner task budget ----
+
+TEST_F(DiffTest, TheCardIsWrittenWithTheFieldsAndNotAgainWhenOnlyItsScoredAtWouldChange) {
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 50}}, {{"id", "2"}, {"margin", 5}}});
+  Plan first = Run(ev);
+  auto updates = first.All<FieldUpdateWrite>();
+  ASSERT_EQ(updates.size(), 2u);
+  for (const auto* u : updates) {
+    ASSERT_TRUE(u->properties.count("kam_card_json")) << u->account_id;
+    nlohmann::json card = nlohmann::json::parse(u->properties.at("kam_card_json"));
+    EXPECT_EQ(card["schema"], "kam.card.v1");
+    EXPECT_EQ(card["account_id"], u->account_id);
+    EXPECT_EQ(nlohmann::json(card["score"]).dump(), u->properties.at("kam_score"));
+    EXPECT_EQ(card["tier"]["id"], u->properties.at("kam_tier"));
+    EXPECT_EQ(card["scored_at"], u->properties.at("kam_scored_at"));
+    // The add-in's open tasks after this run: account 1 (key, no sponsor) gets one, 2 one.
+    EXPECT_EQ(card["open_tasks"], 1) << u->account_id;
+    EXPECT_FALSE(card["breakdown"][0]["inputs"].empty()) << "the inputs the criterion read";
+  }
+  Apply(first, ev);
+  options_.now_ms += 3'600'000;  // an hour later: only scored_at would differ
+  Plan second = Run(ev);
+  EXPECT_TRUE(second.writes.empty());
+  EXPECT_TRUE(second.adopted.empty());
+  // A change the card shows (one task completed) rewrites the card alone, with scored_at.
+  prior_.tasks.begin()->second.state = TaskState::kCompleted;
+  Plan third = Run(ev);
+  auto changed = third.All<FieldUpdateWrite>();
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0]->properties.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(changed[0]->properties.at("kam_card_json"))["open_tasks"], 0);
+  EXPECT_TRUE(changed[0]->properties.count("kam_scored_at"));
+}
+
+TEST_F(DiffTest, SalesforceGetsTheCardAsRichTextComparedWithoutItsScoredAt) {
+  options_.crm = "salesforce";
+  options_.writeback = rules_->Writeback("salesforce");
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 50}}});
+  Plan first = Run(ev);
+  auto updates = first.All<FieldUpdateWrite>();
+  ASSERT_EQ(updates.size(), 1u);
+  const std::string& html = updates[0]->properties.at("KAM_Explanation__c");
+  EXPECT_EQ(html.rfind("<p><strong>Key</strong>", 0), 0u) << html;
+  EXPECT_NE(html.find("1 open KAM task<br>Scored "), std::string::npos) << html;
+  Apply(first, ev);
+  options_.now_ms += 3'600'000;
+  EXPECT_TRUE(Run(ev).writes.empty());
+}
+
+// kRules with a budget of two open tasks per owner.
+std::string BudgetRules() {
+  std::string text = kRules;
+  const std::string from = R"("tasks": [)";
+  text.replace(text.find(from), from.size(), R"("tasks": {"max_open_per_owner": 2, "rules": [)");
+  text.insert(text.rfind('}'), "}");
+  return text;
+}
+
+class DiffBudgetTest : public DiffTest {
+ protected:
+  void SetUp() override {
+    DiffTest::SetUp();
+    auto loaded = rules::RuleSet::LoadText(BudgetRules(), "diff-budget-test.json");
+    ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
+    rules_ = loaded.rules;
+    options_.writeback = rules_->Writeback("hubspot");
+  }
+
+  std::set<std::string> Created(const Plan& plan) {
+    std::set<std::string> out;
+    for (const auto* c : plan.All<TaskCreateWrite>())
+      out.insert(c->spec.account_id + ":" + c->rule_id);
+    return out;
+  }
+};
+
+TEST_F(DiffBudgetTest, EachOwnerGetsTheBestSuggestionsUpToTheBudgetAndTheRestWaitWithAReason) {
+  // Owner o1: a key account without sponsor (high) and three low check-ins; o2: one check-in.
+  Evaluation ev = Evaluate({{{"id", "1"}, {"margin", 50}},
+                            {{"id", "2"}, {"margin", 5}},
+                            {{"id", "3"}, {"margin", 5}},
+                            {{"id", "4"}, {"margin", 5}},
+                            {{"id", "5"}, {"margin", 5}, {"owner_id", "o2"}}});
+  Plan plan = Run(ev);
+  ASSERT_EQ(plan.task_budget, 2);
+  EXPECT_EQ(Created(plan), (std::set<std::string>{"1:no_sponsor", "2:check_in", "5:check_in"}));
+  ASSERT_EQ(plan.budget_dropped.size(), 2u);
+  EXPECT_EQ(plan.budget_dropped[0].account_id, "3");
+  EXPECT_EQ(plan.budget_dropped[1].account_id, "4");
+  EXPECT_EQ(plan.budget_dropped[0].owner_id, "o1");
+  EXPECT_EQ(plan.budget_dropped[0].priority, "low");
+  EXPECT_NE(plan.budget_dropped[0].reason.find("tasks.max_open_per_owner"), std::string::npos)
+      << plan.budget_dropped[0].reason;
+  ASSERT_EQ(plan.budget_owners.size(), 2u);
+  EXPECT_EQ(plan.budget_owners[0].owner_id, "o1");
+  EXPECT_EQ(plan.budget_owners[0].suggested, 4);
+  EXPECT_EQ(plan.budget_owners[0].kept, 2);
+  EXPECT_EQ(plan.budget_owners[0].dropped, 2);
+  // The dropped ones are not remembered: once created, the two open tasks fill o1's budget.
+  Apply(plan, ev);
+  prior_.last_write_ms = options_.now_ms;  // as the push records it (no restored backup)
+  Plan next = Run(ev);
+  EXPECT_TRUE(Created(next).empty());
+  EXPECT_EQ(next.budget_dropped.size(), 2u);
+  ASSERT_FALSE(next.budget_owners.empty());
+  EXPECT_EQ(next.budget_owners[0].open, 2);
+}
+
+TEST_F(DiffBudgetTest, OpenTasksCountLessThisRunsCompletionsAndTasksInDoubtAreAlwaysKept) {
+  Evaluation ev = Evaluate({{{"id", "2"}, {"margin", 5}},
+                            {{"id", "3"}, {"margin", 5}},
+                            {{"id", "4"}, {"margin", 5}},
+                            {{"id", "6"}, {"margin", 20}}});
+  // o1 has two open add-in tasks; the one on account 6 is completed this run (condition cleared).
+  prior_.tasks["k1"] = KnownTask{"k1", "9", "check_in", "t1", TaskState::kOpen, false};
+  prior_.tasks["k2"] = KnownTask{"k2", "6", "no_sponsor", "t2", TaskState::kOpen, true};
+  prior_.task_owners = {{"k1", "o1"}, {"k2", "o1"}};
+  ev.live_accounts.insert("9");
+  // The check-in on account 4 failed to be written last run: in doubt, kept whatever the budget.
+  const std::string failed = TaskKey(kPortal, "4", "check_in", 30, options_.now_ms);
+  prior_.tasks[failed] = KnownTask{failed, "4", "check_in", "", TaskState::kFailed, false};
+  prior_.task_owners[failed] = "o1";
+  Plan plan = Run(ev);
+  ASSERT_EQ(plan.Count(WriteKind::kTaskCompletion), 1u);
+  // Open: k1, plus the task in doubt = 2 = the budget: no room for 2 and 3.
+  EXPECT_EQ(Created(plan), (std::set<std::string>{"4:check_in"}));
+  EXPECT_EQ(plan.budget_dropped.size(), 2u);
+  ASSERT_EQ(plan.budget_owners.size(), 1u);
+  EXPECT_EQ(plan.budget_owners[0].open, 2);
+}
+
+TEST_F(DiffTest, WithoutABudgetEverySuggestionIsCreated) {
+  Evaluation ev = Evaluate(
+      {{{"id", "2"}, {"margin", 5}}, {{"id", "3"}, {"margin", 5}}, {{"id", "4"}, {"margin", 5}}});
+  Plan plan = Run(ev);
+  EXPECT_FALSE(plan.task_budget.has_value());
+  EXPECT_EQ(plan.Count(WriteKind::kTaskCreate), 3u);
+  EXPECT_TRUE(plan.budget_dropped.empty());
 }
 
 TEST(OutboxPayload, EveryKindReadsBackAsWritten) {

@@ -661,7 +661,7 @@ TEST(HubSpotFaults, ProvisioningRetriesItsCreatesAndAnAlreadyExistingAnswerIsRea
   EXPECT_EQ(by_name["tasks/kam_task_key"].detail, "already exists");
   EXPECT_TRUE(report->task_key_unique) << "the read-back of a 409 must see hasUniqueValue";
   std::lock_guard lock(mu);
-  EXPECT_EQ(props.size(), 7u);
+  EXPECT_EQ(props.size(), 8u);  // seven company properties (kam_card_json too) and the key
   EXPECT_EQ(groups.size(), 2u);
   EXPECT_EQ(posts["POST /crm/v3/properties/companies/groups"], 2);
   EXPECT_EQ(posts["POST /crm/v3/properties/companies:kam_tier"], 2);

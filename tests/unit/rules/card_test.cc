@@ -258,6 +258,35 @@ TEST(CardHtml, RendersTheCardWithFewTagsAndEverythingEscaped) {
   EXPECT_EQ(RenderCardHtml(R"({"schema":"kam.card.v2"})"), "");
 }
 
+TEST(Card, TwoCardsAreTheSameApartFromScoredAtRankAndParetoButNothingElse) {
+  auto rules = Example();
+  ASSERT_NE(rules, nullptr);
+  AccountResult r = ExampleResults(*rules)[1];
+  const std::string a = BuildCard(*rules, r, {"2026-12-03T19:00:00.000Z", 3});
+  const std::string later = BuildCard(*rules, r, {"2026-12-04T07:00:00.000Z", 3});
+  ASSERT_NE(a, later);
+  EXPECT_TRUE(SameCard(a, later));
+  EXPECT_FALSE(SameCard(a, BuildCard(*rules, r, {"2026-12-03T19:00:00.000Z", 2})));
+  AccountResult moved = r;
+  moved.rank += 7;  // another account's score moved this one's rank
+  moved.pareto = !moved.pareto;  // another account's revenue moved the Pareto line
+  EXPECT_TRUE(SameCard(a, BuildCard(*rules, moved, {"2026-12-03T19:00:00.000Z", 3})));
+  AccountResult scored = r;
+  scored.score += 10;
+  EXPECT_FALSE(SameCard(a, BuildCard(*rules, scored, {"2026-12-03T19:00:00.000Z", 3})));
+  // The Salesforce rendering: the scored-at time in the footer is ignored, the rest is not.
+  EXPECT_TRUE(SameCard(RenderCardHtml(a), RenderCardHtml(later)));
+  EXPECT_FALSE(SameCard(RenderCardHtml(a),
+                        RenderCardHtml(BuildCard(*rules, r, {"2026-12-03T19:00:00.000Z", 1}))));
+  EXPECT_NE(RenderCardHtml(BuildCard(*rules, r, {"x", 1})).find("1 open KAM task<br>"),
+            std::string::npos);
+  // Anything else compares as text.
+  EXPECT_TRUE(SameCard("", ""));
+  EXPECT_FALSE(SameCard(a, ""));
+  EXPECT_FALSE(SameCard("{}", "{ }"));
+  EXPECT_FALSE(SameCard("<br>Scored 1 \xC2\xB7 rules x", "<p>"));
+}
+
 TEST(CardHtml, TheLengthLimitCountsEscapedCharactersAndDropsItemsFromTheEnd) {
   auto rules = Example();
   ASSERT_NE(rules, nullptr);

@@ -74,9 +74,9 @@ TEST(ExampleRules, WritebackHasTheDefaultPropertiesForHubspot) {
   std::vector<WritebackField> wb = rules->Writeback("hubspot");
   std::vector<std::string> properties;
   for (const auto& f : wb) properties.push_back(f.property);
-  EXPECT_EQ(properties,
-            (std::vector<std::string>{"kam_score", "kam_tier", "kam_breakdown",
-                                      "kam_next_tier_hint", "kam_rules_version", "kam_scored_at"}));
+  EXPECT_EQ(properties, (std::vector<std::string>{"kam_score", "kam_tier", "kam_breakdown",
+                                                  "kam_next_tier_hint", "kam_rules_version",
+                                                  "kam_scored_at", "kam_card_json"}));
   EXPECT_EQ(wb[1].type, "enumeration");
 }
 

@@ -43,6 +43,15 @@ inline constexpr size_t kCardHtmlMaxChars = 131072;
 // levers, in that order) and the last paragraph says so. Invalid card JSON gives "".
 std::string RenderCardHtml(std::string_view card_json, size_t max_chars = kCardHtmlMaxChars);
 
+// Whether two card values say the same apart from what changes without the account changing:
+// two kam.card.v1 JSON texts equal without "scored_at" (every run), "rank" and "pareto" (they move
+// when other accounts' scores or revenue move), or two RenderCardHtml texts (they show neither)
+// equal without the scored-at time in their last paragraph. Anything else compares as text. The
+// sync writes a card only when it differs in this sense, so an unchanged account writes nothing on
+// a re-sync and a change to one account rewrites only that account's card; a card's rank and
+// pareto flag are as of its last write.
+bool SameCard(std::string_view a, std::string_view b);
+
 }  // namespace kam::rules
 
 #endif  // KAM_RULES_CARD_H_

@@ -184,12 +184,12 @@ struct TierValue {
 
 // One Account field the add-in writes.
 struct FieldSpec {
-  enum class Type { kNumber, kText, kLongText, kPicklist, kDateTime, kCheckbox };
+  enum class Type { kNumber, kText, kLongText, kPicklist, kDateTime, kCheckbox, kRichText };
   std::string name;  // API name, e.g. "KAM_Score__c"
   std::string label;
   Type type = Type::kText;
   int precision = 18, scale = 0;  // kNumber
-  int length = 255;               // kText (<= 255), kLongText (256..131072)
+  int length = 255;               // kText (<= 255), kLongText, kRichText (256..131072)
   std::vector<TierValue> values;  // kPicklist
   std::string description;
 };
