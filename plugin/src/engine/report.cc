@@ -184,6 +184,26 @@ json PortfolioReport(RunContext& ctx, const std::string& html_path) {
       o << "  " << w["owner_id"].get<std::string>() << ": " << w["key_accounts"] << ", "
         << w["open_tasks"] << "\n";
     }
+    // The last sync's task budget: what it left out and why.
+    json budget = json::parse(store.GetMeta("last_task_budget").value_or("{}"), nullptr, false);
+    if (budget.is_object() && budget.value("max_open_per_owner", json()).is_number()) {
+      out["task_budget"] = budget;
+      const int64_t dropped = budget.value("dropped", int64_t{0});
+      o << "\nTask budget (tasks.max_open_per_owner " << budget["max_open_per_owner"]
+        << "): the last sync left " << dropped
+        << (dropped == 1 ? " new suggestion" : " new suggestions") << " out\n";
+      for (const auto& w : budget.value("owners", json::array())) {
+        if (w.value("dropped", 0) == 0) continue;
+        o << "  " << w.value("owner_id", "") << ": " << w.value("open", 0) << " open + "
+          << w.value("kept", 0) << " kept of " << w.value("suggested", 0) << " suggested\n";
+      }
+      size_t n = 0;
+      for (const auto& d : budget.value("dropped_tasks", json::array())) {
+        if (n++ == 5) break;
+        o << "  left out: " << d.value("title", "") << " (" << d.value("account_id", "")
+          << "): " << d.value("reason", "") << "\n";
+      }
+    }
     out["text"] = o.str();
     if (!html_path.empty()) {
       WriteReportHtml(html_path, out, ctx.host);  // escaped and redacted (report_html.h)

@@ -287,13 +287,25 @@ void MoversSection(const json& m, std::ostringstream& f) {
   f << "</table></section>\n";
 }
 
+// "3 met, 1 not met, 2 unknown" (only the parts that are not zero; "no goals" when all are).
+std::string GoalCounts(const json& c) {
+  std::string out;
+  for (auto [key, words] : {std::pair{"met", " met"}, std::pair{"not_met", " not met"},
+                            std::pair{"unknown", " unknown"}}) {
+    const int64_t n = Int(c, key);
+    if (n > 0) out += (out.empty() ? "" : ", ") + Num(static_cast<double>(n)) + words;
+  }
+  return out.empty() ? "no goals" : out;
+}
+
 void KamSection(const json& m, std::ostringstream& f) {
   const json& kams = Arr(m, "kams");
   f << "<section id=\"kams\" class=\"wide\"><h2>Per KAM</h2>";
   if (!Str(m, "owner_names_note").empty()) {
     f << "<p class=\"note\">" << E(Str(m, "owner_names_note")) << "</p>";
   }
-  f << "<table><tr><th>KAM<th>Key accounts by tier<th class=n>Open tasks<th>Attention needed</tr>";
+  f << "<table><tr><th>KAM<th>Key accounts by tier<th class=n>Open tasks<th>Goals"
+       "<th>Attention needed</tr>";
   for (const auto& k : kams) {
     f << "<tr class=\"kam\" data-owner=\"" << E(Str(k, "owner_id")) << "\"><td>"
       << E(Str(k, "name")) << "<td>";
@@ -306,7 +318,8 @@ void KamSection(const json& m, std::ostringstream& f) {
     }
     f << "<b>" << E(CountOf(Int(k, "key_accounts"), "key account")) << "</b>"
       << (by_tier.empty() ? "" : "<br><span class=muted>" + E(by_tier) + "</span>")
-      << "<td class=n>" << E(Num(Dbl(k, "open_tasks"))) << "<td>";
+      << "<td class=n>" << E(Num(Dbl(k, "open_tasks"))) << "<td>"
+      << E(GoalCounts(Member(k, "goals"))) << "<td>";
     const int64_t attention = Int(k, "attention_total");
     if (attention == 0) {
       f << "<span class=muted>none</span>";
@@ -326,6 +339,76 @@ void KamSection(const json& m, std::ostringstream& f) {
   f << "</table><p class=\"muted\">Key accounts count only the key tiers (those with a "
        "capacity). Attention: key accounts with a red health indicator or that dropped a tier "
        "since the previous run.</p></section>\n";
+}
+
+void GoalsSection(const json& m, std::ostringstream& f) {
+  const json& g = Member(m, "goals");
+  f << "<section id=\"goals\" class=\"wide\"><h2>Goal attainment</h2>";
+  const json& tiers = Arr(g, "tiers");
+  if (tiers.empty()) {
+    f << "<p class=\"muted\">No account has goals (the rule file's goals[] sets targets per "
+         "tier), or the last sync predates them.</p>";
+  } else {
+    f << "<table><tr><th>Tier<th>Goal<th class=n>Met<th class=n>Not met<th class=n>Unknown"
+         "<th>Attainment</tr>";
+    for (const auto& t : tiers) {
+      for (const auto& r : Arr(t, "goals")) {
+        const double met = Dbl(r, "met"), no = Dbl(r, "not_met"), unk = Dbl(r, "unknown");
+        const double total = std::max(1.0, met + no + unk);
+        f << "<tr class=\"goal\" data-tier=\"" << E(Str(t, "tier")) << "\" data-goal=\""
+          << E(Str(r, "id")) << "\"><td>" << E(Str(t, "label")) << "<td>" << E(Str(r, "label"))
+          << "<td class=n>" << E(Num(met)) << "<td class=n>" << E(Num(no)) << "<td class=n>"
+          << E(Num(unk)) << "<td><svg viewBox=\"0 0 200 14\" width=\"200\" height=\"14\" "
+          << "role=\"img\" aria-label=\"" << E(Percent(met / total) + " met") << "\">";
+        double x = 0;
+        for (auto [n, color] :
+             {std::pair{met, "#3c9d5d"}, std::pair{no, "#d9534f"}, std::pair{unk, "#b8c0cc"}}) {
+          const double w = 200 * n / total;
+          if (w > 0) {
+            f << "<rect x=\"" << C(x) << "\" y=\"0\" width=\"" << C(w) << "\" height=\"14\" fill=\""
+              << color << "\"></rect>";
+          }
+          x += w;
+        }
+        f << "</svg></tr>";
+      }
+    }
+    f << "</table>";
+  }
+  const std::string note = Str(g, "trend_note");
+  if (!note.empty()) f << "<p class=\"muted\">" << E(note) << "</p>";
+  f << "</section>\n";
+}
+
+void BudgetSection(const json& m, std::ostringstream& f) {
+  const json& b = Member(m, "task_budget");
+  if (!b.is_object()) return;  // no budget in the rule file
+  const int64_t dropped = Int(b, "dropped_total");
+  f << "<section id=\"budget\" class=\"wide\"><h2>Task budget: "
+    << E(Num(Dbl(b, "max_open_per_owner"))) << " open tasks per KAM</h2><p>"
+    << E(dropped == 0 ? std::string("The last sync left no suggestion out.")
+                      : "The last sync left " + CountOf(dropped, "new suggestion") +
+                            " out (tasks.max_open_per_owner); they are suggested again when "
+                            "there is room.")
+    << "</p>";
+  if (dropped > 0) {
+    f << "<table><tr><th>KAM<th class=n>Open<th class=n>Suggested<th class=n>Kept"
+         "<th class=n>Left out</tr>";
+    for (const auto& o : Arr(b, "owners")) {
+      if (Int(o, "dropped") == 0) continue;
+      f << "<tr><td>" << E(Str(o, "name")) << "<td class=n>" << E(Num(Dbl(o, "open")))
+        << "<td class=n>" << E(Num(Dbl(o, "suggested"))) << "<td class=n>" << E(Num(Dbl(o, "kept")))
+        << "<td class=n>" << E(Num(Dbl(o, "dropped"))) << "</tr>";
+    }
+    f << "</table><table><tr><th>Left out<th>Account<th>KAM<th>Why</tr>";
+    for (const auto& x : Arr(b, "dropped")) {
+      f << "<tr class=\"dropped\"><td>" << E(Str(x, "title")) << "<td>"
+        << E(Str(x, "name").empty() ? Str(x, "account_id") : Str(x, "name")) << "<td>"
+        << E(Str(x, "owner")) << "<td>" << E(Str(x, "reason")) << "</tr>";
+    }
+    f << "</table>";
+  }
+  f << "</section>\n";
 }
 
 }  // namespace
@@ -386,6 +469,8 @@ std::string RenderReportHtml(const json& model) {
   ScoresSection(model, f);
   HealthSection(model, f);
   KamSection(model, f);
+  GoalsSection(model, f);
+  BudgetSection(model, f);
   CappedSection(model, f);
   MoversSection(model, f);
   f << "</div></main></body></html>\n";

@@ -289,6 +289,74 @@ json BuildReportModel(const ReportData& d) {
                         {"attention", k->attention}});
   }
 
+  // Goal attainment per key tier and goal, and per KAM (the goals of their accounts' tiers).
+  json goal_tiers = json::array();
+  for (const auto& t : d.tiers) {
+    std::vector<std::string> order;
+    std::map<std::string, json> rows;
+    for (const ReportAccount* a : ordered) {
+      if (a->tier != t.id) continue;
+      for (const auto& g : a->goals) {
+        auto [it, inserted] =
+            rows.try_emplace(g.id, json{{"id", g.id},
+                                        {"label", g.label.empty() ? g.id : g.label},
+                                        {"met", 0},
+                                        {"not_met", 0},
+                                        {"unknown", 0}});
+        if (inserted) order.push_back(g.id);
+        if (g.status == "met" || g.status == "not_met" || g.status == "unknown") {
+          it->second[g.status] = it->second[g.status].get<int64_t>() + 1;
+        }
+      }
+    }
+    if (order.empty()) continue;
+    json goal_rows = json::array();
+    for (const auto& id : order) goal_rows.push_back(rows[id]);
+    goal_tiers.push_back({{"tier", t.id}, {"label", t.label}, {"goals", goal_rows}});
+  }
+  std::map<std::string, std::map<std::string, int64_t>> goals_per_owner;
+  for (const auto& a : d.accounts) {
+    for (const auto& g : a.goals) goals_per_owner[a.owner_id][g.status]++;
+  }
+  for (auto& row : kam_rows) {
+    auto& counts = goals_per_owner[row["owner_id"].get<std::string>()];
+    row["goals"] = {
+        {"met", counts["met"]}, {"not_met", counts["not_met"]}, {"unknown", counts["unknown"]}};
+  }
+  json goals = {{"tiers", goal_tiers},
+                {"trend", nullptr},
+                {"trend_note",
+                 "No goal trend yet: the score history keeps each sync's score and tier per "
+                 "account, not its goal attainment."}};
+
+  // The last sync's task budget.
+  json budget = nullptr;
+  if (d.budget.max_open_per_owner) {
+    json owners = json::array();
+    for (const auto& o : d.budget.owners) {
+      owners.push_back({{"owner_id", o.owner_id},
+                        {"name", OwnerName(d, o.owner_id)},
+                        {"open", o.open},
+                        {"suggested", o.suggested},
+                        {"kept", o.kept},
+                        {"dropped", o.dropped}});
+    }
+    json dropped = json::array();
+    for (const auto& x : d.budget.dropped) {
+      if (dropped.size() >= kMaxCapped) break;
+      dropped.push_back({{"account_id", x.account_id},
+                         {"name", x.name},
+                         {"owner", OwnerName(d, x.owner_id)},
+                         {"title", x.title},
+                         {"priority", x.priority},
+                         {"reason", NameOwnerIn(d, x.reason, x.owner_id)}});
+    }
+    budget = {{"max_open_per_owner", *d.budget.max_open_per_owner},
+              {"dropped_total", d.budget.dropped_total},
+              {"owners", owners},
+              {"dropped", dropped}};
+  }
+
   return {{"schema", "kam.report.v1"},
           {"rules", {{"name", d.rules_name}, {"version", d.rules_version}}},
           {"generated_at", IsoUtc(d.generated_ms)},
@@ -301,7 +369,32 @@ json BuildReportModel(const ReportData& d) {
           {"movers", {{"total", moved.size()}, {"rows", mover_rows}}},
           {"health", health_rows},
           {"kams", kam_rows},
+          {"goals", goals},
+          {"task_budget", budget},
           {"owner_names_note", d.owner_names_note}};
+}
+
+ReportBudget ReadReportBudget(store::Store& store) {
+  ReportBudget b;
+  json j = json::parse(store.GetMeta("last_task_budget").value_or("{}"), nullptr, false);
+  if (!j.is_object() || !j.contains("max_open_per_owner") ||
+      !j["max_open_per_owner"].is_number_integer()) {
+    return b;
+  }
+  b.max_open_per_owner = j["max_open_per_owner"].get<int64_t>();
+  b.dropped_total = j.value("dropped", int64_t{0});
+  for (const auto& o : j.value("owners", json::array())) {
+    if (!o.is_object()) continue;
+    b.owners.push_back({o.value("owner_id", ""), o.value("open", int64_t{0}),
+                        o.value("suggested", int64_t{0}), o.value("kept", int64_t{0}),
+                        o.value("dropped", int64_t{0})});
+  }
+  for (const auto& x : j.value("dropped_tasks", json::array())) {
+    if (!x.is_object()) continue;
+    b.dropped.push_back({x.value("account_id", ""), x.value("name", ""), x.value("owner_id", ""),
+                         x.value("title", ""), x.value("priority", ""), x.value("reason", "")});
+  }
+  return b;
 }
 
 ReportData ReadReportData(store::Store& store, const rules::RuleSet& rules, int64_t now_ms) {
@@ -337,6 +430,13 @@ ReportData ReadReportData(store::Store& store, const rules::RuleSet& rules, int6
         a.health.push_back({x.value("id", ""), x.value("label", ""), x.value("status", "")});
       }
     }
+    json receipt = json::parse(r.receipt_json, nullptr, false);
+    if (receipt.is_object() && receipt.contains("goals") && receipt["goals"].is_array()) {
+      for (const auto& g : receipt["goals"]) {
+        if (!g.is_object()) continue;
+        a.goals.push_back({g.value("id", ""), g.value("label", ""), g.value("status", "")});
+      }
+    }
     d.accounts.push_back(std::move(a));
   });
   for (auto& a : d.accounts) {
@@ -353,6 +453,7 @@ ReportData ReadReportData(store::Store& store, const rules::RuleSet& rules, int6
     }
   }
   for (const auto& t : store.TasksInState("open")) d.open_tasks[t.owner_id]++;
+  d.budget = ReadReportBudget(store);
   return d;
 }
 

@@ -41,6 +41,28 @@ struct ReportHealth {
   std::string status;  // green, amber, red
 };
 
+// One goal of an account (rules GoalResult, stored with the result): met, not_met or unknown.
+struct ReportGoal {
+  std::string id;
+  std::string label;
+  std::string status;
+};
+
+// The last sync's task budget (tasks.max_open_per_owner), as the diff left it.
+struct ReportBudget {
+  std::optional<int64_t> max_open_per_owner;  // unset: no budget (or no sync since it exists)
+  struct Owner {
+    std::string owner_id;
+    int64_t open = 0, suggested = 0, kept = 0, dropped = 0;
+  };
+  std::vector<Owner> owners;
+  struct Dropped {
+    std::string account_id, name, owner_id, title, priority, reason;
+  };
+  std::vector<Dropped> dropped;  // the first ones, with their reason
+  int64_t dropped_total = 0;
+};
+
 struct ReportAccount {
   std::string id;
   std::string name;
@@ -49,7 +71,8 @@ struct ReportAccount {
   std::string tier;
   double revenue = 0;
   std::vector<ReportHealth> health;
-  std::string capped_reason;  // "" = not capped
+  std::string capped_reason;      // "" = not capped
+  std::vector<ReportGoal> goals;  // the goals of its tier (after capacities)
   // The score and tier of the run before the latest one (score history), if any.
   std::optional<double> previous_score;
   std::string previous_tier;
@@ -66,6 +89,7 @@ struct ReportData {
   std::map<std::string, int64_t> open_tasks;       // owner id -> open add-in tasks
   std::map<std::string, std::string> owner_names;  // owner id -> "First Last" (CRM owners API)
   std::string owner_names_note;                    // why names are missing, "" when fetched
+  ReportBudget budget;
 };
 
 // "1 account", "2 accounts": a count with its noun in the right number. `plural` defaults to
@@ -80,6 +104,8 @@ nlohmann::json BuildReportModel(const ReportData& data);
 // history row, open tasks per owner, the last finished sync. Owner names are left empty.
 // Throws store::StoreError.
 ReportData ReadReportData(store::Store& store, const rules::RuleSet& rules, int64_t now_ms);
+// The last sync's task budget (the state file's meta "last_task_budget", written with the plan).
+ReportBudget ReadReportBudget(store::Store& store);
 
 }  // namespace kam::engine
 

@@ -73,5 +73,26 @@ TEST(ReportHtml, SurvivesAModelOfTheWrongShape) {
   EXPECT_NE(page.find("</html>"), std::string::npos);
 }
 
+TEST(ReportHtml, ShowsGoalAttainmentAndTheTaskBudgetEscaped) {
+  ReportData d = OneAccount("Acme", "Ada");
+  d.accounts[0].goals = {{"sponsor", "Sponsor <exec>", "not_met"}, {"c", "Contacts", "met"}};
+  d.budget.max_open_per_owner = 20;
+  d.budget.dropped_total = 1;
+  d.budget.owners = {{"o1", 20, 1, 0, 1}};
+  d.budget.dropped = {{"1", "Acme", "o1", "Call <b>Acme</b>", "low", "no room"}};
+  std::string page = RenderReportHtml(BuildReportModel(d));
+  EXPECT_NE(page.find("<section id=\"goals\""), std::string::npos);
+  EXPECT_NE(page.find("data-goal=\"sponsor\""), std::string::npos);
+  EXPECT_NE(page.find("Sponsor &lt;exec&gt;"), std::string::npos);
+  EXPECT_NE(page.find("1 met, 1 not met"), std::string::npos) << "the KAM's goals";
+  EXPECT_NE(page.find("No goal trend yet"), std::string::npos);
+  EXPECT_NE(page.find("<section id=\"budget\""), std::string::npos);
+  EXPECT_NE(page.find("left 1 new suggestion out"), std::string::npos);
+  EXPECT_NE(page.find("Call &lt;b&gt;Acme&lt;/b&gt;"), std::string::npos);
+  EXPECT_EQ(page.find("<b>Acme</b>"), std::string::npos);
+  EXPECT_EQ(RenderReportHtml(BuildReportModel(OneAccount("Acme", "Ada"))).find("id=\"budget\""),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace kam::engine

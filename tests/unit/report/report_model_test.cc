@@ -145,5 +145,47 @@ TEST(ReportModel, CountOfUsesSingularForOne) {
   EXPECT_EQ(CountOf(3, "person", "people"), "3 people");
 }
 
+TEST(ReportModel, GoalAttainmentIsCountedPerTierAndGoalAndPerKam) {
+  ReportData d = Portfolio();
+  d.accounts[0].goals = {{"contacts", "Active contacts", "met"}, {"sponsor", "Sponsor", "not_met"}};
+  d.accounts[1].goals = {{"contacts", "Active contacts", "unknown"}, {"sponsor", "Sponsor", "met"}};
+  d.accounts[4].goals = {{"contacts", "Active contacts", "not_met"}};  // o2, standard
+  json m = BuildReportModel(d);
+  const json& tiers = m["goals"]["tiers"];
+  ASSERT_EQ(tiers.size(), 3u);  // strategic, key, standard: tiers without goals are left out
+  EXPECT_EQ(tiers[0]["tier"], "strategic");
+  EXPECT_EQ(tiers[0]["goals"][0], (json{{"id", "contacts"},
+                                        {"label", "Active contacts"},
+                                        {"met", 1},
+                                        {"not_met", 0},
+                                        {"unknown", 0}}));
+  EXPECT_EQ(tiers[0]["goals"][1]["not_met"], 1);
+  EXPECT_EQ(tiers[1]["goals"][0]["unknown"], 1);
+  EXPECT_EQ(tiers[2]["tier"], "standard");
+  EXPECT_EQ(m["kams"][0]["owner_id"], "o1");
+  EXPECT_EQ(m["kams"][0]["goals"], (json{{"met", 2}, {"not_met", 1}, {"unknown", 1}}));
+  EXPECT_EQ(m["kams"][1]["goals"], (json{{"met", 0}, {"not_met", 1}, {"unknown", 0}}));
+  EXPECT_TRUE(m["goals"]["trend"].is_null());
+  EXPECT_NE(m["goals"]["trend_note"].get<std::string>().find("not its goal attainment"),
+            std::string::npos);
+}
+
+TEST(ReportModel, TheTaskBudgetShowsWhatTheLastSyncLeftOutWithTheReasonNamingTheOwner) {
+  ReportData d = Portfolio();
+  EXPECT_TRUE(BuildReportModel(d)["task_budget"].is_null());  // no budget: no section
+  d.owner_names = {{"o1", "Ada Lovelace"}};
+  d.budget.max_open_per_owner = 2;
+  d.budget.dropped_total = 1;
+  d.budget.owners = {{"o1", 2, 1, 0, 1}};
+  d.budget.dropped = {{"3", "Company 3", "o1", "Check in", "low",
+                       "task budget: owner o1 has 2 open tasks and a budget of 2"}};
+  json b = BuildReportModel(d)["task_budget"];
+  EXPECT_EQ(b["max_open_per_owner"], 2);
+  EXPECT_EQ(b["dropped_total"], 1);
+  EXPECT_EQ(b["owners"][0]["name"], "Ada Lovelace");
+  EXPECT_EQ(b["dropped"][0]["reason"],
+            "task budget: Ada Lovelace has 2 open tasks and a budget of 2");
+}
+
 }  // namespace
 }  // namespace kam::engine
