@@ -47,11 +47,13 @@ class TransportTest : public ::testing::Test {
   }
 
   // `kam provision` with base_url and tls.ca_file (empty: none) written into kam.json.
+  // `top` adds members to the top level of kam.json (e.g. R"("proxy": {...},)").
   KamRun Provision(const std::string& base_url, const std::string& ca_file,
-                   std::vector<std::pair<std::string, std::string>> env = {}) {
+                   std::vector<std::pair<std::string, std::string>> env = {},
+                   const std::string& top = "") {
     std::string tls = ca_file.empty() ? "" : R"(, "tls": {"ca_file": ")" + ca_file + R"("})";
     WriteFile(dir_ + "/kam.json",
-              R"({"rules": ")" KAM_EXAMPLE_RULES R"(", "state": ")" + dir_ +
+              "{" + top + R"("rules": ")" KAM_EXAMPLE_RULES R"(", "state": ")" + dir_ +
                   R"(/kam.db", "hubspot": {"base_url": ")" + base_url +
                   R"(", "rate": {"enabled": false}, "retry": {"max_attempts": 1})" + tls + "}}");
     env.emplace_back("KAM_HUBSPOT_TOKEN", kToken);
@@ -156,6 +158,56 @@ TEST_F(TransportTest, NoProxyNamesHostsReachedDirectly) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(proxy.heads().empty());
   EXPECT_GT(front->requests(), 0);
+}
+
+TEST_F(TransportTest, TheProxyBlockOfKamJsonTakesItsCredentialsFromASecretThatNeverShows) {
+  const std::string password = "pr0xy-P4ss-91ac";
+  const std::string basic = "Basic a2FtLXVzZXI6cHIweHktUDRzcy05MWFj";  // kam-user:password
+  ConnectProxy proxy(basic);
+  ConnectProxy ignored;  // HTTPS_PROXY of the environment: the block alone decides
+  auto front = TlsFront(ca_->Issue("good", "DNS:localhost", -3600, 86400));
+  KamRun r = Provision(
+      "https://localhost:" + std::to_string(front->port()), ca_->ca_file(),
+      {{"KAM_PROXY_URL",
+        "http://kam-user:" + password + "@127.0.0.1:" + std::to_string(proxy.port())},
+       {"HTTPS_PROXY", "http://127.0.0.1:" + std::to_string(ignored.port())}},
+      R"("proxy": {"url_secret": "KAM_PROXY_URL"}, )");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_FALSE(proxy.heads().empty());
+  EXPECT_EQ(proxy.heads()[0].rfind("CONNECT localhost:" + std::to_string(front->port()), 0), 0u)
+      << proxy.heads()[0];
+  EXPECT_TRUE(ignored.heads().empty());
+  EXPECT_GT(front->requests(), 0);
+  EXPECT_EQ(FilesContaining(dir_ + "/out", password), std::vector<std::string>{});
+  EXPECT_EQ(FilesContaining(dir_, password), std::vector<std::string>{});  // kam.json, state
+}
+
+TEST_F(TransportTest, TheProxyBlocksNoProxyReachesTheNamedHostDirectly) {
+  ConnectProxy proxy;
+  auto front = TlsFront(ca_->Issue("good", "DNS:localhost", -3600, 86400));
+  KamRun r = Provision("https://localhost:" + std::to_string(front->port()), ca_->ca_file(), {},
+                       R"("proxy": {"url": "http://127.0.0.1:)" + std::to_string(proxy.port()) +
+                           R"(", "no_proxy": "example.com, localhost"}, )");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(proxy.heads().empty());
+  EXPECT_GT(front->requests(), 0);
+}
+
+TEST_F(TransportTest, ProxyCredentialsWrittenIntoKamJsonAreRefusedNamingTheSecretToUse) {
+  KamRun r = Provision("https://localhost:9", "", {},
+                       R"("proxy": {"url": "http://kam-user:pw@127.0.0.1:3128"}, )");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("/proxy/url"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("url_secret"), std::string::npos) << r.err;
+}
+
+TEST_F(TransportTest, AProxySecretThatIsNotSetStopsWithItsNameInsteadOfGoingDirect) {
+  auto front = TlsFront(ca_->Issue("good", "DNS:localhost", -3600, 86400));
+  KamRun r = Provision("https://localhost:" + std::to_string(front->port()), ca_->ca_file(), {},
+                       R"("proxy": {"url_secret": "KAM_PROXY_URL"}, )");
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("KAM_PROXY_URL"), std::string::npos) << r.err;
+  EXPECT_EQ(front->requests(), 0);
 }
 
 }  // namespace

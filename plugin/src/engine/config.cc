@@ -182,6 +182,31 @@ void ParseSalesforce(const json& s, SalesforceConfig* c) {
   }
 }
 
+void ParseProxy(const json& x, ProxyConfig* c) {
+  const std::string p = "/proxy";
+  CheckKeys(x, p, {"url", "url_secret", "no_proxy"});
+  c->configured = true;
+  c->url = Str(x, "url", p, "");
+  c->url_secret = Str(x, "url_secret", p, "");
+  c->no_proxy = Str(x, "no_proxy", p, "");
+  if (!c->url.empty() && !c->url_secret.empty()) {
+    Bad(p, "set url or url_secret, not both");
+  }
+  if (!c->url_secret.empty()) CheckSecretName(c->url_secret, p + "/url_secret");
+  if (!c->url.empty()) {
+    if (c->url.rfind("http://", 0) != 0) {
+      Bad(p + "/url", "expected http://host:port (the proxy is reached with HTTP CONNECT; the "
+                      "TLS session to the CRM runs end to end through it)");
+    }
+    if (c->url.find('@') != std::string::npos) {
+      Bad(p + "/url",
+          "proxy credentials do not belong in kam.json: put the whole URL "
+          "(http://user:password@host:port) into a secret such as KAM_PROXY_URL and name it in "
+          "proxy.url_secret");
+    }
+  }
+}
+
 }  // namespace
 
 const char* ConflictPolicyName(ConflictPolicy policy) {
@@ -207,7 +232,7 @@ EngineConfig ParseEngineConfig(const json& config) {
   CheckKeys(config, "",
             {"crm", "hubspot", "salesforce", "rules", "state", "conflicts", "full_pull_after_days",
              "overlap_minutes", "facts", "facts_full_refresh_hours", "batch_size", "task_type",
-             "$schema", "comment", "config_dir", "retention_days"});
+             "$schema", "comment", "config_dir", "retention_days", "proxy"});
   // The host passes the folder of the configuration file as config_dir; relative paths in the
   // file (rules, state, tls.ca_file) are relative to that folder, as an admin expects.
   const std::string config_dir = Str(config, "config_dir", "", "");
@@ -272,6 +297,7 @@ EngineConfig ParseEngineConfig(const json& config) {
       Bad(p + "/task_key_mode", "expected auto, upsert or search_create");
     }
   }
+  if (config.contains("proxy")) ParseProxy(config["proxy"], &c.proxy);
   c.rules_path = resolve(Str(config, "rules", "", ""));
   const std::string state = Str(config, "state", "", c.state_path);
   if (state.empty()) Bad("/state", "must not be empty");

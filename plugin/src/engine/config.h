@@ -67,10 +67,20 @@ struct SalesforceConfig {
   int page_size = 2000;  // query page (Sforce-Query-Options batchSize), 200..2,000
 };
 
+// The "proxy" block: the outbound HTTP proxy (CONNECT) for every https:// call to the CRM. When
+// the block is present the environment (HTTPS_PROXY, NO_PROXY) is not consulted.
+struct ProxyConfig {
+  bool configured = false;  // the block is present
+  std::string url;          // "http://host:port", no credentials ("" = no proxy)
+  std::string url_secret;   // a KAM_ secret holding "http://user:password@host:port"
+  std::string no_proxy;     // hosts reached directly, as NO_PROXY
+};
+
 struct EngineConfig {
   std::string crm = "hubspot";  // hubspot | salesforce
   HubSpotConfig hubspot;
   SalesforceConfig salesforce;
+  ProxyConfig proxy;
   std::string rules_path;  // the rule file ("" = none configured)
   std::string state_path = "kam-state.db";
   ConflictPolicy default_policy = ConflictPolicy::kRespect;

@@ -14,6 +14,7 @@
 #include "kam/hubspot/client.h"
 #include "kam/hubspot/transport.h"
 #include "operation.h"
+#include "proxy_setup.h"
 
 namespace kam::engine {
 namespace {
@@ -595,6 +596,7 @@ StatusOr<std::unique_ptr<Crm>> MakeHubSpotCrm(const EngineConfig& cfg, Host& hos
   o.http.retry.max_attempts = cfg.hubspot.max_attempts;
   o.http.retry.initial_delay = std::chrono::milliseconds(cfg.hubspot.initial_delay_ms);
   o.http.retry.max_delay = std::chrono::milliseconds(cfg.hubspot.max_delay_ms);
+  if (Status s = ApplyProxyConfig(cfg.proxy, get_secret, &o.http.proxy); !s.ok()) return s;
   Host* h = &host;
   // The client sends up to max_connections requests at once from several threads and calls
   // these hooks from each of them; the host's services are called one at a time (kam/addin.h).

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kam/http/redact.h"
+#include "proxy_setup.h"
 
 namespace kam::engine {
 
@@ -30,6 +31,11 @@ StatusOr<std::unique_ptr<CrmProbe>> CrmProbe::Create(const EngineConfig& cfg, Ho
   };
   o.cancelled = [h] { return h->IsCancelled(); };
   o.on_secret = [h](std::string_view secret) { h->AddSecret(secret); };
+  if (Status s = ApplyProxyConfig(
+          cfg.proxy, [h](std::string_view name) { return h->GetSecret(name); }, &o.proxy);
+      !s.ok()) {
+    return s;
+  }
   auto client = http::Client::Create(std::move(o));
   if (!client.ok()) {
     return Status(

@@ -17,6 +17,7 @@
 #include "kam/http/redact.h"
 #include "kam/salesforce/client.h"
 #include "operation.h"
+#include "proxy_setup.h"
 
 namespace kam::engine {
 namespace {
@@ -800,6 +801,7 @@ StatusOr<std::unique_ptr<Crm>> MakeSalesforceCrm(const EngineConfig& cfg, Host& 
   o.http.retry.max_attempts = c.max_attempts;
   o.http.retry.initial_delay = std::chrono::milliseconds(c.initial_delay_ms);
   o.http.retry.max_delay = std::chrono::milliseconds(c.max_delay_ms);
+  if (Status s = ApplyProxyConfig(cfg.proxy, get_secret, &o.http.proxy); !s.ok()) return s;
   o.http.log = [h](http::LogLevel level, std::string_view message) {
     h->Log(static_cast<int32_t>(level), message);
   };

@@ -169,7 +169,8 @@ class Doctor {
                                                 : cfg_.salesforce.instance_url;
   }
 
-  static bool ProxyConfigured() {
+  bool ProxyConfigured() const {
+    if (cfg_.proxy.configured) return !cfg_.proxy.url.empty() || !cfg_.proxy.url_secret.empty();
     for (const char* name : {"HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"}) {
       const char* v = std::getenv(name);
       if (v != nullptr && *v != '\0') return true;
@@ -190,14 +191,14 @@ class Doctor {
       // Behind a proxy the proxy resolves the name; the connect line says whether that works.
       Add("dns", Level::kWarn,
           "cannot resolve " + host + " here (" + gai_strerror(rc) +
-              "); requests go through the proxy of HTTPS_PROXY.",
+              "); requests go through the proxy (kam.json proxy or HTTPS_PROXY).",
           "nothing, if the connect line is ok; else check the proxy setting.");
       return true;
     }
     if (rc != 0) {
       Add("dns", Level::kFail, "cannot resolve " + host + ": " + gai_strerror(rc) + ".",
           "check the host in the CRM's URL in kam.json and this machine's DNS resolver (or set "
-          "HTTPS_PROXY when the network allows only a proxy).");
+          "proxy in kam.json or HTTPS_PROXY when the network allows only a proxy).");
       return false;
     }
     char addr[NI_MAXHOST] = "";
