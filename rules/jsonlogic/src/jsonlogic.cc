@@ -927,6 +927,179 @@ void SortUnique(std::vector<std::string>& v) {
   v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
+// The atom of a condition node, when the node is a slot test AtomTest covers.
+bool MakeAtom(const Program& p, std::uint32_t node, Atom* out) {
+  const Node& n = p.nodes[node];
+  Atom a;
+  switch (n.op) {
+    case Op::kSlot:
+      a.kind = AtomKind::kTruthy;
+      a.slot = n.first;
+      a.def = n.k;
+      break;
+    case Op::kCmpSlotK:
+      a.slot = n.first;
+      a.cmp = n.cmp;
+      a.def = n.kk.is_absent() ? Value::Null() : n.kk;
+      if (n.k.is_number()) {
+        a.kind = AtomKind::kNumCmp;
+        a.k = n.k.as_number();
+      } else if (n.k.is_string() && n.cmp >= Cmp::kEq) {
+        a.kind = AtomKind::kStrCmp;
+        a.s = n.k.as_string();
+      } else {
+        return false;
+      }
+      break;
+    case Op::kBetweenSlot:
+      if (!n.k.is_number() || !n.kk.is_number()) return false;
+      a.kind = AtomKind::kBetween;
+      a.slot = n.first;
+      a.cmp = n.cmp;
+      a.cmp2 = n.cmp2;
+      a.k = n.k.as_number();
+      a.kk = n.kk.as_number();
+      break;
+    case Op::kCmpRatio:
+      if (!n.k.is_number() || n.cmp >= Cmp::kStrictEq) return false;
+      a.kind = AtomKind::kRatio;
+      a.slot = n.slot;
+      a.slot2 = n.aux;
+      a.cmp = n.cmp;
+      a.k = n.k.as_number();
+      break;
+    case Op::kInConst: {
+      if (n.n != 1) return false;
+      const Node& kid = p.nodes[p.kids[n.first]];
+      if (kid.op != Op::kSlot) return false;
+      a.kind = AtomKind::kInList;
+      a.slot = kid.first;
+      a.def = kid.k;
+      a.aux = n.aux;
+      for (const Value& c : p.const_lists[n.aux]) a.list_has_null = a.list_has_null || c.is_null();
+      break;
+    }
+    case Op::kMissingSlots:
+    case Op::kMissingSomeSlots: {
+      const MissingKeys& mk = p.missing_keys[n.aux];
+      for (int slot : mk.slots) {
+        if (slot < 0) return false;
+      }
+      a.kind = AtomKind::kMissing;
+      a.aux = n.aux;
+      if (n.op == Op::kMissingSomeSlots) {
+        if (!n.k.is_number()) return false;
+        a.some = true;
+        a.k = n.k.as_number();
+      }
+      break;
+    }
+    default:
+      return false;
+  }
+  *out = a;
+  return true;
+}
+
+// A condition of and/or/!/!! over atoms and constants as a truth table.
+class PredicateBuilder {
+ public:
+  explicit PredicateBuilder(const Program& p) : p_(p) {}
+
+  bool Build(std::uint32_t root, Predicate* out) {
+    if (!Collect(root, 0)) return false;
+    if (atoms_.empty()) return false;  // a constant: the interpreter is as fast
+    std::uint64_t table = 0;
+    for (unsigned m = 0; m < (1u << atoms_.size()); ++m) {
+      if (Truth(root, m)) table |= std::uint64_t{1} << m;
+    }
+    out->atoms = atoms_;
+    out->table = table;
+    return true;
+  }
+
+ private:
+  bool Collect(std::uint32_t node, int depth) {
+    if (depth > 32) return false;
+    const Node& n = p_.nodes[node];
+    switch (n.op) {
+      case Op::kConst:
+        return true;
+      case Op::kNot:
+      case Op::kNotNot:
+        return n.n == 0 || Collect(p_.kids[n.first], depth + 1);
+      case Op::kAnd:
+      case Op::kOr:
+        for (std::uint32_t i = 0; i < n.n; ++i) {
+          if (!Collect(p_.kids[n.first + i], depth + 1)) return false;
+        }
+        return true;
+      default: {
+        for (const auto& [at, index] : index_) {
+          if (at == node) return true;
+        }
+        Atom a;
+        if (atoms_.size() >= kMaxPredicateAtoms || !MakeAtom(p_, node, &a)) return false;
+        index_.emplace_back(node, static_cast<unsigned>(atoms_.size()));
+        atoms_.push_back(a);
+        return true;
+      }
+    }
+  }
+
+  // Truthiness of `node` (json-logic-js: `and`/`or` give a value whose truthiness is that of the
+  // first falsy / truthy operand) when atom i is (m >> i) & 1.
+  bool Truth(std::uint32_t node, unsigned m) const {
+    const Node& n = p_.nodes[node];
+    switch (n.op) {
+      case Op::kConst:
+        return IsTruthy(n.k);
+      case Op::kNot:
+        return n.n == 0 ? true : !Truth(p_.kids[n.first], m);
+      case Op::kNotNot:
+        return n.n == 0 ? false : Truth(p_.kids[n.first], m);
+      case Op::kAnd:
+        if (n.n == 0) return false;
+        for (std::uint32_t i = 0; i < n.n; ++i) {
+          if (!Truth(p_.kids[n.first + i], m)) return false;
+        }
+        return true;
+      case Op::kOr:
+        for (std::uint32_t i = 0; i < n.n; ++i) {
+          if (Truth(p_.kids[n.first + i], m)) return true;
+        }
+        return false;
+      default:
+        for (const auto& [at, index] : index_) {
+          if (at == node) return ((m >> index) & 1u) != 0;
+        }
+        return false;
+    }
+  }
+
+  const Program& p_;
+  std::vector<Atom> atoms_;
+  std::vector<std::pair<std::uint32_t, unsigned>> index_;
+};
+
+// After compilation: the root as a predicate, and atoms for the rows of if-tables that are not
+// bands.
+void BuildFastPaths(Program& p) {
+  p.has_predicate = PredicateBuilder(p).Build(p.root, &p.predicate);
+  for (IfTable& t : p.if_tables) {
+    if (t.band || t.rows.size() > 64) continue;
+    std::vector<Atom> atoms;
+    for (const IfRow& r : t.rows) {
+      Atom a;
+      if (!MakeAtom(p, r.cond, &a)) {
+        atoms.clear();
+        break;
+      }
+      atoms.push_back(a);
+    }
+    t.atoms = std::move(atoms);
+  }
+}
 }  // namespace
 }  // namespace internal
 
@@ -957,6 +1130,7 @@ Expected<Rule> Compile(const nlohmann::json& rule, const CompileOptions& options
     program->json_pool.push_back(rule);  // constants view into this copy
     internal::Compiler compiler(*program, options.schema);
     program->root = compiler.Compile(program->json_pool.front());
+    internal::BuildFastPaths(*program);
   } catch (const internal::CompileFailure& f) {
     return f.error;
   } catch (const nlohmann::json::exception& e) {

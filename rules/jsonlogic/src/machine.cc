@@ -145,6 +145,11 @@ Value Machine::Run(const Program& program, std::span<const Value> slots,
 
 bool Machine::RunTruthy(const Program& program, std::span<const Value> slots,
                         const nlohmann::json* data) {
+  if (program.has_predicate) {
+    Bind(slots, data);
+    int r = TestPredicate(program);
+    if (r >= 0) return r != 0;
+  }
   Reset(program, slots, data);
   return Test(program.root);
 }
@@ -839,6 +844,21 @@ Value Machine::EvalIfTable(const Node& n, [[maybe_unused]] std::uint32_t idx) {
           break;
       }
       if (band < count) return Leaf(t.rows[band].result);
+      return t.has_otherwise ? Leaf(t.otherwise) : Value::Null();
+    }
+  }
+  if (!t.atoms.empty()) {
+    // Every row tested (no side effects, no errors on the fast path), the first true one taken.
+    std::uint64_t mask = 0;
+    std::size_t i = 0;
+    for (; i < t.atoms.size(); ++i) {
+      int b = AtomTest(t.atoms[i], *p_);
+      if (b < 0) [[unlikely]]
+        break;
+      mask |= std::uint64_t(static_cast<unsigned>(b)) << i;
+    }
+    if (i == t.atoms.size()) {
+      if (mask != 0) return Leaf(t.rows[static_cast<std::size_t>(__builtin_ctzll(mask))].result);
       return t.has_otherwise ? Leaf(t.otherwise) : Value::Null();
     }
   }

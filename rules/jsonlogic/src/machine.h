@@ -60,9 +60,28 @@ class Machine {
     return Eval(program.root);
   }
   bool TestBound(const Program& program) {
+    if (program.has_predicate) {
+      int r = TestPredicate(program);
+      if (r >= 0) return r != 0;
+    }
     Prepare(program);
     return Test(program.root);
   }
+  // The root condition from its truth table: 0 or 1, or -1 when an atom's input is not on the
+  // fast path (the caller then runs the nodes).
+  [[gnu::always_inline]] int TestPredicate(const Program& program) const {
+    const Predicate& pred = program.predicate;
+    unsigned mask = 0;
+    for (std::size_t i = 0; i < pred.atoms.size(); ++i) {
+      int b = AtomTest(pred.atoms[i], program);
+      if (b < 0) [[unlikely]]
+        return -1;
+      mask |= static_cast<unsigned>(b) << i;
+    }
+    return static_cast<int>((pred.table >> mask) & 1u);
+  }
+  // One atom: 1 true, 0 false, -1 not on the fast path.
+  [[gnu::always_inline]] inline int AtomTest(const Atom& a, const Program& program) const;
 
  private:
   Value Eval(std::uint32_t idx);
@@ -205,6 +224,93 @@ inline bool Machine::InConstList(const Node& n, std::string_view s) const {
     default:
       return x != y;
   }
+}
+
+inline int Machine::AtomTest(const Atom& a, const Program& program) const {
+  switch (a.kind) {
+    case AtomKind::kNumCmp: {
+      Value v = SlotValue(static_cast<int>(a.slot));
+      if (v.is_absent()) v = a.def;
+      double x;
+      if (v.is_number()) [[likely]] {
+        x = v.as_number();
+      } else if (v.is_null() || v.is_absent()) {
+        // null == / === a number: false (JavaScript); < > <= >=: null is 0.
+        if (a.cmp >= Cmp::kEq) return a.cmp == Cmp::kNe || a.cmp == Cmp::kStrictNe;
+        x = 0;
+      } else if (v.is_bool()) {
+        if (a.cmp >= Cmp::kStrictEq) return a.cmp == Cmp::kStrictNe;
+        x = v.as_bool() ? 1 : 0;
+      } else {
+        return -1;
+      }
+      return CompareNumbers(a.cmp, x, a.k);
+    }
+    case AtomKind::kStrCmp: {
+      Value v = SlotValue(static_cast<int>(a.slot));
+      if (v.is_absent()) v = a.def;
+      bool strict = a.cmp >= Cmp::kStrictEq;
+      bool eq;
+      if (v.is_string()) {
+        eq = SameString(v.as_string(), a.s);
+      } else if (v.is_null() || v.is_absent() || (strict && (v.is_number() || v.is_bool()))) {
+        eq = false;
+      } else {
+        return -1;
+      }
+      return (a.cmp == Cmp::kEq || a.cmp == Cmp::kStrictEq) ? eq : !eq;
+    }
+    case AtomKind::kBetween: {
+      Value v = SlotValue(static_cast<int>(a.slot));
+      double x;
+      if (v.is_number()) [[likely]] {
+        x = v.as_number();
+      } else if (v.is_null() || v.is_absent()) {
+        x = 0;
+      } else if (v.is_bool()) {
+        x = v.as_bool() ? 1 : 0;
+      } else {
+        return -1;
+      }
+      return CompareNumbers(a.cmp, a.k, x) && CompareNumbers(a.cmp2, x, a.kk);
+    }
+    case AtomKind::kRatio: {
+      Value v = SlotValue(static_cast<int>(a.slot));
+      Value w = SlotValue(static_cast<int>(a.slot2));
+      if (!v.is_number() || !w.is_number()) return -1;
+      double y = w.as_number() * a.k;
+      if (y != y) return -1;
+      return CompareNumbers(a.cmp, v.as_number(), y);
+    }
+    case AtomKind::kInList: {
+      Value v = SlotValue(static_cast<int>(a.slot));
+      if (v.is_absent()) v = a.def;
+      if (v.is_string()) {
+        std::string_view s = v.as_string();
+        for (const Value& c : program.const_lists[a.aux]) {
+          if (c.is_string() && SameString(c.as_string(), s)) return 1;
+        }
+        return 0;
+      }
+      if (v.is_null() || v.is_absent()) return a.list_has_null;
+      return -1;
+    }
+    case AtomKind::kMissing: {
+      const MissingKeys& mk = program.missing_keys[a.aux];
+      std::size_t missing = 0;
+      for (int slot : mk.slots) {
+        Value v = SlotValue(slot);
+        missing += v.is_absent() || v.is_null() || (v.is_string() && v.as_string().empty());
+      }
+      if (!a.some) return missing > 0;
+      return missing > 0 && static_cast<double>(mk.keys.size() - missing) < a.k;
+    }
+    case AtomKind::kTruthy: {
+      Value v = SlotValue(static_cast<int>(a.slot));
+      return FastTruthy(v.is_absent() ? a.def : v);
+    }
+  }
+  return -1;
 }
 
 // Helpers shared with the compiler.

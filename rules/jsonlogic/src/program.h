@@ -95,6 +95,45 @@ struct MissingKeys {
   std::vector<std::uint32_t> paths;  // index into Program::paths
 };
 
+// One slot test of a condition evaluated without the node interpreter (Predicate, if-table
+// rows). Its fast path covers the inputs whose result cannot be an error; for any other input
+// AtomTest says so and the caller falls back to the generic nodes, so results and errors are
+// exactly those of the interpreter.
+enum class AtomKind : std::uint8_t {
+  kNumCmp,   // slot (absent: def) <cmp> k, k a number
+  kStrCmp,   // slot (absent: def) ==, !=, ===, !== the string s
+  kBetween,  // k <cmp> slot <cmp2> kk
+  kRatio,    // slot <cmp> slot2 * k
+  kInList,   // slot (absent: def) in const_lists[aux]
+  kMissing,  // missing (some: missing_some with need k) of missing_keys[aux], all slots
+  kTruthy,   // the slot's (absent: def) truthiness
+};
+
+struct Atom {
+  AtomKind kind = AtomKind::kTruthy;
+  Cmp cmp = Cmp::kLt;
+  Cmp cmp2 = Cmp::kLt;
+  bool some = false;           // kMissing: missing_some
+  bool list_has_null = false;  // kInList: the list holds null (a missing needle is in it)
+  std::uint32_t slot = 0;
+  std::uint32_t slot2 = 0;
+  std::uint32_t aux = 0;
+  double k = 0;
+  double kk = 0;
+  Value def = Value::Null();  // the value of an absent slot
+  std::string_view s;         // kStrCmp: the constant (a view into the program)
+};
+
+// A whole condition (and/or/!/!! over at most kMaxPredicateAtoms atoms) as a truth table: bit m of
+// `table` is the condition's truthiness when atom i is true exactly when bit i of m is set. All
+// atoms are evaluated (they have no side effects and, on their fast path, no errors), so the
+// short-circuit order of and/or does not matter.
+constexpr std::size_t kMaxPredicateAtoms = 6;
+struct Predicate {
+  std::vector<Atom> atoms;
+  std::uint64_t table = 0;
+};
+
 // One branch of a kIfTable: `slot <cmp> k`, or `k <cmp> slot <cmp2> kk` when between.
 enum class RowKind : std::uint8_t {
   kCmp,      // slot <cmp> k
@@ -127,6 +166,9 @@ struct IfTable {
   std::vector<double> thresholds;
   bool has_otherwise = false;
   std::uint32_t otherwise = 0;
+  // Not a band, every row an atom (at most 64): all rows are tested and the first true one is
+  // found from the bit mask, without a data-dependent branch per row.
+  std::vector<Atom> atoms;
 };
 
 // A weighted sum c0 + sum(coef * slot) (the score of a scoring matrix); `fallback` is the
@@ -147,6 +189,8 @@ struct Program {
   std::vector<Node> nodes;
   std::vector<std::uint32_t> kids;
   std::uint32_t root = 0;
+  bool has_predicate = false;  // the root is a condition of atoms: `predicate` (tests only)
+  Predicate predicate;
   std::vector<Path> paths;
   std::vector<MissingKeys> missing_keys;
   std::vector<IfTable> if_tables;
