@@ -31,6 +31,12 @@ struct SalesforceClient::Impl {
   std::string identity_url;  // the token answer's "id": .../id/{orgId}/{userId}
 
   std::optional<TaskKeyMode> resolved_task_mode;
+  std::optional<TaskStatuses> task_statuses;  // TaskStatusValues(), read once
+
+  // The org's Task Status values (TaskStatusValues), read once.
+  Result<TaskStatuses> ReadTaskStatuses();
+  // options.completed_status, else the org's completed value.
+  Result<std::string> CompletedStatus();
 
   struct CallSpec {
     kam::http::Method method = kam::http::Method::kGet;

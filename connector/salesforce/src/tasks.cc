@@ -56,6 +56,63 @@ Result<TaskKeyMode> SalesforceClient::ResolveTaskKeyMode() {
   return *impl_->resolved_task_mode;
 }
 
+TaskStatuses ChooseTaskStatuses(std::vector<TaskStatusValue> values) {
+  TaskStatuses out;
+  out.values = std::move(values);
+  const TaskStatusValue* open = nullptr;
+  const TaskStatusValue* completed = nullptr;
+  for (const auto& v : out.values) {
+    if (v.value.empty()) continue;
+    if (v.closed) {
+      if (!completed || (Lower(v.value) == "completed" && Lower(completed->value) != "completed")) {
+        completed = &v;
+      }
+    } else if (!open || (v.is_default && !open->is_default)) {
+      open = &v;
+    }
+  }
+  if (open) out.open = open->value;
+  if (completed) out.completed = completed->value;
+  out.from_org = open || completed;
+  return out;
+}
+
+Result<TaskStatuses> SalesforceClient::Impl::ReadTaskStatuses() {
+  if (task_statuses) return *task_statuses;
+  auto rows = QueryAll(
+      "SELECT ApiName, MasterLabel, IsClosed, IsDefault, SortOrder FROM TaskStatus "
+      "ORDER BY SortOrder",
+      false);
+  std::vector<TaskStatusValue> values;
+  if (!rows.ok()) {
+    if (rows.error().error_class != ErrorClass::kPermanent) return rows.error();
+    Log(kam::http::LogLevel::kWarn,
+        "cannot read the org's Task Status values (" + rows.error().ToString() +
+            "): using \"Not Started\" and \"Completed\" (or set salesforce.task_status)");
+  } else {
+    for (const auto& r : *rows) {
+      TaskStatusValue v;
+      v.label = r.Text("MasterLabel").value_or("");
+      v.value = r.Text("ApiName").value_or("");
+      if (v.value.empty()) v.value = v.label;
+      v.closed = r.Text("IsClosed").value_or("false") == "true";
+      v.is_default = r.Text("IsDefault").value_or("false") == "true";
+      values.push_back(std::move(v));
+    }
+  }
+  task_statuses = ChooseTaskStatuses(std::move(values));
+  return *task_statuses;
+}
+
+Result<std::string> SalesforceClient::Impl::CompletedStatus() {
+  if (!options.completed_status.empty()) return options.completed_status;
+  auto t = ReadTaskStatuses();
+  if (!t.ok()) return t.error();
+  return t->completed;
+}
+
+Result<TaskStatuses> SalesforceClient::TaskStatusValues() { return impl_->ReadTaskStatuses(); }
+
 Result<std::vector<Record>> SalesforceClient::FindTasksByKey(const std::vector<std::string>& keys) {
   return impl_->QueryIn(internal::TaskByKeyTemplate(), keys);
 }
@@ -77,13 +134,15 @@ Result<WriteResult> SalesforceClient::CompleteTasks(const std::vector<std::strin
   for (const auto& key : keys) {
     auto it = open_by_key.find(Lower(key));
     if (it == open_by_key.end()) continue;
-    updates.push_back(
-        {it->second->id, {{"Status", Value::String(impl_->options.completed_status)}}});
+    updates.push_back({it->second->id, {}});
     update_keys.push_back(Lower(key));
     open_by_key.erase(it);  // one update per task even if a key repeats
   }
   WriteResult written;
   if (!updates.empty()) {
+    auto status = impl_->CompletedStatus();
+    if (!status.ok()) return status.error();
+    for (auto& u : updates) u.fields["Status"] = Value::String(*status);
     auto w = UpdateRecords("Task", updates);
     if (!w.ok()) return w.error();
     written = std::move(*w);
@@ -130,11 +189,14 @@ Result<WriteResult> SalesforceClient::CompleteTasksById(const std::vector<std::s
       out.records.back().error = e;
     } else if (task->Text("IsClosed").value_or("false") != "true" &&
                task->Text("Status").value_or("") != impl_->options.completed_status) {
-      updates.push_back({task->id, {{"Status", Value::String(impl_->options.completed_status)}}});
+      updates.push_back({task->id, {}});
       update_index.push_back(out.records.size() - 1);
     }
   }
   if (!updates.empty()) {
+    auto status = impl_->CompletedStatus();
+    if (!status.ok()) return status.error();
+    for (auto& u : updates) u.fields["Status"] = Value::String(*status);
     auto w = UpdateRecords("Task", updates);
     if (!w.ok()) return w.error();
     for (std::size_t i = 0; i < updates.size(); ++i) {

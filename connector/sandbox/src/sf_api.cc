@@ -9,6 +9,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <set>
 
 #include "api.h"
 #include "faults.h"
@@ -1119,6 +1120,17 @@ class SfApi final : public Api {
       }
       f->default_value = def.empty() ? json() : json(def);
       f->defaulted_on_create = !def.empty();
+      if (o.name == "Task" && f->name == "Status") {
+        // Task Status values are TaskStatus records too: "closed" names the values that close
+        // a task (IsClosed); without it, "Completed" if it is one of the values.
+        std::vector<std::string> values;
+        for (const auto& p : f->picklist) values.push_back(p.value);
+        std::set<std::string> closed;
+        for (const auto& v : b.value("closed", json::array({"Completed"}))) {
+          if (v.is_string()) closed.insert(v.get<std::string>());
+        }
+        org_->SetTaskStatuses(values, def, closed, now);
+      }
       return Json(200, {{"object", o.name}, {"field", f->name}, {"values", f->picklist.size()}});
     }
     if (n == 2 && s[1] == "limits" && m == "POST") {

@@ -581,6 +581,43 @@ void Org::Erase(Object& o, const std::string& id18) {
   o.records.erase(it);
 }
 
+void Org::SetTaskStatuses(const std::vector<std::string>& values, const std::string& def,
+                          const std::set<std::string>& closed, int64_t now_ms) {
+  Object& status = *FindObject("TaskStatus", false);
+  std::vector<std::string> old;
+  for (const auto& [id, r] : status.records) old.push_back(id);
+  for (const auto& id : old) Erase(status, id);
+  int order = 1;
+  for (const auto& s : values) {
+    const std::string id = MakeId("01J", static_cast<uint64_t>(order));
+    const std::string ts = soql::SfDateTime(now_ms);
+    Put(status, id,
+        {{"Id", id},
+         {"MasterLabel", s},
+         {"ApiName", s},
+         {"IsClosed", closed.count(s) > 0},
+         {"IsDefault", s == def},
+         {"SortOrder", order},
+         {"CreatedDate", ts},
+         {"CreatedById", api_user_id_},
+         {"LastModifiedDate", ts},
+         {"LastModifiedById", api_user_id_},
+         {"SystemModstamp", ts}});
+    ++order;
+  }
+  status.next_id = static_cast<uint64_t>(order);
+}
+
+bool Org::TaskStatusClosed(const std::string& status) const {
+  const Object* o = const_cast<Org*>(this)->FindObject("TaskStatus", false);
+  if (o != nullptr) {
+    for (const auto& [id, r] : o->records) {
+      if (r.value("ApiName", "") == status) return r.value("IsClosed", false);
+    }
+  }
+  return status == "Completed";
+}
+
 void Org::BeginTransaction() {
   in_tx_ = true;
   undo_.clear();
@@ -778,7 +815,7 @@ void Org::Derive(Object& o, json& r) const {
     if (o.name == "Task") {
       const std::string status =
           r.value("Status", json()).is_string() ? r["Status"].get<std::string>() : "";
-      const bool closed = status == "Completed";
+      const bool closed = TaskStatusClosed(status);
       if (closed && !r.value("IsClosed", false)) r["CompletedDateTime"] = r["LastModifiedDate"];
       if (!closed) r["CompletedDateTime"] = nullptr;
       r["IsClosed"] = closed;
@@ -1426,26 +1463,9 @@ class Seeder {
     org_.Put(org, org_.org_id_, std::move(o));
     org.next_id = 2;
     // Task status values.
-    Object& status = *org_.FindObject("TaskStatus", false);
-    int order = 1;
-    for (const char* s :
-         {"Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"}) {
-      const std::string id = MakeId("01J", order);
-      const std::string ts = soql::SfDateTime(t0);
-      org_.Put(status, id,
-               {{"Id", id},
-                {"MasterLabel", s},
-                {"ApiName", s},
-                {"IsClosed", std::string(s) == "Completed"},
-                {"IsDefault", std::string(s) == "Not Started"},
-                {"SortOrder", order},
-                {"CreatedDate", ts},
-                {"CreatedById", org_.api_user_id_},
-                {"LastModifiedDate", ts},
-                {"LastModifiedById", org_.api_user_id_},
-                {"SystemModstamp", ts}});
-      ++order;
-    }
+    org_.SetTaskStatuses(
+        {"Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"},
+        "Not Started", {"Completed"}, t0);
   }
 
   void ErpFields() {

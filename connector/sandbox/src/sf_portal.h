@@ -150,6 +150,14 @@ class Org {
   void SetFieldSecurity(const std::vector<std::string>& hide, const std::vector<std::string>& show);
   bool hide_new_fields = false;
 
+  // The org's Task Status values (the TaskStatus records and the Task.Status picklist), as an
+  // admin edits them in Setup: `closed` are the values that close a task (IsClosed), `def` the
+  // default. A task's IsClosed follows its status's TaskStatus record.
+  void SetTaskStatuses(const std::vector<std::string>& values, const std::string& def,
+                       const std::set<std::string>& closed, int64_t now_ms);
+  // Whether a task with this Status is closed (its TaskStatus record's IsClosed).
+  bool TaskStatusClosed(const std::string& status) const;
+
  private:
   void Build();
   void DefineSchema();

@@ -177,8 +177,11 @@ void ParseSalesforce(const json& s, SalesforceConfig* c) {
     CheckKeys(s["task_status"], tp, {"open", "completed"});
     c->task_status_open = Str(s["task_status"], "open", tp, c->task_status_open);
     c->task_status_completed = Str(s["task_status"], "completed", tp, c->task_status_completed);
-    if (c->task_status_open.empty()) Bad(tp + "/open", "must not be empty");
-    if (c->task_status_completed.empty()) Bad(tp + "/completed", "must not be empty");
+    for (const char* k : {"open", "completed"}) {
+      if (s["task_status"].contains(k) && Str(s["task_status"], k, tp, "").empty()) {
+        Bad(tp + "/" + k, "must not be empty (leave it out for the org's own value)");
+      }
+    }
   }
 }
 

@@ -62,8 +62,10 @@ struct SalesforceConfig {
   int64_t max_delay_ms = 30'000;
   int max_connections = 4;
   std::string task_key_mode = "auto";  // auto | upsert | query_insert
-  std::string task_status_open = "Not Started";
-  std::string task_status_completed = "Completed";
+  // Task Status for new / auto-closed tasks; "" = the org's own (TaskStatus: the default open
+  // value; "Completed" if it closes a task, else the first closing value).
+  std::string task_status_open;
+  std::string task_status_completed;
   int page_size = 2000;  // query page (Sforce-Query-Options batchSize), 200..2,000
 };
 

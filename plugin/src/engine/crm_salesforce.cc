@@ -518,6 +518,14 @@ class SalesforceCrm final : public Crm {
       if (!p.ok()) return ErrorOf(p.error());
       priorities_ = *p;
     }
+    if (open_status_.empty() || completed_status_.empty()) {
+      // The org's own Task Status values (one query, remembered by the client), unless the
+      // configuration names them.
+      auto st = client_->TaskStatusValues();
+      if (!st.ok()) return ErrorOf(st.error());
+      if (open_status_.empty()) open_status_ = st->open;
+      if (completed_status_.empty()) completed_status_ = st->completed;
+    }
     std::vector<sf::TaskSpec> specs;
     specs.reserve(tasks.size());
     for (const auto& t : tasks) {

@@ -536,6 +536,85 @@ TEST(SalesforcePort, TaskPrioritiesComeFromTheOrgsOwnPicklist) {
   }
 }
 
+// An org whose Task Status values are its own ("Open", "Working", "Done", "Cancelled"; the
+// restricted picklist refuses "Not Started" and "Completed"): new tasks get its default open
+// value, auto-close its closing value (read from TaskStatus), and a configured value still wins.
+TEST(SalesforcePort, TaskStatusesComeFromTheOrgsTaskStatusValues) {
+  auto sb = StartSandbox("salesforce", 12);
+  TempDir dir;
+  QuietHost host;
+  SfReader reader(sb->url());
+  reader.Call(http::Method::kPost, "/_sandbox/picklist",
+              {{"object", "Task"},
+               {"field", "Status"},
+               {"values", {"Open", "Working", "Done", "Cancelled"}},
+               {"default", "Open"},
+               {"closed", {"Done", "Cancelled"}}});
+  auto crm = MakePort(SalesforceConfig(sb->url(), dir.path), host);
+  ASSERT_TRUE(crm);
+  ASSERT_TRUE(crm->Provision(ExampleSpec()).ok());
+  std::vector<CrmAccount> accounts;
+  ASSERT_TRUE(crm->PullAll({},
+                           [&](const PullPage& page) {
+                             for (const auto& a : page.accounts) accounts.push_back(a);
+                             return CrmStatus();
+                           })
+                  .ok());
+  ASSERT_GE(accounts.size(), 4u);
+  auto spec = [&](size_t i) {
+    TaskSpec t;
+    t.key = "kam-status-" + std::to_string(i);
+    t.account_id = accounts[i].id;
+    t.owner_id = accounts[i].owner_id;
+    t.subject = "Status test";
+    t.due_ms = kBaseTimeMs;
+    t.in_doubt = false;
+    return t;
+  };
+  auto status_of = [&](const std::string& key) {
+    auto rows =
+        reader.Query("SELECT Status, IsClosed FROM Task WHERE KAM_Task_Key__c = '" + key + "'");
+    EXPECT_EQ(rows.size(), 1u) << key;
+    return rows.empty() ? std::string() : rows[0]["Status"].get<std::string>();
+  };
+  auto created = crm->WriteTasks({spec(0), spec(1)});
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  for (const auto& o : *created) ASSERT_FALSE(o.error) << o.error->ToString();
+  EXPECT_EQ(status_of("kam-status-0"), "Open");
+  EXPECT_EQ(status_of("kam-status-1"), "Open");
+
+  auto done = crm->CompleteTasks({(*created)[0].task_id});
+  ASSERT_TRUE(done.ok()) << done.error().ToString();
+  ASSERT_TRUE(done->failed.empty()) << done->failed[0].error.ToString();
+  EXPECT_EQ(status_of("kam-status-0"), "Done");
+  auto found = crm->FindTasks({"kam-status-0", "kam-status-1"});
+  ASSERT_TRUE(found.ok()) << found.error().ToString();
+  ASSERT_EQ(found->size(), 2u);
+  for (const auto& t : *found) {
+    EXPECT_EQ(t.status, t.key == "kam-status-0" ? CrmTaskStatus::kCompleted : CrmTaskStatus::kOpen)
+        << t.key;
+  }
+
+  // The configuration's value wins over the org's (here: the other closing value).
+  Json config = SalesforceConfig(sb->url(), dir.path);
+  config["salesforce"]["task_status"] = {{"completed", "Cancelled"}};
+  auto configured = MakePort(config, host);
+  ASSERT_TRUE(configured);
+  auto more = configured->WriteTasks({spec(2)});
+  ASSERT_TRUE(more.ok()) << more.error().ToString();
+  ASSERT_FALSE((*more)[0].error) << (*more)[0].error->ToString();
+  EXPECT_EQ(status_of("kam-status-2"), "Open");
+  auto cancelled = configured->CompleteTasks({(*created)[1].task_id, (*more)[0].task_id});
+  ASSERT_TRUE(cancelled.ok()) << cancelled.error().ToString();
+  EXPECT_TRUE(cancelled->failed.empty());
+  EXPECT_EQ(status_of("kam-status-1"), "Cancelled");
+  EXPECT_EQ(status_of("kam-status-2"), "Cancelled");
+  // A task that is already closed is left as it is.
+  auto again = configured->CompleteTasks({(*created)[0].task_id});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(status_of("kam-status-0"), "Done");
+}
+
 TEST(SalesforcePort, ASpentAllocationStopsTheRunAsRateLimited) {
   auto sb = StartSandbox("salesforce", 5, "", 1000);
   TempDir dir;

@@ -190,3 +190,34 @@ TEST(SalesforceProvision, ComparesTypesAndAddsTierValuesWithoutRemovingAny) {
 
 }  // namespace
 }  // namespace kam::salesforce::internal
+
+TEST(SalesforceTaskStatuses, OpenIsTheDefaultOpenValueAndCompletedTheOrgsClosingValue) {
+  using kam::salesforce::ChooseTaskStatuses;
+  using kam::salesforce::TaskStatusValue;
+  auto v = [](const char* value, bool closed, bool is_default = false) {
+    TaskStatusValue s;
+    s.value = s.label = value;
+    s.closed = closed;
+    s.is_default = is_default;
+    return s;
+  };
+  // Renamed values: the default open one, the first closing one.
+  auto own = ChooseTaskStatuses(
+      {v("Working", false), v("Open", false, true), v("Done", true), v("Cancelled", true)});
+  EXPECT_TRUE(own.from_org);
+  EXPECT_EQ(own.open, "Open");
+  EXPECT_EQ(own.completed, "Done");
+  // "Completed" is preferred when it closes a task, wherever it stands.
+  auto std_values = ChooseTaskStatuses({v("Not Started", false, true), v("Deferred", true),
+                                        v("Completed", true), v("In Progress", false)});
+  EXPECT_EQ(std_values.open, "Not Started");
+  EXPECT_EQ(std_values.completed, "Completed");
+  // A closed default is not used for new tasks; no open value at all keeps the default name.
+  auto closed_default = ChooseTaskStatuses({v("Done", true, true), v("Todo", false)});
+  EXPECT_EQ(closed_default.open, "Todo");
+  EXPECT_EQ(closed_default.completed, "Done");
+  auto none = ChooseTaskStatuses({});
+  EXPECT_FALSE(none.from_org);
+  EXPECT_EQ(none.open, "Not Started");
+  EXPECT_EQ(none.completed, "Completed");
+}

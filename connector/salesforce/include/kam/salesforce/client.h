@@ -73,7 +73,9 @@ struct SalesforceOptions {
   std::string api_version = kDefaultApiVersion;  // "67.0"
   AuthOptions auth;
   TaskKeyMode task_key_mode = TaskKeyMode::kAuto;
-  std::string completed_status = "Completed";  // Task Status that auto-close sets
+  // Task Status that auto-close sets; "" = the org's own (TaskStatuses::completed, read once
+  // from TaskStatus when a task is first completed).
+  std::string completed_status = "Completed";
   // Bounds of one GET /query: the URL-encoded SOQL (the request line stays well under the
   // ~16 KB Salesforce accepts) and the ids in one IN list (which also keeps a GROUP BY
   // AccountId answer within one 2,000-row page: aggregate queries have no queryMore).
@@ -136,14 +138,19 @@ class SalesforceClient {
   // Tasks whose KAM_Task_Key__c is one of `keys` (Id, KAM_Task_Key__c, Status, IsClosed,
   // Subject, OwnerId, WhatId, ActivityDate).
   Result<std::vector<Record>> FindTasksByKey(const std::vector<std::string>& keys);
-  // Sets Status = options.completed_status on the open tasks with these keys. Only tasks found
-  // by key are touched; outcomes are per key (a key with no task is ok: nothing to close).
+  // Sets Status = options.completed_status (or the org's: TaskStatusValues) on the open tasks
+  // with these keys. Only tasks found by key are touched; outcomes are per key (a key with no
+  // task is ok: nothing to close).
   Result<WriteResult> CompleteTasks(const std::vector<std::string>& keys);
   // The same by task id: only tasks that carry a KAM_Task_Key__c are touched (others fail
   // with kPermanent, left alone); an id Salesforce does not know fails with NOT_FOUND;
   // closed tasks are ok without a write.
   Result<WriteResult> CompleteTasksById(const std::vector<std::string>& task_ids);
   Result<TaskKeyMode> ResolveTaskKeyMode();
+  // The org's Task Status values: SELECT ApiName, MasterLabel, IsClosed, IsDefault, SortOrder
+  // FROM TaskStatus (one query, remembered). An org that refuses the query (a permanent error)
+  // gets the defaults (from_org false); auth, quota and unavailable errors are returned.
+  Result<TaskStatuses> TaskStatusValues();
 
   // ---- Provisioning ----
   // Creates the Account fields KAM_Score__c Number(5,1), KAM_Tier__c picklist (the tiers),

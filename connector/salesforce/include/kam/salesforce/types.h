@@ -154,6 +154,26 @@ struct TaskSpec {
   bool in_doubt = true;
 };
 
+// The org's Task Status values (TaskStatus records: orgs rename and add values, and several
+// may close a task — CRM_API B8), in the org's order.
+struct TaskStatusValue {
+  std::string value;  // what Task.Status holds (ApiName, else MasterLabel)
+  std::string label;  // MasterLabel
+  bool closed = false;
+  bool is_default = false;
+};
+struct TaskStatuses {
+  std::vector<TaskStatusValue> values;
+  // For new tasks: the default value when it is open, else the first open value.
+  std::string open = "Not Started";
+  // For auto-close: "Completed" when it closes a task, else the first closing value.
+  std::string completed = "Completed";
+  // Read from the org (false: it lists none or refused the query; the defaults above).
+  bool from_org = false;
+};
+// Picks open/completed from `values` (kept as they are); the defaults when none qualifies.
+TaskStatuses ChooseTaskStatuses(std::vector<TaskStatusValue> values);
+
 enum class TaskKeyMode {
   kAuto,         // describe Task once: KAM_Task_Key__c with externalId -> kUpsert
   kUpsert,       // PATCH /composite/sobjects/Task/KAM_Task_Key__c (safe to repeat)
