@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "crm.h"
+#include "crm_port_common.h"
 #include "kam/http/options.h"
 #include "kam/http/redact.h"
 #include "kam/hubspot/client.h"
@@ -180,32 +181,7 @@ class HubSpotCrm final : public Crm {
     req.now_ms = request.now_ms;
     auto r = client_->ReadFacts(req);
     if (!r.ok()) return ErrorOf(r.error());
-    FactsResult out;
-    out.missing = r->missing;
-    out.accounts.reserve(r->companies.size());
-    for (const auto& c : r->companies) {
-      AccountFacts f;
-      f.id = c.id;
-      for (const auto& [name, v] : c.aggregates) {
-        FactValue fv;
-        switch (v.kind) {
-          case hubspot::FactValue::Kind::kNull:
-            fv.kind = FactValue::Kind::kNull;
-            break;
-          case hubspot::FactValue::Kind::kNumber:
-            fv.kind = FactValue::Kind::kNumber;
-            fv.number = v.number;
-            break;
-          case hubspot::FactValue::Kind::kBool:
-            fv.kind = FactValue::Kind::kBool;
-            fv.boolean = v.boolean;
-            break;
-        }
-        f.aggregates.emplace(name, fv);
-      }
-      out.accounts.push_back(std::move(f));
-    }
-    return out;
+    return port::FactsResultOf(r->companies, std::move(r->missing));
   }
 
   bool IncrementalFacts() const override { return true; }
@@ -320,22 +296,13 @@ class HubSpotCrm final : public Crm {
     std::vector<TaskWriteOutcome> out;
     out.reserve(r->tasks.size());
     for (const auto& o : r->tasks) {
-      TaskWriteOutcome w;
-      w.key = o.key;
-      w.task_id = o.task_id;
-      w.created = o.created;
+      TaskWriteOutcome w =
+          port::TaskOutcomeOf(o.key, o.task_id, o.created,
+                              o.error ? std::optional(ErrorOf(*o.error)) : std::nullopt, "HubSpot");
       // The adapter links a task it found by key without its company: an orphan left by a
       // crash between create and association is repaired here (and only that counts as linked).
       w.linked = r->linked_keys.count(o.key) > 0 && !o.created && !o.task_id.empty() && !o.error &&
                  has_account[o.key];
-      if (o.error) {
-        w.error = ErrorOf(*o.error);
-      } else if (o.task_id.empty()) {
-        CrmError e;
-        e.code = StatusCode::kInternal;
-        e.message = "the CRM returned no task id for key " + o.key;
-        w.error = e;
-      }
       out.push_back(std::move(w));
     }
     return out;
@@ -575,9 +542,7 @@ class HubSpotCrm final : public Crm {
 
 StatusOr<std::unique_ptr<Crm>> MakeHubSpotCrm(const EngineConfig& cfg, Host& host,
                                               const SecretFn& get_secret) {
-  std::optional<std::string> probe = get_secret(cfg.hubspot.token_secret);
-  if (probe) http::WipeSecret(*probe);  // only its presence is checked here
-  if (!probe) {
+  if (!port::HasSecret(get_secret, cfg.hubspot.token_secret)) {
     return Status(StatusCode::kUnauthenticated,
                   "no HubSpot token: set the secret " + cfg.hubspot.token_secret +
                       " (a private app token with the scopes listed in the README)",

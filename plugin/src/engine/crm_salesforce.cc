@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "crm.h"
+#include "crm_port_common.h"
 #include "kam/http/options.h"
 #include "kam/http/redact.h"
 #include "kam/salesforce/client.h"
@@ -465,32 +466,7 @@ class SalesforceCrm final : public Crm {
     req.now_ms = request.now_ms;
     auto r = client_->ReadFacts(req);
     if (!r.ok()) return ErrorOf(r.error());
-    FactsResult out;
-    out.missing = r->missing;
-    out.accounts.reserve(r->accounts.size());
-    for (const auto& a : r->accounts) {
-      AccountFacts f;
-      f.id = a.id;
-      for (const auto& [name, v] : a.aggregates) {
-        FactValue fv;
-        switch (v.kind) {
-          case sf::FactValue::Kind::kNull:
-            fv.kind = FactValue::Kind::kNull;
-            break;
-          case sf::FactValue::Kind::kNumber:
-            fv.kind = FactValue::Kind::kNumber;
-            fv.number = v.number;
-            break;
-          case sf::FactValue::Kind::kBool:
-            fv.kind = FactValue::Kind::kBool;
-            fv.boolean = v.boolean;
-            break;
-        }
-        f.aggregates.emplace(name, fv);
-      }
-      out.accounts.push_back(std::move(f));
-    }
-    return out;
+    return port::FactsResultOf(r->accounts, std::move(r->missing));
   }
 
   CrmResult<BatchOutcome> WriteFields(const std::vector<FieldUpdate>& updates) override {
@@ -550,20 +526,11 @@ class SalesforceCrm final : public Crm {
       // Credentials, the allocation or a cancel: the run stops (nothing is lost: the next run
       // searches these keys before creating anything).
       if (o.error && StopsRun(o.error->error_class)) return ErrorOf(*o.error, false);
-      TaskWriteOutcome w;
-      w.key = o.key;
-      w.task_id = o.task_id;
-      w.created = o.created;
+      TaskWriteOutcome w = port::TaskOutcomeOf(
+          o.key, o.task_id, o.created,
+          o.error ? std::optional(ErrorOf(*o.error, false)) : std::nullopt, "Salesforce");
       w.linked = o.linked;
       w.status = o.created && i < tasks.size() ? tasks[i].status : CrmTaskStatus::kOpen;
-      if (o.error) {
-        w.error = ErrorOf(*o.error, false);
-      } else if (o.task_id.empty()) {
-        CrmError e;
-        e.code = StatusCode::kInternal;
-        e.message = "Salesforce returned no task id for key " + o.key;
-        w.error = e;
-      }
       out.push_back(std::move(w));
     }
     return out;
@@ -775,9 +742,7 @@ StatusOr<std::unique_ptr<Crm>> MakeSalesforceCrm(const EngineConfig& cfg, Host& 
     o.auth.flow = Flow::kAccessToken;
     needed = c.token_secret;
   }
-  std::optional<std::string> probe = get_secret(needed);
-  if (probe) http::WipeSecret(*probe);  // only its presence is checked here
-  if (!probe) {
+  if (!port::HasSecret(get_secret, needed)) {
     return Status(StatusCode::kUnauthenticated,
                   "no Salesforce credential: the " + c.auth_flow + " flow needs the secret " +
                       needed + " (set it, or " + needed +
