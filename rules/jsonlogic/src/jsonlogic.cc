@@ -1239,7 +1239,10 @@ std::size_t Evaluator::TestEach(std::span<const Rule> rules, std::uint64_t* mask
         NotCompiled(&state_->error);
         return i;
       }
-      bits |= std::uint64_t{m.TestBound(*rules[i].program_)} << i;
+      const internal::Program& program = *rules[i].program_;
+      int fast = program.has_predicate ? m.TestPredicate(program) : -1;
+      bool hit = fast >= 0 ? fast != 0 : m.TestBound(program);
+      bits |= std::uint64_t{hit} << i;
     }
   } catch (internal::EvalError& e) {
     StoreError(e, &state_->error);
