@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include "internal.h"
@@ -60,6 +61,44 @@ bool CutLongTexts(json& j, size_t max = kLongText) {
     for (auto& v : j) cut = CutLongTexts(v, max) || cut;
   }
   return cut;
+}
+
+// The goal attainment against the previous run: null when neither run had goals or the previous
+// one is not known; else the met counts, the direction (by the met count) and the goals whose
+// status changed, in the order of the current goals (then goals gone since).
+json GoalsTrend(const RuleSet::Impl& rs, const std::vector<GoalResult>& goals,
+                const std::optional<std::map<std::string, std::string>>& previous) {
+  if (!previous || (goals.empty() && previous->empty())) return nullptr;
+  int64_t met = 0, previous_met = 0;
+  for (const auto& [id, status] : *previous) previous_met += status == "met";
+  json changed = json::array();
+  std::map<std::string, bool> seen;
+  for (const auto& g : goals) {
+    met += g.status == "met";
+    seen[g.id] = true;
+    auto it = previous->find(g.id);
+    std::string before = it == previous->end() ? "" : it->second;
+    if (before != g.status) {
+      changed.push_back({{"id", g.id},
+                         {"label", g.label},
+                         {"from", before.empty() ? json(nullptr) : json(before)},
+                         {"to", g.status}});
+    }
+  }
+  for (const auto& [id, status] : *previous) {  // goals its tier no longer has
+    if (seen.count(id)) continue;
+    std::string label = id;
+    for (const auto& def : rs.goals) {
+      if (def.id == id && !def.label.empty()) label = def.label;
+    }
+    changed.push_back({{"id", id}, {"label", label}, {"from", status}, {"to", nullptr}});
+  }
+  return {{"direction", met > previous_met   ? "up"
+                        : met < previous_met ? "down"
+                                             : "same"},
+          {"met", met},
+          {"previous_met", previous_met},
+          {"changed", std::move(changed)}};
 }
 
 }  // namespace
@@ -155,6 +194,7 @@ std::string BuildCard(const RuleSet& rules, const AccountResult& result,
                {"next_tier", std::move(next)},
                {"health", std::move(health)},
                {"goals", std::move(goals)},
+               {"goals_trend", GoalsTrend(rs, result.goals, options.previous_goals)},
                {"open_tasks", options.open_tasks ? json(*options.open_tasks) : json(nullptr)},
                {"truncated", json::array()}};
 
@@ -323,8 +363,17 @@ std::string RenderCardHtml(std::string_view card_json, size_t max_chars) {
   std::string foot = open.is_number() ? Text(open) + (open.get<double>() == 1 ? " open KAM task"
                                                                               : " open KAM tasks")
                                       : "Open KAM tasks: unknown";
-  foot = "<p>" + Escape(foot) + "<br>Scored " + Escape(card.value("scored_at", "")) + " · rules " +
-         Escape(card.value("rules_version", ""));
+  // The goal trend compares with the run before the scoring: it sits with the scored-at time,
+  // which SameCard leaves out.
+  std::string trend;
+  if (const json& t = card.value("goals_trend", json()); t.is_object()) {
+    const std::string direction = t.value("direction", "same");
+    trend = "; goals " + (direction == "same" ? std::string("unchanged") : direction) +
+            " since the run before (" + Text(t.value("previous_met", json(0))) + " → " +
+            Text(t.value("met", json(0))) + " met)";
+  }
+  foot = "<p>" + Escape(foot) + "<br>Scored " + Escape(card.value("scored_at", "")) +
+         Escape(trend) + " · rules " + Escape(card.value("rules_version", ""));
 
   auto render = [&](bool shortened) {
     std::string out = head;
@@ -355,8 +404,9 @@ namespace {
 constexpr std::string_view kScoredMark = "<br>Scored ";
 constexpr std::string_view kRulesMark = " \xC2\xB7 rules ";  // " · rules "
 
-// A card value without its scored-at time (and rank, pareto): JSON without the members, HTML without the
-// time in the footer ("<br>Scored 2026-… · rules"); nullopt when it is neither.
+// A card value without its scored-at time (and rank, pareto, goal trend): JSON without the members,
+// HTML without the time and the trend in the footer ("<br>Scored 2026-…; goals up … · rules");
+// nullopt when it is neither.
 std::optional<std::string> WithoutScoredAt(std::string_view text) {
   if (!text.empty() && text.front() == '{') {
     json card = json::parse(text, nullptr, false);
@@ -366,6 +416,7 @@ std::optional<std::string> WithoutScoredAt(std::string_view text) {
     card.erase("scored_at");
     card.erase("rank");
     card.erase("pareto");
+    card.erase("goals_trend");
     return Dump(card);
   }
   size_t at = text.rfind(kScoredMark);

@@ -149,6 +149,19 @@ size_t Plan::Count(WriteKind kind) const {
       writes.begin(), writes.end(), [kind](const OutboxWrite& w) { return KindOf(w) == kind; }));
 }
 
+std::optional<std::map<std::string, std::string>> GoalStatusesFromReceipt(
+    const std::string& receipt_json) {
+  nlohmann::json receipt = nlohmann::json::parse(receipt_json, nullptr, false);
+  if (!receipt.is_object()) return std::nullopt;
+  auto it = receipt.find("goals");
+  if (it == receipt.end() || !it->is_array()) return std::nullopt;
+  std::map<std::string, std::string> out;
+  for (const auto& g : *it) {
+    if (g.is_object()) out[g.value("id", "")] = g.value("status", "");
+  }
+  return out;
+}
+
 PriorState LoadPriorState(store::Store& store, const std::string& portal_id) {
   PriorState prior;
   prior.portal_id = portal_id;
@@ -163,7 +176,8 @@ PriorState LoadPriorState(store::Store& store, const std::string& portal_id) {
                                      value.substr(2));
   }
   store.ForEachResult([&](const store::ResultRow& r) {
-    prior.results.emplace(r.account_id, PriorResult{r.tier, r.score});
+    prior.results.emplace(r.account_id,
+                          PriorResult{r.tier, r.score, GoalStatusesFromReceipt(r.receipt_json)});
   });
   store.ForEachTask([&](const store::TaskRow& t) {
     KnownTask k;
@@ -333,6 +347,10 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
     co.scored_at = scored_at;
     auto it = open_tasks.find(r.account_id);
     co.open_tasks = it == open_tasks.end() ? 0 : it->second;
+    // The goal trend: against this account's attainment at the run before (its stored result).
+    if (auto prev = prior.results.find(r.account_id); prev != prior.results.end()) {
+      co.previous_goals = prev->second.goals;
+    }
     std::string card = rules::BuildCard(rules, r, co);
     return options.crm == "salesforce" ? rules::RenderCardHtml(card) : card;
   };

@@ -63,7 +63,15 @@ struct KnownTask {
 struct PriorResult {
   std::string tier;
   double score = 0;
+  // Goal attainment then (goal id -> met / not_met / unknown); unset when the stored result
+  // predates goals in results (the card's goal trend is then unknown).
+  std::optional<std::map<std::string, std::string>> goals = std::nullopt;
 };
+
+// The goal attainment stored with a result (its receipt's "goals": [{id, label, status}]), as
+// goal id -> status; nullopt when the receipt has none (written before goals were stored).
+std::optional<std::map<std::string, std::string>> GoalStatusesFromReceipt(
+    const std::string& receipt_json);
 
 // The state file's memory, read in one pass per table before the diff.
 struct PriorState {

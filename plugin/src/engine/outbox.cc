@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "diff.h"
@@ -266,10 +267,15 @@ void StagePlan(RunContext& ctx, const Evaluation& ev, const PriorState& prior, c
     row.owner_id = r.owner_id;
     row.revenue = r.revenue;
     row.evaluated_ms = now_ms;
+    // A history row when the score, the tier or the goal attainment changed (or was not
+    // recorded before): the report's movers and goal trend read it.
+    std::map<std::string, std::string> goal_statuses;
+    for (const auto& g : r.goals) goal_statuses[g.id] = g.status;
     auto prev = prior.results.find(r.account_id);
     if (prev == prior.results.end() || prev->second.tier != row.tier ||
-        std::fabs(prev->second.score - row.score) > 1e-9) {
-      store.AddHistory({r.account_id, run_id, r.score, row.tier, now_ms});
+        std::fabs(prev->second.score - row.score) > 1e-9 || prev->second.goals != goal_statuses) {
+      store.AddHistory(
+          {r.account_id, run_id, r.score, row.tier, now_ms, json(goal_statuses).dump()});
     }
     store.UpsertResult(row);
   }

@@ -12,6 +12,7 @@
 #include "kam/store/store.h"
 #include "phases.h"
 #include "report_html.h"
+#include "report_model.h"
 #include "run_context.h"
 
 namespace kam::engine {
@@ -183,6 +184,31 @@ json PortfolioReport(RunContext& ctx, const std::string& html_path) {
     for (const auto& w : workload) {
       o << "  " << w["owner_id"].get<std::string>() << ": " << w["key_accounts"] << ", "
         << w["open_tasks"] << "\n";
+    }
+    // Goal attainment per tier and its trend against the run before (the HTML page's model).
+    const json goals = BuildReportModel(ReadReportData(store, *ctx.rules, ctx.now_ms))["goals"];
+    out["goals"] = goals;
+    if (!goals["tiers"].empty()) {
+      o << "\nGoals (met / not met / unknown; met at the run before -> now, of the accounts "
+           "compared):\n";
+      for (const auto& t : goals["tiers"]) {
+        o << "  " << t["label"].get<std::string>() << ":";
+        const json& tt = t["trend"];
+        if (tt["up"].get<int64_t>() + tt["down"].get<int64_t>() + tt["same"].get<int64_t>() > 0) {
+          o << " accounts up " << tt["up"] << ", down " << tt["down"] << ", same " << tt["same"];
+        }
+        o << "\n";
+        for (const auto& g : t["goals"]) {
+          o << "    " << g["label"].get<std::string>() << ": " << g["met"] << " / " << g["not_met"]
+            << " / " << g["unknown"];
+          if (g["compared"].get<int64_t>() > 0) {
+            o << "; " << g["previous_met"] << " -> " << g["compared_met"] << " of "
+              << g["compared"];
+          }
+          o << "\n";
+        }
+      }
+      o << "  " << goals["trend_note"].get<std::string>() << "\n";
     }
     // The last sync's task budget: what it left out and why.
     json budget = json::parse(store.GetMeta("last_task_budget").value_or("{}"), nullptr, false);

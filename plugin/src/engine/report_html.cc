@@ -298,6 +298,19 @@ std::string GoalCounts(const json& c) {
   return out.empty() ? "no goals" : out;
 }
 
+// "2 accounts up, 1 down, 5 the same" against the run before; "" when nothing was compared.
+std::string TrendCounts(const json& t) {
+  const int64_t up = Int(t, "up"), down = Int(t, "down"), same = Int(t, "same");
+  if (up + down + same == 0) return "";
+  std::string out;
+  for (auto [n, words] :
+       {std::pair{up, " up"}, std::pair{down, " down"}, std::pair{same, " the same"}}) {
+    if (n == 0) continue;
+    out += out.empty() ? CountOf(n, "account") + words : ", " + Num(static_cast<double>(n)) + words;
+  }
+  return out;
+}
+
 void KamSection(const json& m, std::ostringstream& f) {
   const json& kams = Arr(m, "kams");
   f << "<section id=\"kams\" class=\"wide\"><h2>Per KAM</h2>";
@@ -319,7 +332,11 @@ void KamSection(const json& m, std::ostringstream& f) {
     f << "<b>" << E(CountOf(Int(k, "key_accounts"), "key account")) << "</b>"
       << (by_tier.empty() ? "" : "<br><span class=muted>" + E(by_tier) + "</span>")
       << "<td class=n>" << E(Num(Dbl(k, "open_tasks"))) << "<td>"
-      << E(GoalCounts(Member(k, "goals"))) << "<td>";
+      << E(GoalCounts(Member(k, "goals")));
+    if (const std::string trend = TrendCounts(Member(k, "goals_trend")); !trend.empty()) {
+      f << "<br><span class=\"muted trend\">" << E("since the run before: " + trend) << "</span>";
+    }
+    f << "<td>";
     const int64_t attention = Int(k, "attention_total");
     if (attention == 0) {
       f << "<span class=muted>none</span>";
@@ -337,8 +354,8 @@ void KamSection(const json& m, std::ostringstream& f) {
     f << "</tr>";
   }
   f << "</table><p class=\"muted\">Key accounts count only the key tiers (those with a "
-       "capacity). Attention: key accounts with a red health indicator or that dropped a tier "
-       "since the previous run.</p></section>\n";
+       "capacity). Attention: key accounts with a red health indicator, that dropped a tier "
+       "or that met fewer goals since the previous run.</p></section>\n";
 }
 
 void GoalsSection(const json& m, std::ostringstream& f) {
@@ -350,7 +367,7 @@ void GoalsSection(const json& m, std::ostringstream& f) {
          "tier), or the last sync predates them.</p>";
   } else {
     f << "<table><tr><th>Tier<th>Goal<th class=n>Met<th class=n>Not met<th class=n>Unknown"
-         "<th>Attainment</tr>";
+         "<th>Attainment<th>Against the run before</tr>";
     for (const auto& t : tiers) {
       for (const auto& r : Arr(t, "goals")) {
         const double met = Dbl(r, "met"), no = Dbl(r, "not_met"), unk = Dbl(r, "unknown");
@@ -370,10 +387,46 @@ void GoalsSection(const json& m, std::ostringstream& f) {
           }
           x += w;
         }
-        f << "</svg></tr>";
+        f << "</svg><td class=\"trend\">";
+        // Among the accounts whose attainment at the run before is known: met then -> met now.
+        const int64_t compared = Int(r, "compared");
+        if (compared == 0) {
+          f << "<span class=muted>not known</span>";
+        } else {
+          const int64_t was = Int(r, "previous_met"), now = Int(r, "compared_met");
+          const char* arrow = now > was ? "\u25B2 " : now < was ? "\u25BC " : "";
+          const char* color = now > was ? "#1f7a3d" : now < was ? "#b42318" : "#5a6675";
+          f << "<span style=\"color:" << color << "\">" << arrow
+            << E(Num(static_cast<double>(was)) + " \u2192 " + Num(static_cast<double>(now)) +
+                 " met")
+            << "</span>";
+          if (compared < static_cast<int64_t>(met + no + unk)) {
+            f << " <span class=muted>" << E("(" + CountOf(compared, "account") + " compared)")
+              << "</span>";
+          }
+        }
+        f << "</tr>";
       }
     }
     f << "</table>";
+    for (const auto& t : tiers) {
+      const std::string counts = TrendCounts(Member(t, "trend"));
+      if (!counts.empty()) {
+        f << "<p class=\"trend\" data-tier=\"" << E(Str(t, "tier")) << "\">"
+          << E(Str(t, "label") + ": " + counts + " in goals met since the run before.") << "</p>";
+      }
+    }
+    const json& trend = Member(g, "trend");
+    if (Int(trend, "down_total") > 0) {
+      f << "<p>" << E(CountOf(Int(trend, "down_total"), "account") + " met fewer goals:")
+        << "</p><ul class=\"goals-down\">";
+      for (const auto& a : Arr(trend, "down_accounts")) {
+        f << "<li>" << E(Str(a, "name").empty() ? Str(a, "id") : Str(a, "name")) << " ("
+          << E(Str(a, "tier") + ", " + Str(a, "owner"))
+          << "): " << E(Num(Dbl(a, "from")) + " \u2192 " + Num(Dbl(a, "to")) + " met") << "</li>";
+      }
+      f << "</ul>";
+    }
   }
   const std::string note = Str(g, "trend_note");
   if (!note.empty()) f << "<p class=\"muted\">" << E(note) << "</p>";

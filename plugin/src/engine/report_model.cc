@@ -64,6 +64,22 @@ double BucketWidth(double top) {
 
 json Optional(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
 
+// One account's goals met now and at the run before; nullopt when that run's attainment is not
+// known, or when the account had goals neither then nor now.
+struct GoalTrend {
+  int64_t met = 0, previous_met = 0;
+  const char* direction() const {
+    return met > previous_met ? "up" : met < previous_met ? "down" : "same";
+  }
+};
+std::optional<GoalTrend> GoalTrendOf(const ReportAccount& a) {
+  if (!a.previous_goals || (a.goals.empty() && a.previous_goals->empty())) return std::nullopt;
+  GoalTrend t;
+  for (const auto& g : a.goals) t.met += g.status == "met";
+  for (const auto& [id, status] : *a.previous_goals) t.previous_met += status == "met";
+  return t;
+}
+
 }  // namespace
 
 std::string CountOf(int64_t n, const std::string& singular, const std::string& plural) {
@@ -254,6 +270,10 @@ json BuildReportModel(const ReportData& d) {
         reasons.push_back("dropped from " + tier_label(a->previous_tier));
       }
     }
+    if (auto t = GoalTrendOf(*a); t && t->met < t->previous_met) {
+      reasons.push_back("goals met down from " + std::to_string(t->previous_met) + " to " +
+                        std::to_string(t->met));
+    }
     if (reasons.empty()) continue;
     k.attention_total++;
     if (k.attention.size() < kMaxAttention) {
@@ -289,8 +309,10 @@ json BuildReportModel(const ReportData& d) {
                         {"attention", k->attention}});
   }
 
-  // Goal attainment per key tier and goal, and per KAM (the goals of their accounts' tiers).
+  // Goal attainment per key tier and goal, and per KAM (the goals of their accounts' tiers), with
+  // the trend against the run before (score history).
   json goal_tiers = json::array();
+  std::map<std::string, std::map<std::string, int64_t>> tier_trend;
   for (const auto& t : d.tiers) {
     std::vector<std::string> order;
     std::map<std::string, json> rows;
@@ -307,27 +329,90 @@ json BuildReportModel(const ReportData& d) {
         if (g.status == "met" || g.status == "not_met" || g.status == "unknown") {
           it->second[g.status] = it->second[g.status].get<int64_t>() + 1;
         }
+        // The same accounts at the run before: how many had this goal met then.
+        if (a->previous_goals) {
+          it->second["compared"] = it->second.value("compared", int64_t{0}) + 1;
+          auto was = a->previous_goals->find(g.id);
+          const bool met_then = was != a->previous_goals->end() && was->second == "met";
+          it->second["previous_met"] = it->second.value("previous_met", int64_t{0}) + met_then;
+          it->second["compared_met"] =
+              it->second.value("compared_met", int64_t{0}) + (g.status == "met");
+        }
       }
+      if (auto trend = GoalTrendOf(*a)) tier_trend[t.id][trend->direction()]++;
     }
     if (order.empty()) continue;
     json goal_rows = json::array();
-    for (const auto& id : order) goal_rows.push_back(rows[id]);
-    goal_tiers.push_back({{"tier", t.id}, {"label", t.label}, {"goals", goal_rows}});
+    for (const auto& id : order) {
+      json row = rows[id];
+      row["compared"] = row.value("compared", int64_t{0});
+      row["previous_met"] = row.value("previous_met", int64_t{0});
+      row["compared_met"] = row.value("compared_met", int64_t{0});
+      goal_rows.push_back(std::move(row));
+    }
+    auto& tt = tier_trend[t.id];
+    goal_tiers.push_back(
+        {{"tier", t.id},
+         {"label", t.label},
+         {"goals", goal_rows},
+         {"trend", {{"up", tt["up"]}, {"down", tt["down"]}, {"same", tt["same"]}}}});
   }
   std::map<std::string, std::map<std::string, int64_t>> goals_per_owner;
-  for (const auto& a : d.accounts) {
-    for (const auto& g : a.goals) goals_per_owner[a.owner_id][g.status]++;
+  std::map<std::string, std::map<std::string, int64_t>> trend_per_owner;
+  std::map<std::string, int64_t> trend_total;
+  int64_t not_compared = 0;
+  json went_down = json::array();
+  int64_t went_down_total = 0;
+  for (const ReportAccount* a : ordered) {
+    for (const auto& g : a->goals) goals_per_owner[a->owner_id][g.status]++;
+    auto trend = GoalTrendOf(*a);
+    if (!trend) {
+      not_compared += !a->goals.empty();
+      continue;
+    }
+    trend_per_owner[a->owner_id][trend->direction()]++;
+    trend_total[trend->direction()]++;
+    if (trend->met < trend->previous_met) {
+      ++went_down_total;
+      if (went_down.size() < kMaxMovers) {
+        went_down.push_back({{"id", a->id},
+                             {"name", a->name},
+                             {"tier", tier_label(a->tier)},
+                             {"owner", OwnerName(d, a->owner_id)},
+                             {"from", trend->previous_met},
+                             {"to", trend->met}});
+      }
+    }
   }
   for (auto& row : kam_rows) {
-    auto& counts = goals_per_owner[row["owner_id"].get<std::string>()];
+    const std::string owner = row["owner_id"].get<std::string>();
+    auto& counts = goals_per_owner[owner];
     row["goals"] = {
         {"met", counts["met"]}, {"not_met", counts["not_met"]}, {"unknown", counts["unknown"]}};
+    auto& trend = trend_per_owner[owner];
+    row["goals_trend"] = {{"up", trend["up"]}, {"down", trend["down"]}, {"same", trend["same"]}};
   }
-  json goals = {{"tiers", goal_tiers},
-                {"trend", nullptr},
-                {"trend_note",
-                 "No goal trend yet: the score history keeps each sync's score and tier per "
-                 "account, not its goal attainment."}};
+  const int64_t compared = trend_total["up"] + trend_total["down"] + trend_total["same"];
+  json trend = nullptr;
+  std::string trend_note;
+  if (compared > 0) {
+    trend = {{"up", trend_total["up"]},       {"down", trend_total["down"]},
+             {"same", trend_total["same"]},   {"not_compared", not_compared},
+             {"down_total", went_down_total}, {"down_accounts", went_down}};
+    trend_note =
+        "Trend: each account's goals met now against the sync before the last one (score "
+        "history), per tier and per KAM.";
+    if (not_compared > 0) {
+      trend_note += " " + CountOf(not_compared, "account") +
+                    " with goals had no attainment recorded then and " +
+                    (not_compared == 1 ? "is" : "are") + " not compared.";
+    }
+  } else {
+    trend_note =
+        "No goal trend yet: it compares each account's goals with the sync before the last one, "
+        "and needs two syncs that recorded goal attainment.";
+  }
+  json goals = {{"tiers", goal_tiers}, {"trend", trend}, {"trend_note", trend_note}};
 
   // The last sync's task budget.
   json budget = nullptr;
@@ -374,6 +459,33 @@ json BuildReportModel(const ReportData& d) {
           {"owner_names_note", d.owner_names_note}};
 }
 
+const store::HistoryRow* PreviousScoreRow(const std::vector<store::HistoryRow>& history) {
+  if (history.empty()) return nullptr;
+  const store::HistoryRow& last = history.back();
+  for (size_t i = history.size() - 1; i-- > 0;) {
+    if (history[i].tier != last.tier || std::fabs(history[i].score - last.score) > 1e-9) {
+      return &history[i];
+    }
+  }
+  return nullptr;
+}
+
+std::optional<std::map<std::string, std::string>> PreviousGoals(
+    const std::vector<store::HistoryRow>& history, int64_t evaluated_ms) {
+  const store::HistoryRow* before = nullptr;
+  for (const auto& h : history) {
+    if (h.at_ms < evaluated_ms) before = &h;  // rows are oldest first
+  }
+  if (before == nullptr || before->goals_json.empty()) return std::nullopt;
+  json g = json::parse(before->goals_json, nullptr, false);
+  if (!g.is_object()) return std::nullopt;
+  std::map<std::string, std::string> out;
+  for (const auto& [id, status] : g.items()) {
+    if (status.is_string()) out[id] = status.get<std::string>();
+  }
+  return out;
+}
+
 ReportBudget ReadReportBudget(store::Store& store) {
   ReportBudget b;
   json j = json::parse(store.GetMeta("last_task_budget").value_or("{}"), nullptr, false);
@@ -415,6 +527,7 @@ ReportData ReadReportData(store::Store& store, const rules::RuleSet& rules, int6
       d.last_run_ms = std::max(d.last_run_ms, run.ended_ms);
     }
   }
+  std::vector<int64_t> evaluated_ms;  // per account: when the last sync evaluated it
   store.ForEachResult([&](const store::ResultRow& r) {
     ReportAccount a;
     a.id = r.account_id;
@@ -438,8 +551,10 @@ ReportData ReadReportData(store::Store& store, const rules::RuleSet& rules, int6
       }
     }
     d.accounts.push_back(std::move(a));
+    evaluated_ms.push_back(r.evaluated_ms);
   });
-  for (auto& a : d.accounts) {
+  for (size_t i = 0; i < d.accounts.size(); ++i) {
+    ReportAccount& a = d.accounts[i];
     if (auto row = store.GetAccount(a.id)) {
       json p = json::parse(row->properties_json, nullptr, false);
       if (p.is_object() && p.contains("name") && p["name"].is_string()) {
@@ -447,10 +562,11 @@ ReportData ReadReportData(store::Store& store, const rules::RuleSet& rules, int6
       }
     }
     auto history = store.HistoryFor(a.id);
-    if (history.size() >= 2) {
-      a.previous_score = history[history.size() - 2].score;
-      a.previous_tier = history[history.size() - 2].tier;
+    if (const store::HistoryRow* prev = PreviousScoreRow(history)) {
+      a.previous_score = prev->score;
+      a.previous_tier = prev->tier;
     }
+    a.previous_goals = PreviousGoals(history, evaluated_ms[i]);
   }
   for (const auto& t : store.TasksInState("open")) d.open_tasks[t.owner_id]++;
   d.budget = ReadReportBudget(store);

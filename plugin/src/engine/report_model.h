@@ -19,6 +19,7 @@ class RuleSet;
 }
 namespace kam::store {
 class Store;
+struct HistoryRow;
 }
 
 namespace kam::engine {
@@ -76,6 +77,9 @@ struct ReportAccount {
   // The score and tier of the run before the latest one (score history), if any.
   std::optional<double> previous_score;
   std::string previous_tier;
+  // Goal attainment at the run before the last sync (goal id -> met / not_met / unknown, score
+  // history); unset when not known (a first sync, or history from before goals were recorded).
+  std::optional<std::map<std::string, std::string>> previous_goals;
 };
 
 struct ReportData {
@@ -99,6 +103,16 @@ std::string CountOf(int64_t n, const std::string& singular, const std::string& p
 // The report model (JSON, "kam.report.v1"): deterministic for the same input. Lists are capped
 // (capped accounts 50, movers 10, attention 5 per KAM) with their full counts given.
 nlohmann::json BuildReportModel(const ReportData& data);
+
+// In one account's score history (oldest first), the row the movers compare the newest with: the
+// newest row before it with another score or tier (rows that recorded only a change of goal
+// attainment are skipped); nullptr when there is none.
+const store::HistoryRow* PreviousScoreRow(const std::vector<store::HistoryRow>& history);
+
+// In one account's score history (oldest first), its goal attainment as of the run before the one
+// that evaluated it at `evaluated_ms`: the newest row written before then, if it recorded goals.
+std::optional<std::map<std::string, std::string>> PreviousGoals(
+    const std::vector<store::HistoryRow>& history, int64_t evaluated_ms);
 
 // The input from the state store: every evaluated account with its name, health and previous
 // history row, open tasks per owner, the last finished sync. Owner names are left empty.

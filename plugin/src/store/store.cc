@@ -105,6 +105,11 @@ ALTER TABLE cursors ADD COLUMN full_pull_started_ms INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE pull_seen(
   cursor TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY(cursor, id)) WITHOUT ROWID;
 )sql",
+    // 5: goal attainment per history row (goal id -> met / not_met / unknown, JSON), so that
+    // the report and the card can show a goal trend. Rows written before it have '' (unknown).
+    R"sql(
+ALTER TABLE score_history ADD COLUMN goals TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 OutboxState ParseState(const std::string& s) {
@@ -183,6 +188,12 @@ TaskRow ReadTask(SQLite::Statement& s) {
   t.owner_id = s.getColumn(7).getString();
   t.auto_close = s.getColumn(8).getInt() != 0;
   return t;
+}
+
+HistoryRow ReadHistory(SQLite::Statement& s) {
+  return HistoryRow{s.getColumn(0).getString(), s.getColumn(1).getInt64(),
+                    s.getColumn(2).getDouble(), s.getColumn(3).getString(),
+                    s.getColumn(4).getInt64(),  s.getColumn(5).getString()};
 }
 
 constexpr const char* kAccountCols =
@@ -645,13 +656,14 @@ void Store::ForEachTask(const std::function<void(const TaskRow&)>& fn) {
 void Store::AddHistory(const HistoryRow& h) {
   Guard("saving score history", impl_->path, [&] {
     auto& s = impl_->Q(
-        "INSERT OR REPLACE INTO score_history(account_id, run_id, score, tier, at_ms) "
-        "VALUES(?,?,?,?,?)");
+        "INSERT OR REPLACE INTO score_history(account_id, run_id, score, tier, at_ms, goals) "
+        "VALUES(?,?,?,?,?,?)");
     Bind(s, 1, h.account_id);
     s.bind(2, static_cast<int64_t>(h.run_id));
     s.bind(3, h.score);
     Bind(s, 4, h.tier);
     s.bind(5, static_cast<int64_t>(h.at_ms));
+    Bind(s, 6, h.goals_json);
     s.exec();
     return 0;
   });
@@ -660,15 +672,11 @@ void Store::AddHistory(const HistoryRow& h) {
 std::vector<HistoryRow> Store::HistoryFor(std::string_view account_id) {
   return Guard("reading score history", impl_->path, [&] {
     auto& s = impl_->Q(
-        "SELECT account_id, run_id, score, tier, at_ms FROM score_history WHERE account_id=? "
-        "ORDER BY run_id");
+        "SELECT account_id, run_id, score, tier, at_ms, goals FROM score_history "
+        "WHERE account_id=? ORDER BY run_id");
     Bind(s, 1, account_id);
     std::vector<HistoryRow> out;
-    while (s.executeStep()) {
-      out.push_back({s.getColumn(0).getString(), s.getColumn(1).getInt64(),
-                     s.getColumn(2).getDouble(), s.getColumn(3).getString(),
-                     s.getColumn(4).getInt64()});
-    }
+    while (s.executeStep()) out.push_back(ReadHistory(s));
     return out;
   });
 }
@@ -676,14 +684,12 @@ std::vector<HistoryRow> Store::HistoryFor(std::string_view account_id) {
 std::optional<HistoryRow> Store::PreviousHistory(std::string_view account_id, int64_t run_id) {
   return Guard("reading score history", impl_->path, [&]() -> std::optional<HistoryRow> {
     auto& s = impl_->Q(
-        "SELECT account_id, run_id, score, tier, at_ms FROM score_history WHERE account_id=? "
-        "AND run_id<? ORDER BY run_id DESC LIMIT 1");
+        "SELECT account_id, run_id, score, tier, at_ms, goals FROM score_history "
+        "WHERE account_id=? AND run_id<? ORDER BY run_id DESC LIMIT 1");
     Bind(s, 1, account_id);
     s.bind(2, static_cast<int64_t>(run_id));
     if (!s.executeStep()) return std::nullopt;
-    return HistoryRow{s.getColumn(0).getString(), s.getColumn(1).getInt64(),
-                      s.getColumn(2).getDouble(), s.getColumn(3).getString(),
-                      s.getColumn(4).getInt64()};
+    return ReadHistory(s);
   });
 }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -67,6 +68,16 @@ int main(int argc, char** argv) {
   capped.capped_reason = "tier key capacity per owner (10) reached for owner 101";
   if (!evaluator.ApplyFinalTier(accounts[1], &capped).ok()) return 1;
   Write(out / "capped.json", kam::rules::BuildCard(rules, capped, {scored_at, 0}));
+  // T-2 (no goal met) against a run before where its sponsor goal was met and a goal of another
+  // tier applied: the goal trend is down.
+  {
+    kam::rules::CardOptions options{scored_at, 1};
+    options.previous_goals = std::map<std::string, std::string>{};
+    for (const auto& g : results[1].goals) (*options.previous_goals)[g.id] = g.status;
+    (*options.previous_goals)["exec_sponsor"] = "met";
+    (*options.previous_goals)["retired_goal"] = "not_met";
+    Write(out / "trend.json", kam::rules::BuildCard(rules, results[1], options));
+  }
   // An oversized card: 400 goals with long labels, cut to the limit.
   kam::rules::AccountResult huge = results[1];
   for (int i = 0; i < 400; ++i) {
@@ -76,6 +87,6 @@ int main(int argc, char** argv) {
     huge.goals.push_back(g);
   }
   Write(out / "truncated.json", kam::rules::BuildCard(rules, huge, {scored_at, 2}));
-  std::cout << "wrote " << results.size() + 2 << " cards to " << out.string() << "\n";
+  std::cout << "wrote " << results.size() + 3 << " cards to " << out.string() << "\n";
   return 0;
 }

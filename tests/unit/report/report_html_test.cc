@@ -86,12 +86,29 @@ TEST(ReportHtml, ShowsGoalAttainmentAndTheTaskBudgetEscaped) {
   EXPECT_NE(page.find("Sponsor &lt;exec&gt;"), std::string::npos);
   EXPECT_NE(page.find("1 met, 1 not met"), std::string::npos) << "the KAM's goals";
   EXPECT_NE(page.find("No goal trend yet"), std::string::npos);
+  EXPECT_NE(page.find("not known"), std::string::npos) << "no run before to compare with";
   EXPECT_NE(page.find("<section id=\"budget\""), std::string::npos);
   EXPECT_NE(page.find("left 1 new suggestion out"), std::string::npos);
   EXPECT_NE(page.find("Call &lt;b&gt;Acme&lt;/b&gt;"), std::string::npos);
   EXPECT_EQ(page.find("<b>Acme</b>"), std::string::npos);
   EXPECT_EQ(RenderReportHtml(BuildReportModel(OneAccount("Acme", "Ada"))).find("id=\"budget\""),
             std::string::npos);
+}
+
+TEST(ReportHtml, ShowsTheGoalTrendAgainstTheRunBeforeEscaped) {
+  ReportData d = OneAccount("Acme <Ltd>", "Ada");
+  d.accounts[0].goals = {{"sponsor", "Sponsor", "not_met"}, {"c", "Contacts", "met"}};
+  d.accounts[0].previous_goals = {{{"sponsor", "met"}, {"c", "met"}}};
+  std::string page = RenderReportHtml(BuildReportModel(d));
+  EXPECT_EQ(page.find("No goal trend yet"), std::string::npos);
+  EXPECT_NE(page.find("Against the run before"), std::string::npos);
+  EXPECT_NE(page.find("\u25BC 1 \u2192 0 met"), std::string::npos) << "the sponsor row";
+  EXPECT_NE(page.find("1 account down in goals met since the run before"), std::string::npos);
+  EXPECT_NE(page.find("since the run before: 1 account down"), std::string::npos) << "per KAM";
+  EXPECT_NE(page.find("1 account met fewer goals:"), std::string::npos);
+  EXPECT_NE(page.find("<li>Acme &lt;Ltd&gt; ("), std::string::npos);
+  EXPECT_NE(page.find("2 \u2192 1 met</li>"), std::string::npos);
+  EXPECT_EQ(page.find("Acme <Ltd>"), std::string::npos);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kam/store/store.h"
+
 namespace kam::engine {
 namespace {
 
@@ -158,16 +160,84 @@ TEST(ReportModel, GoalAttainmentIsCountedPerTierAndGoalAndPerKam) {
                                         {"label", "Active contacts"},
                                         {"met", 1},
                                         {"not_met", 0},
-                                        {"unknown", 0}}));
+                                        {"unknown", 0},
+                                        {"compared", 0},  // no run before known
+                                        {"previous_met", 0},
+                                        {"compared_met", 0}}));
   EXPECT_EQ(tiers[0]["goals"][1]["not_met"], 1);
   EXPECT_EQ(tiers[1]["goals"][0]["unknown"], 1);
   EXPECT_EQ(tiers[2]["tier"], "standard");
   EXPECT_EQ(m["kams"][0]["owner_id"], "o1");
   EXPECT_EQ(m["kams"][0]["goals"], (json{{"met", 2}, {"not_met", 1}, {"unknown", 1}}));
   EXPECT_EQ(m["kams"][1]["goals"], (json{{"met", 0}, {"not_met", 1}, {"unknown", 0}}));
-  EXPECT_TRUE(m["goals"]["trend"].is_null());
-  EXPECT_NE(m["goals"]["trend_note"].get<std::string>().find("not its goal attainment"),
+  EXPECT_TRUE(m["goals"]["trend"].is_null());  // no attainment of the run before is known
+  EXPECT_NE(m["goals"]["trend_note"].get<std::string>().find("No goal trend yet"),
             std::string::npos);
+}
+
+TEST(ReportModel, GoalTrendComparesEachAccountWithTheRunBeforePerTierAndPerKam) {
+  ReportData d = Portfolio();
+  // 1 (strategic, o1): contacts met now, not then: up.
+  d.accounts[0].goals = {{"contacts", "Active contacts", "met"}, {"sponsor", "Sponsor", "met"}};
+  d.accounts[0].previous_goals = {{{"contacts", "not_met"}, {"sponsor", "met"}}};
+  // 2 (key, o1): the sponsor was lost: down, and a key account needing attention.
+  d.accounts[1].goals = {{"contacts", "Active contacts", "met"}, {"sponsor", "Sponsor", "not_met"}};
+  d.accounts[1].previous_goals = {{{"contacts", "met"}, {"sponsor", "met"}}};
+  // 5 (standard, o2): goals now, none recorded then: not compared.
+  d.accounts[4].goals = {{"contacts", "Active contacts", "not_met"}};
+  // 3 (development, o1): no goals then or now: nothing to compare, not counted.
+  d.accounts[2].previous_goals = std::map<std::string, std::string>{};
+  json m = BuildReportModel(d);
+  const json& g = m["goals"];
+  ASSERT_TRUE(g["trend"].is_object());
+  EXPECT_EQ(g["trend"]["up"], 1);
+  EXPECT_EQ(g["trend"]["down"], 1);
+  EXPECT_EQ(g["trend"]["same"], 0);
+  EXPECT_EQ(g["trend"]["not_compared"], 1);
+  EXPECT_EQ(g["trend"]["down_total"], 1);
+  EXPECT_EQ(g["trend"]["down_accounts"][0]["id"], "2");
+  EXPECT_EQ(g["trend"]["down_accounts"][0]["from"], 2);
+  EXPECT_EQ(g["trend"]["down_accounts"][0]["to"], 1);
+  EXPECT_NE(g["trend_note"].get<std::string>().find("1 account with goals had no attainment"),
+            std::string::npos)
+      << g["trend_note"];
+  const json& strategic = g["tiers"][0];
+  EXPECT_EQ(strategic["trend"], (json{{"up", 1}, {"down", 0}, {"same", 0}}));
+  EXPECT_EQ(strategic["goals"][0]["id"], "contacts");
+  EXPECT_EQ(strategic["goals"][0]["compared"], 1);
+  EXPECT_EQ(strategic["goals"][0]["previous_met"], 0);
+  EXPECT_EQ(strategic["goals"][0]["compared_met"], 1);
+  const json& key = g["tiers"][1];
+  EXPECT_EQ(key["goals"][1]["id"], "sponsor");
+  EXPECT_EQ(key["goals"][1]["previous_met"], 1);
+  EXPECT_EQ(key["goals"][1]["compared_met"], 0);
+  const json& standard = g["tiers"][2];
+  EXPECT_EQ(standard["goals"][0]["compared"], 0);
+  EXPECT_EQ(m["kams"][0]["goals_trend"], (json{{"up", 1}, {"down", 1}, {"same", 0}}));
+  EXPECT_EQ(m["kams"][1]["goals_trend"], (json{{"up", 0}, {"down", 0}, {"same", 0}}));
+  const json& attention = m["kams"][0]["attention"];
+  ASSERT_EQ(attention.size(), 1u);
+  EXPECT_EQ(attention[0]["id"], "2");
+  EXPECT_EQ(attention[0]["reasons"][0], "goals met down from 2 to 1");
+}
+
+TEST(ReportModel, HistoryGivesThePreviousScoreAndTheGoalsOfTheRunBefore) {
+  using store::HistoryRow;
+  // Run 1 scored 500, run 2 scored 600 (goals recorded), run 3 changed only the goals.
+  std::vector<HistoryRow> h = {{"1", 1, 500, "development", 1000, ""},
+                               {"1", 2, 600, "key", 2000, R"({"sponsor":"not_met"})"},
+                               {"1", 3, 600, "key", 3000, R"({"sponsor":"met"})"}};
+  const HistoryRow* prev = PreviousScoreRow(h);
+  ASSERT_NE(prev, nullptr);
+  EXPECT_EQ(prev->run_id, 1);  // a goals-only row does not hide the last score move
+  EXPECT_EQ(PreviousScoreRow({h[0]}), nullptr);
+  // Evaluated by run 3: the run before recorded the sponsor not met.
+  EXPECT_EQ(PreviousGoals(h, 3000), (std::map<std::string, std::string>{{"sponsor", "not_met"}}));
+  // Evaluated by a run 4 that changed nothing (no row): the run before is run 3.
+  EXPECT_EQ(PreviousGoals(h, 4000), (std::map<std::string, std::string>{{"sponsor", "met"}}));
+  // Evaluated by run 2: run 1 recorded no goals (before schema version 5): not known.
+  EXPECT_EQ(PreviousGoals(h, 2000), std::nullopt);
+  EXPECT_EQ(PreviousGoals(h, 1000), std::nullopt);  // a first run
 }
 
 TEST(ReportModel, TheTaskBudgetShowsWhatTheLastSyncLeftOutWithTheReasonNamingTheOwner) {

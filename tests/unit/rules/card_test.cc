@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -285,6 +286,73 @@ TEST(Card, TwoCardsAreTheSameApartFromScoredAtRankAndParetoButNothingElse) {
   EXPECT_FALSE(SameCard(a, ""));
   EXPECT_FALSE(SameCard("{}", "{ }"));
   EXPECT_FALSE(SameCard("<br>Scored 1 \xC2\xB7 rules x", "<p>"));
+}
+
+TEST(Card, TheGoalTrendComparesWithThePreviousRunAndIsLeftOutOfTheComparison) {
+  auto rules = Example();
+  ASSERT_NE(rules, nullptr);
+  AccountResult r = ExampleResults(*rules)[1];  // a key account, 0 of 4 goals met
+  ASSERT_EQ(r.goals.size(), 4u);
+  CardOptions first{"2026-12-03T19:00:00Z", 3};
+  json card = json::parse(BuildCard(*rules, r, first));
+  EXPECT_TRUE(card["goals_trend"].is_null());  // no run before
+  EXPECT_EQ(SchemaErrors(card), std::vector<std::string>{});
+
+  CardOptions same = first;
+  same.previous_goals = std::map<std::string, std::string>{};
+  for (const auto& g : r.goals) (*same.previous_goals)[g.id] = g.status;
+  json unchanged = json::parse(BuildCard(*rules, r, same));
+  EXPECT_EQ(
+      unchanged["goals_trend"],
+      (json{{"direction", "same"}, {"met", 0}, {"previous_met", 0}, {"changed", json::array()}}));
+
+  AccountResult better = r;
+  better.goals[1].status = "met";  // the sponsor was found
+  json up = json::parse(BuildCard(*rules, better, same));
+  EXPECT_EQ(up["goals_trend"]["direction"], "up");
+  EXPECT_EQ(up["goals_trend"]["met"], 1);
+  EXPECT_EQ(up["goals_trend"]["previous_met"], 0);
+  EXPECT_EQ(up["goals_trend"]["changed"], (json::array({{{"id", better.goals[1].id},
+                                                         {"label", better.goals[1].label},
+                                                         {"from", r.goals[1].status},
+                                                         {"to", "met"}}})));
+  EXPECT_EQ(SchemaErrors(up), std::vector<std::string>{});
+
+  CardOptions was_met = first;  // the run before: two goals met, one the tier no longer has
+  was_met.previous_goals = std::map<std::string, std::string>{
+      {r.goals[0].id, "met"}, {r.goals[2].id, "met"}, {"old_goal", "unknown"}};
+  json down = json::parse(BuildCard(*rules, r, was_met));
+  EXPECT_EQ(down["goals_trend"]["direction"], "down");
+  EXPECT_EQ(down["goals_trend"]["previous_met"], 2);
+  EXPECT_EQ(
+      down["goals_trend"]["changed"].back(),
+      (json{{"id", "old_goal"}, {"label", "old_goal"}, {"from", "unknown"}, {"to", nullptr}}));
+  EXPECT_EQ(SchemaErrors(down), std::vector<std::string>{});
+
+  // No goals now and none then: nothing to show.
+  AccountResult none = r;
+  none.goals.clear();
+  CardOptions empty_before = first;
+  empty_before.previous_goals = std::map<std::string, std::string>{};
+  EXPECT_TRUE(json::parse(BuildCard(*rules, none, empty_before))["goals_trend"].is_null());
+
+  // The trend goes back to "same" one run after a change: that alone rewrites no card, in JSON
+  // or as Salesforce rich text (where it sits beside the scored-at time).
+  const std::string written = BuildCard(*rules, better, same);
+  CardOptions next = same;
+  next.scored_at = "2026-12-04T19:00:00Z";
+  for (const auto& g : better.goals) (*next.previous_goals)[g.id] = g.status;
+  const std::string resync = BuildCard(*rules, better, next);
+  ASSERT_NE(json::parse(written)["goals_trend"], json::parse(resync)["goals_trend"]);
+  EXPECT_TRUE(SameCard(written, resync));
+  const std::string html = RenderCardHtml(written);
+  EXPECT_NE(html.find("<br>Scored 2026-12-03T19:00:00Z; goals up since the run before (0 → 1 "
+                      "met) · rules 2026.11-1</p>"),
+            std::string::npos)
+      << html;
+  EXPECT_TRUE(SameCard(html, RenderCardHtml(resync)));
+  // A change of attainment is a change of the card.
+  EXPECT_FALSE(SameCard(BuildCard(*rules, r, same), written));
 }
 
 TEST(CardHtml, TheLengthLimitCountsEscapedCharactersAndDropsItemsFromTheEnd) {

@@ -230,6 +230,28 @@ TEST_F(StoreTest, WrittenValuesTasksHistoryAndRunsRoundTrip) {
   EXPECT_EQ(runs[1].counters_json, R"({"pulled":1})");
 }
 
+TEST_F(StoreTest, HistoryRowsKeepTheirGoalAttainmentAndOlderRowsReadAsNotRecorded) {
+  {
+    auto store = Store::Open(path_);
+    int64_t run = store->StartRun("sync", 100);
+    store->AddHistory({"1", run, 50, "key", 100, R"({"sponsor":"met"})"});
+    store->AddHistory({"2", run, 40, "key", 100});  // nothing recorded
+  }
+  {  // a row as a version-4 build wrote it: no goals column value
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec(
+        "INSERT INTO score_history(account_id, run_id, score, tier, at_ms) "
+        "VALUES('1', 0, 30, 'standard', 50)");
+  }
+  auto store = Store::Open(path_);
+  auto h = store->HistoryFor("1");
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].goals_json, "");
+  EXPECT_EQ(h[1].goals_json, R"({"sponsor":"met"})");
+  EXPECT_EQ(store->PreviousHistory("1", 99)->goals_json, R"({"sponsor":"met"})");
+  EXPECT_EQ(store->HistoryFor("2")[0].goals_json, "");
+}
+
 // The layout of schema version 1 exactly as the first release created it (migration 1): files of
 // that release must open with every later build.
 constexpr const char* kVersionOneLayout = R"sql(
@@ -332,7 +354,8 @@ TEST_F(StoreTest, AVersionOneFileOpensUpgradedToTheCurrentSchemaWithItsDataIntac
     ASSERT_TRUE(t);
     EXPECT_EQ(t->crm_task_id, "77");
     EXPECT_TRUE(t->auto_close);
-    EXPECT_EQ(store->HistoryFor("1").size(), 1u);
+    ASSERT_EQ(store->HistoryFor("1").size(), 1u);
+    EXPECT_EQ(store->HistoryFor("1")[0].goals_json, "");  // version 5's column: not recorded
     EXPECT_EQ(store->AuditForRun(1).size(), 1u);
     auto runs = store->LastRuns(5);
     ASSERT_EQ(runs.size(), 1u);

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,10 @@ struct CardOptions {
   std::string scored_at;              // ISO 8601 UTC, e.g. "2026-12-03T19:00:00Z"
   std::optional<int64_t> open_tasks;  // the account's open KAM tasks; unset: null (unknown)
   size_t max_bytes = kCardMaxBytes;   // the JSON is at most this many bytes (>= 4096)
+  // The account's goal attainment at the previous run (goal id -> "met" / "not_met" /
+  // "unknown"; empty: no goals then). Unset: not known (a first run, or a state file from before
+  // goal history): the card's "goals_trend" is then null.
+  std::optional<std::map<std::string, std::string>> previous_goals = std::nullopt;
 };
 
 // Compact JSON of kam.card.v1 for `result`. When the card would be longer than max_bytes, parts
@@ -45,11 +50,13 @@ std::string RenderCardHtml(std::string_view card_json, size_t max_chars = kCardH
 
 // Whether two card values say the same apart from what changes without the account changing:
 // two kam.card.v1 JSON texts equal without "scored_at" (every run), "rank" and "pareto" (they move
-// when other accounts' scores or revenue move), or two RenderCardHtml texts (they show neither)
-// equal without the scored-at time in their last paragraph. Anything else compares as text. The
-// sync writes a card only when it differs in this sense, so an unchanged account writes nothing on
-// a re-sync and a change to one account rewrites only that account's card; a card's rank and
-// pareto flag are as of its last write.
+// when other accounts' scores or revenue move) and "goals_trend" (it compares with the run before,
+// so it goes back to "same" one run after a change); two RenderCardHtml texts equal without the
+// part of their last paragraph that holds the scored-at time and the goal trend. Anything else
+// compares as text. The sync writes a card only when it differs in this sense, so an unchanged
+// account writes nothing on a re-sync and a change to one account rewrites only that account's
+// card; a card's rank, pareto flag and goal trend are as of its last write (a change of goal
+// attainment changes "goals" too, so it always rewrites the card).
 bool SameCard(std::string_view a, std::string_view b);
 
 }  // namespace kam::rules

@@ -63,6 +63,12 @@ const KamCard = () => {
 
       <Divider />
       <Text format={{ fontWeight: "bold" }}>Goals: {view.goalsSummary}</Text>
+      {view.goalsTrend && (
+        <Flex direction="row" gap="xs" align="center">
+          <Tag variant={view.goalsTrend.variant}>{view.goalsTrend.direction}</Tag>
+          <Text>{view.goalsTrend.text}</Text>
+        </Flex>
+      )}
       {view.goals.map((goal) => (
         <Flex key={goal.label} direction="row" gap="xs" align="center">
           <Tag variant={goal.variant}>{goal.status}</Tag>

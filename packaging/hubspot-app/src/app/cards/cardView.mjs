@@ -114,6 +114,28 @@ function goalRows(card) {
   });
 }
 
+// The goal trend against the run before the card was written (card.goals_trend; absent in cards
+// written before it, null on a first run): "Up since the run before: 2 → 3 goals met
+// (Executive sponsor: not met → met)", or null.
+function goalsTrend(card) {
+  const trend = card.goals_trend;
+  if (!trend || typeof trend !== "object") return null;
+  const word = { up: "Up", down: "Down", same: "Unchanged" }[trend.direction] || "Unchanged";
+  const changed = (trend.changed || []).map((c) => {
+    const from = c.from ? (GOAL_TEXT[c.from] || c.from).toLowerCase() : "new";
+    const to = c.to ? (GOAL_TEXT[c.to] || c.to).toLowerCase() : "no longer a goal";
+    return `${c.label || c.id}: ${from} → ${to}`;
+  });
+  return {
+    direction: trend.direction,
+    variant: trend.direction === "up" ? "success" : trend.direction === "down" ? "danger" : "default",
+    text:
+      `${word} since the run before: ${formatNumber(trend.previous_met)} → ` +
+      `${plural(trend.met, "goal", "goals")} met` +
+      (changed.length ? ` (${changed.join("; ")})` : ""),
+  };
+}
+
 // Everything KamCard.jsx shows, as strings (and a few numbers for bars).
 export function viewModel(raw) {
   const parsed = parseCard(raw);
@@ -149,6 +171,7 @@ export function viewModel(raw) {
     })),
     goals,
     goalsSummary: goals.length === 0 ? "No goals for this tier" : `${met} of ${goals.length} goals met`,
+    goalsTrend: goalsTrend(card),
     openTasks:
       typeof card.open_tasks === "number"
         ? plural(card.open_tasks, "open KAM task", "open KAM tasks")

@@ -67,6 +67,20 @@ test("the top tier has no next tier and all its goals met", () => {
   assert.equal(view.rank, "Rank 1");
 });
 
+test("a card shows the goal trend against the run before, and none on a first run", () => {
+  const view = viewModel(fixture("trend.json"));
+  assert.equal(view.goalsTrend.direction, "down");
+  assert.equal(view.goalsTrend.variant, "danger");
+  assert.equal(
+    view.goalsTrend.text,
+    "Down since the run before: 1 → 0 goals met (Executive sponsor: met → not met; " +
+      "retired_goal: not met → no longer a goal)"
+  );
+  assert.equal(viewModel(fixture("T-2.json")).goalsTrend, null);  // no run before
+  const older = viewModel('{"schema":"kam.card.v1","score":5}');  // written before goals_trend
+  assert.equal(older.goalsTrend, null);
+});
+
 test("a capped account says which tier it scored and why it is held lower", () => {
   const view = viewModel(fixture("capped.json"));
   assert.equal(view.tier, "Development account");

@@ -33,7 +33,7 @@ class StoreLockedError : public StoreError {
 };
 
 // The number of the newest migration; Open() brings every file up to it.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // One company as pulled from the CRM: raw properties and aggregates (JSON objects as text), the
 // typed account the rule file's mapping produced (JSON), and the CRM's modification time.
@@ -141,6 +141,9 @@ struct HistoryRow {
   double score = 0;
   std::string tier;
   int64_t at_ms = 0;
+  // Goal attainment then: a JSON object goal id -> "met" / "not_met" / "unknown" ("{}" when the
+  // tier had no goals); "" = not recorded (rows before schema version 5).
+  std::string goals_json = "";
 };
 
 struct StoreOptions {
