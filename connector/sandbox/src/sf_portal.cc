@@ -18,6 +18,11 @@ constexpr uint64_t kApiCreatedBase = 1000000000000ULL;  // ids of records create
 
 std::string Lower(std::string_view s) { return ToLower(s); }
 
+// CreatedDate / LastModifiedDate / SystemModstamp of a write: Salesforce keeps them to the
+// second (the API renders .000, and SOQL compares datetimes without milliseconds), so records
+// written within one second share a stamp and keyset pulls order them by Id.
+std::string AuditStamp(int64_t now_ms) { return soql::SfDateTime(now_ms - now_ms % 1000); }
+
 std::string Suffix(std::string_view id15) {
   std::string out;
   for (int chunk = 0; chunk < 3; ++chunk) {
@@ -862,7 +867,7 @@ std::string Org::Create(Object& o, const json& fields, int64_t now_ms) {
   }
   if (o.Find("OwnerId")) r["OwnerId"] = api_user_id_;
   for (auto it = changes.begin(); it != changes.end(); ++it) r[it.key()] = it.value();
-  const std::string ts = soql::SfDateTime(now_ms);
+  const std::string ts = AuditStamp(now_ms);
   r["CreatedDate"] = r["LastModifiedDate"] = r["SystemModstamp"] = ts;
   r["CreatedById"] = r["LastModifiedById"] = api_user_id_;
   std::vector<std::string> missing;
@@ -946,7 +951,7 @@ void Org::Update(Object& o, const std::string& id18, const json& fields, int64_t
     }
     r[it.key()] = it.value();
   }
-  const std::string ts = soql::SfDateTime(now_ms);
+  const std::string ts = AuditStamp(now_ms);
   r["LastModifiedDate"] = r["SystemModstamp"] = ts;
   r["LastModifiedById"] = by_person && r.contains("OwnerId") && r["OwnerId"].is_string()
                               ? r["OwnerId"]
@@ -965,7 +970,7 @@ void Org::Delete(Object& o, const std::string& id18, int64_t now_ms) {
   }
   json r = *existing;
   r["IsDeleted"] = true;
-  r["SystemModstamp"] = soql::SfDateTime(now_ms);
+  r["SystemModstamp"] = AuditStamp(now_ms);
   Put(o, id18, std::move(r));
   if (o.name == "Account") {  // cascade like Salesforce: contacts, opportunities, activities
     for (const char* child : {"Contact", "Opportunity", "Task", "Event"}) {
@@ -980,7 +985,7 @@ void Org::Delete(Object& o, const std::string& id18, int64_t now_ms) {
         if (!cr || cr->value("IsDeleted", false)) continue;
         json copy = *cr;
         copy["IsDeleted"] = true;
-        copy["SystemModstamp"] = soql::SfDateTime(now_ms);
+        copy["SystemModstamp"] = AuditStamp(now_ms);
         Put(*c, cid, std::move(copy));
       }
     }

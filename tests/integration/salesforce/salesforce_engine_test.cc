@@ -711,6 +711,43 @@ TEST(SalesforceSync, ProvisionSyncAndAnImmediateSecondSyncWithoutWrites) {
   EXPECT_EQ(st["outbox"]["pending"], 0);
 }
 
+// The echo of the add-in's own writes: after a sync wrote every account, their SystemModstamp
+// moved, so the next incremental pull reads them again. That costs no call (the pull's one page
+// is read anyway to learn that nothing else changed; an echo of N accounts is ceil(N / 2,000)
+// pages) and no write (each re-read value equals what was written, after the field's rounding).
+// Judged by the sandbox's write counter and by a third sync with no echo left (overlap 0): it
+// makes exactly as many calls as the echo's re-sync.
+TEST(SalesforceSync, TheEchoOfItsOwnWritesCostsNoCallAndNoWrite) {
+  constexpr int kAccounts = 60;
+  auto sb = StartSandbox("salesforce", kAccounts);
+  TempDir dir;
+  QuietHost host;
+  Json config = SalesforceConfig(sb->url(), dir.path);
+  config["overlap_minutes"] = 0;
+  SyncEngine engine(host, EngineOptionsFor(config));
+  engine.Provision();
+  Json first = engine.Sync(false);
+  ASSERT_EQ(first["accounts_written"], kAccounts) << first.dump(2);
+  SfReader reader(sb->url());
+  const uint64_t writes = reader.WriteCalls();
+
+  Json echo = engine.Sync(false);
+  EXPECT_FALSE(echo["full_pull"].get<bool>());
+  EXPECT_EQ(echo["pulled"], kAccounts) << "every written account comes back once";
+  EXPECT_EQ(echo["pages"], 1);
+  EXPECT_EQ(echo["fields_written"], 0) << echo.dump(2);
+  EXPECT_EQ(echo["write_batches"], 0);
+  EXPECT_EQ(echo["tasks_created"], 0);
+  EXPECT_EQ(echo["conflicts"], 0);
+  EXPECT_EQ(reader.WriteCalls(), writes);
+
+  Json quiet = engine.Sync(false);
+  EXPECT_EQ(quiet["pulled"], 0) << quiet.dump(2);
+  EXPECT_EQ(quiet["fields_written"], 0);
+  EXPECT_EQ(reader.WriteCalls(), writes);
+  EXPECT_EQ(echo["api_calls"], quiet["api_calls"]) << echo["text"] << "\n" << quiet["text"];
+}
+
 // The host cancels the run once `pull_pages` pull pages are stored (as a crash after them).
 class CancellingHost : public QuietHost {
  public:
