@@ -191,6 +191,26 @@ Result<ProvisionReport> HubSpotClient::Provision(const ProvisionSpec& spec) {
           item.detail = r.error().ToString();
         }
       }
+      // A property for the card app (kam_card_json) that a person made visible: hidden again.
+      const Json& found = it->second;
+      const bool shown = !(found.contains("hidden") && found["hidden"].is_boolean() &&
+                           found["hidden"].get<bool>()) ||
+                         (found.contains("formField") && found["formField"].is_boolean() &&
+                          found["formField"].get<bool>());
+      if (def.hidden && shown && item.outcome != ProvisionItem::Outcome::kConflict &&
+          item.outcome != ProvisionItem::Outcome::kFailed) {
+        auto r = impl.Call("PATCH", target + "/" + def.name,
+                           Json{{"hidden", true}, {"formField", false}}.dump(), true);
+        if (r.ok()) {
+          item.outcome = ProvisionItem::Outcome::kUpdated;
+          item.detail +=
+              (item.detail.empty() ? "" : "; ") + std::string("hidden from record pages and forms");
+        } else {
+          if (StopsRun(ClassOf(r.error()))) return r.error();
+          item.outcome = ProvisionItem::Outcome::kFailed;
+          item.detail = r.error().ToString();
+        }
+      }
       if (!already.empty()) {
         item.detail = item.detail.empty() ? already : already + "; " + item.detail;
       }

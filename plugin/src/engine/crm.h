@@ -264,6 +264,9 @@ struct PropertySpec {
   std::string type;
   std::vector<std::pair<std::string, std::string>> options;  // enumeration: (value, label)
   bool unique = false;  // the task-key property: unique values where the CRM allows
+  // Data for an app, not for people (the card's JSON): hidden from record pages and forms where
+  // the CRM can (HubSpot). A CRM that shows the card as the field itself ignores it.
+  bool hidden = false;
 };
 
 // The account properties the rule file's writeback names. The task-key property is the port's
@@ -287,6 +290,9 @@ struct ProvisionItem {
   Outcome outcome = Outcome::kUnchanged;
   std::string type_found;  // the type the CRM reports, "" when absent
   std::string detail;
+  // A property meant to be hidden (PropertySpec::hidden) is shown on record pages or forms.
+  // Not an error (the sync writes it all the same): `kam doctor` warns, `kam provision` hides it.
+  bool shown = false;
 };
 
 struct ProvisionReport {

@@ -394,7 +394,7 @@ class HubSpotCrm final : public Crm {
     if (!tasks.ok()) return tasks.error();
     ProvisionReport out;
     auto check = [](const std::map<std::string, nlohmann::json>& have, CrmObject object,
-                    const std::string& name, const std::string& type) {
+                    const std::string& name, const std::string& type, bool hidden = false) {
       ProvisionItem item;
       item.object = object;
       item.name = name;
@@ -413,11 +413,24 @@ class HubSpotCrm final : public Crm {
         return item;
       }
       item.outcome = ProvisionItem::Outcome::kUnchanged;
+      const nlohmann::json& def = it->second;
+      const bool is_hidden =
+          def.contains("hidden") && def["hidden"].is_boolean() && def["hidden"].get<bool>();
+      const bool on_forms = def.contains("formField") && def["formField"].is_boolean() &&
+                            def["formField"].get<bool>();
+      if (hidden && (!is_hidden || on_forms)) {
+        item.shown = true;
+        item.detail = std::string("shown on ") + (is_hidden ? "forms" : "record pages") +
+                      " (hidden: " + (is_hidden ? "true" : "false") +
+                      ", formField: " + (on_forms ? "true" : "false") +
+                      "); it holds the card app's data, not text for people: run `kam provision` "
+                      "to hide it";
+      }
       return item;
     };
     for (const auto& p : spec.properties) {
-      out.items.push_back(
-          check(p.object == CrmObject::kTask ? *tasks : *companies, p.object, p.name, p.type));
+      out.items.push_back(check(p.object == CrmObject::kTask ? *tasks : *companies, p.object,
+                                p.name, p.type, p.hidden));
     }
     out.items.push_back(check(*tasks, CrmObject::kTask, hubspot::kTaskKeyProperty, "string"));
     auto key = tasks->find(hubspot::kTaskKeyProperty);

@@ -481,8 +481,11 @@ class Doctor {
           "check the token's crm.schemas.companies.read scope.");
       return;
     }
-    std::string missing, conflicts;
+    std::string missing, conflicts, shown;
+    size_t hidden = 0;
+    for (const auto& p : spec.properties) hidden += p.hidden;
     for (const auto& item : report->items) {
+      if (item.shown) shown += (shown.empty() ? "" : ", ") + item.name + " (" + item.detail + ")";
       if (item.outcome == ProvisionItem::Outcome::kConflict) {
         conflicts += (conflicts.empty() ? "" : ", ") + item.name + " (" + item.type_found + ")";
       } else if (item.outcome != ProvisionItem::Outcome::kUnchanged &&
@@ -498,11 +501,17 @@ class Doctor {
     } else if (!missing.empty()) {
       Add("properties", Level::kFail, "missing properties: " + missing + ".",
           "run `kam provision` (it creates them; a sync stops until they exist).");
+    } else if (!shown.empty()) {
+      Add("properties", Level::kWarn,
+          "every property exists with the right type, but a property meant to be hidden is "
+          "shown: " +
+              shown + ".",
+          "run `kam provision` (it hides it again; the sync writes it either way).");
     } else {
-      Add("properties", Level::kOk,
-          "all " + std::to_string(report->items.size()) +
-              " properties the add-in writes exist "
-              "with the right type.");
+      std::string what = "all " + std::to_string(report->items.size()) +
+                         " properties the add-in writes exist with the right type";
+      if (hidden > 0 && cfg_.crm != "salesforce") what += " (the card's data hidden)";
+      Add("properties", Level::kOk, what + ".");
     }
   }
 

@@ -171,6 +171,7 @@ ProvisionSpec WritebackSpecOf(const rules::RuleSet& rules, const std::string& cr
     p.name = wb.property;
     p.label = wb.label;
     p.type = wb.type;
+    p.hidden = wb.result == "card";  // the card app reads it (HubSpot), people need not
     if (wb.result == "tier" || wb.result == "score_tier") {
       for (const auto& t : rules.tiers()) p.options.emplace_back(t.id, t.label);
     } else if (wb.result.rfind("health.", 0) == 0) {

@@ -91,6 +91,64 @@ TEST_F(AdminCommands, DoctorFailsOnMissingPropertiesAndNamesTheFix) {
   EXPECT_EQ(d.status["token"], "ok");
 }
 
+TEST_F(AdminCommands, DoctorFailsWhenOnlyTheCardPropertyIsMissingAndProvisionCreatesItHidden) {
+  ASSERT_EQ(ws_.RunKam({"provision"}).exit_code, 0);
+  sandbox_.Api("DELETE", "/crm/v3/properties/companies/kam_card_json");
+  Outcome doctor = ws_.RunKam({"doctor"});
+  EXPECT_EQ(doctor.exit_code, 1) << doctor.out << doctor.Describe();
+  DoctorLines d = Parse(doctor.out);
+  EXPECT_EQ(d.status["properties"], "fail") << doctor.out;
+  EXPECT_NE(d.line["properties"].find("missing properties: kam_card_json."), std::string::npos)
+      << d.line["properties"];
+  EXPECT_NE(d.line["properties"].find("Fix: run `kam provision`"), std::string::npos)
+      << d.line["properties"];
+  ASSERT_EQ(ws_.RunKam({"provision"}).exit_code, 0);
+  json prop = sandbox_.Api("GET", "/crm/v3/properties/companies/kam_card_json");
+  EXPECT_EQ(prop["hidden"], true) << prop.dump();
+  EXPECT_EQ(prop["formField"], false) << prop.dump();
+  Outcome again = ws_.RunKam({"doctor"});
+  EXPECT_EQ(Parse(again.out).status["properties"], "ok") << again.out;
+  EXPECT_NE(again.out.find("(the card's data hidden)"), std::string::npos) << again.out;
+}
+
+TEST_F(AdminCommands, DoctorWarnsWhenTheCardPropertyIsShownAndProvisionHidesItAgain) {
+  ASSERT_EQ(ws_.RunKam({"provision"}).exit_code, 0);
+  // A person made the card's JSON visible on the record page and on forms.
+  sandbox_.Api("PATCH", "/crm/v3/properties/companies/kam_card_json",
+               json{{"hidden", false}, {"formField", true}});
+  Outcome doctor = ws_.RunKam({"doctor"});
+  EXPECT_EQ(doctor.exit_code, 0) << doctor.out << doctor.Describe();  // a warning, not a failure
+  DoctorLines d = Parse(doctor.out);
+  EXPECT_EQ(d.status["properties"], "warn") << doctor.out;
+  EXPECT_NE(d.line["properties"].find("kam_card_json (shown on record pages (hidden: false, "
+                                      "formField: true)"),
+            std::string::npos)
+      << d.line["properties"];
+  EXPECT_NE(d.line["properties"].find("Fix: run `kam provision`"), std::string::npos)
+      << d.line["properties"];
+  EXPECT_EQ(ws_.RunKam({"doctor", "--strict"}).exit_code, 1);
+  Outcome provision = ws_.RunKam({"provision"});
+  ASSERT_EQ(provision.exit_code, 0) << provision.out << provision.Describe();
+  json prop = sandbox_.Api("GET", "/crm/v3/properties/companies/kam_card_json");
+  EXPECT_EQ(prop["hidden"], true) << prop.dump();
+  EXPECT_EQ(prop["formField"], false) << prop.dump();
+  Outcome again = ws_.RunKam({"doctor"});
+  EXPECT_EQ(Parse(again.out).status["properties"], "ok") << again.out;
+  // The other writeback properties' types: kam_score as a text property is a failure.
+  sandbox_.Api("DELETE", "/crm/v3/properties/companies/kam_score");
+  sandbox_.Api("POST", "/crm/v3/properties/companies",
+               json{{"name", "kam_score"},
+                    {"label", "KAM score"},
+                    {"type", "string"},
+                    {"fieldType", "text"},
+                    {"groupName", "kam"}});
+  Outcome wrong = ws_.RunKam({"doctor"});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.out;
+  EXPECT_EQ(Parse(wrong.out).status["properties"], "fail") << wrong.out;
+  EXPECT_NE(Parse(wrong.out).line["properties"].find("kam_score (string)"), std::string::npos)
+      << wrong.out;
+}
+
 TEST_F(AdminCommands, DoctorFailsOnATokenTheCrmRejects) {
   Outcome doctor = Kam(ws_, {"doctor"}, {{"KAM_HUBSPOT_TOKEN", "pat-na1-not-the-token"}});
   EXPECT_EQ(doctor.exit_code, 1) << doctor.out << doctor.Describe();
