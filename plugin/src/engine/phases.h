@@ -42,6 +42,21 @@ void RefreshFactsIncrementally(RunContext& ctx);
 // the evaluate checkpoints (a sync; not a dry run).
 Evaluation EvaluateAccounts(RunContext& ctx, bool persist_checkpoints);
 
+// ---- task_status.cc ----
+// With a task budget (tasks.max_open_per_owner) only: reads the CRM status of the add-in's tasks
+// the state file holds open (Crm::FindTasks: HubSpot one search per 100 keys, Salesforce one
+// SOQL query per up to 2,000) and records, before the diff, those a person completed (state
+// completed, never reopened) or re-assigned (owner), with an audit row each, so the budget counts
+// only what is open. A task the search does not return is left as it is (indexes lag behind
+// writes). A failure that does not stop the run is logged and the state file's view is used.
+struct TaskStatusRefresh {
+  int64_t checked = 0;     // open tasks whose status was asked for
+  int64_t completed = 0;   // found completed in the CRM
+  int64_t reassigned = 0;  // found with another owner
+  bool failed = false;     // the read failed; nothing was changed
+};
+TaskStatusRefresh RefreshOpenTaskStatus(RunContext& ctx);
+
 // ---- outbox.cc ----
 // Results, history, conflicts, the outbox entries and task rows of `plan`, in one transaction.
 void StagePlan(RunContext& ctx, const Evaluation& evaluation, const PriorState& prior,

@@ -90,6 +90,7 @@ json SyncEngine::Sync(bool full) {
     lap("facts");
     Evaluation ev = EvaluateAccounts(ctx, /*persist_checkpoints=*/true);
     lap("evaluate");
+    const TaskStatusRefresh task_status = RefreshOpenTaskStatus(ctx);  // budget: what is open
     PriorState prior = LoadPriorState(*ctx.store, portal);
     Plan plan = Diff(*ctx.rules, ev, prior, impl_->DiffOptionsFor(ctx));
     if (!plan.unrecorded_writes.empty()) {
@@ -125,6 +126,7 @@ json SyncEngine::Sync(bool full) {
     s["evaluation_error_details"] = EvaluationErrorsJson(ev);
     s["tiers"] = ev.portfolio.ToJson();
     s["task_budget"] = TaskBudgetJson(plan, 100);
+    s["tasks_completed_in_crm"] = task_status.completed;
     // Write errors: the run is recorded and summarised, but the host exits non-zero (kam: 7).
     s["ok"] = ctx.counters.write_errors == 0;
     s["text"] = SyncText(s);
@@ -143,6 +145,7 @@ json SyncEngine::DryRun(bool full) {
     auto pulled = PullAccounts(ctx, full);
     RefreshFacts(ctx, pulled);
     Evaluation ev = EvaluateAccounts(ctx, /*persist_checkpoints=*/false);
+    RefreshOpenTaskStatus(ctx);  // the CRM's task status is a read, like the pull
     PriorState prior = LoadPriorState(*ctx.store, portal);
     Plan plan = Diff(*ctx.rules, ev, prior, impl_->DiffOptionsFor(ctx));
     const auto updates = plan.All<FieldUpdateWrite>();
