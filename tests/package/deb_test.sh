@@ -23,6 +23,24 @@ grep -q 'ldconfig' "$tmp/control/triggers"
 sh -n "$tmp/control/postinst" && grep -q 'adduser --system' "$tmp/control/postinst"
 grep -q 'install -d -m 0700 -o kam' "$tmp/control/postinst"
 
+# One identity: the control file's maintainer is the copyright's Upstream-Contact and signs the
+# changelog; never a local host name (packaging/README.md says what a release owner sets).
+maintainer=$(dpkg-deb -f "$deb" Maintainer)
+case "$maintainer" in
+  *localhost*|*localdomain*|*@example.*|"") echo "placeholder maintainer: '$maintainer'"; exit 1 ;;
+  *"<"*@*">") ;;
+  *) echo "maintainer is not 'Name <address>': '$maintainer'"; exit 1 ;;
+esac
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/kam-addin/copyright >"$tmp/copyright"
+grep -qxF "Upstream-Contact: $maintainer" "$tmp/copyright" ||
+  { echo "copyright Upstream-Contact differs from the maintainer '$maintainer'"; exit 1; }
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/kam-addin/changelog.gz | gzip -dc |
+  grep -qF " -- $maintainer  " ||
+  { echo "the changelog is not signed by the maintainer '$maintainer'"; exit 1; }
+homepage=$(dpkg-deb -f "$deb" Homepage)
+test -n "$homepage" && grep -qxF "Source: $homepage" "$tmp/copyright" ||
+  { echo "copyright Source differs from the Homepage '$homepage'"; exit 1; }
+
 # Unpack into a throwaway root and run what it holds.
 dpkg-deb -x "$deb" "$tmp/root"
 arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
