@@ -8,9 +8,11 @@
 #include <optional>
 
 #include "internal.h"
+#include "kam/common/html.h"
 
 namespace kam::rules {
 
+using common::HtmlEscape;
 using nlohmann::json;
 
 namespace {
@@ -245,33 +247,6 @@ std::string BuildCard(const RuleSet& rules, const AccountResult& result,
 
 namespace {
 
-std::string Escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 size_t Utf8Chars(std::string_view s) {
   size_t n = 0;
   for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
@@ -301,26 +276,27 @@ std::string RenderCardHtml(std::string_view card_json, size_t max_chars) {
   auto label = [](const json& j) {
     return Text(j.contains("label") ? j["label"] : j.value("id", json("")));
   };
-  std::string head = "<p><strong>" + Escape(label(card.value("tier", json::object()))) +
-                     "</strong> · score " + Escape(Text(card.value("score", json(0))));
-  if (card.value("score_max", json()).is_number()) head += " of " + Escape(Text(card["score_max"]));
+  std::string head = "<p><strong>" + HtmlEscape(label(card.value("tier", json::object()))) +
+                     "</strong> · score " + HtmlEscape(Text(card.value("score", json(0))));
+  if (card.value("score_max", json()).is_number())
+    head += " of " + HtmlEscape(Text(card["score_max"]));
   head += "</p>";
   const json by_score = card.value("tier_by_score", json::object());
   if (by_score.value("id", "") != card.value("tier", json::object()).value("id", "")) {
-    head += "<p>Scored as " + Escape(label(by_score)) + ": " +
-            Escape(card.value("capped_reason", "")) + "</p>";
+    head += "<p>Scored as " + HtmlEscape(label(by_score)) + ": " +
+            HtmlEscape(card.value("capped_reason", "")) + "</p>";
   }
   // Sections in display order; cut order is the reverse (breakdown first).
   std::vector<HtmlSection> sections;
   if (const json& next = card.value("next_tier", json()); next.is_object()) {
     HtmlSection s;
-    s.heading = next["points_needed"].is_number()
-                    ? Escape(Text(next["points_needed"])) + " points to " + Escape(label(next))
-                    : "Next tier: " + Escape(label(next));
+    s.heading = next["points_needed"].is_number() ? HtmlEscape(Text(next["points_needed"])) +
+                                                        " points to " + HtmlEscape(label(next))
+                                                  : "Next tier: " + HtmlEscape(label(next));
     for (const auto& l : next.value("levers", json::array())) {
-      s.items.push_back(Escape(label(l) + ": " + Text(l["score"]) + " → " + Text(l["to"]) + " (+" +
-                               Text(l["points"]) + " points" +
-                               (l.value("lifts_alone", false) ? ", enough on its own)" : ")")));
+      s.items.push_back(HtmlEscape(label(l) + ": " + Text(l["score"]) + " → " + Text(l["to"]) +
+                                   " (+" + Text(l["points"]) + " points" +
+                                   (l.value("lifts_alone", false) ? ", enough on its own)" : ")")));
     }
     sections.push_back(std::move(s));
   }
@@ -335,7 +311,7 @@ std::string RenderCardHtml(std::string_view card_json, size_t max_chars) {
       std::string unit = g.contains("unit") ? " " + Text(g["unit"]) : "";
       std::string cmp = g.value("comparison", "");
       std::replace(cmp.begin(), cmp.end(), '_', ' ');
-      s.items.push_back(Escape(
+      s.items.push_back(HtmlEscape(
           label(g) + ": " + status + " (" + Text(g["value"]) + (g["value"].is_null() ? "" : unit) +
           ", target " + (cmp == "equals" ? "" : cmp + " ") + Text(g["target"]) + unit + ")"));
     }
@@ -347,15 +323,15 @@ std::string RenderCardHtml(std::string_view card_json, size_t max_chars) {
   {
     HtmlSection s{"Health", {}};
     for (const auto& h : card.value("health", json::array())) {
-      s.items.push_back(Escape(label(h) + ": " + h.value("status", "")));
+      s.items.push_back(HtmlEscape(label(h) + ": " + h.value("status", "")));
     }
     sections.push_back(std::move(s));
   }
   {
     HtmlSection s{"Breakdown (weight × score = points)", {}};
     for (const auto& r : card.value("breakdown", json::array())) {
-      s.items.push_back(Escape(label(r) + ": " + Text(r["weight"]) + " × " + Text(r["score"]) +
-                               " = " + Text(r["points"])));
+      s.items.push_back(HtmlEscape(label(r) + ": " + Text(r["weight"]) + " × " + Text(r["score"]) +
+                                   " = " + Text(r["points"])));
     }
     sections.push_back(std::move(s));
   }
@@ -372,8 +348,8 @@ std::string RenderCardHtml(std::string_view card_json, size_t max_chars) {
             " since the run before (" + Text(t.value("previous_met", json(0))) + " → " +
             Text(t.value("met", json(0))) + " met)";
   }
-  foot = "<p>" + Escape(foot) + "<br>Scored " + Escape(card.value("scored_at", "")) +
-         Escape(trend) + " · rules " + Escape(card.value("rules_version", ""));
+  foot = "<p>" + HtmlEscape(foot) + "<br>Scored " + HtmlEscape(card.value("scored_at", "")) +
+         HtmlEscape(trend) + " · rules " + HtmlEscape(card.value("rules_version", ""));
 
   auto render = [&](bool shortened) {
     std::string out = head;

@@ -1,5 +1,5 @@
 // The HTML report (see report_html.h). Charts are inline SVG drawn here; every string that goes
-// into the page passes through HtmlEscape (E()), numbers through Num().
+// into the page passes through common::HtmlEscape (E(), kam/common/html.h), numbers through Num().
 #include "report_html.h"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "kam/addin.h"
+#include "kam/common/html.h"
 #include "report_model.h"
 
 namespace kam::engine {
@@ -42,7 +43,7 @@ const json& Arr(const json& j, const char* key) {
   return v.is_array() ? v : kEmpty;
 }
 
-std::string E(std::string_view s) { return HtmlEscape(s); }
+std::string E(std::string_view s) { return common::HtmlEscape(s); }
 
 // A number for people: whole numbers without decimals, else one decimal; thousands grouped.
 std::string Num(double v) {
@@ -465,33 +466,6 @@ void BudgetSection(const json& m, std::ostringstream& f) {
 }
 
 }  // namespace
-
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string RenderReportHtml(const json& model) {
   std::ostringstream f;

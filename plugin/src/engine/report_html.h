@@ -13,9 +13,6 @@
 
 namespace kam::engine {
 
-// &, <, >, " and ' as character references: safe in element content and quoted attributes.
-std::string HtmlEscape(std::string_view text);
-
 // The page for a report model (BuildReportModel, "kam.report.v1"). Missing or mistyped members
 // render as empty sections, never as an exception.
 std::string RenderReportHtml(const nlohmann::json& model);
