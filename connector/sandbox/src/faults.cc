@@ -2,6 +2,7 @@
 #include "faults.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "internal.h"
@@ -37,8 +38,14 @@ std::string ParseFaults(const std::string& spec, std::vector<FaultRule>* out) {
       return "unknown fault kind '" + r.kind +
              "' (known: 429, 500, 502, 503, 504, drop, slow, malformed, partial, expired)";
     }
-    if (!ParseDouble(prob, &r.p) || r.p < 0 || r.p > 1) {
-      return "fault '" + item + "': probability must be a number in [0, 1]";
+    if (!prob.empty() && prob[0] == '#') {
+      double nth;
+      if (!ParseDouble(prob.substr(1), &nth) || nth < 1 || std::floor(nth) != nth) {
+        return "fault '" + item + "': '#' must be followed by a whole number >= 1";
+      }
+      r.nth = static_cast<uint64_t>(nth);
+    } else if (!ParseDouble(prob, &r.p) || r.p < 0 || r.p > 1) {
+      return "fault '" + item + "': probability must be a number in [0, 1] or #N";
     }
     if (r.kind == "slow" && r.arg == 0) r.arg = 2000;
     rules.push_back(r);
@@ -55,6 +62,7 @@ std::string FaultInjector::Set(const std::string& spec) {
   std::string err = ParseFaults(spec, &rules);
   if (!err.empty()) return err;
   rules_ = std::move(rules);
+  matched_.assign(rules_.size(), 0);
   spec_ = spec;
   return {};
 }
@@ -63,13 +71,7 @@ Faults FaultInjector::Draw(const std::string& path, bool batch, uint64_t* inject
   Faults f;
   f.seq = seq_++;
   if (rules_.empty()) return f;
-  const double u = Unit(Mix(seed_ ^ 0xFA17, f.seq));
-  double acc = 0;
-  for (const auto& r : rules_) {
-    if (!r.prefix.empty() && path.rfind(r.prefix, 0) != 0) continue;
-    if (r.kind == "partial" && !batch) continue;
-    acc += r.p;
-    if (u >= acc) continue;
+  auto apply = [&](const FaultRule& r) {
     ++*injected;
     if (r.kind == "drop") {
       f.drop = true;
@@ -82,6 +84,27 @@ Faults FaultInjector::Draw(const std::string& path, bool batch, uint64_t* inject
     } else {
       f.early = &r;
     }
+  };
+  auto matches = [&](const FaultRule& r) {
+    if (!r.prefix.empty() && path.rfind(r.prefix, 0) != 0) return false;
+    return r.kind != "partial" || batch;
+  };
+  const FaultRule* counted = nullptr;  // a "#N" rule whose N-th request this is
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    if (rules_[i].nth == 0 || !matches(rules_[i])) continue;
+    if (++matched_[i] == rules_[i].nth && !counted) counted = &rules_[i];
+  }
+  if (counted) {
+    apply(*counted);
+    return f;
+  }
+  const double u = Unit(Mix(seed_ ^ 0xFA17, f.seq));
+  double acc = 0;
+  for (const auto& r : rules_) {
+    if (r.nth > 0 || !matches(r)) continue;
+    acc += r.p;
+    if (u >= acc) continue;
+    apply(r);
     break;
   }
   return f;

@@ -1,5 +1,6 @@
 // Seeded fault injection shared by the sandbox's HubSpot and Salesforce APIs: the spec parser
-// ("429=0.05,500=0.02,drop=0.01,slow=0.01:2000,…", rules limited to a route prefix with '@') and
+// ("429=0.05,500=0.02,drop=0.01,slow=0.01:2000,500=#3,…", rules limited to a route prefix with
+// '@') and
 // the per-request draw, a hash of (seed, request sequence number), so a sequential client sends
 // the same sequence and gets the same faults for the same seed. Not thread-safe: the APIs call it
 // under their own mutex.
@@ -17,6 +18,9 @@ struct FaultRule {
   double p = 0;
   int arg = 0;
   std::string prefix;
+  // "KIND=#N": exactly the N-th request this rule matches (counted from 1), whatever the
+  // sequence or the order in which concurrent requests arrive; p is then 0.
+  uint64_t nth = 0;
 };
 
 // Parses a spec; returns an error message (empty on success) and leaves *out alone on error.
@@ -38,7 +42,10 @@ class FaultInjector {
   // Replaces the rules; error message (empty on success).
   std::string Set(const std::string& spec);
   const std::string& spec() const { return spec_; }
-  void ResetSequence() { seq_ = 0; }
+  void ResetSequence() {
+    seq_ = 0;
+    matched_.assign(rules_.size(), 0);
+  }
   // Draws the faults of the next request. `batch` enables the `partial` kind. *injected is
   // incremented when a fault was drawn.
   Faults Draw(const std::string& path, bool batch, uint64_t* injected);
@@ -51,6 +58,7 @@ class FaultInjector {
   uint64_t seed_;
   uint64_t seq_ = 0;
   std::vector<FaultRule> rules_;
+  std::vector<uint64_t> matched_;  // requests each "#N" rule matched so far
   std::string spec_;
 };
 

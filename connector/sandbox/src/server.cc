@@ -69,10 +69,25 @@ std::string HttpDateNow() {
   return buf;
 }
 
+// How many requests are being answered at once: from the request read to its answer written
+// (delays included), the most since the last reset. Tests read it to see a client's concurrency.
+struct InFlightGauge {
+  std::atomic<int> now{0};
+  std::atomic<int> most{0};
+  void Enter() {
+    const int v = ++now;
+    int m = most.load();
+    while (v > m && !most.compare_exchange_weak(m, v)) {
+    }
+  }
+  void Leave() { --now; }
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Api& api)
-      : stream_(std::move(socket)), timer_(stream_.get_executor()), api_(api) {}
+  Session(tcp::socket&& socket, Api& api, InFlightGauge& gauge)
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), api_(api), gauge_(gauge) {}
+  ~Session() { Answered(); }
 
   void Run() {
     net::dispatch(stream_.get_executor(),
@@ -102,6 +117,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     const auto& req = parser_->get();
+    counted_ = true;
+    gauge_.Enter();
     keep_alive_ = req.keep_alive();
     HttpResponse r = api_.Handle(ToApiRequest(req));
     if (r.drop) {
@@ -154,7 +171,14 @@ class Session : public std::enable_shared_from_this<Session> {
                       beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
   }
 
+  void Answered() {
+    if (!counted_) return;
+    counted_ = false;
+    gauge_.Leave();
+  }
+
   void OnWrite(beast::error_code ec, std::size_t) {
+    Answered();
     if (ec || !keep_alive_) {
       Close();
       return;
@@ -163,6 +187,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    Answered();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -174,7 +199,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   bool keep_alive_ = true;
+  bool counted_ = false;  // a request read and not answered yet (counted in gauge_)
   Api& api_;
+  InFlightGauge& gauge_;
 };
 
 }  // namespace
@@ -182,6 +209,7 @@ class Session : public std::enable_shared_from_this<Session> {
 struct SandboxServer::Impl {
   SandboxOptions options;
   std::unique_ptr<Api> api;
+  InFlightGauge in_flight;
   std::unique_ptr<net::io_context> ioc;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
@@ -196,7 +224,7 @@ struct SandboxServer::Impl {
       } else {
         beast::error_code opt_ec;
         s.set_option(tcp::no_delay(true), opt_ec);
-        std::make_shared<Session>(std::move(s), *api)->Run();
+        std::make_shared<Session>(std::move(s), *api, in_flight)->Run();
       }
       DoAccept();
     });
@@ -276,5 +304,9 @@ SandboxCounters SandboxServer::counters() const { return impl_->api->Counters();
 std::string SandboxServer::CountersJson() const { return impl_->api->CountersJson(); }
 
 std::string SandboxServer::SetFaults(const std::string& spec) { return impl_->api->SetFaults(spec); }
+
+int SandboxServer::MaxInFlight() const { return impl_->in_flight.most.load(); }
+
+void SandboxServer::ResetMaxInFlight() { impl_->in_flight.most = impl_->in_flight.now.load(); }
 
 }  // namespace kam::sandbox

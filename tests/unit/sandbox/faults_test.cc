@@ -122,3 +122,22 @@ TEST_F(FaultsApi, SlowFaultsDelayTheAnswer) {
 
 }  // namespace
 }  // namespace kam::sandbox::testing
+
+TEST_F(FaultsApi, AHashNRuleFailsExactlyTheNthMatchingRequestAndNoOther) {
+  ASSERT_EQ(server_->SetFaults("500=#3@/crm/v3/objects/companies/batch/read"), "");
+  const auto ids = CompanyIds(1);
+  const json body = {{"inputs", json::array({{{"id", ids[0]}}})}};
+  std::vector<int> statuses;
+  for (int i = 0; i < 6; ++i) {
+    client().Get("/crm/v3/objects/companies");  // other routes do not count
+    statuses.push_back(client().Post("/crm/v3/objects/companies/batch/read", body).status);
+  }
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 500, 200, 200, 200}));
+  EXPECT_EQ(server_->counters().faults_injected, 1u);
+  // Setting the spec again starts the count over; bad counts are refused.
+  ASSERT_EQ(server_->SetFaults("500=#1@/crm/v3/objects/companies/batch/read"), "");
+  EXPECT_EQ(client().Post("/crm/v3/objects/companies/batch/read", body).status, 500);
+  EXPECT_NE(server_->SetFaults("500=#0"), "");
+  EXPECT_NE(server_->SetFaults("500=#1.5"), "");
+  EXPECT_NE(server_->SetFaults("500=#x"), "");
+}

@@ -96,6 +96,11 @@ class SandboxServer {
   // Replaces the fault spec at run time. Returns an error message, empty on success.
   std::string SetFaults(const std::string& spec);
 
+  // The most requests answered at once (read, not yet answered; a delayed answer counts until
+  // it is written) since the start or the last ResetMaxInFlight(): a client's concurrency.
+  int MaxInFlight() const;
+  void ResetMaxInFlight();
+
   struct Impl;
 
  private:
