@@ -37,6 +37,9 @@ struct HubSpotClient::Impl {
   std::string refresh_token;  // OAuth: as last returned by the token endpoint
 
   std::optional<TaskKeyMode> resolved_task_mode;  // under auth_mu
+  // Held while the task-key mode is read from the CRM, so that task writes running side by side
+  // read the property once, not once each.
+  std::mutex task_mode_mu;
 
   // Requests run at once by batch methods (Transport::MaxConcurrency).
   std::size_t Concurrency() const {

@@ -126,6 +126,7 @@ Result<std::vector<SearchRequest>> BuildTaskKeySearches(const std::vector<std::s
 using internal::Json;
 
 Result<TaskKeyMode> HubSpotClient::ResolveTaskKeyMode() {
+  std::lock_guard resolving(impl_->task_mode_mu);  // one read of the property, not one per caller
   {
     std::lock_guard lock(impl_->auth_mu);
     if (impl_->resolved_task_mode) return *impl_->resolved_task_mode;

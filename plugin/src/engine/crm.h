@@ -4,7 +4,9 @@
 // file's mapping and writeback name them. Every fallible call returns a CrmError on failure —
 // one type that says whether a retry can help and whether the run must stop.
 //
-// Thread-safety: a Crm is used by one thread at a time (the run's thread). Calls honour the
+// Thread-safety: a Crm is used by one thread at a time (the run's thread), except that up to
+// WriteConcurrency() calls of WriteFields, WriteTasks and CompleteTasks may run at once on
+// different threads (the push sends independent batches side by side). Calls honour the
 // host's cancel hook between HTTP requests (a cancelled call fails with StatusCode::kCancelled,
 // stops_run = true).
 #ifndef KAM_ENGINE_CRM_H_
@@ -376,6 +378,12 @@ class Crm {
   // repeating the call never makes a second task.
   virtual CrmResult<std::vector<TaskWriteOutcome>> WriteTasks(
       const std::vector<TaskSpec>& tasks) = 0;
+
+  // How many WriteFields / WriteTasks / CompleteTasks calls may run at once, each on its own
+  // thread, with nothing else of this Crm running meanwhile (the push: batches of independent
+  // records side by side, each answer stored on the run's thread). The port keeps them within
+  // its connection limit and rate limiter. 1 (the default): one call at a time.
+  virtual int WriteConcurrency() const { return 1; }
 
   // Tasks whose key is one of `keys`, with status, owner and links. Keys without a task are
   // simply absent. Read-only.

@@ -308,6 +308,10 @@ class HubSpotCrm final : public Crm {
     return out;
   }
 
+  // The client is thread-safe and keeps every request within max_connections and the one rate
+  // limiter; these three calls touch no state of this class.
+  int WriteConcurrency() const override { return client_->Concurrency(); }
+
   CrmResult<std::vector<CrmTask>> FindTasks(const std::vector<std::string>& keys) override {
     auto r = client_->FindTasksByKey(keys);
     if (!r.ok()) return ErrorOf(r.error());

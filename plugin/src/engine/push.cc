@@ -2,7 +2,18 @@
 // config.batch_size — field updates, then task creates, then task completions — each batch's
 // outcome stored in one transaction. A failure a retry can fix stays pending for the next run;
 // any other is recorded per entry; a failure that stops the run is returned.
+//
+// Concurrency: up to Crm::WriteConcurrency() batches are in flight at once (HubSpot: the
+// client's max_connections, inside its rate limiter), each sent on its own thread. Only the
+// CRM call runs there: every answer is stored on the run's thread, one batch per transaction, in
+// the order the batches were sent, while the later batches are still in flight. An entry stays
+// pending until its batch's answer is stored, so a crash loses nothing (its batch is sent again;
+// task keys of an earlier run are searched first). Two batches that touch the same record (the
+// same company, or the same task key) are never in flight together: the later one waits until
+// the earlier one's answer is stored.
 #include <array>
+#include <deque>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -50,31 +61,83 @@ void RecordFailure(RunContext& ctx, const Item& item, const CrmError& err) {
   }
 }
 
-// A call that failed as a whole: stops the run, or is recorded for every entry of the batch.
+// One batch's answer from the CRM, taken on a sender thread and stored on the run's thread.
+// Field updates and completions give a BatchOutcome, task creates one outcome per task.
+struct Answer {
+  std::optional<CrmResult<BatchOutcome>> records;
+  std::optional<CrmResult<std::vector<TaskWriteOutcome>>> tasks;
+};
+
+// A call that failed as a whole: an error that stops the run is returned (the batch stays
+// pending), any other is recorded for every entry of the batch.
 std::optional<OpError> BatchFailed(RunContext& ctx, const Batch& batch, const CrmError& err,
                                    const char* doing) {
-  if (err.stops_run) {
-    if (err.code == StatusCode::kCancelled) ctx.CheckCancelled("the push");
-    return CrmFailure(err, doing);
-  }
+  if (err.stops_run) return CrmFailure(err, doing);
   store::Store::Transaction tx(*ctx.store);
   for (const Item* item : batch) RecordFailure(ctx, *item, err);
   tx.Commit();
   return std::nullopt;
 }
 
-std::optional<OpError> PushFieldUpdates(RunContext& ctx, const Batch& batch) {
+// ---- sending (any thread: reads the batch, calls the CRM, touches nothing else) ----
+
+Answer SendFieldUpdates(Crm& crm, const Batch& batch, int64_t /*run_id*/) {
   std::vector<FieldUpdate> updates;
-  std::map<std::string, const Item*> by_account;
+  updates.reserve(batch.size());
   for (const Item* item : batch) {
     const auto& w = std::get<FieldUpdateWrite>(item->write);
     updates.push_back({w.account_id, w.properties});
-    by_account[w.account_id] = item;
   }
-  ctx.Checkpoint("push.update.before_send");
-  auto result = ctx.crm->WriteFields(updates);
+  return {crm.WriteFields(updates), std::nullopt};
+}
+
+Answer SendTaskCreates(Crm& crm, const Batch& batch, int64_t run_id) {
+  std::vector<TaskSpec> specs;
+  specs.reserve(batch.size());
+  for (const Item* item : batch) {
+    const auto& w = std::get<TaskCreateWrite>(item->write);
+    specs.push_back(w.spec);
+    // Only a key that may already be in the CRM needs the search by key: one planned by an
+    // earlier (interrupted) run, retried, re-planned after a failed write, or one the state file
+    // cannot vouch for.
+    specs.back().in_doubt = w.in_doubt || item->entry.attempts > 0 || item->entry.run_id != run_id;
+  }
+  return {std::nullopt, crm.WriteTasks(specs)};
+}
+
+Answer SendTaskCompletions(Crm& crm, const Batch& batch, int64_t /*run_id*/) {
+  std::vector<std::string> ids;
+  ids.reserve(batch.size());
+  for (const Item* item : batch) ids.push_back(std::get<TaskCompletionWrite>(item->write).task_id);
+  return {crm.CompleteTasks(ids), std::nullopt};
+}
+
+// The records a batch writes: two batches naming the same one are not in flight together.
+std::vector<std::string> RecordsOf(const Batch& batch) {
+  std::vector<std::string> out;
+  out.reserve(batch.size());
+  for (const Item* item : batch) {
+    if (const auto* u = std::get_if<FieldUpdateWrite>(&item->write)) {
+      out.push_back("company:" + u->account_id);
+    } else if (const auto* t = std::get_if<TaskCreateWrite>(&item->write)) {
+      out.push_back("task:" + t->spec.key);
+    } else {
+      out.push_back("task:" + std::get<TaskCompletionWrite>(item->write).task_key);
+    }
+  }
+  return out;
+}
+
+// ---- storing (the run's thread only: one transaction per batch) ----
+
+std::optional<OpError> RecordFieldUpdates(RunContext& ctx, const Batch& batch,
+                                          const CrmResult<BatchOutcome>& result) {
   if (!result.ok()) return BatchFailed(ctx, batch, result.error(), "writing company fields");
   ctx.Checkpoint("push.update.sent");
+  std::map<std::string, const Item*> by_account;
+  for (const Item* item : batch) {
+    by_account[std::get<FieldUpdateWrite>(item->write).account_id] = item;
+  }
   store::Store& store = *ctx.store;
   store::Store::Transaction tx(store);
   // The CRM's modification time after our write: the next pull recognises the echo (pull.cc).
@@ -114,23 +177,12 @@ std::optional<OpError> PushFieldUpdates(RunContext& ctx, const Batch& batch) {
   return std::nullopt;
 }
 
-std::optional<OpError> PushTaskCreates(RunContext& ctx, const Batch& batch) {
-  std::vector<TaskSpec> specs;
-  std::map<std::string, const Item*> by_key;
-  for (const Item* item : batch) {
-    const auto& w = std::get<TaskCreateWrite>(item->write);
-    specs.push_back(w.spec);
-    // Only a key that may already be in the CRM needs the search by key: one planned by an
-    // earlier (interrupted) run, retried, re-planned after a failed write, or one the state file
-    // cannot vouch for.
-    specs.back().in_doubt =
-        w.in_doubt || item->entry.attempts > 0 || item->entry.run_id != ctx.run_id;
-    by_key[w.spec.key] = item;
-  }
-  ctx.Checkpoint("push.tasks.before_send");
-  auto result = ctx.crm->WriteTasks(specs);
+std::optional<OpError> RecordTaskCreates(RunContext& ctx, const Batch& batch,
+                                         const CrmResult<std::vector<TaskWriteOutcome>>& result) {
   if (!result.ok()) return BatchFailed(ctx, batch, result.error(), "creating tasks");
   ctx.Checkpoint("push.tasks.sent");
+  std::map<std::string, const Item*> by_key;
+  for (const Item* item : batch) by_key[std::get<TaskCreateWrite>(item->write).spec.key] = item;
   store::Store& store = *ctx.store;
   store::Store::Transaction tx(store);
   for (const auto& o : *result) {
@@ -169,18 +221,12 @@ std::optional<OpError> PushTaskCreates(RunContext& ctx, const Batch& batch) {
   return std::nullopt;
 }
 
-std::optional<OpError> PushTaskCompletions(RunContext& ctx, const Batch& batch) {
-  std::vector<std::string> ids;
-  std::map<std::string, const Item*> by_task;
-  for (const Item* item : batch) {
-    const auto& w = std::get<TaskCompletionWrite>(item->write);
-    ids.push_back(w.task_id);
-    by_task[w.task_id] = item;
-  }
-  ctx.Checkpoint("push.complete.before_send");
-  auto result = ctx.crm->CompleteTasks(ids);
+std::optional<OpError> RecordTaskCompletions(RunContext& ctx, const Batch& batch,
+                                             const CrmResult<BatchOutcome>& result) {
   if (!result.ok()) return BatchFailed(ctx, batch, result.error(), "completing tasks");
   ctx.Checkpoint("push.complete.sent");
+  std::map<std::string, const Item*> by_task;
+  for (const Item* item : batch) by_task[std::get<TaskCompletionWrite>(item->write).task_id] = item;
   store::Store& store = *ctx.store;
   store::Store::Transaction tx(store);
   std::set<std::string> failed;
@@ -207,6 +253,31 @@ std::optional<OpError> PushTaskCompletions(RunContext& ctx, const Batch& batch) 
   tx.Commit();
   ctx.Checkpoint("push.complete.committed");
   return std::nullopt;
+}
+
+std::optional<OpError> RecordAnswer(RunContext& ctx, WriteKind kind, const Batch& batch,
+                                    const Answer& answer) {
+  switch (kind) {
+    case WriteKind::kFieldUpdate:
+      return RecordFieldUpdates(ctx, batch, *answer.records);
+    case WriteKind::kTaskCreate:
+      return RecordTaskCreates(ctx, batch, *answer.tasks);
+    case WriteKind::kTaskCompletion:
+      return RecordTaskCompletions(ctx, batch, *answer.records);
+  }
+  return std::nullopt;
+}
+
+const char* BeforeSendCheckpoint(WriteKind kind) {
+  switch (kind) {
+    case WriteKind::kFieldUpdate:
+      return "push.update.before_send";
+    case WriteKind::kTaskCreate:
+      return "push.tasks.before_send";
+    case WriteKind::kTaskCompletion:
+      return "push.complete.before_send";
+  }
+  return "push.before_send";
 }
 
 }  // namespace
@@ -261,22 +332,76 @@ std::optional<OpError> Push(RunContext& ctx) {
     tx.Commit();
     done += unreadable.size();
   }
-  using Sender = std::optional<OpError> (*)(RunContext&, const Batch&);
-  constexpr std::array<Sender, 3> kSenders = {PushFieldUpdates, PushTaskCreates,
-                                              PushTaskCompletions};
+  using Sender = Answer (*)(Crm&, const Batch&, int64_t);
+  constexpr std::array<Sender, 3> kSenders = {SendFieldUpdates, SendTaskCreates,
+                                              SendTaskCompletions};
   const size_t batch_size = static_cast<size_t>(std::max(1, ctx.cfg.batch_size));
-  for (size_t k = 0; k < by_kind.size(); ++k) {
+  // Batches in flight, oldest first; their answers are stored in this order. Declared after
+  // by_kind: a future still running when an exception unwinds is waited for in its destructor,
+  // while the items it reads are still there.
+  struct InFlight {
+    WriteKind kind;
+    Batch batch;
+    std::vector<std::string> records;
+    std::future<Answer> answer;
+  };
+  const size_t window = static_cast<size_t>(std::max(1, ctx.crm->WriteConcurrency()));
+  // One at a time: the call runs on the run's thread when its answer is taken.
+  const std::launch launch = window > 1 ? std::launch::async : std::launch::deferred;
+  std::deque<InFlight> flight;
+  std::multiset<std::string> busy;  // the records of the batches in flight
+  std::optional<OpError> stop;      // the first error that stops the run
+  auto settle_oldest = [&] {
+    InFlight f = std::move(flight.front());
+    flight.pop_front();
+    const Answer answer = f.answer.get();
+    for (const auto& r : f.records) busy.erase(busy.find(r));
+    auto err = RecordAnswer(ctx, f.kind, f.batch, answer);
+    if (err) {
+      if (!stop) stop = std::move(err);  // the batch stays pending
+      return;
+    }
+    done += f.batch.size();
+    ctx.Progress("push", done, total);
+  };
+  auto overlaps = [&](const std::vector<std::string>& records) {
+    for (const auto& r : records) {
+      if (busy.count(r)) return true;
+    }
+    return false;
+  };
+  bool cancelled = false;
+  Crm& crm = *ctx.crm;
+  const int64_t run_id = ctx.run_id;
+  for (size_t k = 0; k < by_kind.size() && !stop && !cancelled; ++k) {
     const auto& items = by_kind[k];
     for (size_t i = 0; i < items.size(); i += batch_size) {
-      ctx.CheckCancelled("the push");
+      if (ctx.host.IsCancelled()) {
+        cancelled = true;  // what is in flight is stored first
+        break;
+      }
       Batch batch;
       for (size_t j = i; j < std::min(items.size(), i + batch_size); ++j)
         batch.push_back(&items[j]);
+      std::vector<std::string> records = RecordsOf(batch);
+      while (!flight.empty() && (flight.size() >= window || overlaps(records))) settle_oldest();
+      if (stop) break;
+      const auto kind = static_cast<WriteKind>(k);
       ctx.counters.write_batches++;
-      if (auto err = kSenders[k](ctx, batch)) return err;
-      done += batch.size();
-      ctx.Progress("push", done, total);
+      ctx.Checkpoint(BeforeSendCheckpoint(kind));
+      for (const auto& r : records) busy.insert(r);
+      Sender send = kSenders[k];
+      auto answer =
+          std::async(launch, [&crm, send, batch, run_id] { return send(crm, batch, run_id); });
+      flight.push_back({kind, std::move(batch), std::move(records), std::move(answer)});
+      if (window == 1) settle_oldest();
     }
+  }
+  while (!flight.empty()) settle_oldest();
+  if (cancelled) ctx.CheckCancelled("the push");
+  if (stop) {
+    if (stop->status().code() == StatusCode::kCancelled) ctx.CheckCancelled("the push");
+    return stop;
   }
   return std::nullopt;
 }

@@ -40,7 +40,8 @@ OpError CrmFailure(const CrmError& e, const std::string& what) { return OpError(
 RunContext::RunContext(Host& h, EngineConfig config, Clock c,
                        std::function<void(const char*, int64_t)> on_checkpoint,
                        std::function<std::optional<std::string>(std::string_view)> get_secret)
-    : host(h),
+    : locked_host(h),
+      host(locked_host),
       cfg(std::move(config)),
       clock(c ? std::move(c) : Clock(SystemClockMs)),
       on_checkpoint_(std::move(on_checkpoint)),

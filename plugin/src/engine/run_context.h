@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "crm.h"
+#include "locked_host.h"
 #include "operation.h"
 #include "status.h"
 
@@ -98,6 +99,9 @@ class RunContext {
   RunContext(const RunContext&) = delete;
   RunContext& operator=(const RunContext&) = delete;
 
+  // Every call to the host goes through this lock: the push runs CRM calls on several threads
+  // (locked_host.h). Declared before `host`, which refers to it.
+  LockedHost locked_host;
   Host& host;
   const EngineConfig cfg;
   Clock clock;

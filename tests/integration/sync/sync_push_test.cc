@@ -1,0 +1,270 @@
+// The push sends its batches side by side (issue 13 item 4): up to max_connections batches in
+// flight, each answer stored on the run's thread in its own transaction. Judged from the
+// sandbox's side (the companies' kam_ fields, the tasks with their company links, the calls by
+// route, the most requests it had in flight at once) and from the state file's outbox.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+
+#include "sync_test_util.h"
+
+namespace kam::testing {
+namespace {
+
+using engine::StatusCode;
+constexpr int kAccounts = 400;
+constexpr int kBatch = 40;  // 10 batches of company updates
+constexpr const char* kUpdateRoute = "/crm/v3/objects/companies/batch/update";
+constexpr const char* kTaskCreateRoute = "/crm/v3/objects/tasks/batch/create";
+constexpr const char* kAssociateRoute = "POST /crm/v4/associations/tasks/companies/batch/create";
+
+class SyncPush : public ::testing::TestWithParam<int> {
+ protected:
+  // A sandbox of kAccounts companies; `connections` = hubspot.max_connections; one attempt per
+  // call, so that an injected fault reaches the engine instead of being retried away.
+  void Start(int connections, bool task_key_unique = true, bool example_rules = false,
+             int latency_ms = 0) {
+    sandbox::SandboxOptions so;
+    so.accounts = kAccounts;
+    so.seed = 7;
+    so.task_key_unique = task_key_unique;
+    so.base_time_ms = TestBaseTime();
+    so.search_per_second = 0;
+    so.latency_min_ms = latency_ms;
+    so.latency_max_ms = latency_ms;
+    so.threads = 4;
+    auto r = sandbox::SandboxServer::Start(so);
+    ASSERT_TRUE(r.ok()) << r.error;
+    server_ = std::move(r.server);
+    std::string rules = WriteRules(dir_.path);
+    if (example_rules) {
+      rules = (dir_.path / "example-rules.json").string();
+      std::filesystem::copy_file(KAM_EXAMPLE_RULES_FILE, rules);
+    }
+    options_ = EngineOptions(server_->url(), dir_.path, rules);
+    options_.config.hubspot.max_connections = connections;
+    options_.config.hubspot.max_attempts = 1;
+    options_.config.batch_size = kBatch;
+    Engine().Provision();
+  }
+
+  // A fresh start: no sandbox, no state file, no rule file.
+  void TearDownSandbox() {
+    reader_.reset();
+    server_.reset();
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path)) {
+      std::filesystem::remove_all(entry.path());
+    }
+  }
+
+  engine::SyncEngine Engine() { return engine::SyncEngine(host_, options_); }
+
+  CrmReader& crm() {
+    if (!reader_) reader_ = std::make_unique<CrmReader>(server_->url());
+    return *reader_;
+  }
+
+  // The state file's pending outbox entries of `kind`: account id (updates) or task key.
+  std::map<std::string, int> Pending(const std::string& kind) {
+    auto st = store::Store::Open(options_.config.state_path);
+    std::map<std::string, int> out;  // -> attempts
+    for (const auto& e : st->PendingOutboxAll()) {
+      if (e.kind != kind) continue;
+      std::string id = e.account_id;
+      if (kind == "create_task") {  // idem_key "task:<key>:<run>"
+        id = e.idem_key.substr(5, e.idem_key.rfind(':') - 5);
+      }
+      out[id] = e.attempts;
+    }
+    return out;
+  }
+
+  // Companies whose kam_score the CRM does not hold.
+  std::set<std::string> Unscored() {
+    std::set<std::string> out;
+    for (const auto& [id, p] : crm().All("companies", "kam_score")) {
+      if (!p.contains("kam_score") || !p["kam_score"].is_string() ||
+          p["kam_score"].get<std::string>().empty()) {
+        out.insert(id);
+      }
+    }
+    return out;
+  }
+
+  // The add-in's tasks in the CRM: key -> (count, the companies it is linked to).
+  std::map<std::string, std::pair<int, std::set<std::string>>> Tasks() {
+    std::map<std::string, std::pair<int, std::set<std::string>>> out;
+    std::string after;
+    for (;;) {
+      json page = crm().Call("GET",
+                             "/crm/v3/objects/tasks?limit=100&associations=companies&properties="
+                             "kam_task_key" +
+                                 (after.empty() ? "" : "&after=" + after));
+      for (const auto& t : page["results"]) {
+        const json& key = t["properties"].value("kam_task_key", json(nullptr));
+        if (!key.is_string()) continue;
+        auto& e = out[key.get<std::string>()];
+        e.first++;
+        if (t.contains("associations") && t["associations"].contains("companies")) {
+          for (const auto& a : t["associations"]["companies"]["results"]) {
+            e.second.insert(a["id"].get<std::string>());
+          }
+        }
+      }
+      if (!page.contains("paging")) break;
+      after = page["paging"]["next"]["after"].get<std::string>();
+    }
+    return out;
+  }
+
+  // Task key -> company, as the state file planned them.
+  std::map<std::string, std::string> PlannedTasks() {
+    auto st = store::Store::Open(options_.config.state_path);
+    std::map<std::string, std::string> out;
+    for (const char* state : {"planned", "open", "failed"}) {
+      for (const auto& t : st->TasksInState(state)) out[t.task_key] = t.account_id;
+    }
+    return out;
+  }
+
+  uint64_t Calls(const std::string& route) {
+    const auto c = server_->counters();
+    auto it = c.by_route.find(route);
+    return it == c.by_route.end() ? 0 : it->second;
+  }
+
+  TempDir dir_;
+  TestHost host_;
+  std::unique_ptr<sandbox::SandboxServer> server_;
+  engine::SyncEngineOptions options_;
+  std::unique_ptr<CrmReader> reader_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Connections, SyncPush, ::testing::Values(1, 4), [](const auto& info) {
+  return "max_connections_" + std::to_string(info.param);
+});
+
+TEST_P(SyncPush, AnUpdateBatchFailingRetryablyLeavesExactlyItsCompaniesPendingAndTheOthersStored) {
+  Start(GetParam());
+  // The third company update to arrive fails with a 500 (nothing applied); the batches beside
+  // it, in flight at the same time, succeed.
+  ASSERT_EQ(server_->SetFaults(std::string("500=#3@") + kUpdateRoute), "");
+  json s = Engine().Sync(false);
+  EXPECT_EQ(server_->counters().faults_injected, 1u);
+  EXPECT_EQ(s["accounts_written"], kAccounts - kBatch);
+  EXPECT_EQ(s["write_errors"], kBatch);
+  const auto pending = Pending("update");
+  std::set<std::string> pending_ids;
+  for (const auto& [id, attempts] : pending) {
+    pending_ids.insert(id);
+    EXPECT_EQ(attempts, 1) << id;
+  }
+  EXPECT_EQ(pending_ids.size(), static_cast<size_t>(kBatch));
+  EXPECT_EQ(pending_ids, Unscored());  // pending = exactly what the CRM lacks
+  EXPECT_EQ(Calls("POST " + std::string(kUpdateRoute)), static_cast<uint64_t>(kAccounts / kBatch));
+
+  ASSERT_EQ(server_->SetFaults(""), "");
+  json s2 = Engine().Sync(false);
+  EXPECT_EQ(s2["write_errors"], 0);
+  EXPECT_EQ(s2["accounts_written"], kBatch);
+  EXPECT_TRUE(Pending("update").empty());
+  EXPECT_TRUE(Unscored().empty());
+}
+
+TEST_P(SyncPush, AnAuthFailureOfOneBatchStopsTheRunAfterStoringTheBatchesInFlight) {
+  Start(GetParam());
+  ASSERT_EQ(server_->SetFaults(std::string("expired=#2@") + kUpdateRoute), "");
+  try {
+    Engine().Sync(false);
+    FAIL() << "the sync did not stop";
+  } catch (const engine::OpError& e) {
+    EXPECT_EQ(e.status().code(), StatusCode::kUnauthenticated) << e.status().message();
+  }
+  // Whatever was in flight beside the failed batch is stored: every company either holds its
+  // fields and has no pending entry, or lacks them and has one.
+  const auto pending = Pending("update");
+  std::set<std::string> pending_ids;
+  for (const auto& [id, attempts] : pending) pending_ids.insert(id);
+  EXPECT_EQ(pending_ids, Unscored());
+  EXPECT_GE(pending_ids.size(), static_cast<size_t>(kBatch));  // at least the failed batch
+  EXPECT_EQ(pending_ids.size() % kBatch, 0u);                  // whole batches only
+  EXPECT_LE(pending_ids.size(), static_cast<size_t>(kAccounts - kBatch));  // the first one stored
+  if (GetParam() == 1) EXPECT_EQ(pending_ids.size(), static_cast<size_t>(kAccounts - kBatch));
+
+  ASSERT_EQ(server_->SetFaults(""), "");
+  json s2 = Engine().Sync(false);
+  EXPECT_EQ(s2["write_errors"], 0);
+  EXPECT_TRUE(Pending("update").empty());
+  EXPECT_TRUE(Unscored().empty());
+}
+
+TEST_P(SyncPush, ATaskBatchFailingLeavesItsTasksPendingAndTheNextRunCreatesEachOnceWithItsCompany) {
+  for (bool unique : {true, false}) {
+    SCOPED_TRACE(unique ? "upsert mode" : "search-then-create mode");
+    TearDownSandbox();
+    Start(GetParam(), unique, /*example_rules=*/true);
+    ASSERT_EQ(server_->SetFaults(std::string("500=#2@") + kTaskCreateRoute), "");
+    json s = Engine().Sync(false);
+    EXPECT_EQ(server_->counters().faults_injected, 1u);
+    const auto planned = PlannedTasks();
+    ASSERT_GT(planned.size(), static_cast<size_t>(3 * kBatch));
+    const auto pending = Pending("create_task");
+    EXPECT_EQ(pending.size(), static_cast<size_t>(kBatch));
+    auto tasks = Tasks();
+    for (const auto& [key, company] : planned) {
+      if (pending.count(key)) {
+        EXPECT_EQ(tasks.count(key), 0u) << key;  // pending = not in the CRM
+        EXPECT_EQ(pending.at(key), 1) << key;
+      } else {
+        ASSERT_EQ(tasks.count(key), 1u) << key;
+        EXPECT_EQ(tasks[key].first, 1) << key;
+        EXPECT_EQ(tasks[key].second, std::set<std::string>{company}) << key;
+      }
+    }
+    EXPECT_EQ(s["tasks_created"], static_cast<int64_t>(planned.size()) - kBatch);
+
+    ASSERT_EQ(server_->SetFaults(""), "");
+    json s2 = Engine().Sync(false);
+    EXPECT_EQ(s2["write_errors"], 0);
+    EXPECT_EQ(s2["tasks_created"], kBatch);
+    EXPECT_TRUE(Pending("create_task").empty());
+    tasks = Tasks();
+    EXPECT_EQ(tasks.size(), planned.size());
+    for (const auto& [key, company] : planned) {
+      EXPECT_EQ(tasks[key].first, 1) << key;
+      EXPECT_EQ(tasks[key].second, std::set<std::string>{company}) << key;
+    }
+    // The company link travelled with each create: no separate association call, and one
+    // create call per batch of tasks (plus the one that failed).
+    EXPECT_EQ(Calls(kAssociateRoute), 0u);
+    EXPECT_EQ(Calls("POST " + std::string(kTaskCreateRoute)),
+              (planned.size() + kBatch - 1) / kBatch + 1);
+  }
+}
+
+TEST_P(SyncPush, BatchesAreInFlightSideBySideUpToMaxConnections) {
+  // Every answer takes 30 ms: batches sent side by side overlap at the sandbox.
+  Start(GetParam(), true, false, /*latency_ms=*/30);
+  bool reset = false;
+  options_.on_checkpoint = [&](const char* where, int64_t) {
+    if (!reset && std::strcmp(where, "push.update.before_send") == 0) {
+      server_->ResetMaxInFlight();  // count the push only
+      reset = true;
+    }
+  };
+  json s = Engine().Sync(false);
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(s["write_errors"], 0);
+  EXPECT_EQ(s["accounts_written"], kAccounts);
+  const int most = server_->MaxInFlight();
+  EXPECT_LE(most, GetParam());
+  if (GetParam() == 1) {
+    EXPECT_EQ(most, 1);
+  } else {
+    EXPECT_GE(most, 2);
+  }
+}
+
+}  // namespace
+}  // namespace kam::testing
