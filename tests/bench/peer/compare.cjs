@@ -1,7 +1,7 @@
 // Compares what kam and the peer wrote (snapshots of snapshot.cjs, before and after each run) and
 // prints the race's table of ratios, for tests/bench/peer/race.sh.
 //   node compare.cjs KAM_BEFORE KAM_AFTER KAM_RUN PEER_BEFORE PEER_AFTER PEER_RUN
-// *_RUN: {"wall_s", "peak_rss_kib", "calls", "by_route"}. Exit 1 when the written results differ.
+// *_RUN: {"wall_s", "cpu_s", "peak_rss_kib", "calls", "by_route"}. Exit 1 when the written results differ.
 'use strict';
 const fs = require('fs');
 const [kb, ka, kr, pb, pa, pr] = process.argv.slice(2).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
@@ -41,6 +41,9 @@ const row = (what, k, p, better) => {
 };
 console.log(`${''.padEnd(16)} ${'kam'.padStart(12)} ${'peer'.padStart(12)}`);
 row('wall time (s)', kr.wall_s, pr.wall_s, '>= 5x faster, peer/kam >= 5');
+if (kr.cpu_s !== undefined) {
+  console.log(`${'CPU time (s)'.padEnd(16)} ${String(kr.cpu_s).padStart(12)} ${String(pr.cpu_s).padStart(12)}   peer/kam ${(pr.cpu_s / kr.cpu_s).toFixed(2)}  (user + system of the process; the sandbox's not counted)`);
+}
 row('API calls', kr.calls, pr.calls, 'no more calls, peer/kam >= 1');
 row('peak RSS (MiB)', Math.round(kr.peak_rss_kib / 1024), Math.round(pr.peak_rss_kib / 1024), '<= 1/5 of the memory, peer/kam >= 5');
 console.log(`companies: ${Object.keys(ka.companies).length} (kam) / ${Object.keys(pa.companies).length} (peer); ` +

@@ -28,6 +28,10 @@ for (let i = 2; i + 1 < process.argv.length; i += 2) {
   args[key] = typeof args[key] === 'number' ? Number(process.argv[i + 1]) : process.argv[i + 1];
 }
 const rules = JSON.parse(fs.readFileSync(args.rules, 'utf8'));
+// `tasks` is a list of rules, or {max_open_per_owner, rules} with a per-owner budget.
+const taskRules = Array.isArray(rules.tasks) ? rules.tasks : ((rules.tasks && rules.tasks.rules) || []);
+const taskBudget = !Array.isArray(rules.tasks) && rules.tasks && rules.tasks.max_open_per_owner !== undefined
+  ? rules.tasks.max_open_per_owner : null;
 const now = args['now-ms'] > 0 ? args['now-ms'] : Date.now();
 const DAY = 86400000;
 const YEAR = 365 * DAY;
@@ -197,7 +201,29 @@ function healthAndTasks(ctx) {
     else if (h.amber && jsonLogic.truthy(jsonLogic.apply(h.amber, ctx))) s = 'amber';
     ctx.kam.health[h.id] = s;
   }
-  return (rules.tasks || []).filter((t) => jsonLogic.truthy(jsonLogic.apply(t.when, ctx)));
+  return taskRules.filter((t) => jsonLogic.truthy(jsonLogic.apply(t.when, ctx)));
+}
+
+// The per-owner task budget (rules/README.md, "Task budget"): of the suggestions, each owner keeps
+// the best max_open_per_owner (priority, then the account's score, then account id, rule id); a
+// first run has no open tasks. Accounts without an owner share one budget.
+function applyTaskBudget(results) {
+  if (taskBudget === null) return;
+  const rank = { high: 0, medium: 1, low: 2 };
+  const cmp = (x, y) => (x < y ? -1 : x > y ? 1 : 0);
+  const candidates = [];
+  for (const r of results) for (const t of r.tasks) candidates.push({ r, t });
+  candidates.sort((a, b) => (rank[a.t.priority || 'medium'] - rank[b.t.priority || 'medium']) ||
+    (b.r.score - a.r.score) || cmp(a.r.id, b.r.id) || cmp(a.t.id, b.t.id));
+  const used = new Map();
+  const kept = new Set();
+  for (const c of candidates) {
+    const n = used.get(c.r.owner) || 0;
+    if (n >= taskBudget) continue;
+    used.set(c.r.owner, n + 1);
+    kept.add(`${c.r.id}\u0000${c.t.id}`);
+  }
+  for (const r of results) r.tasks = r.tasks.filter((t) => kept.has(`${r.id}\u0000${t.id}`));
 }
 
 function evaluate(account) {
@@ -305,6 +331,7 @@ async function main() {
     return evaluate(account);
   });
   portfolio(results);
+  applyTaskBudget(results);
 
   const scoredAt = new Date(now).toISOString();
   const updates = results.map((r) => {

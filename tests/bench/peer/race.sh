@@ -59,13 +59,14 @@ timed_run() {
   t1=$(date +%s.%N)
   curl -sf "$url/_sandbox/counters" >"$work/$name.counters.json"
   node "$here/snapshot.cjs" "$url" "$work/$name.after.json"
-  local rss
+  local rss cpu
   rss=$(grep 'Maximum resident set size' "$work/$name.time" | awk '{print $NF}')
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$work/$name.time")
   node -e '
     const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     console.log(JSON.stringify({ wall_s: +(process.argv[2] - process.argv[3]).toFixed(2),
-      peak_rss_kib: +process.argv[4], calls: c.total, by_route: c.by_route }));
-  ' "$work/$name.counters.json" "$t1" "$t0" "$rss" >"$work/$name.run.json"
+      cpu_s: +process.argv[5], peak_rss_kib: +process.argv[4], calls: c.total, by_route: c.by_route }));
+  ' "$work/$name.counters.json" "$t1" "$t0" "$rss" "$cpu" >"$work/$name.run.json"
   echo "$name: $(cat "$work/$name.run.json" | cut -c1-120)" >&2
 }
 
@@ -85,8 +86,9 @@ cat >"$work/peer-provision.json" <<JSON
 {"hubspot": {"base_url": "$url"}, "rules": "$rules", "state": "$work/peer-provision-state.db"}
 JSON
 "$kam" --config "$work/peer-provision.json" provision >/dev/null
-# The aggregates' time windows (12 months, 90 days, days since the last meeting) use kam's "now".
-now_ms=$(awk '{printf "%.0f", $1 * 1000}' "$work/kam.t0")
+# The aggregates' time windows (12 months, 90 days, days since the last meeting) use kam's "now":
+# the last millisecond of the UTC day kam's sync started in (plugin/src/engine/README.md, Facts).
+now_ms=$(awk '{d = 86400000; t = int($1 * 1000); printf "%.0f", t - t % d + d - 1}' "$work/kam.t0")
 timed_run peer node "$here/peer.cjs" --base-url "$url" --rules "$rules" --connections 4 --now-ms "$now_ms" \
   --tasks-tier "${PEER_TASKS_TIER:-final}"
 stop_sandbox
