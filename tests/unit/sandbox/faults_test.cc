@@ -120,9 +120,6 @@ TEST_F(FaultsApi, SlowFaultsDelayTheAnswer) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
 }
 
-}  // namespace
-}  // namespace kam::sandbox::testing
-
 TEST_F(FaultsApi, AHashNRuleFailsExactlyTheNthMatchingRequestAndNoOther) {
   ASSERT_EQ(server_->SetFaults("500=#3@/crm/v3/objects/companies/batch/read"), "");
   const auto ids = CompanyIds(1);
@@ -141,3 +138,6 @@ TEST_F(FaultsApi, AHashNRuleFailsExactlyTheNthMatchingRequestAndNoOther) {
   EXPECT_NE(server_->SetFaults("500=#1.5"), "");
   EXPECT_NE(server_->SetFaults("500=#x"), "");
 }
+
+}  // namespace
+}  // namespace kam::sandbox::testing
