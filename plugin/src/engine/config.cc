@@ -235,7 +235,7 @@ EngineConfig ParseEngineConfig(const json& config) {
   CheckKeys(config, "",
             {"crm", "hubspot", "salesforce", "rules", "state", "conflicts", "full_pull_after_days",
              "overlap_minutes", "facts", "facts_full_refresh_hours", "batch_size", "task_type",
-             "$schema", "comment", "config_dir", "retention_days", "proxy"});
+             "$schema", "comment", "config_dir", "retention_days", "proxy", "plan_chunk_accounts"});
   // The host passes the folder of the configuration file as config_dir; relative paths in the
   // file (rules, state, tls.ca_file) are relative to that folder, as an admin expects.
   const std::string config_dir = Str(config, "config_dir", "", "");
@@ -326,6 +326,8 @@ EngineConfig ParseEngineConfig(const json& config) {
   c.facts_full_refresh_hours = static_cast<int>(
       Num(config, "facts_full_refresh_hours", "", c.facts_full_refresh_hours, 0, 24 * 3650));
   c.batch_size = static_cast<int>(Num(config, "batch_size", "", c.batch_size, 1, 100));
+  c.plan_chunk_accounts =
+      static_cast<int>(Num(config, "plan_chunk_accounts", "", c.plan_chunk_accounts, 1, 1'000'000));
   c.retention_days =
       static_cast<int>(Num(config, "retention_days", "", c.retention_days, 0, 36500));
   c.task_type = Str(config, "task_type", "", c.task_type);

@@ -99,6 +99,9 @@ struct EngineConfig {
   // what a modification time does not show, e.g. a deleted deal). 0 = only on a full pull.
   int facts_full_refresh_hours = 24;
   int batch_size = 100;  // records per batch write (HubSpot: at most 100)
+  // The plan is built, diffed and staged per this many accounts (one transaction each); only
+  // a compact record per account is kept for the whole portfolio (plan.cc).
+  int plan_chunk_accounts = 1000;
   // Retention: archived/deleted companies, audit rows, runs and score history older than this
   // are pruned after each sync (Store::Prune). 0 = keep everything.
   int retention_days = 90;

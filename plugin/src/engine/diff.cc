@@ -85,59 +85,6 @@ const char* PriorityText(TaskPriority p) {
   return "medium";
 }
 
-// The per-owner task budget: of this run's new suggestions, each owner keeps the best
-// max(0, budget - open) (rules::ApplyTaskBudget: priority, account score, account id, rule id);
-// the others are dropped with their reason and suggested again next run. Open: the add-in's
-// tasks the state file knows open or planned, less this run's completions. Creates in doubt
-// (a failed or interrupted write, a key the state file cannot vouch for) may exist already:
-// they are always kept and count as open.
-void ApplyBudget(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& prior,
-                 const std::vector<OutboxWrite>& completions, std::vector<OutboxWrite>* creates,
-                 Plan* plan) {
-  plan->task_budget = rules.max_open_tasks_per_owner();
-  if (!plan->task_budget) return;
-  std::set<std::string> completing;
-  for (const auto& w : completions) completing.insert(std::get<TaskCompletionWrite>(w).task_key);
-  std::map<std::string, int64_t> open;
-  for (const auto& [key, t] : prior.tasks) {
-    if (!IsOpen(t.state) || completing.count(key)) continue;
-    auto owner = prior.task_owners.find(key);
-    open[owner == prior.task_owners.end() ? std::string() : owner->second]++;
-  }
-  std::unordered_map<std::string, double> score_of;
-  for (const auto& r : ev.results) score_of[r.account_id] = r.score;
-  std::vector<rules::BudgetCandidate> candidates;
-  std::vector<size_t> where;  // candidate -> index into *creates
-  for (size_t i = 0; i < creates->size(); ++i) {
-    const auto& c = std::get<TaskCreateWrite>((*creates)[i]);
-    if (c.in_doubt) {
-      open[c.spec.owner_id]++;
-      continue;
-    }
-    candidates.push_back({c.spec.account_id, c.spec.owner_id, c.rule_id,
-                          PriorityText(c.spec.priority), score_of[c.spec.account_id]});
-    where.push_back(i);
-  }
-  rules::TaskBudgetResult result = rules::ApplyTaskBudget(candidates, open, plan->task_budget);
-  plan->budget_owners = std::move(result.owners);
-  if (result.dropped.empty()) return;
-  std::vector<bool> drop(creates->size(), false);
-  for (auto& d : result.dropped) {
-    const size_t i = where[d.index];
-    drop[i] = true;
-    const auto& c = std::get<TaskCreateWrite>((*creates)[i]);
-    plan->budget_dropped.push_back({c.spec.account_id, c.account_name, c.spec.owner_id, c.rule_id,
-                                    c.spec.subject, PriorityText(c.spec.priority),
-                                    std::move(d.reason)});
-  }
-  std::vector<OutboxWrite> kept;
-  kept.reserve(creates->size() - result.dropped.size());
-  for (size_t i = 0; i < creates->size(); ++i) {
-    if (!drop[i]) kept.push_back(std::move((*creates)[i]));
-  }
-  *creates = std::move(kept);
-}
-
 }  // namespace
 
 std::string ConflictKey(const std::string& account_id, const std::string& field) {
@@ -162,37 +109,86 @@ std::optional<std::map<std::string, std::string>> GoalStatusesFromReceipt(
   return out;
 }
 
-PriorState LoadPriorState(store::Store& store, const std::string& portal_id) {
+namespace {
+
+KnownTask KnownTaskOf(const store::TaskRow& t) {
+  KnownTask k;
+  k.key = t.task_key;
+  k.account_id = t.account_id;
+  k.rule_id = t.rule_id;
+  k.crm_task_id = t.crm_task_id;
+  k.state = TaskStateFrom(t.state).value_or(TaskState::kFailed);
+  k.auto_close = t.auto_close;
+  return k;
+}
+
+void AddTask(const store::TaskRow& t, PriorState* prior) {
+  if (!t.owner_id.empty()) prior->task_owners.emplace(t.task_key, t.owner_id);
+  prior->tasks.emplace(t.task_key, KnownTaskOf(t));
+}
+
+}  // namespace
+
+PriorState LoadPriorGlobals(store::Store& store, const std::string& portal_id) {
   PriorState prior;
   prior.portal_id = portal_id;
-  store.ForEachWritten(
-      [&](const std::string& account, const std::string& field, const store::WrittenValue& v) {
-        prior.written[account][field] = LastWrite{v.value, v.crm_value};
-        prior.last_write_ms = std::max(prior.last_write_ms, v.written_ms);
-      });
+  prior.last_write_ms = store.MaxWrittenMs();
   for (auto& [key, value] : store.MetaWithPrefix(kConflictMetaPrefix)) {
     if (value.rfind("v:", 0) != 0) continue;  // "" = a conflict that ended
     prior.reported_conflicts.emplace(key.substr(std::string_view(kConflictMetaPrefix).size()),
                                      value.substr(2));
   }
+  if (auto v = store.GetMeta(kVouchedMetaKey); v && !v->empty()) {
+    prior.keys_vouched_since = std::atoll(v->c_str());
+  }
+  return prior;
+}
+
+void LoadPriorRows(store::Store& store, const std::string& first, const std::string& last,
+                   const std::unordered_set<std::string>& accounts, bool tasks_only,
+                   PriorState* prior) {
+  prior->written.clear();
+  prior->results.clear();
+  prior->tasks.clear();
+  prior->task_owners.clear();
+  if (first > last) return;
+  store.ForEachTaskIn(first, last, [&](const store::TaskRow& t) {
+    if (accounts.count(t.account_id)) AddTask(t, prior);
+  });
+  if (tasks_only) return;
+  store.ForEachWrittenIn(
+      first, last,
+      [&](const std::string& account, const std::string& field, const store::WrittenValue& v) {
+        if (accounts.count(account))
+          prior->written[account][field] = LastWrite{v.value, v.crm_value};
+      });
+  store.ForEachResultIn(first, last, [&](const store::ResultRow& r) {
+    if (accounts.count(r.account_id)) {
+      prior->results.emplace(
+          r.account_id, PriorResult{r.tier, r.score, GoalStatusesFromReceipt(r.receipt_json)});
+    }
+  });
+}
+
+void LoadGoneTasks(store::Store& store, PriorState* prior) {
+  prior->written.clear();
+  prior->results.clear();
+  prior->tasks.clear();
+  prior->task_owners.clear();
+  store.ForEachTaskOfGoneAccounts([&](const store::TaskRow& t) { AddTask(t, prior); });
+}
+
+PriorState LoadPriorState(store::Store& store, const std::string& portal_id) {
+  PriorState prior = LoadPriorGlobals(store, portal_id);
+  store.ForEachWritten(
+      [&](const std::string& account, const std::string& field, const store::WrittenValue& v) {
+        prior.written[account][field] = LastWrite{v.value, v.crm_value};
+      });
   store.ForEachResult([&](const store::ResultRow& r) {
     prior.results.emplace(r.account_id,
                           PriorResult{r.tier, r.score, GoalStatusesFromReceipt(r.receipt_json)});
   });
-  store.ForEachTask([&](const store::TaskRow& t) {
-    KnownTask k;
-    k.key = t.task_key;
-    k.account_id = t.account_id;
-    k.rule_id = t.rule_id;
-    k.crm_task_id = t.crm_task_id;
-    if (!t.owner_id.empty()) prior.task_owners.emplace(t.task_key, t.owner_id);
-    k.state = TaskStateFrom(t.state).value_or(TaskState::kFailed);
-    k.auto_close = t.auto_close;
-    prior.tasks.emplace(t.task_key, std::move(k));
-  });
-  if (auto v = store.GetMeta(kVouchedMetaKey); v && !v->empty()) {
-    prior.keys_vouched_since = std::atoll(v->c_str());
-  }
+  store.ForEachTask([&](const store::TaskRow& t) { AddTask(t, &prior); });
   return prior;
 }
 
@@ -237,50 +233,34 @@ nlohmann::json TaskBudgetJson(const Plan& plan, size_t max_listed) {
           {"dropped_tasks", std::move(tasks)}};
 }
 
-Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& prior,
-          const DiffOptions& options) {
-  Plan plan;
-  const std::string scored_at = IsoUtc(options.now_ms);
-  std::string scored_at_property;
-  std::string tier_property;
+void ScanCrmValues(const std::map<std::string, std::string>& values, const DiffOptions& options,
+                   CrmScan* scan) {
   for (const auto& wb : options.writeback) {
-    if (wb.result == "scored_at") scored_at_property = wb.property;
-    if (wb.result == "tier") tier_property = wb.property;
+    const std::string& v = Lookup(values, wb.property);
+    if (v.empty()) continue;
+    scan->has_our_values = true;
+    if (wb.result == "scored_at") {
+      scan->latest_scored = std::max(scan->latest_scored, ParseCrmTimeMs(v));
+    }
   }
-  static const std::map<std::string, std::string> kNoValues;
-  static const std::map<std::string, LastWrite> kNoWrites;
+}
 
-  // ---- which unknown task keys the state file can vouch for ----
+int64_t KeysVouchedSince(const PriorState& prior, const CrmScan& scan, int64_t now_ms) {
   // A new state file on a portal that already holds the add-in's values (the old state file was
   // lost), or a CRM written after the last write this state file knows (restored from a
   // backup): the keys of the current periods may be in the CRM already.
   int64_t vouched = prior.keys_vouched_since;
-  bool crm_has_our_values = false;
-  int64_t crm_latest_scored = -1;
-  for (const auto& [account, values] : ev.crm_values) {
-    for (const auto& wb : options.writeback) {
-      const std::string& v = Lookup(values, wb.property);
-      if (v.empty()) continue;
-      crm_has_our_values = true;
-      if (wb.property == scored_at_property) {
-        crm_latest_scored = std::max(crm_latest_scored, ParseCrmTimeMs(v));
-      }
-    }
-  }
-  if (vouched < 0) {
-    vouched = crm_has_our_values ? options.now_ms : 0;
-  } else if (crm_latest_scored > prior.last_write_ms + 1000) {
-    vouched = std::max(vouched, options.now_ms);
-  }
-  plan.keys_vouched_since = vouched;
+  if (vouched < 0) return scan.has_our_values ? now_ms : 0;
+  if (scan.latest_scored > prior.last_write_ms + 1000) vouched = std::max(vouched, now_ms);
+  return vouched;
+}
 
-  // ---- tasks: suggested ones not yet created ----
-  std::vector<OutboxWrite> creates;
-  std::set<std::pair<std::string, std::string>> holds;
+std::vector<TaskCreateWrite> SuggestedCreates(const Evaluation& ev, const PriorState& prior,
+                                              const DiffOptions& options, int64_t vouched) {
+  std::vector<TaskCreateWrite> creates;
   for (const auto& r : ev.results) {
     auto nit = ev.names.find(r.account_id);
     for (const auto& t : r.tasks) {
-      holds.insert({r.account_id, t.rule_id});
       std::string key =
           TaskKey(prior.portal_id, r.account_id, t.rule_id, t.cooldown_days, options.now_ms);
       auto known = prior.tasks.find(key);
@@ -305,9 +285,14 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
       creates.push_back(std::move(w));
     }
   }
+  return creates;
+}
 
-  // ---- add-in tasks whose condition cleared or whose company is gone ----
-  std::vector<OutboxWrite> completions;
+std::vector<TaskCompletionWrite> PlannedCompletions(const Evaluation& ev, const PriorState& prior) {
+  std::set<std::pair<std::string, std::string>> holds;  // (account, rule) suggested this run
+  for (const auto& r : ev.results) {
+    for (const auto& t : r.tasks) holds.insert({r.account_id, t.rule_id});
+  }
   std::vector<const KnownTask*> open;
   for (const auto& [key, t] : prior.tasks) {
     if (t.state == TaskState::kOpen && !t.crm_task_id.empty()) open.push_back(&t);
@@ -316,6 +301,7 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
     return std::tie(a->account_id, a->rule_id, a->key) <
            std::tie(b->account_id, b->rule_id, b->key);
   });
+  std::vector<TaskCompletionWrite> completions;
   for (const KnownTask* t : open) {
     bool archived = !ev.live_accounts.count(t->account_id);
     // An account whose evaluation failed this run keeps its tasks: its condition is unknown.
@@ -326,9 +312,85 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
         t->key, t->crm_task_id, t->account_id, t->rule_id,
         archived ? "the company was archived or deleted" : "the rule's condition no longer holds"});
   }
+  return completions;
+}
 
-  // ---- the per-owner task budget (rules: tasks.max_open_per_owner) ----
-  ApplyBudget(rules, ev, prior, completions, &creates, &plan);
+void CountOpenTasks(const PriorState& prior, const std::vector<TaskCompletionWrite>& completions,
+                    std::map<std::string, int64_t>* open) {
+  std::set<std::string> completing;
+  for (const auto& c : completions) completing.insert(c.task_key);
+  for (const auto& [key, t] : prior.tasks) {
+    if (!IsOpen(t.state) || completing.count(key)) continue;
+    auto owner = prior.task_owners.find(key);
+    (*open)[owner == prior.task_owners.end() ? std::string() : owner->second]++;
+  }
+}
+
+void AddBudgetCandidates(const Evaluation& ev, const std::vector<TaskCreateWrite>& creates,
+                         BudgetInput* input) {
+  std::unordered_map<std::string, double> score_of;
+  for (const auto& r : ev.results) score_of[r.account_id] = r.score;
+  for (const auto& c : creates) {
+    if (c.in_doubt) {
+      input->open[c.spec.owner_id]++;
+      continue;
+    }
+    input->candidates.push_back({c.spec.account_id, c.spec.owner_id, c.rule_id,
+                                 PriorityText(c.spec.priority), score_of[c.spec.account_id]});
+    input->keys.push_back(c.spec.key);
+  }
+}
+
+TaskBudgetDecision DecideTaskBudget(const rules::RuleSet& rules, BudgetInput&& input) {
+  // The per-owner task budget: of this run's new suggestions, each owner keeps the best
+  // max(0, budget - open) (rules::ApplyTaskBudget: priority, account score, account id, rule
+  // id); the others are dropped with their reason and suggested again next run. Open: the
+  // add-in's tasks the state file knows open or planned, less this run's completions. Creates in
+  // doubt (a failed or interrupted write, a key the state file cannot vouch for) may exist
+  // already: they are always kept and count as open.
+  TaskBudgetDecision d;
+  d.budget = rules.max_open_tasks_per_owner();
+  if (!d.budget) return d;
+  rules::TaskBudgetResult result = rules::ApplyTaskBudget(input.candidates, input.open, d.budget);
+  d.owners = std::move(result.owners);
+  for (auto& dropped : result.dropped) {
+    d.dropped.emplace(std::move(input.keys[dropped.index]), std::move(dropped.reason));
+  }
+  return d;
+}
+
+Plan DiffPart(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& prior,
+              const DiffOptions& options, int64_t vouched, const TaskBudgetDecision& budget) {
+  Plan plan;
+  const std::string scored_at = IsoUtc(options.now_ms);
+  std::string scored_at_property;
+  std::string tier_property;
+  for (const auto& wb : options.writeback) {
+    if (wb.result == "scored_at") scored_at_property = wb.property;
+    if (wb.result == "tier") tier_property = wb.property;
+  }
+  static const std::map<std::string, std::string> kNoValues;
+  static const std::map<std::string, LastWrite> kNoWrites;
+  plan.keys_vouched_since = vouched;
+  plan.task_budget = budget.budget;
+
+  // ---- tasks: suggested ones not yet created, less what the per-owner budget left out ----
+  std::vector<OutboxWrite> creates;
+  for (auto& c : SuggestedCreates(ev, prior, options, vouched)) {
+    if (!c.in_doubt && budget.budget) {
+      if (auto d = budget.dropped.find(c.spec.key); d != budget.dropped.end()) {
+        plan.budget_dropped.push_back({c.spec.account_id, c.account_name, c.spec.owner_id,
+                                       c.rule_id, c.spec.subject, PriorityText(c.spec.priority),
+                                       d->second});
+        continue;
+      }
+    }
+    creates.push_back(std::move(c));
+  }
+
+  // ---- add-in tasks whose condition cleared or whose company is gone ----
+  std::vector<OutboxWrite> completions;
+  for (auto& c : PlannedCompletions(ev, prior)) completions.push_back(std::move(c));
 
   // The add-in's open tasks per account after this run (the card shows them): the state file's
   // open and planned ones, less this run's completions, plus this run's creates.
@@ -457,6 +519,23 @@ Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& p
   for (auto* part : {&updates, &creates, &completions}) {
     for (auto& w : *part) plan.writes.push_back(std::move(w));
   }
+  return plan;
+}
+
+Plan Diff(const rules::RuleSet& rules, const Evaluation& ev, const PriorState& prior,
+          const DiffOptions& options) {
+  CrmScan scan;
+  for (const auto& [account, values] : ev.crm_values) ScanCrmValues(values, options, &scan);
+  const int64_t vouched = KeysVouchedSince(prior, scan, options.now_ms);
+  TaskBudgetDecision budget;
+  if (rules.max_open_tasks_per_owner()) {
+    BudgetInput input;
+    CountOpenTasks(prior, PlannedCompletions(ev, prior), &input.open);
+    AddBudgetCandidates(ev, SuggestedCreates(ev, prior, options, vouched), &input);
+    budget = DecideTaskBudget(rules, std::move(input));
+  }
+  Plan plan = DiffPart(rules, ev, prior, options, vouched, budget);
+  plan.budget_owners = budget.owners;
   return plan;
 }
 

@@ -98,6 +98,15 @@ std::string ConflictMetaKey(const std::string& account_id, const std::string& fi
 
 // Reads the prior state (written values, reported conflicts, results, tasks) in one pass each.
 PriorState LoadPriorState(store::Store& store, const std::string& portal_id);
+// The run-wide part of it: portal, reported conflicts, keys_vouched_since, last_write_ms.
+PriorState LoadPriorGlobals(store::Store& store, const std::string& portal_id);
+// Replaces prior's per-account part (written values, results, tasks) with the rows of
+// `accounts`, which lie between first and last (by id); tasks_only: only the tasks.
+void LoadPriorRows(store::Store& store, const std::string& first, const std::string& last,
+                   const std::unordered_set<std::string>& accounts, bool tasks_only,
+                   PriorState* prior);
+// Replaces prior's per-account part with the tasks of accounts archived or gone from the snapshot.
+void LoadGoneTasks(store::Store& store, PriorState* prior);
 // Stores Plan::keys_vouched_since (in the transaction that stages the plan).
 void SaveVouchedSince(store::Store& store, int64_t since_ms);
 
@@ -186,8 +195,55 @@ struct Plan {
 nlohmann::json TaskBudgetJson(const Plan& plan, size_t max_listed = 200);
 
 // The plan for this run. `rules` renders the writeback values (RuleSet::WritebackValue).
+// Diff over the whole portfolio at once; the sync builds the same plan per chunk of accounts
+// with the pieces below (plan.cc).
 Plan Diff(const rules::RuleSet& rules, const Evaluation& evaluation, const PriorState& prior,
           const DiffOptions& options);
+
+// ---- The pieces of Diff, for a plan built per chunk of accounts (plan.cc) ----
+// Whether the CRM holds any of the add-in's values, and its newest scoring time (-1: none).
+struct CrmScan {
+  bool has_our_values = false;
+  int64_t latest_scored = -1;
+};
+// Adds one account's CRM values (Evaluation::crm_values) to `scan`.
+void ScanCrmValues(const std::map<std::string, std::string>& values, const DiffOptions& options,
+                   CrmScan* scan);
+// Plan::keys_vouched_since from the prior state and the scan of every live account.
+int64_t KeysVouchedSince(const PriorState& prior, const CrmScan& scan, int64_t now_ms);
+// The task suggestions of evaluation.results whose key is not known yet (or failed), before the
+// budget, in result order.
+std::vector<TaskCreateWrite> SuggestedCreates(const Evaluation& evaluation, const PriorState& prior,
+                                              const DiffOptions& options, int64_t vouched);
+// The add-in's open tasks in prior.tasks to complete: the rule's condition cleared (an account
+// of evaluation.results), or the account is not in evaluation.live_accounts (gone). Sorted by
+// account, rule, key.
+std::vector<TaskCompletionWrite> PlannedCompletions(const Evaluation& evaluation,
+                                                    const PriorState& prior);
+// What the per-owner budget decides over: open tasks per owner and the new suggestions (their
+// task keys alongside), accumulated over the chunks of a run.
+struct BudgetInput {
+  std::map<std::string, int64_t> open;  // owner -> open or planned tasks (less completions)
+  std::vector<rules::BudgetCandidate> candidates;
+  std::vector<std::string> keys;  // task key of each candidate
+};
+// Adds the open and planned tasks of prior.tasks that `completions` do not complete.
+void CountOpenTasks(const PriorState& prior, const std::vector<TaskCompletionWrite>& completions,
+                    std::map<std::string, int64_t>* open);
+// Adds `creates` (SuggestedCreates): in doubt ones count as open, the others are candidates.
+void AddBudgetCandidates(const Evaluation& evaluation, const std::vector<TaskCreateWrite>& creates,
+                         BudgetInput* input);
+struct TaskBudgetDecision {
+  std::optional<int64_t> budget;  // tasks.max_open_per_owner; none: nothing is dropped
+  std::vector<rules::TaskBudgetOwner> owners;
+  std::unordered_map<std::string, std::string> dropped;  // task key -> reason
+};
+TaskBudgetDecision DecideTaskBudget(const rules::RuleSet& rules, BudgetInput&& input);
+// The plan of a part of the portfolio (the accounts of `evaluation`; `prior` holds their rows),
+// given the decisions that need the whole portfolio: the vouched time and the task budget.
+// Plan::budget_owners stays empty (the decision has them).
+Plan DiffPart(const rules::RuleSet& rules, const Evaluation& evaluation, const PriorState& prior,
+              const DiffOptions& options, int64_t vouched, const TaskBudgetDecision& budget);
 
 }  // namespace kam::engine
 

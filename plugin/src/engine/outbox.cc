@@ -225,16 +225,36 @@ std::string TaskKey(const std::string& portal, const std::string& account, const
 
 // ---- staging a plan ---------------------------------------------------------------------------
 
+std::map<std::string, std::vector<int64_t>> PendingUpdatesByAccount(store::Store& store) {
+  std::map<std::string, std::vector<int64_t>> pending_updates;
+  int64_t after = 0;
+  for (;;) {
+    auto page = store.PendingOutboxAfter(WriteKindName(WriteKind::kFieldUpdate), after, 1000);
+    if (page.empty()) break;
+    after = page.back().id;
+    for (const auto& e : page) pending_updates[e.account_id].push_back(e.id);
+  }
+  return pending_updates;
+}
+
 void StagePlan(RunContext& ctx, const Evaluation& ev, const PriorState& prior, const Plan& plan) {
+  auto pending_updates = PendingUpdatesByAccount(*ctx.store);
+  StageOptions o;
+  o.pending_updates = &pending_updates;
+  o.save_vouched = true;
+  o.portfolio = &ev.portfolio;
+  o.budget = &plan;
+  StagePlan(ctx, ev, prior, plan, o);
+}
+
+void StagePlan(RunContext& ctx, const Evaluation& ev, const PriorState& prior, const Plan& plan,
+               const StageOptions& options) {
   store::Store& store = *ctx.store;
   const int64_t run_id = ctx.run_id;
   const int64_t now_ms = ctx.now_ms;
   ctx.Checkpoint("plan.before_commit");
-  std::map<std::string, std::vector<int64_t>> pending_updates;
-  for (const auto& e : store.PendingOutbox(WriteKindName(WriteKind::kFieldUpdate),
-                                           std::numeric_limits<int32_t>::max())) {
-    pending_updates[e.account_id].push_back(e.id);
-  }
+  std::map<std::string, std::vector<int64_t>> no_pending;
+  auto& pending_updates = options.pending_updates ? *options.pending_updates : no_pending;
   store::Store::Transaction tx(store);
   for (const auto& r : ev.results) {
     store::ResultRow row;
@@ -324,9 +344,11 @@ void StagePlan(RunContext& ctx, const Evaluation& ev, const PriorState& prior, c
       store.UpsertTask(row);
     }
   }
-  SaveVouchedSince(store, plan.keys_vouched_since);
-  store.SetMeta("last_portfolio", ev.portfolio.ToJson().dump());
-  store.SetMeta("last_task_budget", TaskBudgetJson(plan).dump());  // kam report shows it
+  if (options.save_vouched) SaveVouchedSince(store, plan.keys_vouched_since);
+  if (options.portfolio) store.SetMeta("last_portfolio", options.portfolio->ToJson().dump());
+  if (options.budget) {
+    store.SetMeta("last_task_budget", TaskBudgetJson(*options.budget).dump());  // kam report
+  }
   tx.Commit();
   ctx.Checkpoint("plan.committed");
 }

@@ -1,26 +1,31 @@
 // The phases of a sync (DESIGN §4) as free functions over a RunContext, in the order
-// SyncEngine::Sync runs them: pull (pull.cc) -> evaluate (evaluate.cc) -> diff (diff.h) ->
-// stage the outbox (outbox.cc) -> push (push.cc) -> record (run_record.cc); the read-side
-// report (report.cc). Each may throw OpError; the run record (RunRecorded) turns what escapes
-// into the run's outcome.
+// SyncEngine::Sync runs them: pull (pull.cc) -> evaluate, diff (diff.h) and stage the outbox
+// (outbox.cc) per chunk of accounts (plan.cc) -> push (push.cc) -> record (run_record.cc); the
+// read-side report (report.cc). Each may throw OpError; the run record (RunRecorded) turns what
+// escapes into the run's outcome.
 #ifndef KAM_ENGINE_PHASES_H_
 #define KAM_ENGINE_PHASES_H_
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
+#include "diff.h"
 #include "status.h"
+
+namespace kam::store {
+class Store;
+}
 
 namespace kam::engine {
 
 class RunContext;
-struct Evaluation;
-struct PriorState;
-struct Plan;
 
 // ---- pull.cc ----
 // Pulls changed (or all: full, first run, cursor too old, a full pull in progress) companies
@@ -36,11 +41,6 @@ void RefreshFacts(RunContext& ctx, const std::unordered_set<std::string>& pulled
 // contacts and meetings by their modification time, the links of changed companies, the
 // aggregates computed locally from the state file as of RunContext::eval_now_ms.
 void RefreshFactsIncrementally(RunContext& ctx);
-
-// ---- evaluate.cc ----
-// Every account of the snapshot through rules::EvaluatePortfolio. persist_checkpoints: count
-// the evaluate checkpoints (a sync; not a dry run).
-Evaluation EvaluateAccounts(RunContext& ctx, bool persist_checkpoints);
 
 // ---- task_status.cc ----
 // With a task budget (tasks.max_open_per_owner) only: reads the CRM status of the add-in's tasks
@@ -58,9 +58,41 @@ struct TaskStatusRefresh {
 TaskStatusRefresh RefreshOpenTaskStatus(RunContext& ctx);
 
 // ---- outbox.cc ----
-// Results, history, conflicts, the outbox entries and task rows of `plan`, in one transaction.
+// Results, history, conflicts, the outbox entries and task rows of `plan`, in one transaction,
+// with the run-wide metas (keys_vouched_since, last_portfolio, last_task_budget).
 void StagePlan(RunContext& ctx, const Evaluation& evaluation, const PriorState& prior,
                const Plan& plan);
+// The pending field updates per account (a new plan for the account supersedes them).
+std::map<std::string, std::vector<int64_t>> PendingUpdatesByAccount(store::Store& store);
+struct StageOptions {
+  // Pending field updates per account; an account's entries are deleted (and taken out of the
+  // map) when this plan writes the account's fields.
+  std::map<std::string, std::vector<int64_t>>* pending_updates = nullptr;
+  bool save_vouched = false;                           // Plan::keys_vouched_since
+  const rules::PortfolioSummary* portfolio = nullptr;  // set: stored as last_portfolio
+  const Plan* budget = nullptr;                        // set: its task budget as last_task_budget
+};
+// One part of a plan (a chunk of accounts, plan.cc), in one transaction.
+void StagePlan(RunContext& ctx, const Evaluation& evaluation, const PriorState& prior,
+               const Plan& plan, const StageOptions& options);
+
+// ---- plan.cc ----
+// Evaluate, diff and (stage = true) stage the outbox per chunk of cfg.plan_chunk_accounts
+// accounts (DESIGN §4 steps 3-5), keeping for the whole portfolio only what the portfolio pass
+// and the task budget need. The returned plan holds what people are told: conflicts, reported
+// fields, the budget (dropped suggestions: the first 200 when staging), and — only when not
+// staging (the dry run) — the writes and tier changes.
+struct PlannedRun {
+  Plan plan;
+  size_t updates = 0;
+  size_t creates = 0;
+  size_t completions = 0;
+  size_t unrecorded_writes = 0;
+  rules::PortfolioSummary portfolio;
+  std::vector<std::pair<std::string, std::string>> errors;  // (account, message), the first 50
+};
+PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const DiffOptions& options,
+                        bool stage);
 
 // ---- push.cc ----
 // Before the first write of a run: every writeback property (and the task-key property) must

@@ -46,10 +46,10 @@ struct SyncEngine::Impl {
 
 namespace {
 
-json EvaluationErrorsJson(const Evaluation& ev) {
+json EvaluationErrorsJson(const PlannedRun& run) {
   json out = json::array();
-  for (const auto& e : ev.errors)
-    out.push_back({{"account_id", e.account_id}, {"error", e.message}});
+  for (const auto& [account, message] : run.errors)
+    out.push_back({{"account_id", account}, {"error", message}});
   return out;
 }
 
@@ -88,29 +88,27 @@ json SyncEngine::Sync(bool full) {
     lap("pull");
     RefreshFacts(ctx, pulled);
     lap("facts");
-    Evaluation ev = EvaluateAccounts(ctx, /*persist_checkpoints=*/true);
-    lap("evaluate");
     const TaskStatusRefresh task_status = RefreshOpenTaskStatus(ctx);  // budget: what is open
-    PriorState prior = LoadPriorState(*ctx.store, portal);
-    Plan plan = Diff(*ctx.rules, ev, prior, impl_->DiffOptionsFor(ctx));
-    if (!plan.unrecorded_writes.empty()) {
-      ctx.Log(KAM_LOG_WARN, std::to_string(plan.unrecorded_writes.size()) +
+    // Evaluate, diff and stage per chunk of accounts (plan.cc): one phase time, "plan".
+    PlannedRun planned = PlanInChunks(ctx, portal, impl_->DiffOptionsFor(ctx), /*stage=*/true);
+    const Plan& plan = planned.plan;
+    lap("plan");
+    if (planned.unrecorded_writes > 0) {
+      ctx.Log(KAM_LOG_WARN, std::to_string(planned.unrecorded_writes) +
                                 " companies were scored by the add-in after the last write the "
                                 "state file records (restored from a backup?): their values are "
                                 "taken as the add-in's own, not as people's edits");
     }
-    ctx.counters.changed_accounts = static_cast<int64_t>(plan.Count(WriteKind::kFieldUpdate));
+    ctx.counters.changed_accounts = static_cast<int64_t>(planned.updates);
     for (const auto& c : plan.conflicts) {
       if (c.is_new) ctx.counters.conflicts++;
       if (c.policy == ConflictPolicy::kRespect) ctx.counters.conflicts_kept++;
     }
-    StagePlan(ctx, ev, prior, plan);
-    lap("plan");
     if (auto err = Push(ctx)) throw *err;
     lap("push");
     json s = RunSummary(ctx);
     s["phase_ms"] = phase_ms;
-    s["own_writes_adopted"] = plan.unrecorded_writes.size();
+    s["own_writes_adopted"] = planned.unrecorded_writes;
     s["pruned"] = PruneExpired(*ctx.store, ctx.cfg.retention_days, ctx.now_ms, ctx.host);
     s["conflict_details"] = json::array();
     for (const auto& c : plan.conflicts) {
@@ -123,8 +121,8 @@ json SyncEngine::Sync(bool full) {
                                        {"policy", ConflictPolicyName(c.policy)},
                                        {"new", c.is_new}});
     }
-    s["evaluation_error_details"] = EvaluationErrorsJson(ev);
-    s["tiers"] = ev.portfolio.ToJson();
+    s["evaluation_error_details"] = EvaluationErrorsJson(planned);
+    s["tiers"] = planned.portfolio.ToJson();
     s["task_budget"] = TaskBudgetJson(plan, 100);
     s["tasks_completed_in_crm"] = task_status.completed;
     // Write errors: the run is recorded and summarised, but the host exits non-zero (kam: 7).
@@ -144,10 +142,9 @@ json SyncEngine::DryRun(bool full) {
     const std::string portal = ctx.BoundPortalId();
     auto pulled = PullAccounts(ctx, full);
     RefreshFacts(ctx, pulled);
-    Evaluation ev = EvaluateAccounts(ctx, /*persist_checkpoints=*/false);
     RefreshOpenTaskStatus(ctx);  // the CRM's task status is a read, like the pull
-    PriorState prior = LoadPriorState(*ctx.store, portal);
-    Plan plan = Diff(*ctx.rules, ev, prior, impl_->DiffOptionsFor(ctx));
+    PlannedRun planned = PlanInChunks(ctx, portal, impl_->DiffOptionsFor(ctx), /*stage=*/false);
+    const Plan& plan = planned.plan;
     const auto updates = plan.All<FieldUpdateWrite>();
     const auto creates = plan.All<TaskCreateWrite>();
     const auto completions = plan.All<TaskCompletionWrite>();
@@ -205,8 +202,8 @@ json SyncEngine::DryRun(bool full) {
     out["conflicts"] = conflicts;
     out["conflict_count"] = plan.conflicts.size();
     out["reported_only"] = plan.reported_only.size();
-    out["evaluation_errors"] = EvaluationErrorsJson(ev);
-    out["portfolio"] = ev.portfolio.ToJson();
+    out["evaluation_errors"] = EvaluationErrorsJson(planned);
+    out["portfolio"] = planned.portfolio.ToJson();
     out.update(UsageJson(ctx));
     std::ostringstream o;
     o << "Dry run: nothing was written to the CRM.\n";

@@ -336,6 +336,19 @@ void Store::ForEachAccount(const std::function<void(const AccountRow&)>& fn,
   });
 }
 
+std::vector<AccountRow> Store::AccountsAfter(std::string_view after_id, size_t limit,
+                                             bool include_archived) {
+  return Guard("listing accounts", impl_->path, [&] {
+    auto& s = impl_->Q(std::string("SELECT ") + kAccountCols + " FROM accounts WHERE id>?" +
+                       (include_archived ? "" : " AND archived=0") + " ORDER BY id LIMIT ?");
+    Bind(s, 1, after_id);
+    s.bind(2, static_cast<int64_t>(limit));
+    std::vector<AccountRow> out;
+    while (s.executeStep()) out.push_back(ReadAccount(s));
+    return out;
+  });
+}
+
 int64_t Store::CountAccounts(bool include_archived) {
   return Guard("counting accounts", impl_->path, [&] {
     auto& s = impl_->Q(include_archived ? "SELECT COUNT(*) FROM accounts"
@@ -460,6 +473,30 @@ void Store::ForEachResult(const std::function<void(const ResultRow&)>& fn) {
   });
 }
 
+void Store::ForEachResultIn(std::string_view first, std::string_view last,
+                            const std::function<void(const ResultRow&)>& fn) {
+  Guard("listing results", impl_->path, [&] {
+    SQLite::Statement s(*impl_->db, std::string("SELECT ") + kResultCols +
+                                        " FROM results WHERE account_id BETWEEN ? AND ? ORDER BY "
+                                        "account_id");
+    s.bind(1, std::string(first));
+    s.bind(2, std::string(last));
+    while (s.executeStep()) fn(ReadResult(s));
+    return 0;
+  });
+}
+
+std::vector<std::string> Store::ResultsOfGoneAccounts() {
+  return Guard("listing results", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "SELECT account_id FROM results WHERE account_id NOT IN (SELECT id FROM accounts WHERE "
+        "archived=0) ORDER BY account_id");
+    std::vector<std::string> out;
+    while (s.executeStep()) out.push_back(s.getColumn(0).getString());
+    return out;
+  });
+}
+
 std::optional<WrittenValue> Store::GetWritten(std::string_view account_id, std::string_view field) {
   return Guard("reading written value", impl_->path, [&]() -> std::optional<WrittenValue> {
     auto& s =
@@ -518,6 +555,32 @@ void Store::ForEachWritten(
   });
 }
 
+void Store::ForEachWrittenIn(
+    std::string_view first, std::string_view last,
+    const std::function<void(const std::string&, const std::string&, const WrittenValue&)>& fn) {
+  Guard("listing written values", impl_->path, [&] {
+    SQLite::Statement s(*impl_->db,
+                        "SELECT account_id, field, value, crm_value, written_ms FROM written "
+                        "WHERE account_id BETWEEN ? AND ? ORDER BY account_id, field");
+    s.bind(1, std::string(first));
+    s.bind(2, std::string(last));
+    while (s.executeStep()) {
+      fn(s.getColumn(0).getString(), s.getColumn(1).getString(),
+         WrittenValue{s.getColumn(2).getString(), s.getColumn(3).getString(),
+                      s.getColumn(4).getInt64()});
+    }
+    return 0;
+  });
+}
+
+int64_t Store::MaxWrittenMs() {
+  return Guard("reading written values", impl_->path, [&] {
+    auto& s = impl_->Q("SELECT COALESCE(MAX(written_ms), 0) FROM written");
+    s.executeStep();
+    return s.getColumn(0).getInt64();
+  });
+}
+
 bool Store::AddOutbox(const OutboxEntry& e) {
   return Guard("adding outbox entry", impl_->path, [&] {
     auto& s = impl_->Q(
@@ -551,6 +614,21 @@ std::vector<OutboxEntry> Store::PendingOutboxAll() {
   return Guard("reading outbox", impl_->path, [&] {
     auto& s = impl_->Q(std::string("SELECT ") + kOutboxCols +
                        " FROM outbox WHERE state='pending' ORDER BY id");
+    std::vector<OutboxEntry> out;
+    while (s.executeStep()) out.push_back(ReadOutbox(s));
+    return out;
+  });
+}
+
+std::vector<OutboxEntry> Store::PendingOutboxAfter(std::string_view kind, int64_t after_id,
+                                                   size_t limit) {
+  return Guard("reading outbox", impl_->path, [&] {
+    auto& s = impl_->Q(std::string("SELECT ") + kOutboxCols +
+                       " FROM outbox WHERE state='pending' AND (kind=?1 OR ?1='') AND id>?2 "
+                       "ORDER BY id LIMIT ?3");
+    Bind(s, 1, kind);
+    s.bind(2, static_cast<int64_t>(after_id));
+    s.bind(3, static_cast<int64_t>(limit));
     std::vector<OutboxEntry> out;
     while (s.executeStep()) out.push_back(ReadOutbox(s));
     return out;
@@ -648,6 +726,30 @@ void Store::ForEachTask(const std::function<void(const TaskRow&)>& fn) {
   Guard("listing tasks", impl_->path, [&] {
     SQLite::Statement s(*impl_->db,
                         std::string("SELECT ") + kTaskCols + " FROM tasks ORDER BY task_key");
+    while (s.executeStep()) fn(ReadTask(s));
+    return 0;
+  });
+}
+
+void Store::ForEachTaskIn(std::string_view first, std::string_view last,
+                          const std::function<void(const TaskRow&)>& fn) {
+  Guard("listing tasks", impl_->path, [&] {
+    SQLite::Statement s(*impl_->db, std::string("SELECT ") + kTaskCols +
+                                        " FROM tasks WHERE account_id BETWEEN ? AND ? ORDER BY "
+                                        "task_key");
+    s.bind(1, std::string(first));
+    s.bind(2, std::string(last));
+    while (s.executeStep()) fn(ReadTask(s));
+    return 0;
+  });
+}
+
+void Store::ForEachTaskOfGoneAccounts(const std::function<void(const TaskRow&)>& fn) {
+  Guard("listing tasks", impl_->path, [&] {
+    SQLite::Statement s(*impl_->db,
+                        std::string("SELECT ") + kTaskCols +
+                            " FROM tasks WHERE account_id NOT IN (SELECT id FROM accounts WHERE "
+                            "archived=0) ORDER BY task_key");
     while (s.executeStep()) fn(ReadTask(s));
     return 0;
   });

@@ -187,6 +187,10 @@ class Store {
   std::optional<AccountRow> GetAccount(std::string_view id);
   void SetArchived(std::string_view id, bool archived);
   void ForEachAccount(const std::function<void(const AccountRow&)>& fn, bool include_archived);
+  // At most `limit` accounts with an id after `after_id` ("" = from the start), ordered by id:
+  // a page of a keyset scan that holds no statement open between pages (the caller may write).
+  std::vector<AccountRow> AccountsAfter(std::string_view after_id, size_t limit,
+                                        bool include_archived);
   int64_t CountAccounts(bool include_archived);
 
   // Cursors by name (e.g. "companies").
@@ -203,6 +207,11 @@ class Store {
   std::optional<ResultRow> GetResult(std::string_view account_id);
   void DeleteResult(std::string_view account_id);
   void ForEachResult(const std::function<void(const ResultRow&)>& fn);
+  // The results of the accounts with first <= id <= last (as text, ordered by account).
+  void ForEachResultIn(std::string_view first, std::string_view last,
+                       const std::function<void(const ResultRow&)>& fn);
+  // Results whose account is archived or not in the snapshot (their company is gone).
+  std::vector<std::string> ResultsOfGoneAccounts();
 
   // Last written values.
   std::optional<WrittenValue> GetWritten(std::string_view account_id, std::string_view field);
@@ -214,10 +223,23 @@ class Store {
       const std::function<void(const std::string& account_id, const std::string& field,
                                const WrittenValue& value)>& fn);
 
+  // The written values of the accounts with first <= id <= last, ordered by account and field.
+  void ForEachWrittenIn(
+      std::string_view first, std::string_view last,
+      const std::function<void(const std::string& account_id, const std::string& field,
+                               const WrittenValue& value)>& fn);
+  // The newest written_ms of all written values (0 when none).
+  int64_t MaxWrittenMs();
+
   // Outbox. AddOutbox ignores an entry whose idem_key exists; returns true when inserted.
   bool AddOutbox(const OutboxEntry& entry);
   std::vector<OutboxEntry> PendingOutbox(std::string_view kind, size_t limit);
   std::vector<OutboxEntry> PendingOutboxAll();
+  // At most `limit` pending entries of `kind` ("" = any kind) with an id above `after_id`,
+  // ordered by id: one page of the push (entries that stay pending are not read again by the
+  // same scan).
+  std::vector<OutboxEntry> PendingOutboxAfter(std::string_view kind, int64_t after_id,
+                                              size_t limit);
   void MarkOutbox(int64_t id, OutboxState state, std::string_view error);
   void BumpOutboxAttempts(int64_t id);
   // Drops a pending entry that a newer plan replaces (recorded as superseded in the audit).
@@ -230,6 +252,11 @@ class Store {
   std::vector<TaskRow> TasksFor(std::string_view account_id);
   std::vector<TaskRow> TasksInState(std::string_view state);
   void ForEachTask(const std::function<void(const TaskRow&)>& fn);  // ordered by task_key
+  // The tasks of the accounts with first <= account_id <= last, ordered by task_key.
+  void ForEachTaskIn(std::string_view first, std::string_view last,
+                     const std::function<void(const TaskRow&)>& fn);
+  // The tasks whose account is archived or not in the snapshot, ordered by task_key.
+  void ForEachTaskOfGoneAccounts(const std::function<void(const TaskRow&)>& fn);
 
   // Score history and audit.
   void AddHistory(const HistoryRow& row);
