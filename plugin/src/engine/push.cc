@@ -11,10 +11,14 @@
 // task keys of an earlier run are searched first). Two batches that touch the same record (the
 // same company, or the same task key) are never in flight together: the later one waits until
 // the earlier one's answer is stored.
+//
+// Memory: the outbox is read a page at a time per kind, in id order (Store::PendingOutboxAfter);
+// only one page and the batches in flight are held, whatever the outbox's size.
 #include <array>
 #include <deque>
 #include <future>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -34,7 +38,10 @@ struct Item {
   store::OutboxEntry entry;
   OutboxWrite write;
 };
-using Batch = std::vector<const Item*>;
+using Batch = std::vector<Item>;
+
+// Pending entries read from the state file at a time.
+constexpr size_t kOutboxPage = 500;
 
 void RecordFailure(RunContext& ctx, const Item& item, const CrmError& err) {
   const store::OutboxEntry& e = item.entry;
@@ -74,7 +81,7 @@ std::optional<OpError> BatchFailed(RunContext& ctx, const Batch& batch, const Cr
                                    const char* doing) {
   if (err.stops_run) return CrmFailure(err, doing);
   store::Store::Transaction tx(*ctx.store);
-  for (const Item* item : batch) RecordFailure(ctx, *item, err);
+  for (const Item& item : batch) RecordFailure(ctx, item, err);
   tx.Commit();
   return std::nullopt;
 }
@@ -84,8 +91,8 @@ std::optional<OpError> BatchFailed(RunContext& ctx, const Batch& batch, const Cr
 Answer SendFieldUpdates(Crm& crm, const Batch& batch, int64_t /*run_id*/) {
   std::vector<FieldUpdate> updates;
   updates.reserve(batch.size());
-  for (const Item* item : batch) {
-    const auto& w = std::get<FieldUpdateWrite>(item->write);
+  for (const Item& item : batch) {
+    const auto& w = std::get<FieldUpdateWrite>(item.write);
     updates.push_back({w.account_id, w.properties});
   }
   return {crm.WriteFields(updates), std::nullopt};
@@ -94,13 +101,13 @@ Answer SendFieldUpdates(Crm& crm, const Batch& batch, int64_t /*run_id*/) {
 Answer SendTaskCreates(Crm& crm, const Batch& batch, int64_t run_id) {
   std::vector<TaskSpec> specs;
   specs.reserve(batch.size());
-  for (const Item* item : batch) {
-    const auto& w = std::get<TaskCreateWrite>(item->write);
+  for (const Item& item : batch) {
+    const auto& w = std::get<TaskCreateWrite>(item.write);
     specs.push_back(w.spec);
     // Only a key that may already be in the CRM needs the search by key: one planned by an
     // earlier (interrupted) run, retried, re-planned after a failed write, or one the state file
     // cannot vouch for.
-    specs.back().in_doubt = w.in_doubt || item->entry.attempts > 0 || item->entry.run_id != run_id;
+    specs.back().in_doubt = w.in_doubt || item.entry.attempts > 0 || item.entry.run_id != run_id;
   }
   return {std::nullopt, crm.WriteTasks(specs)};
 }
@@ -108,7 +115,7 @@ Answer SendTaskCreates(Crm& crm, const Batch& batch, int64_t run_id) {
 Answer SendTaskCompletions(Crm& crm, const Batch& batch, int64_t /*run_id*/) {
   std::vector<std::string> ids;
   ids.reserve(batch.size());
-  for (const Item* item : batch) ids.push_back(std::get<TaskCompletionWrite>(item->write).task_id);
+  for (const Item& item : batch) ids.push_back(std::get<TaskCompletionWrite>(item.write).task_id);
   return {crm.CompleteTasks(ids), std::nullopt};
 }
 
@@ -116,13 +123,13 @@ Answer SendTaskCompletions(Crm& crm, const Batch& batch, int64_t /*run_id*/) {
 std::vector<std::string> RecordsOf(const Batch& batch) {
   std::vector<std::string> out;
   out.reserve(batch.size());
-  for (const Item* item : batch) {
-    if (const auto* u = std::get_if<FieldUpdateWrite>(&item->write)) {
+  for (const Item& item : batch) {
+    if (const auto* u = std::get_if<FieldUpdateWrite>(&item.write)) {
       out.push_back("company:" + u->account_id);
-    } else if (const auto* t = std::get_if<TaskCreateWrite>(&item->write)) {
+    } else if (const auto* t = std::get_if<TaskCreateWrite>(&item.write)) {
       out.push_back("task:" + t->spec.key);
     } else {
-      out.push_back("task:" + std::get<TaskCompletionWrite>(item->write).task_key);
+      out.push_back("task:" + std::get<TaskCompletionWrite>(item.write).task_key);
     }
   }
   return out;
@@ -135,8 +142,8 @@ std::optional<OpError> RecordFieldUpdates(RunContext& ctx, const Batch& batch,
   if (!result.ok()) return BatchFailed(ctx, batch, result.error(), "writing company fields");
   ctx.Checkpoint("push.update.sent");
   std::map<std::string, const Item*> by_account;
-  for (const Item* item : batch) {
-    by_account[std::get<FieldUpdateWrite>(item->write).account_id] = item;
+  for (const Item& item : batch) {
+    by_account[std::get<FieldUpdateWrite>(item.write).account_id] = &item;
   }
   store::Store& store = *ctx.store;
   store::Store::Transaction tx(store);
@@ -151,8 +158,8 @@ std::optional<OpError> RecordFieldUpdates(RunContext& ctx, const Batch& batch,
     auto it = by_account.find(f.id);
     if (it != by_account.end()) RecordFailure(ctx, *it->second, f.error);
   }
-  for (const Item* item : batch) {
-    const auto& w = std::get<FieldUpdateWrite>(item->write);
+  for (const Item& item : batch) {
+    const auto& w = std::get<FieldUpdateWrite>(item.write);
     if (failed_ids.count(w.account_id)) continue;
     auto row = store.GetAccount(w.account_id);
     json props = row ? json::parse(row->properties_json, nullptr, false) : json::object();
@@ -169,7 +176,7 @@ std::optional<OpError> RecordFieldUpdates(RunContext& ctx, const Batch& batch,
       row->properties_json = props.dump();
       store.UpsertAccount(*row);
     }
-    store.MarkOutbox(item->entry.id, store::OutboxState::kAcked, "");
+    store.MarkOutbox(item.entry.id, store::OutboxState::kAcked, "");
     ctx.counters.accounts_written++;
   }
   tx.Commit();
@@ -182,7 +189,7 @@ std::optional<OpError> RecordTaskCreates(RunContext& ctx, const Batch& batch,
   if (!result.ok()) return BatchFailed(ctx, batch, result.error(), "creating tasks");
   ctx.Checkpoint("push.tasks.sent");
   std::map<std::string, const Item*> by_key;
-  for (const Item* item : batch) by_key[std::get<TaskCreateWrite>(item->write).spec.key] = item;
+  for (const Item& item : batch) by_key[std::get<TaskCreateWrite>(item.write).spec.key] = &item;
   store::Store& store = *ctx.store;
   store::Store::Transaction tx(store);
   for (const auto& o : *result) {
@@ -226,7 +233,7 @@ std::optional<OpError> RecordTaskCompletions(RunContext& ctx, const Batch& batch
   if (!result.ok()) return BatchFailed(ctx, batch, result.error(), "completing tasks");
   ctx.Checkpoint("push.complete.sent");
   std::map<std::string, const Item*> by_task;
-  for (const Item* item : batch) by_task[std::get<TaskCompletionWrite>(item->write).task_id] = item;
+  for (const Item& item : batch) by_task[std::get<TaskCompletionWrite>(item.write).task_id] = &item;
   store::Store& store = *ctx.store;
   store::Store::Transaction tx(store);
   std::set<std::string> failed;
@@ -302,46 +309,55 @@ void CheckPropertiesOnce(RunContext& ctx) {
 }
 
 std::optional<OpError> Push(RunContext& ctx) {
-  std::vector<store::OutboxEntry> all = ctx.store->PendingOutboxAll();
-  if (all.empty()) return std::nullopt;
+  store::Store& store = *ctx.store;
+  const int64_t pending = store.CountOutbox(store::OutboxState::kPending);
+  if (pending <= 0) return std::nullopt;
   CheckPropertiesOnce(ctx);
-  const uint64_t total = all.size();
+  const uint64_t total = static_cast<uint64_t>(pending);
   uint64_t done = 0;
-  std::array<std::vector<Item>, 3> by_kind;  // indexed by WriteKind
-  std::vector<std::pair<store::OutboxEntry, Status>> unreadable;
-  for (auto& e : all) {
-    auto w = ParseOutboxEntry(e.kind, e.account_id, e.payload_json);
-    if (!w.ok()) {
-      unreadable.emplace_back(std::move(e), w.status());
-      continue;
-    }
-    size_t k = static_cast<size_t>(KindOf(*w));
-    by_kind[k].push_back({std::move(e), std::move(w.value())});
-  }
-  if (!unreadable.empty()) {  // recorded, never sent, never silently dropped
-    store::Store::Transaction tx(*ctx.store);
-    for (const auto& [e, st] : unreadable) {
+  // Entries that cannot be read are recorded, never sent, never silently dropped.
+  auto record_unreadable = [&](const std::vector<std::pair<store::OutboxEntry, Status>>& bad) {
+    if (bad.empty()) return;
+    store::Store::Transaction tx(store);
+    for (const auto& [e, st] : bad) {
       ctx.counters.write_errors++;
       if (ctx.counters.errors.size() < 50) {
         ctx.counters.errors.push_back({e.account_id, e.kind, st.message()});
       }
-      ctx.store->MarkOutbox(e.id, store::OutboxState::kError, st.message());
-      ctx.store->AddAudit(
+      store.MarkOutbox(e.id, store::OutboxState::kError, st.message());
+      store.AddAudit(
           {0, ctx.run_id, ctx.now_ms, "write_failed", e.account_id, e.kind, "", "", st.message()});
     }
     tx.Commit();
-    done += unreadable.size();
+    done += bad.size();
+  };
+  // Entries of a kind this version does not know: first, as when the whole outbox was read.
+  for (const std::string& kind : store.PendingOutboxKinds()) {
+    if (WriteKindFrom(kind)) continue;
+    int64_t after = 0;
+    for (;;) {
+      auto page = store.PendingOutboxAfter(kind, after, kOutboxPage);
+      if (page.empty()) break;
+      after = page.back().id;
+      std::vector<std::pair<store::OutboxEntry, Status>> bad;
+      for (auto& e : page) {
+        Status st =
+            ParseOutboxEntry(e.kind, e.account_id, e.payload_json).status();  // unknown kind
+        bad.emplace_back(std::move(e), std::move(st));
+      }
+      record_unreadable(bad);
+    }
   }
   using Sender = Answer (*)(Crm&, const Batch&, int64_t);
   constexpr std::array<Sender, 3> kSenders = {SendFieldUpdates, SendTaskCreates,
                                               SendTaskCompletions};
   const size_t batch_size = static_cast<size_t>(std::max(1, ctx.cfg.batch_size));
-  // Batches in flight, oldest first; their answers are stored in this order. Declared after
-  // by_kind: a future still running when an exception unwinds is waited for in its destructor,
-  // while the items it reads are still there.
+  // Batches in flight, oldest first; their answers are stored in this order. Each owns its
+  // entries (shared with the thread sending it), so only the batches in flight and one page of
+  // the outbox are in memory, not the whole outbox.
   struct InFlight {
     WriteKind kind;
-    Batch batch;
+    std::shared_ptr<const Batch> batch;
     std::vector<std::string> records;
     std::future<Answer> answer;
   };
@@ -356,12 +372,12 @@ std::optional<OpError> Push(RunContext& ctx) {
     flight.pop_front();
     const Answer answer = f.answer.get();
     for (const auto& r : f.records) busy.erase(busy.find(r));
-    auto err = RecordAnswer(ctx, f.kind, f.batch, answer);
+    auto err = RecordAnswer(ctx, f.kind, *f.batch, answer);
     if (err) {
       if (!stop) stop = std::move(err);  // the batch stays pending
       return;
     }
-    done += f.batch.size();
+    done += f.batch->size();
     ctx.Progress("push", done, total);
   };
   auto overlaps = [&](const std::vector<std::string>& records) {
@@ -373,29 +389,61 @@ std::optional<OpError> Push(RunContext& ctx) {
   bool cancelled = false;
   Crm& crm = *ctx.crm;
   const int64_t run_id = ctx.run_id;
-  for (size_t k = 0; k < by_kind.size() && !stop && !cancelled; ++k) {
-    const auto& items = by_kind[k];
-    for (size_t i = 0; i < items.size(); i += batch_size) {
-      if (ctx.host.IsCancelled()) {
-        cancelled = true;  // what is in flight is stored first
-        break;
-      }
-      Batch batch;
-      for (size_t j = i; j < std::min(items.size(), i + batch_size); ++j)
-        batch.push_back(&items[j]);
-      std::vector<std::string> records = RecordsOf(batch);
-      while (!flight.empty() && (flight.size() >= window || overlaps(records))) settle_oldest();
-      if (stop) break;
-      const auto kind = static_cast<WriteKind>(k);
-      ctx.counters.write_batches++;
-      ctx.Checkpoint(BeforeSendCheckpoint(kind));
-      for (const auto& r : records) busy.insert(r);
-      Sender send = kSenders[k];
-      auto answer =
-          std::async(launch, [&crm, send, batch, run_id] { return send(crm, batch, run_id); });
-      flight.push_back({kind, std::move(batch), std::move(records), std::move(answer)});
-      if (window == 1) settle_oldest();
+  // Sends one batch once the window has room and no batch in flight touches its records.
+  // Returns false when the push stops (an error that stops the run, or a cancel).
+  auto send = [&](WriteKind kind, Batch&& items) {
+    if (ctx.host.IsCancelled()) {
+      cancelled = true;  // what is in flight is stored first
+      return false;
     }
+    auto batch = std::make_shared<const Batch>(std::move(items));
+    std::vector<std::string> records = RecordsOf(*batch);
+    while (!flight.empty() && (flight.size() >= window || overlaps(records))) settle_oldest();
+    if (stop) return false;
+    ctx.counters.write_batches++;
+    ctx.Checkpoint(BeforeSendCheckpoint(kind));
+    for (const auto& r : records) busy.insert(r);
+    Sender sender = kSenders[static_cast<size_t>(kind)];
+    auto answer =
+        std::async(launch, [&crm, sender, batch, run_id] { return sender(crm, *batch, run_id); });
+    flight.push_back({kind, std::move(batch), std::move(records), std::move(answer)});
+    if (window == 1) settle_oldest();
+    return !stop;
+  };
+  // Field updates, then task creates, then completions, each in id order and read a page at a
+  // time (an entry's id only grows, so one scan by id reads each pending entry once, while the
+  // batches before it are still in flight). Batches are cut from the readable entries in order,
+  // as they were when the whole outbox was read at once.
+  for (WriteKind kind :
+       {WriteKind::kFieldUpdate, WriteKind::kTaskCreate, WriteKind::kTaskCompletion}) {
+    Batch next;
+    next.reserve(batch_size);
+    int64_t after = 0;
+    bool go_on = true;
+    while (go_on) {
+      auto page = store.PendingOutboxAfter(WriteKindName(kind), after, kOutboxPage);
+      if (page.empty()) break;
+      after = page.back().id;
+      std::vector<std::pair<store::OutboxEntry, Status>> bad;
+      for (auto& e : page) {
+        auto w = ParseOutboxEntry(e.kind, e.account_id, e.payload_json);
+        if (!w.ok()) {
+          bad.emplace_back(std::move(e), w.status());
+          continue;
+        }
+        e.payload_json.clear();  // parsed: the typed write holds it
+        e.payload_json.shrink_to_fit();
+        next.push_back({std::move(e), std::move(w.value())});
+        if (next.size() < batch_size) continue;
+        go_on = send(kind, std::move(next));
+        next = Batch();
+        next.reserve(batch_size);
+        if (!go_on) break;
+      }
+      record_unreadable(bad);
+    }
+    if (go_on && !next.empty()) go_on = send(kind, std::move(next));
+    if (!go_on) break;
   }
   while (!flight.empty()) settle_oldest();
   if (cancelled) ctx.CheckCancelled("the push");

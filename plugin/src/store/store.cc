@@ -623,14 +623,28 @@ std::vector<OutboxEntry> Store::PendingOutboxAll() {
 std::vector<OutboxEntry> Store::PendingOutboxAfter(std::string_view kind, int64_t after_id,
                                                    size_t limit) {
   return Guard("reading outbox", impl_->path, [&] {
-    auto& s = impl_->Q(std::string("SELECT ") + kOutboxCols +
-                       " FROM outbox WHERE state='pending' AND (kind=?1 OR ?1='') AND id>?2 "
-                       "ORDER BY id LIMIT ?3");
-    Bind(s, 1, kind);
+    // Two statements rather than "(kind=?1 OR ?1='')": with the kind bound, the page is a range
+    // of the outbox_state index (state, kind, id), not a scan of every pending entry.
+    auto& s = kind.empty() ? impl_->Q(std::string("SELECT ") + kOutboxCols +
+                                      " FROM outbox WHERE state='pending' AND id>?2 "
+                                      "ORDER BY id LIMIT ?3")
+                           : impl_->Q(std::string("SELECT ") + kOutboxCols +
+                                      " FROM outbox WHERE state='pending' AND kind=?1 AND id>?2 "
+                                      "ORDER BY id LIMIT ?3");
+    if (!kind.empty()) Bind(s, 1, kind);
     s.bind(2, static_cast<int64_t>(after_id));
     s.bind(3, static_cast<int64_t>(limit));
     std::vector<OutboxEntry> out;
     while (s.executeStep()) out.push_back(ReadOutbox(s));
+    return out;
+  });
+}
+
+std::vector<std::string> Store::PendingOutboxKinds() {
+  return Guard("reading outbox kinds", impl_->path, [&] {
+    auto& s = impl_->Q("SELECT DISTINCT kind FROM outbox WHERE state='pending' ORDER BY kind");
+    std::vector<std::string> out;
+    while (s.executeStep()) out.push_back(s.getColumn(0).getString());
     return out;
   });
 }

@@ -24,9 +24,9 @@ class SyncPush : public ::testing::TestWithParam<int> {
   // A sandbox of kAccounts companies; `connections` = hubspot.max_connections; one attempt per
   // call, so that an injected fault reaches the engine instead of being retried away.
   void Start(int connections, bool task_key_unique = true, bool example_rules = false,
-             int latency_ms = 0, int batch = kBatch) {
+             int latency_ms = 0, int batch = kBatch, int accounts = kAccounts) {
     sandbox::SandboxOptions so;
-    so.accounts = kAccounts;
+    so.accounts = accounts;
     so.seed = 7;
     so.task_key_unique = task_key_unique;
     so.base_time_ms = TestBaseTime();
@@ -163,6 +163,34 @@ TEST_P(SyncPush, AnUpdateBatchFailingRetryablyLeavesExactlyItsCompaniesPendingAn
   EXPECT_EQ(pending_ids.size(), static_cast<size_t>(kBatch));
   EXPECT_EQ(pending_ids, Unscored());  // pending = exactly what the CRM lacks
   EXPECT_EQ(Calls("POST " + std::string(kUpdateRoute)), static_cast<uint64_t>(kAccounts / kBatch));
+
+  ASSERT_EQ(server_->SetFaults(""), "");
+  json s2 = Engine().Sync(false);
+  EXPECT_EQ(s2["write_errors"], 0);
+  EXPECT_EQ(s2["accounts_written"], kBatch);
+  EXPECT_TRUE(Pending("update").empty());
+  EXPECT_TRUE(Unscored().empty());
+}
+
+TEST_P(SyncPush, AnOutboxLargerThanAReadPageIsSentInWholeBatchesAndAFailedBatchStaysPending) {
+  // 1,200 updates: the push reads the outbox 500 at a time, so batches of 40 straddle the pages
+  // (the 13th holds entries 481-520). Cutting batches per page would make 31 update calls.
+  constexpr int kMany = 1200;
+  Start(GetParam(), true, false, 0, kBatch, kMany);
+  // The 14th update to arrive, one read from the second page, fails with a 500.
+  ASSERT_EQ(server_->SetFaults(std::string("500=#14@") + kUpdateRoute), "");
+  json s = Engine().Sync(false);
+  EXPECT_EQ(server_->counters().faults_injected, 1u);
+  EXPECT_EQ(Calls("POST " + std::string(kUpdateRoute)), static_cast<uint64_t>(kMany / kBatch));
+  EXPECT_EQ(s["accounts_written"], kMany - kBatch);
+  EXPECT_EQ(s["write_errors"], kBatch);
+  std::set<std::string> pending_ids;
+  for (const auto& [id, attempts] : Pending("update")) {
+    pending_ids.insert(id);
+    EXPECT_EQ(attempts, 1) << id;
+  }
+  EXPECT_EQ(pending_ids.size(), static_cast<size_t>(kBatch));
+  EXPECT_EQ(pending_ids, Unscored());
 
   ASSERT_EQ(server_->SetFaults(""), "");
   json s2 = Engine().Sync(false);

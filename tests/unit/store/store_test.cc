@@ -196,6 +196,42 @@ TEST_F(StoreTest, TheOutboxKeepsOneEntryPerIdempotencyKey) {
   EXPECT_TRUE(store->PendingOutbox("update", 10).empty());
 }
 
+TEST_F(StoreTest, PendingOutboxAfterPagesOneKindInIdOrderAndKindsListsWhatIsPending) {
+  auto store = Store::Open(path_);
+  OutboxEntry e;
+  e.run_id = 1;
+  for (int i = 0; i < 7; ++i) {
+    e.kind = i % 2 == 0 ? "update" : "create_task";
+    e.idem_key = "k" + std::to_string(i);
+    e.account_id = std::to_string(i);
+    ASSERT_TRUE(store->AddOutbox(e));
+  }
+  e.kind = "future_kind";
+  e.idem_key = "f";
+  ASSERT_TRUE(store->AddOutbox(e));
+  EXPECT_EQ(store->PendingOutboxKinds(),
+            (std::vector<std::string>{"create_task", "future_kind", "update"}));
+  // Updates are accounts 0, 2, 4, 6: two pages of two, then nothing.
+  auto page1 = store->PendingOutboxAfter("update", 0, 2);
+  ASSERT_EQ(page1.size(), 2u);
+  EXPECT_EQ(page1[0].account_id, "0");
+  EXPECT_EQ(page1[1].account_id, "2");
+  // An entry of the first page done meanwhile does not move the scan.
+  store->MarkOutbox(page1[0].id, OutboxState::kAcked, "");
+  auto page2 = store->PendingOutboxAfter("update", page1.back().id, 2);
+  ASSERT_EQ(page2.size(), 2u);
+  EXPECT_EQ(page2[0].account_id, "4");
+  EXPECT_EQ(page2[1].account_id, "6");
+  EXPECT_TRUE(store->PendingOutboxAfter("update", page2.back().id, 2).empty());
+  // "" = any kind, still in id order.
+  auto any = store->PendingOutboxAfter("", 0, 100);
+  ASSERT_EQ(any.size(), 7u);
+  EXPECT_EQ(any[0].account_id, "1");
+  EXPECT_EQ(any.back().kind, "future_kind");
+  store->MarkOutbox(any.back().id, OutboxState::kError, "unknown kind");
+  EXPECT_EQ(store->PendingOutboxKinds(), (std::vector<std::string>{"create_task", "update"}));
+}
+
 TEST_F(StoreTest, WrittenValuesTasksHistoryAndRunsRoundTrip) {
   auto store = Store::Open(path_);
   store->SetWritten("1", "kam_tier", {"key", "key", 7});

@@ -240,6 +240,8 @@ class Store {
   // same scan).
   std::vector<OutboxEntry> PendingOutboxAfter(std::string_view kind, int64_t after_id,
                                               size_t limit);
+  // The kinds of the pending entries, each once, sorted.
+  std::vector<std::string> PendingOutboxKinds();
   void MarkOutbox(int64_t id, OutboxState state, std::string_view error);
   void BumpOutboxAttempts(int64_t id);
   // Drops a pending entry that a newer plan replaces (recorded as superseded in the audit).
