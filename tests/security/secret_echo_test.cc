@@ -12,6 +12,7 @@
 
 #include "crm_forwarder.h"
 #include "kam/sandbox/sandbox_server.h"
+#include "kam/store/store.h"
 #include "kam_process.h"
 
 namespace kam::security_testing {
@@ -135,7 +136,10 @@ TEST(SecretEcho, NoEchoedTokenReachesOutputLogsStateFilesOrReports) {
   KamRun check = kam({"state", "check"});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_NE(check.out.find("Integrity check: ok"), std::string::npos) << check.out;
-  EXPECT_NE(check.out.find("schema version 4"), std::string::npos) << check.out;
+  const std::string version = std::to_string(kam::store::kSchemaVersion);
+  EXPECT_NE(check.out.find("schema version " + version + " (this build " + version + ")"),
+            std::string::npos)
+      << check.out;
   EXPECT_EQ(kam({"--json", "status"}).exit_code, 0);
   EXPECT_EQ(kam({"report", "--html", state + "/report.html"}).exit_code, 0);
   EXPECT_EQ(kam({"--json", "report"}).exit_code, 0);
