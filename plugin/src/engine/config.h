@@ -94,7 +94,7 @@ struct EngineConfig {
   // run are pulled by their own modification time and mapped to their companies, the state file
   // keeps what the aggregates read, and only affected accounts are computed again (time windows
   // are computed locally). A CRM port without incremental facts reads all of them instead.
-  std::string facts = "all";
+  std::string facts = "changed";
   // "changed": every this many hours all facts are read again as a whole (the safety net for
   // what a modification time does not show, e.g. a deleted deal). 0 = only on a full pull.
   int facts_full_refresh_hours = 24;
