@@ -408,6 +408,9 @@ std::optional<std::string> WithoutScoredAt(std::string_view text) {
 
 bool SameCard(std::string_view a, std::string_view b) {
   if (a == b) return true;
+  // An empty value (no card in the CRM yet: every account of a first sync) or a JSON card
+  // against an HTML one is never the same card: no need to parse the other side.
+  if (a.empty() || b.empty() || (a.front() == '{') != (b.front() == '{')) return false;
   std::optional<std::string> x = WithoutScoredAt(a);
   std::optional<std::string> y = WithoutScoredAt(b);
   return x && y && *x == *y;

@@ -284,6 +284,8 @@ TEST(Card, TwoCardsAreTheSameApartFromScoredAtRankAndParetoButNothingElse) {
   // Anything else compares as text.
   EXPECT_TRUE(SameCard("", ""));
   EXPECT_FALSE(SameCard(a, ""));
+  EXPECT_FALSE(SameCard("", a));
+  EXPECT_FALSE(SameCard(a, RenderCardHtml(a)));  // a JSON card is never its HTML rendering
   EXPECT_FALSE(SameCard("{}", "{ }"));
   EXPECT_FALSE(SameCard("<br>Scored 1 \xC2\xB7 rules x", "<p>"));
 }
