@@ -278,11 +278,12 @@ class ApiImpl final : public Api {
     props["hs_object_id"] = PropValue(r, "hs_object_id");
     props["createdate"] = PropValue(r, "createdate");
     props[t.modified_prop] = PropValue(r, t.modified_prop);
-    json out = {{"id", std::to_string(r.id)},
-                {"properties", props},
-                {"createdAt", IsoMs(r.created_ms)},
-                {"updatedAt", IsoMs(r.updated_ms)},
-                {"archived", r.archived}};
+    json out = json::object();
+    out["id"] = std::to_string(r.id);
+    out["properties"] = std::move(props);
+    out["createdAt"] = IsoMs(r.created_ms);
+    out["updatedAt"] = IsoMs(r.updated_ms);
+    out["archived"] = r.archived;
     if (r.archived) out["archivedAt"] = IsoMs(r.archived_ms);
     if (!with_history.empty()) {
       json h = json::object();
@@ -387,14 +388,16 @@ class ApiImpl final : public Api {
     return e;
   }
 
-  json BatchBody(const json& results, const json& errors, int64_t started) {
-    json out = {{"status", "COMPLETE"},
-                {"results", results},
-                {"startedAt", IsoMs(started)},
-                {"completedAt", IsoMs(NowMs())}};
+  // Takes the arrays by value: callers move them in (a batch's results are most of its answer).
+  json BatchBody(json results, json errors, int64_t started) {
+    json out = json::object();
+    out["status"] = "COMPLETE";
+    out["results"] = std::move(results);
+    out["startedAt"] = IsoMs(started);
+    out["completedAt"] = IsoMs(NowMs());
     if (!errors.empty()) {
       out["numErrors"] = errors.size();
-      out["errors"] = errors;
+      out["errors"] = std::move(errors);
     }
     return out;
   }
@@ -562,10 +565,13 @@ class ApiImpl final : public Api {
     ++daily_used_;
 
     HttpResponse r;
-    try {
-      r = Route(req, segs, now);
-    } catch (const ApiError& e) {
-      r = Error(e);
+    {
+      Portal::WriteScope unit(*portal_);  // one commit for the whole request
+      try {
+        r = Route(req, segs, now);
+      } catch (const ApiError& e) {
+        r = Error(e);
+      }
     }
     if (!search) AddRateHeaders(r, token, oauth, now);
     if (current_.malformed && !r.body.empty()) {
@@ -769,7 +775,8 @@ class ApiImpl final : public Api {
               " objects, they may be deleted or not exist. Check that ids are valid.",
           {{"ids", missing}}));
     }
-    return Json(errors.empty() ? 200 : 207, BatchBody(results, errors, started));
+    const int status = errors.empty() ? 200 : 207;
+    return Json(status, BatchBody(std::move(results), std::move(errors), started));
   }
 
   HttpResponse BatchCreate(const ObjectType& t, const json& body, int64_t started, int64_t now) {
@@ -809,7 +816,8 @@ class ApiImpl final : public Api {
       }
       results.push_back(std::move(o));
     }
-    return Json(errors.empty() ? 201 : 207, BatchBody(results, errors, started));
+    const int status = errors.empty() ? 201 : 207;
+    return Json(status, BatchBody(std::move(results), std::move(errors), started));
   }
 
   HttpResponse BatchUpdate(const ObjectType& t, const json& body, int64_t started, int64_t now,
@@ -873,7 +881,8 @@ class ApiImpl final : public Api {
                                          " objects, they may be deleted or not exist.",
                                      {{"ids", missing}}));
     }
-    return Json(errors.empty() ? 200 : 207, BatchBody(results, errors, started));
+    const int status = errors.empty() ? 200 : 207;
+    return Json(status, BatchBody(std::move(results), std::move(errors), started));
   }
 
   HttpResponse Search(const ObjectType& t, const HttpRequest& req) {
@@ -946,7 +955,8 @@ class ApiImpl final : public Api {
                                            {{"name", json::array({in.value("name", "")})}}));
           }
         }
-        return Json(errors.empty() ? 201 : 207, BatchBody(results, errors, now));
+        const int status = errors.empty() ? 201 : 207;
+        return Json(status, BatchBody(std::move(results), std::move(errors), now));
       }
       if (s[5] == "read") {
         json missing = json::array();
@@ -962,7 +972,8 @@ class ApiImpl final : public Api {
           errors.push_back(StandardError("OBJECT_NOT_FOUND", "Some properties were not found",
                                          {{"names", missing}}));
         }
-        return Json(errors.empty() ? 200 : 207, BatchBody(results, errors, now));
+        const int status = errors.empty() ? 200 : 207;
+        return Json(status, BatchBody(std::move(results), std::move(errors), now));
       }
       if (s[5] == "archive") {
         for (const auto& in : inputs) ArchiveProperty(t, in.value("name", ""), now, false);
@@ -1207,7 +1218,7 @@ class ApiImpl final : public Api {
           continue;
         }
         auto id = ParseId(in.value("id", json()));
-        if (!id || !portal_->LoadOfType(from, *id, false)) {
+        if (!id || !portal_->Exists(from, *id, false)) {
           errors.push_back(StandardError(
               "OBJECT_NOT_FOUND",
               "No " + std::string(from.singular) + " is associated with id " +
@@ -1226,7 +1237,8 @@ class ApiImpl final : public Api {
         if (!next.empty()) item["paging"] = Paging(next);
         results.push_back(std::move(item));
       }
-      return Json(errors.empty() ? 200 : 207, BatchBody(results, errors, started));
+      const int status = errors.empty() ? 200 : 207;
+      return Json(status, BatchBody(std::move(results), std::move(errors), started));
     }
     if (op == "create" || op == "associate/default" || op == "archive") {
       const json& inputs = Inputs(body, op == "archive" ? kAssocBatchMax : kBatchMax * 10);
@@ -1241,8 +1253,8 @@ class ApiImpl final : public Api {
           continue;
         }
         auto to_id = ParseId(in.value("to", json::object()).value("id", json()));
-        if (!from_id || !to_id || !portal_->LoadOfType(from, *from_id, false) ||
-            !portal_->LoadOfType(to, *to_id, false)) {
+        if (!from_id || !to_id || !portal_->Exists(from, *from_id, false) ||
+            !portal_->Exists(to, *to_id, false)) {
           json ids = json::array({in.value("from", json::object()).value("id", json()),
                                   in.value("to", json::object()).value("id", json())});
           for (auto& v : ids) v = IdText(v);
@@ -1287,7 +1299,8 @@ class ApiImpl final : public Api {
       }
       if (op == "archive") return NoContent();
       const int ok = op == "create" ? 201 : 200;
-      return Json(errors.empty() ? ok : 207, BatchBody(results, errors, started));
+      const int status = errors.empty() ? ok : 207;
+      return Json(status, BatchBody(std::move(results), std::move(errors), started));
     }
     throw ApiError{404, "OBJECT_NOT_FOUND", "Unknown association batch operation: " + op};
   }
@@ -1295,7 +1308,7 @@ class ApiImpl final : public Api {
   HttpResponse RecordAssociations(const ObjectType& from, const std::vector<std::string>& s,
                                   const HttpRequest& req) {
     auto from_id = ParseId(json(s[4]));
-    if (!from_id || !portal_->LoadOfType(from, *from_id, false)) {
+    if (!from_id || !portal_->Exists(from, *from_id, false)) {
       throw NotFound("Object not found.  objectId are usually numeric.");
     }
     const size_t n = s.size();
@@ -1318,7 +1331,7 @@ class ApiImpl final : public Api {
     if (n == 9 && s[6] == "default" && req.method == "PUT") {
       const ObjectType& to = TypeOrThrow(s[7]);
       auto to_id = ParseId(json(s[8]));
-      if (!to_id || !portal_->LoadOfType(to, *to_id, false)) throw NotFound("Target not found");
+      if (!to_id || !portal_->Exists(to, *to_id, false)) throw NotFound("Target not found");
       const AssocType* d = DefaultAssoc(from, to);
       if (!d) throw BadRequest(std::string("No default association between ") + from.name +
                                " and " + to.name);
@@ -1328,7 +1341,7 @@ class ApiImpl final : public Api {
             {"to", {{"id", std::to_string(*to_id)}}},
             {"associationSpec",
              {{"associationCategory", "HUBSPOT_DEFINED"}, {"associationTypeId", d->type_id}}}}});
-      return Json(200, BatchBody(results, json::array(), now));
+      return Json(200, BatchBody(std::move(results), json::array(), now));
     }
     if (n == 8) {
       const ObjectType& to = TypeOrThrow(s[6]);
@@ -1338,7 +1351,7 @@ class ApiImpl final : public Api {
         return NoContent();
       }
       if (req.method == "PUT") {
-        if (!to_id || !portal_->LoadOfType(to, *to_id, false)) throw NotFound("Target not found");
+        if (!to_id || !portal_->Exists(to, *to_id, false)) throw NotFound("Target not found");
         const json specs = ParseBody(req);
         if (!specs.is_array() || specs.empty()) {
           throw BadRequest("The body must be a non-empty array of association specs");

@@ -132,6 +132,51 @@ ApiError BadRequest(std::string message) {
   return ApiError{400, "VALIDATION_ERROR", std::move(message)};
 }
 
+// A JSON string without escapes at text[*pos] ('"' included); false for anything else.
+bool PlainString(std::string_view text, size_t* pos, std::string_view* out) {
+  if (*pos >= text.size() || text[*pos] != '"') return false;
+  const size_t start = *pos + 1;
+  size_t end = start;
+  while (end < text.size() && text[end] != '"') {
+    const unsigned char c = static_cast<unsigned char>(text[end]);
+    if (c == '\\' || c < 0x20) return false;
+    ++end;
+  }
+  if (end >= text.size()) return false;
+  *out = text.substr(start, end - start);
+  *pos = end + 1;
+  return true;
+}
+
+// The stored form of a record's properties, {"name":"value",...} as json::dump and the seeder
+// write it (no spaces), read without the general parser: it is the sandbox's hottest read.
+// Returns false (and leaves *out unusable) for anything else — escapes, non-string values,
+// spaces — which the caller then gives to json::parse.
+bool ParseFlatStringObject(std::string_view text, json* out) {
+  *out = json::object();
+  auto& map = out->get_ref<json::object_t&>();
+  size_t pos = 0;
+  if (text.size() < 2 || text[0] != '{') return false;
+  pos = 1;
+  if (text[pos] == '}') return pos + 1 == text.size();
+  while (true) {
+    std::string_view key, value;
+    if (!PlainString(text, &pos, &key)) return false;
+    if (pos >= text.size() || text[pos] != ':') return false;
+    ++pos;
+    if (!PlainString(text, &pos, &value)) return false;
+    // Keys written by json::dump arrive sorted, so the hint is usually right. A repeated key
+    // would keep its first value here and its last in json::parse: leave that to the parser.
+    const size_t before = map.size();
+    map.emplace_hint(map.end(), std::string(key), json(std::string(value)));
+    if (map.size() == before) return false;
+    if (pos >= text.size()) return false;
+    if (text[pos] == '}') return pos + 1 == text.size();
+    if (text[pos] != ',') return false;
+    ++pos;
+  }
+}
+
 std::string ValueText(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
@@ -249,6 +294,7 @@ PropDef ToPropDef(const json& def) {
   p.read_only = def.contains("modificationMetadata") &&
                 def["modificationMetadata"].value("readOnlyValue", false);
   p.owner_ref = def.value("referencedObjectType", "") == "OWNER";
+  p.archived = def.value("archived", false);
   for (const auto& o : def.value("options", json::array())) p.options.insert(o.value("value", ""));
   return p;
 }
@@ -358,7 +404,7 @@ const PropDef* Portal::Prop(const ObjectType& t, const std::string& name) const 
   auto it = props_.find(std::string_view(t.name));
   if (it == props_.end()) return nullptr;
   auto p = it->second.find(name);
-  if (p == it->second.end() || p->second.def.value("archived", false)) return nullptr;
+  if (p == it->second.end() || p->second.archived) return nullptr;
   return &p->second;
 }
 
@@ -429,24 +475,60 @@ Record Portal::RowToRecord(SQLite::Statement& q) const {
   r.updated_ms = q.getColumn(3).getInt64();
   r.archived = q.getColumn(4).getInt() != 0;
   r.archived_ms = q.getColumn(5).isNull() ? 0 : q.getColumn(5).getInt64();
-  r.props = json::parse(q.getColumn(6).getString());
+  const SQLite::Column props = q.getColumn(6);
+  const std::string_view text(static_cast<const char*>(props.getBlob()),
+                              static_cast<size_t>(props.getBytes()));
+  if (!ParseFlatStringObject(text, &r.props)) r.props = json::parse(text);
   return r;
 }
 
 static constexpr const char* kRecordColumns =
     "SELECT id, type, created_ms, updated_ms, archived, archived_ms, props FROM objects ";
 
-std::optional<Record> Portal::Load(int64_t id) const {
-  if (!load_q_) {
-    load_q_ = std::make_unique<SQLite::Statement>(*db_, std::string(kRecordColumns) + "WHERE id = ?");
+SQLite::Statement& Portal::Cached(const char* sql) const {
+  auto& slot = statements_[sql];
+  if (!slot) {
+    slot = std::make_unique<SQLite::Statement>(*db_, sql);
+  } else {
+    slot->reset();
+    slot->clearBindings();
   }
-  SQLite::Statement& q = *load_q_;
-  q.reset();
-  q.bind(1, id);
+  return *slot;
+}
+
+Portal::WriteScope::WriteScope(Portal& portal) : portal_(portal) {
+  if (sqlite3_get_autocommit(portal_.db_->getHandle()) != 0) {
+    portal_.db_->exec("BEGIN");
+    owner_ = true;
+  }
+}
+
+Portal::WriteScope::~WriteScope() {
+  if (!owner_) return;
+  // Every statement is reset by now (StatementUse), so nothing keeps the commit waiting.
+  if (sqlite3_get_autocommit(portal_.db_->getHandle()) == 0) {
+    sqlite3_exec(portal_.db_->getHandle(), "COMMIT", nullptr, nullptr, nullptr);
+  }
+}
+
+std::optional<Record> Portal::Load(int64_t id) const {
+  static constexpr const char* kSql =
+      "SELECT id, type, created_ms, updated_ms, archived, archived_ms, props FROM objects "
+      "WHERE id = ?";
+  StatementUse use(Cached(kSql));
+  use.q.bind(1, id);
   std::optional<Record> out;
-  if (q.executeStep()) out = RowToRecord(q);
-  q.reset();
+  if (use.q.executeStep()) out = RowToRecord(use.q);
   return out;
+}
+
+bool Portal::Exists(const ObjectType& t, int64_t id, bool archived) const {
+  static constexpr const char* kSql = "SELECT type, archived FROM objects WHERE id = ?";
+  StatementUse use(Cached(kSql));
+  use.q.bind(1, id);
+  if (!use.q.executeStep()) return false;
+  const char* type = use.q.getColumn(0).getText();
+  return std::string_view(type) == t.name && (use.q.getColumn(1).getInt() != 0) == archived;
 }
 
 std::optional<Record> Portal::LoadOfType(const ObjectType& t, int64_t id, bool archived) const {
@@ -463,8 +545,9 @@ std::optional<int64_t> Portal::FindUnique(const ObjectType& t, const std::string
     if (LoadOfType(t, static_cast<int64_t>(d), false)) return static_cast<int64_t>(d);
     return std::nullopt;
   }
-  SQLite::Statement q(*db_, "SELECT id FROM uniq WHERE type = ? AND name = ? AND value = ?");
-  q.bind(1, std::string(t.name));
+  StatementUse use(Cached("SELECT id FROM uniq WHERE type = ? AND name = ? AND value = ?"));
+  SQLite::Statement& q = use.q;
+  q.bind(1, t.name);
   q.bind(2, prop);
   q.bind(3, value);
   if (q.executeStep()) return q.getColumn(0).getInt64();
@@ -605,18 +688,22 @@ void Portal::WriteUnique(const ObjectType& t, const json& before, const json& af
     const std::string a = after.is_object() ? after.value(name, "") : "";
     if (a == b) continue;
     if (!b.empty()) {
-      SQLite::Statement d(*db_, "DELETE FROM uniq WHERE type = ? AND name = ? AND value = ? "
-                                "AND id = ?");
-      d.bind(1, std::string(t.name));
+      StatementUse use(
+          Cached("DELETE FROM uniq WHERE type = ? AND name = ? AND value = ? "
+                 "AND id = ?"));
+      SQLite::Statement& d = use.q;
+      d.bind(1, t.name);
       d.bind(2, name);
       d.bind(3, b);
       d.bind(4, id);
       d.exec();
     }
     if (!a.empty()) {
-      SQLite::Statement i(*db_, "INSERT OR REPLACE INTO uniq(type, name, value, id) "
-                                "VALUES (?, ?, ?, ?)");
-      i.bind(1, std::string(t.name));
+      StatementUse use(
+          Cached("INSERT OR REPLACE INTO uniq(type, name, value, id) "
+                 "VALUES (?, ?, ?, ?)"));
+      SQLite::Statement& i = use.q;
+      i.bind(1, t.name);
       i.bind(2, name);
       i.bind(3, a);
       i.bind(4, id);
@@ -649,11 +736,12 @@ Record Portal::Insert(const ObjectType& t, const json& changes, int64_t now_ms) 
   r.created_ms = now_ms;
   r.updated_ms = now_ms;
   ApplyChanges(t, r.props, changes);
-  SQLite::Statement q(*db_,
-                      "INSERT INTO objects(id, type, created_ms, updated_ms, archived, props) "
-                      "VALUES (?, ?, ?, ?, 0, ?)");
+  StatementUse use(
+      Cached("INSERT INTO objects(id, type, created_ms, updated_ms, archived, props) "
+             "VALUES (?, ?, ?, ?, 0, ?)"));
+  SQLite::Statement& q = use.q;
   q.bind(1, r.id);
-  q.bind(2, std::string(t.name));
+  q.bind(2, t.name);
   q.bind(3, r.created_ms);
   q.bind(4, r.updated_ms);
   q.bind(5, r.props.dump());
@@ -663,10 +751,17 @@ Record Portal::Insert(const ObjectType& t, const json& changes, int64_t now_ms) 
 }
 
 void Portal::Update(Record& r, const json& changes, int64_t now_ms) {
-  const json before = r.props;
+  // Only the unique properties' old values matter to WriteUnique: no copy of every property.
+  json before = json::object();
+  for (const auto& [name, def] : Props(*r.type)) {
+    if (!def.unique) continue;
+    auto it = r.props.find(name);
+    if (it != r.props.end()) before[name] = *it;
+  }
   ApplyChanges(*r.type, r.props, changes);
   r.updated_ms = std::max(now_ms, r.created_ms);
-  SQLite::Statement q(*db_, "UPDATE objects SET props = ?, updated_ms = ? WHERE id = ?");
+  StatementUse use(Cached("UPDATE objects SET props = ?, updated_ms = ? WHERE id = ?"));
+  SQLite::Statement& q = use.q;
   q.bind(1, r.props.dump());
   q.bind(2, r.updated_ms);
   q.bind(3, r.id);
@@ -721,17 +816,18 @@ void Portal::Associate(int64_t from_id, const ObjectType& from, int64_t to_id,
                        const ObjectType& to, int type_id) {
   const AssocType* a = FindAssoc(from, to, type_id);
   const int inverse = a ? a->inverse_id : type_id;
-  SQLite::Statement q(*db_,
-                      "INSERT OR IGNORE INTO assoc(from_id, to_type, to_id, type_id) "
-                      "VALUES (?, ?, ?, ?)");
+  StatementUse use(
+      Cached("INSERT OR IGNORE INTO assoc(from_id, to_type, to_id, type_id) "
+             "VALUES (?, ?, ?, ?)"));
+  SQLite::Statement& q = use.q;
   q.bind(1, from_id);
-  q.bind(2, std::string(to.name));
+  q.bind(2, to.name);
   q.bind(3, to_id);
   q.bind(4, type_id);
   q.exec();
   q.reset();
   q.bind(1, to_id);
-  q.bind(2, std::string(from.name));
+  q.bind(2, from.name);
   q.bind(3, from_id);
   q.bind(4, inverse);
   q.exec();
@@ -751,31 +847,36 @@ void Portal::Dissociate(int64_t from_id, int64_t to_id) {
 std::vector<AssocEdge> Portal::Edges(int64_t from_id, const ObjectType& to, int64_t after_to_id,
                                      int limit) const {
   std::vector<AssocEdge> out;
-  // Only edges to live (non-archived) records count.
-  SQLite::Statement q(*db_,
-                      "SELECT a.to_id, a.type_id FROM assoc a JOIN objects o ON o.id = a.to_id "
-                      "WHERE a.from_id = ? AND a.to_type = ? AND a.to_id > ? AND o.archived = 0 "
-                      "AND a.to_id IN (SELECT DISTINCT a2.to_id FROM assoc a2 JOIN objects o2 "
-                      "ON o2.id = a2.to_id WHERE a2.from_id = ? AND a2.to_type = ? AND "
-                      "a2.to_id > ? AND o2.archived = 0 ORDER BY a2.to_id LIMIT ?) "
-                      "ORDER BY a.to_id, a.type_id");
+  // Only edges to live (non-archived) records count. Every edge of the first `limit` target
+  // ids: the rows come in target order (the assoc_key index), so stop at the next target.
+  StatementUse use(
+      Cached("SELECT a.to_id, a.type_id FROM assoc a JOIN objects o ON o.id = a.to_id "
+             "WHERE a.from_id = ? AND a.to_type = ? AND a.to_id > ? AND "
+             "o.archived = 0 ORDER BY a.to_id, a.type_id"));
+  SQLite::Statement& q = use.q;
   q.bind(1, from_id);
-  q.bind(2, std::string(to.name));
+  q.bind(2, to.name);
   q.bind(3, after_to_id);
-  q.bind(4, from_id);
-  q.bind(5, std::string(to.name));
-  q.bind(6, after_to_id);
-  q.bind(7, limit);
-  while (q.executeStep()) out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt()});
+  int targets = 0;
+  while (q.executeStep()) {
+    const int64_t to_id = q.getColumn(0).getInt64();
+    if (out.empty() || out.back().to_id != to_id) {
+      if (targets == limit) break;
+      ++targets;
+    }
+    out.push_back({to_id, q.getColumn(1).getInt()});
+  }
   return out;
 }
 
 int64_t Portal::CountEdges(int64_t from_id, const ObjectType& to) const {
-  SQLite::Statement q(*db_,
-                      "SELECT count(DISTINCT a.to_id) FROM assoc a JOIN objects o ON o.id = a.to_id "
-                      "WHERE a.from_id = ? AND a.to_type = ? AND o.archived = 0");
+  StatementUse use(
+      Cached("SELECT count(DISTINCT a.to_id) FROM assoc a JOIN objects o ON "
+             "o.id = a.to_id WHERE a.from_id = ? AND a.to_type = ? AND "
+             "o.archived = 0"));
+  SQLite::Statement& q = use.q;
   q.bind(1, from_id);
-  q.bind(2, std::string(to.name));
+  q.bind(2, to.name);
   q.executeStep();
   return q.getColumn(0).getInt64();
 }
@@ -783,9 +884,12 @@ int64_t Portal::CountEdges(int64_t from_id, const ObjectType& to) const {
 std::vector<Record> Portal::List(const ObjectType& t, bool archived, int64_t after_id,
                                  int limit) const {
   std::vector<Record> out;
-  SQLite::Statement q(*db_, std::string(kRecordColumns) +
-                                "WHERE type = ? AND archived = ? AND id > ? ORDER BY id LIMIT ?");
-  q.bind(1, std::string(t.name));
+  StatementUse use(
+      Cached("SELECT id, type, created_ms, updated_ms, archived, archived_ms, props "
+             "FROM objects WHERE type = ? AND archived = ? AND id > ? ORDER BY id "
+             "LIMIT ?"));
+  SQLite::Statement& q = use.q;
+  q.bind(1, t.name);
   q.bind(2, archived ? 1 : 0);
   q.bind(3, after_id);
   q.bind(4, limit);

@@ -25,6 +25,7 @@ struct PropDef {
   bool read_only = false;
   bool hubspot_defined = false;
   bool owner_ref = false;  // values are owner ids (hubspot_owner_id)
+  bool archived = false;   // def["archived"], kept apart: Prop() runs for every value served
   std::set<std::string> options;
 };
 
@@ -86,6 +87,8 @@ class Portal {
   // --- records ---
   std::optional<Record> Load(int64_t id) const;  // archived ones too
   std::optional<Record> LoadOfType(const ObjectType& t, int64_t id, bool archived) const;
+  // Whether a record of type t with that archived state exists (its properties are not read).
+  bool Exists(const ObjectType& t, int64_t id, bool archived) const;
   std::optional<int64_t> FindUnique(const ObjectType& t, const std::string& prop,
                                     const std::string& value) const;
   // Validates and normalises a properties map for a write. Returns name -> string, or null to
@@ -121,6 +124,22 @@ class Portal {
 
   SQLite::Database& db() { return *db_; }
 
+  // Makes every write until its end one SQLite transaction: one commit per API request instead
+  // of one per statement (a commit of the in-memory database walks its whole page cache, so a
+  // batch of 100 updates paid that walk a few hundred times). Nested scopes join the outer one.
+  // The writes are committed whatever happens in between, as statements in autocommit were.
+  class WriteScope {
+   public:
+    explicit WriteScope(Portal& portal);
+    ~WriteScope();
+    WriteScope(const WriteScope&) = delete;
+    WriteScope& operator=(const WriteScope&) = delete;
+
+   private:
+    Portal& portal_;
+    bool owner_ = false;
+  };
+
  private:
   void CreateSchema();
   void CreateIndexes();
@@ -130,6 +149,20 @@ class Portal {
   void LoadDefinitions();
   void DefineStandardProperties();
   Record RowToRecord(SQLite::Statement& q) const;
+  // A prepared statement for `sql` (a string literal: the cache is keyed by its address),
+  // reset with its bindings cleared. Hand it to a StatementUse so that it is reset after use:
+  // a statement left stepping keeps its read transaction open and delays every commit.
+  SQLite::Statement& Cached(const char* sql) const;
+  struct StatementUse {
+    SQLite::Statement& q;
+    explicit StatementUse(SQLite::Statement& s) : q(s) {}
+    ~StatementUse() {
+      try {
+        q.reset();
+      } catch (...) {
+      }
+    }
+  };
   void WriteUnique(const ObjectType& t, const json& before, const json& after, int64_t id);
 
   SandboxOptions options_;
@@ -138,7 +171,8 @@ class Portal {
   int64_t next_id_ = 10001;
   // type name -> name -> def (transparent: lookups by const char* allocate nothing)
   std::map<std::string, std::map<std::string, PropDef, std::less<>>, std::less<>> props_;
-  mutable std::unique_ptr<SQLite::Statement> load_q_;  // cached: the hottest query
+  // Prepared statements by the address of their SQL text (see Cached()).
+  mutable std::map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
   json owners_ = json::array();
   std::set<std::string> owner_ids_;
   uint64_t seed_salt_ = 0;

@@ -1,4 +1,5 @@
 // Objects API of the sandbox: envelopes, status codes (CRM_API A14), paging, validation, auth.
+#include <map>
 #include <set>
 
 #include "sandbox_fixture.h"
@@ -106,6 +107,30 @@ TEST_F(ObjectsApi, CreateAnswers201AndPatchBumpsTheModificationTime) {
   Reply g = client().Get("/crm/v3/objects/companies/" + id + "?properties=nps");
   EXPECT_EQ(g.json()["properties"]["nps"], "42");
   EXPECT_EQ(g.json()["properties"]["hs_lastmodifieddate"], u.json()["updatedAt"]);
+}
+
+// Stored properties are read back by a fast path for plain strings; everything else (quotes,
+// backslashes, control characters) must still come back exactly as written.
+TEST_F(ObjectsApi, ValuesWithQuotesBackslashesAndControlCharactersComeBackExactly) {
+  const auto ids = CompanyIds(2);
+  const std::string odd = "A \"quoted\" name \\ with\ttab,\nnewline and caf\u00e9 \u2713";
+  const std::string plain = "Plain Name GmbH";
+  Reply u = client().Post(
+      "/crm/v3/objects/companies/batch/update",
+      {{"inputs", json::array({{{"id", ids[0]}, {"properties", {{"name", odd}}}},
+                               {{"id", ids[1]}, {"properties", {{"name", plain}}}}})}});
+  ASSERT_EQ(u.status, 200) << u.body;
+  Reply r = client().Post("/crm/v3/objects/companies/batch/read",
+                          {{"inputs", json::array({{{"id", ids[0]}}, {{"id", ids[1]}}})},
+                           {"properties", json::array({"name", "domain"})}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::map<std::string, json> by_id;
+  for (const auto& o : r.json()["results"]) by_id[o["id"]] = o["properties"];
+  EXPECT_EQ(by_id[ids[0]]["name"], odd);
+  EXPECT_EQ(by_id[ids[1]]["name"], plain);
+  EXPECT_FALSE(by_id[ids[0]]["domain"].get<std::string>().empty());
+  Reply g = client().Get("/crm/v3/objects/companies/" + ids[0] + "?properties=name");
+  EXPECT_EQ(g.json()["properties"]["name"], odd);
 }
 
 TEST_F(ObjectsApi, ArchiveAnswers204WithoutBodyOrContentTypeAndHidesTheRecord) {

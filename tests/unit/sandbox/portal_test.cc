@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <thread>
+#include <map>
 #include <numeric>
+#include <set>
+#include <thread>
 
 #include "sandbox_fixture.h"
 
@@ -85,6 +87,37 @@ TEST_F(PortalApi, AssociationBatchReadPagesPerRecordPastFiveHundredTargets) {
   } while (!after.empty());
   EXPECT_EQ(calls, 2);
   EXPECT_GE(targets.size(), 600u);
+}
+
+TEST_F(PortalApi, AssociationBatchReadGroupsTheTypesOfATargetAndLeavesOutArchivedTargets) {
+  const std::string company = CompanyIds(1)[0];
+  std::vector<std::string> contacts;
+  for (int i = 0; i < 3; ++i) {
+    // Default (279) and primary (1) contact-to-company types on the same pair.
+    Reply c = client().Post(
+        "/crm/v3/objects/contacts",
+        {{"properties", {{"email", "grouped" + std::to_string(i) + "@example.com"}}},
+         {"associations",
+          json::array({{{"to", {{"id", company}}},
+                        {"types", json::array({{{"associationCategory", "HUBSPOT_DEFINED"},
+                                                {"associationTypeId", 279}},
+                                               {{"associationCategory", "HUBSPOT_DEFINED"},
+                                                {"associationTypeId", 1}}})}}})}});
+    ASSERT_EQ(c.status, 201) << c.body;
+    contacts.push_back(c.json()["id"]);
+  }
+  ASSERT_EQ(client().Call("DELETE", "/crm/v3/objects/contacts/" + contacts[1]).status, 204);
+  Reply r = client().Post("/crm/v4/associations/companies/contacts/batch/read",
+                          {{"inputs", json::array({{{"id", company}}})}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::map<std::string, std::set<int>> types;
+  for (const auto& t : r.json()["results"][0]["to"]) {
+    for (const auto& a : t["associationTypes"])
+      types[t["toObjectId"]].insert(a["typeId"].get<int>());
+  }
+  EXPECT_EQ(types[contacts[0]], (std::set<int>{2, 280}));
+  EXPECT_EQ(types[contacts[2]], (std::set<int>{2, 280}));
+  EXPECT_EQ(types.count(contacts[1]), 0u) << "an archived contact is no association";
 }
 
 TEST_F(PortalApi, ServesParallelKeepAliveClientsAndCountsEveryRequest) {
