@@ -147,6 +147,12 @@ Result<TaskKeyMode> HubSpotClient::ResolveTaskKeyMode() {
   return *impl_->resolved_task_mode;
 }
 
+void HubSpotClient::NoteTaskKeyUnique(bool unique) {
+  std::lock_guard lock(impl_->auth_mu);
+  if (impl_->resolved_task_mode) return;
+  impl_->resolved_task_mode = unique ? TaskKeyMode::kUpsert : TaskKeyMode::kSearchCreate;
+}
+
 Result<std::vector<CrmObject>> HubSpotClient::FindTasksByKey(
     const std::vector<std::string>& keys, const std::vector<std::string>& extra_properties) {
   std::vector<std::string> props = {"kam_task_key", "hs_task_status", "hs_task_subject",

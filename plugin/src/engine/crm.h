@@ -403,6 +403,10 @@ class Crm {
   // type, else kMissing or kConflict. One or two calls (the property lists), for the sync's
   // check before its first write.
   virtual CrmResult<ProvisionReport> VerifyProperties(const ProvisionSpec& spec) = 0;
+  // The sync's check before its first write passed recently (the state file remembers it, with
+  // the task key's uniqueness): true = the port writes without verifying again this run; false
+  // (the default) = it needs VerifyProperties' answer (e.g. the types it learns there).
+  virtual bool AssumePropertiesVerified(bool /*task_key_unique*/) { return false; }
 
   // Calls made by this Crm so far, and the quota as last reported.
   virtual CrmUsage Usage() const = 0;

@@ -196,27 +196,29 @@ class HubSpotCrm final : public Crm {
     po.started_at_ms = request.started_at_ms;
     po.until_ms = request.until_ms;
     std::optional<CrmError> stopped;  // the caller's (or the association read's) error
-    auto cb = [&](const hubspot::CompanyPage& page) -> hubspot::Status {
-      FactPage p;
-      std::vector<std::string> ids;
-      p.records.reserve(page.companies.size());
-      for (const auto& o : page.companies) {
-        p.records.push_back(RecordOf(kind, type, o));
-        ids.push_back(o.id);
-      }
+    // Search pages (200 records) are gathered until up to 1,000 records, the association read's
+    // maximum, so that one read maps them all to their companies; the gathered pages go to the
+    // caller as one page with the last one's cursor (safe: it covers every earlier page).
+    constexpr size_t kMapBatch = 1000;
+    FactPage pending;
+    bool have_page = false;
+    std::vector<std::string> ids;
+    auto flush = [&]() -> hubspot::Status {
+      if (!have_page) return {};
       if (!ids.empty()) {
-        // The companies each changed record is linked to now (1,000 per call).
+        // The companies each changed record is linked to now.
         auto links = client_->ReadAssociatedIds(type, "companies", ids);
         if (!links.ok()) {
           stopped = ErrorOf(links.error());
           return links.error();
         }
-        p.accounts = std::move(*links);
-        for (const auto& id : ids) p.accounts[id];  // every record is a key
+        pending.accounts = std::move(*links);
+        for (const auto& id : ids) pending.accounts[id];  // every record is a key
       }
-      p.cursor.modified_ms = page.cursor.modified_ms;
-      p.cursor.id = page.cursor.id;
-      CrmStatus st = on_page(p);
+      CrmStatus st = on_page(pending);
+      pending = FactPage{};
+      have_page = false;
+      ids.clear();
       if (st.ok()) return {};
       stopped = st.error();
       hubspot::Error e;
@@ -224,9 +226,22 @@ class HubSpotCrm final : public Crm {
       e.message = "stopped by the page callback";
       return e;
     };
+    auto cb = [&](const hubspot::CompanyPage& page) -> hubspot::Status {
+      have_page = true;
+      for (const auto& o : page.companies) {
+        pending.records.push_back(RecordOf(kind, type, o));
+        ids.push_back(o.id);
+      }
+      pending.cursor.modified_ms = page.cursor.modified_ms;
+      pending.cursor.id = page.cursor.id;
+      // The next search page (≤ 200) could not join without passing the read's maximum.
+      if (ids.size() + 200 > kMapBatch) return flush();
+      return {};
+    };
     auto r = client_->PullChangedObjects(type, {since.modified_ms, since.id}, po, cb);
     if (stopped) return *stopped;
     if (!r.ok()) return ErrorOf(r.error());
+    if (auto st = flush(); !st.ok()) return stopped ? *stopped : ErrorOf(st.error());
     PullSummary s;
     s.pages = r->pages;
     s.accounts = r->companies;
@@ -391,6 +406,11 @@ class HubSpotCrm final : public Crm {
     return out;
   }
 
+  bool AssumePropertiesVerified(bool task_key_unique) override {
+    client_->NoteTaskKeyUnique(task_key_unique);
+    return true;
+  }
+
   CrmResult<ProvisionReport> VerifyProperties(const ProvisionSpec& spec) override {
     auto companies = PropertyTypes("companies");
     if (!companies.ok()) return companies.error();
@@ -439,6 +459,8 @@ class HubSpotCrm final : public Crm {
     out.items.push_back(check(*tasks, CrmObject::kTask, hubspot::kTaskKeyProperty, "string"));
     auto key = tasks->find(hubspot::kTaskKeyProperty);
     out.task_key_unique = key != tasks->end() && key->second.value("hasUniqueValue", false);
+    // The sync verifies before its first write: the task writes need not read the key again.
+    if (key != tasks->end()) client_->NoteTaskKeyUnique(out.task_key_unique);
     return out;
   }
 

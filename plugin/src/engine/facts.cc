@@ -89,6 +89,7 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
                  const std::vector<std::string>& accounts, bool all_records) {
   store::Store& store = *ctx.store;
   store::FactsStore facts(store);
+  ctx.counters.fact_kinds = static_cast<int64_t>(kinds.size());
   for (size_t i = 0; i < accounts.size(); i += kAccountChunk) {
     ctx.CheckCancelled("reading account facts");
     std::vector<std::string> chunk(accounts.begin() + static_cast<std::ptrdiff_t>(i),
@@ -103,6 +104,7 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
       for (const auto& [account, list] : *l) ids.insert(list.begin(), list.end());
       std::vector<std::string> want(ids.begin(), ids.end());
       if (!all_records) want = facts.Unknown(FactKindName(kind), want);
+      ctx.counters.fact_record_reads += static_cast<int64_t>((want.size() + 99) / 100);
       if (!want.empty()) {
         auto r = ctx.crm->ReadFactRecords(kind, want);
         if (!r.ok()) throw CrmFailure(r.error(), "reading deals, contacts and meetings");
@@ -248,8 +250,11 @@ void RefreshFactsIncrementally(RunContext& ctx) {
         ctx.Checkpoint("facts.committed");
         ctx.counters.fact_pages++;
         ctx.counters.fact_records += static_cast<int64_t>(page.records.size());
+        ctx.counters.fact_records_by_kind[std::string(FactKindName(k))] +=
+            static_cast<int64_t>(page.records.size());
         return {};
       };
+      ctx.counters.fact_records_by_kind.try_emplace(std::string(FactKindName(k)), 0);  // searched
       auto r = ctx.crm->PullChangedFacts(k, since, req, on_page);
       if (!r.ok()) {
         if (r.error().code == StatusCode::kCancelled) ctx.CheckCancelled("the facts pull");

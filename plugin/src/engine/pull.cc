@@ -184,6 +184,7 @@ std::unordered_set<std::string> PullAccounts(RunContext& ctx, bool full) {
       throw CrmFailure(archived.error(),
                        "listing archived " + std::string(AccountsNoun(ctx.cfg.crm)));
     }
+    ctx.counters.archived_listed = static_cast<int64_t>(archived->size());
     for (const auto& id : *archived) {
       auto row = store.GetAccount(id);
       if (row && !row->archived && !seen.count(id)) gone.push_back(id);
@@ -247,7 +248,9 @@ void RefreshFacts(RunContext& ctx, const std::unordered_set<std::string>& /*pull
     // The windows (last 12 months, active in 90 days, days since the last meeting) end with the
     // run's UTC day, not at the run's minute: two runs of one day read the same facts.
     req.now_ms = ctx.eval_now_ms;
+    const int64_t calls_before = ctx.crm->Usage().calls;
     auto facts = ctx.crm->ReadFacts(req);
+    ctx.counters.facts_all_calls += ctx.crm->Usage().calls - calls_before;
     if (!facts.ok()) throw CrmFailure(facts.error(), "reading deals, contacts and meetings");
     ctx.Checkpoint("facts.read");
     store::Store::Transaction tx(store);

@@ -291,6 +291,11 @@ const char* BeforeSendCheckpoint(WriteKind kind) {
 
 void CheckPropertiesOnce(RunContext& ctx) {
   if (ctx.properties_checked) return;
+  // A check that passed recently for the same writeback (run_record.cc) is not repeated.
+  if (ctx.PropertyCheckStillValid()) {
+    ctx.properties_checked = true;
+    return;
+  }
   auto r = ctx.crm->VerifyProperties(ctx.WritebackSpec());
   if (!r.ok()) throw CrmFailure(r.error(), "checking the add-in's CRM properties");
   std::string missing;
@@ -306,6 +311,7 @@ void CheckPropertiesOnce(RunContext& ctx) {
                   "provision");
   }
   ctx.properties_checked = true;
+  ctx.RememberPropertyCheck(r->task_key_unique);
 }
 
 std::optional<OpError> Push(RunContext& ctx) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,16 @@ struct RunCounters {
   bool facts_full = false;
   int64_t echoes = 0;         // pulled companies recognised as the echo of the add-in's write
   int64_t write_batches = 0;  // batch write calls planned by the push (one per batch)
+  // What the run's data required of the CRM, for minimum_calls (run_record.cc, the engine
+  // README's *Call budget*): the archived ids listed, per fact kind searched its changed
+  // records, the record batch reads the unknown linked records needed, the calls of a full
+  // facts read ("all"), and the open tasks whose status was read.
+  int64_t archived_listed = 0;
+  std::map<std::string, int64_t> fact_records_by_kind;
+  int64_t fact_kinds = 0;  // fact kinds whose links were read (per chunk of accounts)
+  int64_t fact_record_reads = 0;
+  int64_t facts_all_calls = 0;
+  int64_t task_status_keys = 0;
   bool full_pull = false;
   bool pull_resumed = false;  // the full pull went on after an interrupted run's last page
   std::vector<WriteErrorNote> errors;
@@ -125,6 +136,16 @@ class RunContext {
   RunCounters counters;
   int64_t checkpoints = 0;  // passed in this engine's life (SyncEngineOptions::on_checkpoint)
   bool properties_checked = false;
+
+  // The push's check of the CRM's properties before its first write (CheckPropertiesOnce) is
+  // remembered in the state file with the writeback it checked: it is repeated after
+  // kPropertyCheckValidMs, when the writeback changes, after a run with a write error or a
+  // failure, or when the port needs it every run (Crm::AssumePropertiesVerified). In
+  // run_record.cc.
+  static constexpr int64_t kPropertyCheckValidMs = 24 * 3'600'000;
+  bool PropertyCheckStillValid();
+  void RememberPropertyCheck(bool task_key_unique);
+  void ForgetPropertyCheck();
 
   // Reads the clock into now_ms and eval_now_ms.
   void StartClock();

@@ -1,5 +1,6 @@
 // The run record (DESIGN §4 step 7): the run row around every sync, dry run and provisioning
 // (started, outcome, counters, error), the run summary and its text, and `kam status`.
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -55,7 +56,79 @@ json CountersJson(const RunCounters& c) {
           {"errors", std::move(errors)}};
 }
 
+int64_t CeilDiv(int64_t n, int64_t d) { return (n + d - 1) / d; }
+
+// The calls a sync cannot do without, from what its data required under the CRM API's limits
+// (HubSpot, CRM_API.md A5-A9; plugin/src/engine/README.md, *Call budget*): the portal check;
+// one page per 200 companies changed (search; a full pull: per 100, the list) and at least one;
+// the archived list (at least one page of 100); per fact kind one search page per 200 changed
+// records (at least one) and one association read per 1,000 of them, one link read per 1,000
+// companies whose links were read and one batch read per 100 records not stored yet (a full
+// facts read: its calls); one search per 100 open tasks whose status is read; one call per
+// batch written. What a run spends beyond it (keyset re-reads of ties, a per-run property
+// check, retries) is the overhead `calls_per_minimum` shows.
+json MinimumCalls(const RunCounters& c) {
+  json m = json::object();
+  m["portal_check"] = 1;
+  m["company_pages"] = std::max<int64_t>(1, CeilDiv(c.pulled, c.full_pull ? 100 : 200));
+  m["archived_pages"] = c.full_pull ? 0 : std::max<int64_t>(1, CeilDiv(c.archived_listed, 100));
+  int64_t facts =
+      c.facts_all_calls + c.fact_record_reads + c.fact_kinds * CeilDiv(c.fact_link_reads, 1000);
+  for (const auto& [kind, records] : c.fact_records_by_kind) {
+    facts += std::max<int64_t>(1, CeilDiv(records, 200)) + CeilDiv(records, 1000);
+  }
+  m["facts"] = facts;
+  m["task_status"] = CeilDiv(c.task_status_keys, 100);
+  m["write_batches"] = c.write_batches;
+  int64_t total = 0;
+  for (const auto& [k, v] : m.items()) total += v.get<int64_t>();
+  m["total"] = total;
+  return m;
+}
+
 }  // namespace
+
+namespace {
+
+constexpr const char* kPropertyCheckMeta = "property_check";  // "<writeback hash> <ms> <0|1>"
+
+std::string WritebackFingerprint(const ProvisionSpec& spec) {
+  std::string text;
+  for (const auto& p : spec.properties) {
+    text += std::to_string(static_cast<int>(p.object)) + "\x1f" + p.name + "\x1f" + p.type +
+            "\x1f" + (p.hidden ? "h" : "") + (p.unique ? "u" : "");
+    for (const auto& [value, label] : p.options) text += "\x1f" + value;
+    text += "\x1e";
+  }
+  return std::to_string(std::hash<std::string>{}(text));
+}
+
+}  // namespace
+
+bool RunContext::PropertyCheckStillValid() {
+  if (!store || !crm) return false;
+  const std::optional<std::string> meta = store->GetMeta(kPropertyCheckMeta);
+  if (!meta || meta->empty()) return false;
+  std::istringstream in(*meta);
+  std::string fingerprint;
+  int64_t at_ms = 0;
+  int unique = 0;
+  if (!(in >> fingerprint >> at_ms >> unique)) return false;
+  if (fingerprint != WritebackFingerprint(WritebackSpec())) return false;
+  if (now_ms < at_ms || now_ms - at_ms >= kPropertyCheckValidMs) return false;
+  return crm->AssumePropertiesVerified(unique != 0);
+}
+
+void RunContext::RememberPropertyCheck(bool task_key_unique) {
+  if (!store) return;
+  store->SetMeta(kPropertyCheckMeta, WritebackFingerprint(WritebackSpec()) + " " +
+                                         std::to_string(now_ms) + " " +
+                                         (task_key_unique ? "1" : "0"));
+}
+
+void RunContext::ForgetPropertyCheck() {
+  if (store) store->SetMeta(kPropertyCheckMeta, "");
+}
 
 json UsageJson(RunContext& ctx) {
   json u = json::object();
@@ -77,10 +150,11 @@ json RunSummary(RunContext& ctx) {
   s["duration_ms"] = SteadyMs() - ctx.started_steady_ms;
   s["checkpoints"] = ctx.checkpoints;
   s.update(UsageJson(ctx));
-  // The calls no sync can do without: one per page pulled (companies, changed deals, contacts,
-  // meetings) and one per batch written. api_calls / minimum_calls is the overhead.
-  const int64_t minimum = ctx.counters.pages + ctx.counters.fact_pages + ctx.counters.write_batches;
+  // The calls no sync can do without (MinimumCalls); api_calls / minimum_calls is the overhead.
+  json detail = MinimumCalls(ctx.counters);
+  const int64_t minimum = detail["total"].get<int64_t>();
   s["minimum_calls"] = minimum;
+  s["minimum_calls_detail"] = std::move(detail);
   if (s.contains("api_calls") && minimum > 0) {
     s["calls_per_minimum"] =
         static_cast<double>(s["api_calls"].get<int64_t>()) / static_cast<double>(minimum);
@@ -99,6 +173,9 @@ json RunRecorded(RunContext& ctx, const char* kind, const std::function<json()>&
   auto finish = [&](const std::string& outcome, const std::string& error) {
     if (!ctx.store || ctx.run_id == 0) return;
     try {
+      // A write that failed (a property deleted since the last check?) or a run that stopped:
+      // the next run checks the properties before its first write again.
+      if (outcome != "ok" || ctx.counters.write_errors > 0) ctx.ForgetPropertyCheck();
       ctx.store->FinishRun(ctx.run_id, ctx.clock(), outcome, RunSummary(ctx).dump(), error);
     } catch (const store::StoreError& e) {
       ctx.Log(KAM_LOG_ERROR, std::string("could not record the run: ") + e.what());

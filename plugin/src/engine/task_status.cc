@@ -30,6 +30,7 @@ TaskStatusRefresh RefreshOpenTaskStatus(RunContext& ctx) {
   keys.reserve(open.size());
   for (const auto& [key, t] : open) keys.push_back(key);
   out.checked = static_cast<int64_t>(keys.size());
+  ctx.counters.task_status_keys = out.checked;
   auto found = ctx.crm->FindTasks(keys);
   if (!found.ok()) {
     if (found.error().stops_run) throw CrmFailure(found.error(), "reading the status of tasks");

@@ -4,7 +4,8 @@
 // Usage: kam_sync_bench [N] [SEED]
 // KAM_BENCH_FACTS=changed: incremental facts; then it also times a re-sync with nothing changed
 // (after the echo of the first sync's writes) and one with 1 % of the companies edited and
-// 0.1 % of the deals won, and prints their API calls against the minimum.
+// 0.1 % of the deals won, and prints their API calls against the minimum (with its parts) and
+// the sandbox's own count of their requests by route.
 // KAM_BENCH_OVERLAP_MINUTES: the pull overlap (default 5; 0 makes syncs seconds apart honest).
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -200,18 +201,30 @@ int main(int argc, char** argv) {
   if (o.config.facts == "changed") {
     // A re-sync with nothing changed, then 1 % of the companies edited and 0.1 % of deals won.
     auto timed = [&](const char* name) {
+      json c0 = Get(url, "/_sandbox/counters");
       auto t = std::chrono::steady_clock::now();
       json r = engine.Sync(false);
-      out[name] = {
-          {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count()},
-          {"api_calls", r["api_calls"]},
-          {"minimum_calls", r["minimum_calls"]},
-          {"calls_per_minimum", r["calls_per_minimum"]},
-          {"fields_written", r["fields_written"]},
-          {"write_batches", r["write_batches"]},
-          {"echoes", r["echoes"]},
-          {"fact_pages", r["fact_pages"]},
-          {"fact_link_reads", r["fact_link_reads"]}};
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+      json c1 = Get(url, "/_sandbox/counters");
+      json by_route = json::object();  // the sandbox's own count of this sync's requests
+      for (auto& [route, count] : c1["by_route"].items()) {
+        int64_t d = count.get<int64_t>() - c0["by_route"].value(route, int64_t{0});
+        if (d > 0) by_route[route] = d;
+      }
+      out[name] = {{"seconds", seconds},
+                   {"api_calls", r["api_calls"]},
+                   {"sandbox_requests", c1["total"].get<int64_t>() - c0["total"].get<int64_t>()},
+                   {"by_route", by_route},
+                   {"minimum_calls", r["minimum_calls"]},
+                   {"minimum_calls_detail", r["minimum_calls_detail"]},
+                   {"calls_per_minimum", r["calls_per_minimum"]},
+                   {"fields_written", r["fields_written"]},
+                   {"write_batches", r["write_batches"]},
+                   {"echoes", r["echoes"]},
+                   {"fact_pages", r["fact_pages"]},
+                   {"fact_records", r["fact_records"]},
+                   {"fact_link_reads", r["fact_link_reads"]}};
     };
     timed("no_change_resync");
     kam::http::ClientOptions co;

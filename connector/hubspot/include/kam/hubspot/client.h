@@ -131,6 +131,10 @@ class HubSpotClient {
   Result<BatchWriteResult> CompleteTasks(const std::vector<std::string>& task_ids);
   // The mode WriteTasks uses (resolves kAuto by reading the property once).
   Result<TaskKeyMode> ResolveTaskKeyMode();
+  // Resolves kAuto from a definition of kam_task_key the caller has just read (its
+  // `hasUniqueValue`), so that WriteTasks makes no call of its own for it. No effect when the
+  // mode is set by the options or already resolved. Thread-safe.
+  void NoteTaskKeyUnique(bool unique);
 
   // ---- Provisioning ----
   // Creates the `kam` property group, the company properties (kam_score, kam_tier,
