@@ -316,6 +316,18 @@ struct CrmUsage {
   int64_t daily_limit = -1;  // -1 unknown
 };
 
+// The CRM API's page and batch sizes that bound a sync's calls from below (run_record.cc's
+// `minimum_calls`): records per page of a full pull, of a pull of changed accounts, of the list
+// of deleted accounts, and task keys per status lookup; plus the token requests a run cannot do
+// without (0 for a ready token). The defaults are HubSpot's (CRM_API.md A5-A9).
+struct CallLimits {
+  int64_t full_pull_page = 100;
+  int64_t changed_page = 200;
+  int64_t archived_page = 100;
+  int64_t task_status_keys = 100;
+  int64_t token_calls = 0;
+};
+
 // ---- the port ---------------------------------------------------------------------------------
 
 class Crm {
@@ -410,6 +422,9 @@ class Crm {
 
   // Calls made by this Crm so far, and the quota as last reported.
   virtual CrmUsage Usage() const = 0;
+
+  // This CRM's page and batch sizes for the run summary's minimum (CallLimits).
+  virtual CallLimits MinimumCallLimits() const { return {}; }
 
   // The value the CRM will hold after `value` is written to the account property `property`
   // (e.g. a number rounded to the field's scale): the diff compares and writes this, so that a

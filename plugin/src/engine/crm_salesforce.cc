@@ -616,6 +616,18 @@ class SalesforceCrm final : public Crm {
     return scale < 0 ? value : RoundToScale(value, scale);
   }
 
+  // SOQL pages hold up to 2,000 records (accounts, deleted accounts through queryAll, tasks by
+  // key); a run that gets a token needs that one request (CRM_API.md B2, B5).
+  CallLimits MinimumCallLimits() const override {
+    CallLimits l;
+    l.full_pull_page = 2000;
+    l.changed_page = 2000;
+    l.archived_page = 2000;
+    l.task_status_keys = 2000;
+    l.token_calls = client_->Usage().token_requests > 0 ? 1 : 0;
+    return l;
+  }
+
   CrmUsage Usage() const override {
     sf::ApiUsage u = client_->Usage();
     CrmUsage out;

@@ -26,6 +26,8 @@ class Store;
 namespace kam::engine {
 
 class RunContext;
+struct RunCounters;
+struct CallLimits;
 
 // ---- pull.cc ----
 // Pulls changed (or all: full, first run, cursor too old, a full pull in progress) companies
@@ -112,6 +114,9 @@ nlohmann::json RunRecorded(RunContext& ctx, const char* kind,
 // The run summary: counters, run id, duration, checkpoints, API usage.
 nlohmann::json RunSummary(RunContext& ctx);
 nlohmann::json UsageJson(RunContext& ctx);
+// The calls the run's data required under the CRM's page and batch sizes (`minimum_calls` and
+// its parts; plugin/src/engine/README.md, *Call budget*).
+nlohmann::json MinimumCalls(const RunCounters& counters, const CallLimits& limits);
 std::string SyncText(const nlohmann::json& summary);
 // `kam status`: last runs, cursor, outbox backlog, quota, conflicts kept.
 nlohmann::json StatusReport(RunContext& ctx);

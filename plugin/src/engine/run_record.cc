@@ -58,35 +58,39 @@ json CountersJson(const RunCounters& c) {
 
 int64_t CeilDiv(int64_t n, int64_t d) { return (n + d - 1) / d; }
 
+}  // namespace
+
 // The calls a sync cannot do without, from what its data required under the CRM API's limits
-// (HubSpot, CRM_API.md A5-A9; plugin/src/engine/README.md, *Call budget*): the portal check;
-// one page per 200 companies changed (search; a full pull: per 100, the list) and at least one;
-// the archived list (at least one page of 100); per fact kind one search page per 200 changed
+// (`limits`: HubSpot's by default, CRM_API.md A5-A9; Salesforce's, B5; plugin/src/engine/
+// README.md, *Call budget*): the token request, if the run needs one; the portal check; one
+// page per `changed_page` accounts changed (a full pull: per `full_pull_page`) and at least
+// one; the archived list (at least one page); per fact kind one search page per 200 changed
 // records (at least one) and one association read per 1,000 of them, one link read per 1,000
 // companies whose links were read and one batch read per 100 records not stored yet (a full
-// facts read: its calls); one search per 100 open tasks whose status is read; one call per
-// batch written. What a run spends beyond it (keyset re-reads of ties, a per-run property
-// check, retries) is the overhead `calls_per_minimum` shows.
-json MinimumCalls(const RunCounters& c) {
+// facts read: its calls); one lookup per `task_status_keys` open tasks whose status is read;
+// one call per batch written. What a run spends beyond it (keyset re-reads of ties, a per-run
+// property check, retries) is the overhead `calls_per_minimum` shows.
+json MinimumCalls(const RunCounters& c, const CallLimits& limits) {
   json m = json::object();
+  if (limits.token_calls > 0) m["token"] = limits.token_calls;
   m["portal_check"] = 1;
-  m["company_pages"] = std::max<int64_t>(1, CeilDiv(c.pulled, c.full_pull ? 100 : 200));
-  m["archived_pages"] = c.full_pull ? 0 : std::max<int64_t>(1, CeilDiv(c.archived_listed, 100));
+  m["company_pages"] = std::max<int64_t>(
+      1, CeilDiv(c.pulled, c.full_pull ? limits.full_pull_page : limits.changed_page));
+  m["archived_pages"] =
+      c.full_pull ? 0 : std::max<int64_t>(1, CeilDiv(c.archived_listed, limits.archived_page));
   int64_t facts =
       c.facts_all_calls + c.fact_record_reads + c.fact_kinds * CeilDiv(c.fact_link_reads, 1000);
   for (const auto& [kind, records] : c.fact_records_by_kind) {
     facts += std::max<int64_t>(1, CeilDiv(records, 200)) + CeilDiv(records, 1000);
   }
   m["facts"] = facts;
-  m["task_status"] = CeilDiv(c.task_status_keys, 100);
+  m["task_status"] = CeilDiv(c.task_status_keys, limits.task_status_keys);
   m["write_batches"] = c.write_batches;
   int64_t total = 0;
   for (const auto& [k, v] : m.items()) total += v.get<int64_t>();
   m["total"] = total;
   return m;
 }
-
-}  // namespace
 
 namespace {
 
@@ -151,7 +155,8 @@ json RunSummary(RunContext& ctx) {
   s["checkpoints"] = ctx.checkpoints;
   s.update(UsageJson(ctx));
   // The calls no sync can do without (MinimumCalls); api_calls / minimum_calls is the overhead.
-  json detail = MinimumCalls(ctx.counters);
+  json detail =
+      MinimumCalls(ctx.counters, ctx.crm ? ctx.crm->MinimumCallLimits() : CallLimits{});
   const int64_t minimum = detail["total"].get<int64_t>();
   s["minimum_calls"] = minimum;
   s["minimum_calls_detail"] = std::move(detail);

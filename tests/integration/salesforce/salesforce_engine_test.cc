@@ -683,6 +683,11 @@ TEST(SalesforceSync, ProvisionSyncAndAnImmediateSecondSyncWithoutWrites) {
   EXPECT_EQ(s["accounts_written"], kAccounts);
   EXPECT_EQ(s["write_errors"], 0) << s.dump(2);
   EXPECT_GT(s["tasks_created"].get<int>(), 0);
+  // The minimum counts Salesforce's sizes (one SOQL page of up to 2,000 accounts, the token
+  // request), so it is a lower bound of what the run spent, not HubSpot's pages of 100.
+  EXPECT_EQ(s["minimum_calls_detail"]["token"], 1) << s["minimum_calls_detail"].dump();
+  EXPECT_EQ(s["minimum_calls_detail"]["company_pages"], 1);
+  EXPECT_GE(s["api_calls"].get<int64_t>(), s["minimum_calls"].get<int64_t>()) << s.dump(2);
 
   SfReader reader(sb->url());
   auto rows = reader.Query("SELECT Id, KAM_Score__c, KAM_Tier__c, KAM_Scored_At__c FROM Account");
