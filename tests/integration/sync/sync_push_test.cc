@@ -128,6 +128,18 @@ class SyncPush : public ::testing::TestWithParam<int> {
     return out;
   }
 
+  // One batch of updates failed once: exactly its kBatch companies are pending, each after one
+  // attempt, and they are exactly the companies the CRM lacks a score for.
+  void ExpectOneFailedBatchPending() {
+    std::set<std::string> pending_ids;
+    for (const auto& [id, attempts] : Pending("update")) {
+      pending_ids.insert(id);
+      EXPECT_EQ(attempts, 1) << id;
+    }
+    EXPECT_EQ(pending_ids.size(), static_cast<size_t>(kBatch));
+    EXPECT_EQ(pending_ids, Unscored());
+  }
+
   uint64_t Calls(const std::string& route) {
     const auto c = server_->counters();
     auto it = c.by_route.find(route);
@@ -154,14 +166,7 @@ TEST_P(SyncPush, AnUpdateBatchFailingRetryablyLeavesExactlyItsCompaniesPendingAn
   EXPECT_EQ(server_->counters().faults_injected, 1u);
   EXPECT_EQ(s["accounts_written"], kAccounts - kBatch);
   EXPECT_EQ(s["write_errors"], kBatch);
-  const auto pending = Pending("update");
-  std::set<std::string> pending_ids;
-  for (const auto& [id, attempts] : pending) {
-    pending_ids.insert(id);
-    EXPECT_EQ(attempts, 1) << id;
-  }
-  EXPECT_EQ(pending_ids.size(), static_cast<size_t>(kBatch));
-  EXPECT_EQ(pending_ids, Unscored());  // pending = exactly what the CRM lacks
+  ExpectOneFailedBatchPending();
   EXPECT_EQ(Calls("POST " + std::string(kUpdateRoute)), static_cast<uint64_t>(kAccounts / kBatch));
 
   ASSERT_EQ(server_->SetFaults(""), "");
@@ -184,13 +189,7 @@ TEST_P(SyncPush, AnOutboxLargerThanAReadPageIsSentInWholeBatchesAndAFailedBatchS
   EXPECT_EQ(Calls("POST " + std::string(kUpdateRoute)), static_cast<uint64_t>(kMany / kBatch));
   EXPECT_EQ(s["accounts_written"], kMany - kBatch);
   EXPECT_EQ(s["write_errors"], kBatch);
-  std::set<std::string> pending_ids;
-  for (const auto& [id, attempts] : Pending("update")) {
-    pending_ids.insert(id);
-    EXPECT_EQ(attempts, 1) << id;
-  }
-  EXPECT_EQ(pending_ids.size(), static_cast<size_t>(kBatch));
-  EXPECT_EQ(pending_ids, Unscored());
+  ExpectOneFailedBatchPending();
 
   ASSERT_EQ(server_->SetFaults(""), "");
   json s2 = Engine().Sync(false);
