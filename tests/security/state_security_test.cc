@@ -59,6 +59,25 @@ TEST_F(StateSecurityTest, DatabaseWalShmAndLockAreOwnerOnlyUnderUmask022) {
   EXPECT_EQ(ModeOf(db + ".lock"), 0600u);
 }
 
+TEST_F(StateSecurityTest, AMissingStateFolderIsCreatedOwnerOnlyButNotAMissingTree) {
+  const std::string db = dir_ + "/state/kam.db";
+  auto store = Store::Open(db);
+  store->SetMeta("portal_id", "42");
+  EXPECT_EQ(ModeOf(dir_ + "/state"), 0700u);
+  EXPECT_EQ(ModeOf(db), 0600u);
+  store.reset();
+
+  const std::string deep = dir_ + "/typo/state/kam.db";
+  try {
+    Store::Open(deep);
+    ADD_FAILURE() << "a state path whose parent folders are missing must be refused";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find(deep + ".lock"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("state directory exists"), std::string::npos);
+  }
+  EXPECT_FALSE(fs::exists(dir_ + "/typo"));
+}
+
 TEST_F(StateSecurityTest, AnExistingStateFileWithAWiderModeIsTightened) {
   const std::string db = dir_ + "/kam.db";
   Store::Open(db).reset();

@@ -39,6 +39,15 @@ int OpenPrivateFile(const std::string& path) {
   return fd;
 }
 
+void EnsureStateDirectory(const std::string& db_path) {
+  const size_t slash = db_path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return;  // the working folder or "/"
+  const std::string dir = db_path.substr(0, slash);
+  if (::mkdir(dir.c_str(), 0700) != 0) return;  // exists, or cannot be made: Open says why
+  // mkdir's mode is masked by the umask, which can only remove bits; give the owner all three.
+  ::chmod(dir.c_str(), 0700);
+}
+
 void CreatePrivateStateFiles(const std::string& db_path) {
   int fd = OpenPrivateFile(db_path);
   if (fd < 0) {

@@ -220,6 +220,7 @@ std::unique_ptr<Store> Store::Open(const std::string& path, StoreOptions options
   impl->options = std::move(options);
   if (path != ":memory:") {
     std::string lock_path = path + ".lock";
+    EnsureStateDirectory(path);
     impl->lock_fd = OpenPrivateFile(lock_path);
     if (impl->lock_fd < 0) {
       throw StoreError("cannot open the lock file " + lock_path + ": " + std::strerror(errno) +
