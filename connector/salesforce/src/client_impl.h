@@ -31,6 +31,13 @@ struct SalesforceClient::Impl {
   std::string identity_url;  // the token answer's "id": .../id/{orgId}/{userId}
 
   std::optional<TaskKeyMode> resolved_task_mode;
+  // The configured task-key mode, or (auto) upsert when KAM_Task_Key__c is an external id, from
+  // a describe of Task that Provision or VerifyFields read anyway (no second describe).
+  void RememberTaskKeyMode(bool key_is_external_id) {
+    resolved_task_mode = options.task_key_mode != TaskKeyMode::kAuto ? options.task_key_mode
+                         : key_is_external_id                        ? TaskKeyMode::kUpsert
+                                                                     : TaskKeyMode::kQueryInsert;
+  }
   std::optional<TaskStatuses> task_statuses;  // TaskStatusValues(), read once
 
   // The org's Task Status values (TaskStatusValues), read once.

@@ -408,10 +408,7 @@ Result<ProvisionReport> SalesforceClient::Provision(const ProvisionSpec& spec) {
   if (auto key = described["Task"].find(internal::Lower(kTaskKeyField));
       key != described["Task"].end()) {
     report.task_key_external_id = key->second.value("externalId", false);
-    impl_->resolved_task_mode =
-        impl_->options.task_key_mode != TaskKeyMode::kAuto
-            ? impl_->options.task_key_mode
-            : (report.task_key_external_id ? TaskKeyMode::kUpsert : TaskKeyMode::kQueryInsert);
+    impl_->RememberTaskKeyMode(report.task_key_external_id);
   }
   return report;
 }
@@ -451,6 +448,7 @@ Result<ProvisionReport> SalesforceClient::VerifyFields(const ProvisionSpec& spec
   if (auto key = described["Task"].find(internal::Lower(kTaskKeyField));
       key != described["Task"].end()) {
     report.task_key_external_id = key->second.value("externalId", false);
+    impl_->RememberTaskKeyMode(report.task_key_external_id);
   }
   if (auto p = described["Task"].find("priority"); p != described["Task"].end()) {
     report.task_priority = PicklistOf(p->second);
