@@ -1,6 +1,7 @@
 // Parsing response bodies as JSON.
 #include "kam/http/json_body.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 namespace kam::http {
@@ -26,6 +27,26 @@ Result<nlohmann::json> ParseJsonBody(const Response& response, std::string_view 
                  "; the server sent a malformed answer, retry later or report it";
     return e;
   }
+}
+
+std::optional<int64_t> JsonInteger(const nlohmann::json& j, int64_t lo, int64_t hi) {
+  if (j.is_number_integer()) {
+    const int64_t v = j.get<int64_t>();
+    if (v >= lo && v <= hi) return v;
+  } else if (j.is_number_unsigned()) {
+    const uint64_t v = j.get<uint64_t>();
+    if (hi >= 0 && v <= static_cast<uint64_t>(hi) && static_cast<int64_t>(v) >= lo) {
+      return static_cast<int64_t>(v);
+    }
+  } else if (j.is_number_float()) {
+    const double d = j.get<double>();
+    // 2^63 is exact as a double: below it the cast to int64_t is defined.
+    if (d == std::floor(d) && d >= static_cast<double>(lo) && d < 9223372036854775808.0) {
+      const int64_t v = static_cast<int64_t>(d);
+      if (v >= lo && v <= hi) return v;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace kam::http

@@ -8,6 +8,7 @@
 
 #include "client_impl.h"
 #include "concurrent.h"
+#include "kam/http/json_body.h"
 #include "kam/http/redact.h"
 #include "pull.h"
 #include "time_util.h"
@@ -126,8 +127,9 @@ Status HubSpotClient::Impl::RefreshOAuth() {
     if (auth.on_token) auth.on_token(refresh_token);
   }
   int64_t expires_s = 1800;
-  if (j.contains("expires_in") && j["expires_in"].is_number()) {
-    expires_s = j["expires_in"].get<int64_t>();
+  if (j.contains("expires_in")) {
+    // A year at most: a larger (or absurd) lifetime must not overflow the milliseconds below.
+    if (auto n = kam::http::JsonInteger(j["expires_in"], 0, 366LL * 86'400)) expires_s = *n;
   }
   const int64_t valid_ms = std::max<int64_t>(0, expires_s * 1000 - auth.refresh_margin_ms);
   access_expiry = std::chrono::steady_clock::now() + std::chrono::milliseconds(valid_ms);

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <stdexcept>
 
+#include "kam/http/json_body.h"
+
 namespace kam::hubspot::internal {
+
 namespace {
 
 std::string StringOf(const Json& j) {
@@ -67,8 +71,8 @@ BatchError ParseStandardError(const Json& e) {
   } else {
     out.error.code = ErrorCode::kInternal;
   }
-  if (auto st = e.find("status"); st != e.end() && st->is_number_integer()) {
-    out.error.http_status = st->get<int>();
+  if (auto st = e.find("status"); st != e.end() && kam::http::JsonInteger(*st, 100, 599)) {
+    out.error.http_status = static_cast<int>(*kam::http::JsonInteger(*st, 100, 599));
     out.error.code = CodeForHttpStatus(out.error.http_status);
     out.error.retryable = out.error.http_status == 429 || out.error.http_status >= 500;
   }
@@ -211,7 +215,9 @@ std::string BuildSearchBody(const SearchRequest& r) {
 SearchPage ParseSearchPage(const Json& j) {
   SearchPage page;
   for (const auto& r : Results(j)) page.results.push_back(ParseObject(r));
-  if (auto t = j.find("total"); t != j.end() && t->is_number()) page.total = t->get<int64_t>();
+  if (auto t = j.find("total"); t != j.end()) {
+    if (auto n = kam::http::JsonInteger(*t, 0, std::numeric_limits<int64_t>::max())) page.total = *n;
+  }
   page.after = NextAfter(j);
   return page;
 }
@@ -314,7 +320,12 @@ Owner ParseOwner(const Json& j) {
   o.email = StrField(j, "email");
   o.first_name = StrField(j, "firstName");
   o.last_name = StrField(j, "lastName");
-  if (auto u = j.find("userId"); u != j.end() && u->is_number()) o.user_id = u->get<int64_t>();
+  if (auto u = j.find("userId"); u != j.end()) {
+    if (auto n = kam::http::JsonInteger(*u, std::numeric_limits<int64_t>::min(),
+                           std::numeric_limits<int64_t>::max())) {
+      o.user_id = *n;
+    }
+  }
   o.type = StrField(j, "type");
   if (auto a = j.find("archived"); a != j.end() && a->is_boolean()) o.archived = a->get<bool>();
   return o;
@@ -323,13 +334,16 @@ Owner ParseOwner(const Json& j) {
 AccountDetails ParseAccountDetails(const Json& j) {
   if (!j.is_object()) throw std::runtime_error("account details are not a JSON object");
   AccountDetails d;
-  if (auto p = j.find("portalId"); p != j.end() && p->is_number()) d.portal_id = p->get<int64_t>();
+  if (auto p = j.find("portalId"); p != j.end()) {
+    if (auto n = kam::http::JsonInteger(*p, 0, std::numeric_limits<int64_t>::max())) d.portal_id = *n;
+  }
   d.account_type = StrField(j, "accountType");
   d.time_zone = StrField(j, "timeZone");
   d.company_currency = StrField(j, "companyCurrency");
   d.utc_offset = StrField(j, "utcOffset");
-  if (auto o = j.find("utcOffsetMilliseconds"); o != j.end() && o->is_number()) {
-    d.utc_offset_ms = o->get<int64_t>();
+  if (auto o = j.find("utcOffsetMilliseconds"); o != j.end()) {
+    // UTC-14:00 .. UTC+14:00 at most.
+    if (auto n = kam::http::JsonInteger(*o, -14 * 3'600'000LL, 14 * 3'600'000LL)) d.utc_offset_ms = *n;
   }
   d.ui_domain = StrField(j, "uiDomain");
   d.data_hosting_location = StrField(j, "dataHostingLocation");

@@ -2,7 +2,10 @@
 #include "codec.h"
 
 #include <cctype>
+#include <limits>
 #include <stdexcept>
+
+#include "kam/http/json_body.h"
 
 namespace kam::salesforce::internal {
 namespace {
@@ -85,7 +88,9 @@ QueryPage ParseQueryPage(const Json& j) {
     throw std::runtime_error("no records array");
   }
   QueryPage p;
-  p.total_size = j.value("totalSize", int64_t{0});
+  if (auto t = j.find("totalSize"); t != j.end()) {
+    p.total_size = kam::http::JsonInteger(*t, 0, std::numeric_limits<int64_t>::max()).value_or(0);
+  }
   p.done = j.value("done", true);
   p.next_records_url = Str(j, "nextRecordsUrl");
   if (p.done) p.next_records_url.clear();
