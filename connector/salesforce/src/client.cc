@@ -243,6 +243,19 @@ Result<std::vector<std::string>> SalesforceClient::ListDeletedAccounts(int64_t s
 
 Result<PullSummary> SalesforceClient::PullAccounts(const Cursor& since, const PullOptions& options,
                                                    const PageCallback& on_page) {
+  PullOptions o = options;
+  o.fields.insert(o.fields.begin(), "OwnerId");
+  return PullRecords("Account", since, o, on_page);
+}
+
+Result<PullSummary> SalesforceClient::PullRecords(const std::string& sobject, const Cursor& since,
+                                                  const PullOptions& options,
+                                                  const PageCallback& on_page) {
+  if (!internal::IsFieldName(sobject)) {
+    Error e;
+    e.message = "'" + sobject + "' is not a Salesforce object name";
+    return e;
+  }
   for (const auto& f : options.fields) {
     if (!internal::IsFieldName(f)) {
       Error e;
@@ -264,7 +277,8 @@ Result<PullSummary> SalesforceClient::PullAccounts(const Cursor& since, const Pu
   bool delivered_any_page = false;
   while (true) {
     const std::string soql =
-        internal::AccountPullQuery(options.fields, position, options.include_deleted, window);
+        internal::PullQuery(sobject, options.fields, position, options.include_deleted, window,
+                            options.until_ms);
     ++summary.queries;
     int64_t rows = 0;
     std::string next;
@@ -277,7 +291,7 @@ Result<PullSummary> SalesforceClient::PullAccounts(const Cursor& since, const Pu
       for (auto& r : page->records) {
         ++rows;
         auto stamp = internal::ParseTimeMs(r.Text("SystemModstamp").value_or(""));
-        if (!stamp) return BadAnswer("GET /query", "an Account without a SystemModstamp");
+        if (!stamp) return BadAnswer("GET /query", "a " + sobject + " without a SystemModstamp");
         last = Cursor{*stamp, r.id};
         if (!delivered.insert(r.id + "|" + std::to_string(*stamp)).second) {
           ++out.duplicates_skipped;
@@ -313,7 +327,7 @@ Result<PullSummary> SalesforceClient::PullAccounts(const Cursor& since, const Pu
     position = last;
   }
   impl_->Log(kam::http::LogLevel::kInfo,
-             "account pull: " + std::to_string(summary.accounts) + " accounts, " +
+             sobject + " pull: " + std::to_string(summary.accounts) + " live, " +
                  std::to_string(summary.deleted) + " deleted, " + std::to_string(summary.pages) +
                  " pages in " + std::to_string(summary.queries) + " query windows");
   return summary;
@@ -322,6 +336,12 @@ Result<PullSummary> SalesforceClient::PullAccounts(const Cursor& since, const Pu
 Result<std::vector<Record>> SalesforceClient::ReadRecords(const std::string& sobject,
                                                           const std::vector<std::string>& ids,
                                                           const std::vector<std::string>& fields) {
+  return ReadRecordsWhere(sobject, "Id", ids, fields);
+}
+
+Result<std::vector<Record>> SalesforceClient::ReadRecordsWhere(
+    const std::string& sobject, const std::string& key_field,
+    const std::vector<std::string>& values, const std::vector<std::string>& fields) {
   std::string select = "Id";
   for (const auto& f : fields) {
     if (!internal::IsFieldName(f) || !internal::IsFieldName(sobject)) {
@@ -331,7 +351,13 @@ Result<std::vector<Record>> SalesforceClient::ReadRecords(const std::string& sob
     }
     if (f != "Id") select += ", " + f;
   }
-  return impl_->QueryIn("SELECT " + select + " FROM " + sobject + " WHERE Id IN ({in})", ids);
+  if (!internal::IsFieldName(key_field)) {
+    Error e;
+    e.message = "'" + sobject + "." + key_field + "' is not a Salesforce field name";
+    return e;
+  }
+  return impl_->QueryIn(
+      "SELECT " + select + " FROM " + sobject + " WHERE " + key_field + " IN ({in})", values);
 }
 
 Result<std::vector<Record>> SalesforceClient::Query(const std::string& soql, bool query_all) {

@@ -83,6 +83,44 @@ std::map<std::string, FactValue> ToAggregates(const std::set<std::string>& names
 
 }  // namespace
 
+const std::vector<std::string>& FactFieldsOf(const std::string& sobject) {
+  static const std::vector<std::string> kOpportunity = {"AccountId", "Amount", "CloseDate",
+                                                        "IsWon", "IsClosed"};
+  static const std::vector<std::string> kContact = {"AccountId", "Title", "LastModifiedDate",
+                                                    "LastActivityDate"};
+  static const std::vector<std::string> kEvent = {"AccountId", "ActivityDateTime"};
+  static const std::vector<std::string> kNone;
+  if (sobject == "Opportunity") return kOpportunity;
+  if (sobject == "Contact") return kContact;
+  if (sobject == "Event") return kEvent;
+  return kNone;
+}
+
+FactInput FactInputOf(const std::string& sobject, const Record& record) {
+  FactInput in;
+  in.account_id = record.Text("AccountId").value_or("");
+  auto time_of = [&](const char* field) -> std::optional<int64_t> {
+    auto text = record.Text(field);
+    return text ? internal::ParseTimeMs(*text) : std::nullopt;
+  };
+  if (sobject == "Opportunity") {
+    in.amount = record.Number("Amount").value_or(0);
+    in.at_ms = time_of("CloseDate");
+    in.won = record.Text("IsWon").value_or("false") == "true";
+    in.closed = in.won || record.Text("IsClosed").value_or("false") == "true";
+  } else if (sobject == "Contact") {
+    in.at_ms = time_of("LastModifiedDate");
+    if (auto day = time_of("LastActivityDate")) {
+      const int64_t end = *day + facts::kDayMs - 1;
+      if (!in.at_ms || end > *in.at_ms) in.at_ms = end;
+    }
+    in.executive = facts::IsExecutiveTitle(record.Text("Title").value_or(""));
+  } else if (sobject == "Event") {
+    in.at_ms = time_of("ActivityDateTime");
+  }
+  return in;
+}
+
 Result<FactsResult> SalesforceClient::ReadFacts(const FactsRequest& request) {
   for (const auto& name : request.aggregates) {
     if (!facts::IsKnownAggregate(name)) {

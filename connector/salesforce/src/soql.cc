@@ -129,9 +129,15 @@ Result<std::vector<std::string>> ChunkInQueries(std::string_view soql_template,
 
 std::string AccountPullQuery(const std::vector<std::string>& fields, const Cursor& after,
                              bool include_deleted, int limit) {
-  std::vector<std::string> select = {"Id", "OwnerId", "SystemModstamp"};
-  if (include_deleted) select.emplace_back("IsDeleted");
-  for (const auto& f : fields) {
+  std::vector<std::string> select = {"OwnerId"};
+  select.insert(select.end(), fields.begin(), fields.end());
+  return PullQuery("Account", select, after, include_deleted, limit, 0);
+}
+
+std::string PullQuery(std::string_view sobject, const std::vector<std::string>& fields,
+                      const Cursor& after, bool include_deleted, int limit, int64_t until_ms) {
+  std::vector<std::string> select = {"Id"};
+  auto add = [&](const std::string& f) {
     if (std::find_if(select.begin(), select.end(), [&](const std::string& s) {
           return std::equal(s.begin(), s.end(), f.begin(), f.end(), [](char a, char b) {
             return std::tolower(static_cast<unsigned char>(a)) ==
@@ -140,19 +146,27 @@ std::string AccountPullQuery(const std::vector<std::string>& fields, const Curso
         }) == select.end()) {
       select.push_back(f);
     }
-  }
+  };
+  // Id, then the first of `fields` (the Account pull's OwnerId), then the keyset columns.
+  if (!fields.empty()) add(fields.front());
+  add("SystemModstamp");
+  if (include_deleted) add("IsDeleted");
+  for (const auto& f : fields) add(f);
   std::string q = "SELECT ";
   for (std::size_t i = 0; i < select.size(); ++i) q += (i ? ", " : "") + select[i];
-  q += " FROM Account";
+  q += " FROM " + std::string(sobject);
+  std::vector<std::string> where;
   if (after.modstamp_ms > 0) {
     const std::string t = SoqlDateTime(after.modstamp_ms);
     if (after.id.empty()) {
-      q += " WHERE SystemModstamp >= " + t;
+      where.push_back("SystemModstamp >= " + t);
     } else {
-      q += " WHERE (SystemModstamp > " + t + " OR (SystemModstamp = " + t + " AND Id > " +
-           Quote(after.id) + "))";
+      where.push_back("(SystemModstamp > " + t + " OR (SystemModstamp = " + t + " AND Id > " +
+                      Quote(after.id) + "))");
     }
   }
+  if (until_ms > 0) where.push_back("SystemModstamp <= " + SoqlDateTime(until_ms));
+  for (std::size_t i = 0; i < where.size(); ++i) q += (i ? " AND " : " WHERE ") + where[i];
   q += " ORDER BY SystemModstamp, Id LIMIT " + std::to_string(std::max(1, limit));
   return q;
 }

@@ -42,6 +42,13 @@ Result<std::vector<std::string>> ChunkInQueries(std::string_view soql_template,
 std::string AccountPullQuery(const std::vector<std::string>& fields, const Cursor& after,
                              bool include_deleted, int limit);
 
+// The same keyset query over any sObject with a SystemModstamp (Opportunity, Contact, Event):
+// SELECT Id, SystemModstamp[, IsDeleted], <fields> FROM <sobject> [WHERE <keyset>
+// [AND SystemModstamp <= U]] ORDER BY SystemModstamp, Id LIMIT n; U = until_ms when > 0 (whole
+// seconds, rounded down). Field and object names are the caller's to check.
+std::string PullQuery(std::string_view sobject, const std::vector<std::string>& fields,
+                      const Cursor& after, bool include_deleted, int limit, int64_t until_ms);
+
 // One fact query over a chunk of accounts, as a template with {in}.
 struct FactQuery {
   enum class Kind {

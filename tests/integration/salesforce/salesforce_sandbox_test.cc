@@ -5,6 +5,7 @@
 // facts, a session expired by the sandbox, and the daily allocation running out.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -153,6 +154,81 @@ TEST(SalesforceSandbox, AnIncrementalPullSeesAnEditAndADeletion) {
   auto listed = client->ListDeletedAccounts(first.cursor.modstamp_ms);
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(*listed, std::vector<std::string>{accounts[6].id});
+}
+
+// The engine's incremental facts: Opportunities by the same keyset as Accounts, each with its
+// AccountId; an edit comes back with its new values, a deletion through queryAll, and
+// until_ms leaves out what changed after it. ReadRecordsWhere reads an account's records.
+TEST(SalesforceSandbox, ChangedOpportunitiesComeWithTheirAccountAndDeletionsThroughQueryAll) {
+  Sandbox sb = Sandbox::Start(60);
+  auto client = sb.Client();
+  PullOptions po;
+  po.fields = FactFieldsOf("Opportunity");
+  po.overlap_ms = 0;
+  po.batch_size = 200;
+  std::vector<Record> all;
+  auto first = client->PullRecords("Opportunity", {}, po, [&](const AccountPage& page) {
+    all.insert(all.end(), page.accounts.begin(), page.accounts.end());
+    EXPECT_TRUE(page.deleted_ids.empty());
+    return Status();
+  });
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  ASSERT_GT(all.size(), 60u);
+  std::map<std::string, std::set<std::string>> by_account;
+  for (const auto& o : all) {
+    EXPECT_EQ(o.id.substr(0, 3), "006");
+    by_account[FactInputOf("Opportunity", o).account_id].insert(o.id);
+  }
+  // A person wins one opportunity and deletes another (the sandbox's clock is now; seeded
+  // records may be dated later, so the pull below starts a minute before the edits).
+  const int64_t edits_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count() /
+                           1000 * 1000;
+  const Record& won = all[3];
+  const Record& gone = all[4];
+  sb.Admin(kam::http::Method::kPatch, "objects/Opportunity/" + won.id,
+           {{"fields", {{"StageName", "Closed Won"}, {"Amount", 1234.5}}}});
+  sb.Admin(kam::http::Method::kDelete, "objects/Opportunity/" + gone.id);
+  std::map<std::string, Record> changed;
+  std::set<std::string> deleted;
+  auto collect = [&](const AccountPage& page) {
+    for (const auto& o : page.accounts) changed[o.id] = o;
+    deleted.insert(page.deleted_ids.begin(), page.deleted_ids.end());
+    return Status();
+  };
+  const Cursor since{edits_at - 60'000, ""};
+  PullOptions before = po;
+  before.until_ms = edits_at - 1000;  // the edits came later
+  ASSERT_TRUE(client->PullRecords("Opportunity", since, before, collect).ok());
+  EXPECT_FALSE(changed.count(won.id));
+  EXPECT_FALSE(deleted.count(gone.id));
+  auto r = client->PullRecords("Opportunity", since, po, collect);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_TRUE(changed.count(won.id));
+  EXPECT_FALSE(changed.count(gone.id));
+  const FactInput in = FactInputOf("Opportunity", changed[won.id]);
+  EXPECT_TRUE(in.won);
+  EXPECT_TRUE(in.closed);
+  EXPECT_EQ(in.amount, 1234.5);
+  EXPECT_EQ(in.account_id, FactInputOf("Opportunity", won).account_id);
+  EXPECT_TRUE(deleted.count(gone.id));
+
+  // The live opportunities of three accounts, by AccountId.
+  std::vector<std::string> three;
+  std::set<std::string> expected;
+  for (const auto& [account, ids] : by_account) {
+    if (account.empty() || three.size() == 3) continue;
+    three.push_back(account);
+    for (const auto& id : ids) {
+      if (id != gone.id) expected.insert(id);
+    }
+  }
+  auto linked = client->ReadRecordsWhere("Opportunity", "AccountId", three, {"AccountId"});
+  ASSERT_TRUE(linked.ok()) << linked.error().ToString();
+  std::set<std::string> got;
+  for (const auto& o : *linked) got.insert(o.id);
+  EXPECT_EQ(got, expected);
 }
 
 TEST(SalesforceSandbox, ProvisioningIsIdempotentAndAddsNewTiers) {

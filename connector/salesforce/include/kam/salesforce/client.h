@@ -107,12 +107,24 @@ class SalesforceClient {
   // Records re-read in the overlap are skipped. Every page's cursor is safe to commit.
   Result<PullSummary> PullAccounts(const Cursor& since, const PullOptions& options,
                                    const PageCallback& on_page);
+  // The same keyset pull over any sObject with a SystemModstamp (Opportunity, Contact, Event):
+  // Id, SystemModstamp, IsDeleted (with include_deleted) and options.fields; the pages'
+  // `accounts` hold the live records, `deleted_ids` the deleted ones. options.until_ms > 0
+  // leaves out records modified after it.
+  Result<PullSummary> PullRecords(const std::string& sobject, const Cursor& since,
+                                  const PullOptions& options, const PageCallback& on_page);
   // Ids of accounts deleted (recycle bin, merged) with SystemModstamp >= since_ms (queryAll).
   Result<std::vector<std::string>> ListDeletedAccounts(int64_t since_ms);
   // Records by id (chunked IN lists); ids not returned are simply absent.
   Result<std::vector<Record>> ReadRecords(const std::string& sobject,
                                           const std::vector<std::string>& ids,
                                           const std::vector<std::string>& fields);
+  // Records whose `key_field` is one of `values` (SELECT Id, <fields> FROM <sobject> WHERE
+  // <key_field> IN (…), chunked, every page): e.g. the Opportunities of some Accounts.
+  Result<std::vector<Record>> ReadRecordsWhere(const std::string& sobject,
+                                               const std::string& key_field,
+                                               const std::vector<std::string>& values,
+                                               const std::vector<std::string>& fields);
   // Any SOQL query, following nextRecordsUrl to the end (query_all = /queryAll).
   Result<std::vector<Record>> Query(const std::string& soql, bool query_all = false);
   // PATCH /composite/sobjects in chunks of 200, allOrNone false. Every input has an outcome;

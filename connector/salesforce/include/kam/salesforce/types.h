@@ -81,6 +81,8 @@ struct PullOptions {
   int batch_size = 2000;
   // Read deleted accounts too (queryAll + IsDeleted) and report them in deleted_ids.
   bool include_deleted = true;
+  // > 0: only records with SystemModstamp at or before this time (whole seconds).
+  int64_t until_ms = 0;
 };
 
 struct PullSummary {
@@ -136,6 +138,25 @@ struct FactsResult {
   std::vector<std::string> missing;    // ids Salesforce did not return (deleted, no access)
   int64_t queries = 0;                 // SOQL queries run (pages not counted)
 };
+
+// One Opportunity, Contact or Event reduced to what the aggregates read, exactly as ReadFacts
+// queries read it, for the engine's incremental facts (it stores these and aggregates them
+// itself with the windows of kam/http/crm_facts.h, as of the end of the run's UTC day).
+struct FactInput {
+  std::string account_id;  // AccountId ("" = linked to no account)
+  double amount = 0;       // Opportunity: Amount (0 when null)
+  // Opportunity: CloseDate at 00:00 UTC (a date: ReadFacts compares dates, and "> today-365 d"
+  // over dates is "at 00:00 > the end of that day" over times). Contact: the later of
+  // LastModifiedDate and the end (23:59:59.999 UTC) of LastActivityDate's day (ReadFacts
+  // counts that day in). Event: ActivityDateTime. nullopt when none.
+  std::optional<int64_t> at_ms;
+  bool won = false;        // Opportunity: IsWon
+  bool closed = false;     // Opportunity: IsClosed
+  bool executive = false;  // Contact: an executive Title (facts::IsExecutiveTitle)
+};
+// The fields FactInputOf reads of "Opportunity", "Contact" or "Event" (empty for others).
+const std::vector<std::string>& FactFieldsOf(const std::string& sobject);
+FactInput FactInputOf(const std::string& sobject, const Record& record);
 
 // ---- Tasks -----------------------------------------------------------------------------------
 
