@@ -326,6 +326,13 @@ struct CallLimits {
   int64_t archived_page = 100;
   int64_t task_status_keys = 100;
   int64_t token_calls = 0;
+  // Incremental facts: changed records per page; changed records per read that maps them to
+  // their accounts (0 = none: the page carries the links, Salesforce's AccountId); accounts per
+  // link read; records per batch read by id (0 = none: the link read returns the records).
+  int64_t fact_page = 200;
+  int64_t fact_map_batch = 1000;
+  int64_t fact_link_accounts = 1000;
+  int64_t fact_record_batch = 100;
 };
 
 // ---- the port ---------------------------------------------------------------------------------
@@ -365,6 +372,11 @@ class Crm {
   // Whether the three calls below work. A port without them gets full facts every run
   // ("facts": "changed" falls back to "all"); their defaults fail with kUnimplemented.
   virtual bool IncrementalFacts() const { return false; }
+  // A record's link to its account is a field of the record (Salesforce's AccountId): a link
+  // made or removed moves the record's modification time, so PullChangedFacts sees it and an
+  // account that changed needs no link read. false (HubSpot: an association moves neither
+  // side's time): the links of changed accounts are read again.
+  virtual bool LinksMoveRecords() const { return false; }
   // Records of `kind` modified since `since` (minus request.overlap_ms), ascending, page by
   // page past any search cap, each with the accounts it is linked to now. Read-only.
   virtual CrmResult<PullSummary> PullChangedFacts(FactKind kind, const PullCursor& since,

@@ -90,6 +90,7 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
   store::Store& store = *ctx.store;
   store::FactsStore facts(store);
   ctx.counters.fact_kinds = static_cast<int64_t>(kinds.size());
+  const int64_t record_batch = ctx.crm->MinimumCallLimits().fact_record_batch;
   for (size_t i = 0; i < accounts.size(); i += kAccountChunk) {
     ctx.CheckCancelled("reading account facts");
     std::vector<std::string> chunk(accounts.begin() + static_cast<std::ptrdiff_t>(i),
@@ -104,7 +105,10 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
       for (const auto& [account, list] : *l) ids.insert(list.begin(), list.end());
       std::vector<std::string> want(ids.begin(), ids.end());
       if (!all_records) want = facts.Unknown(FactKindName(kind), want);
-      ctx.counters.fact_record_reads += static_cast<int64_t>((want.size() + 99) / 100);
+      if (record_batch > 0) {
+        ctx.counters.fact_record_reads +=
+            (static_cast<int64_t>(want.size()) + record_batch - 1) / record_batch;
+      }
       if (!want.empty()) {
         auto r = ctx.crm->ReadFactRecords(kind, want);
         if (!r.ok()) throw CrmFailure(r.error(), "reading deals, contacts and meetings");
@@ -202,8 +206,15 @@ void RefreshFactsIncrementally(RunContext& ctx) {
     tx.Commit();
   } else {
     // Companies that changed: their links again (a deal, contact or meeting may have been linked
-    // or unlinked), and the records not stored yet.
-    ReadLinksOf(ctx, kinds, unread, /*all_records=*/false);
+    // or unlinked), and the records not stored yet — unless a link is the record's own field
+    // (Salesforce), whose change the records' pull below sees: then only computed again.
+    if (ctx.crm->LinksMoveRecords()) {
+      store::Store::Transaction tx(store);
+      for (const auto& a : unread) facts.MarkDirty(a);
+      tx.Commit();
+    } else {
+      ReadLinksOf(ctx, kinds, unread, /*all_records=*/false);
+    }
     // Records that changed: stored with the companies they are linked to now; the companies
     // they were linked to before and now are computed again.
     for (FactKind k : kinds) {

@@ -64,10 +64,10 @@ int64_t CeilDiv(int64_t n, int64_t d) { return (n + d - 1) / d; }
 // (`limits`: HubSpot's by default, CRM_API.md A5-A9; Salesforce's, B5; plugin/src/engine/
 // README.md, *Call budget*): the token request, if the run needs one; the portal check; one
 // page per `changed_page` accounts changed (a full pull: per `full_pull_page`) and at least
-// one; the archived list (at least one page); per fact kind one search page per 200 changed
-// records (at least one) and one association read per 1,000 of them, one link read per 1,000
-// companies whose links were read and one batch read per 100 records not stored yet (a full
-// facts read: its calls); one lookup per `task_status_keys` open tasks whose status is read;
+// one; the archived list (at least one page); per fact kind one search page per `fact_page`
+// changed records (at least one) and one association read per `fact_map_batch` of them (if the
+// CRM needs one), one link read per `fact_link_accounts` companies whose links were read and
+// one batch read per `fact_record_batch` records not stored yet (a full facts read: its calls); one lookup per `task_status_keys` open tasks whose status is read;
 // one call per batch written. What a run spends beyond it (keyset re-reads of ties, a per-run
 // property check, retries) is the overhead `calls_per_minimum` shows.
 json MinimumCalls(const RunCounters& c, const CallLimits& limits) {
@@ -79,9 +79,11 @@ json MinimumCalls(const RunCounters& c, const CallLimits& limits) {
   m["archived_pages"] =
       c.full_pull ? 0 : std::max<int64_t>(1, CeilDiv(c.archived_listed, limits.archived_page));
   int64_t facts =
-      c.facts_all_calls + c.fact_record_reads + c.fact_kinds * CeilDiv(c.fact_link_reads, 1000);
+      c.facts_all_calls + c.fact_record_reads +
+      c.fact_kinds * CeilDiv(c.fact_link_reads, limits.fact_link_accounts);
   for (const auto& [kind, records] : c.fact_records_by_kind) {
-    facts += std::max<int64_t>(1, CeilDiv(records, 200)) + CeilDiv(records, 1000);
+    facts += std::max<int64_t>(1, CeilDiv(records, limits.fact_page)) +
+             (limits.fact_map_batch > 0 ? CeilDiv(records, limits.fact_map_batch) : 0);
   }
   m["facts"] = facts;
   m["task_status"] = CeilDiv(c.task_status_keys, limits.task_status_keys);

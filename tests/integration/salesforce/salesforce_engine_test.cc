@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -27,7 +28,9 @@
 #include "kam/http/client.h"
 #include "kam/http/encoding.h"
 #include "kam/sandbox/sandbox_server.h"
+#include "kam/store/store.h"
 #include "operation.h"
+#include "run_context.h"
 #include "sync_engine.h"
 
 namespace kam::engine {
@@ -754,6 +757,160 @@ TEST(SalesforceSync, TheEchoOfItsOwnWritesCostsNoCallAndNoWrite) {
   EXPECT_EQ(quiet["fields_written"], 0);
   EXPECT_EQ(reader.WriteCalls(), writes);
   EXPECT_EQ(echo["api_calls"], quiet["api_calls"]) << echo["text"] << "\n" << quiet["text"];
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Incremental facts ("facts": "changed", the default), judged from the org: after people's
+// edits — an open opportunity won, an executive contact added, a meeting logged, an
+// opportunity moved to another account, a won one deleted — an incremental sync reads only
+// the changed records (SystemModstamp keyset, deletions by queryAll) and no account's links,
+// and a fresh state doing a full evaluation ("facts": "all", the SOQL aggregates) then finds
+// nothing to write: the org holds the same KAM_ fields. The aggregates of the two states are
+// equal account by account. A re-sync with nothing changed then reads one page per kind.
+class SalesforceFacts : public ::testing::Test {
+ protected:
+  static constexpr int kAccounts = 120;
+
+  void SetUp() override {
+    sb_ = StartSandbox("salesforce", kAccounts);
+    config_ = SalesforceConfig(sb_->url(), dir_.path);
+    config_["facts"] = "changed";
+    engine_ = std::make_unique<SyncEngine>(host_, EngineOptionsFor(config_));
+    engine_->Provision();
+    reader_ = std::make_unique<SfReader>(sb_->url());
+  }
+
+  Json Sync() { return engine_->Sync(false); }
+
+  // A fresh state reading every fact as a whole: its dry run must find nothing to write.
+  // Returns its aggregates by account.
+  std::map<std::string, Json> FullEvaluation() {
+    TempDir fresh;
+    Json c = SalesforceConfig(sb_->url(), fresh.path);
+    c["facts"] = "all";
+    SyncEngine full(host_, EngineOptionsFor(c));
+    Json d = full.DryRun(false);
+    EXPECT_EQ(d["accounts_to_write"], 0) << d["text"];
+    return Aggregates(c);
+  }
+
+  std::map<std::string, Json> Aggregates(const Json& config) {
+    std::map<std::string, Json> out;
+    auto st = store::Store::Open(config["state"].get<std::string>());
+    st->ForEachAccount(
+        [&](const store::AccountRow& r) { out[r.id] = Json::parse(r.aggregates_json); }, false);
+    return out;
+  }
+
+  void ExpectAgreesWithAFreshFullEvaluation(const std::string& when) {
+    SCOPED_TRACE(when);
+    auto full = FullEvaluation();
+    auto mine = Aggregates(config_);
+    ASSERT_EQ(mine.size(), full.size());
+    for (const auto& [id, agg] : full) {
+      ASSERT_TRUE(mine.count(id)) << id;
+      ASSERT_EQ(mine[id].size(), agg.size()) << id << " " << mine[id].dump();
+      for (const auto& [k, v] : agg.items()) {
+        const Json& m = mine[id][k];
+        if (v.is_number()) {
+          ASSERT_TRUE(m.is_number()) << id << " " << k;
+          EXPECT_NEAR(m.get<double>(), v.get<double>(), 1e-6) << id << " " << k;
+        } else {
+          EXPECT_EQ(m, v) << id << " " << k;
+        }
+      }
+    }
+  }
+
+  std::vector<Json> Query(const std::string& soql) { return reader_->Query(soql); }
+  Json Create(const std::string& sobject, const Json& fields) {
+    return reader_->Call(http::Method::kPost, "/services/data/v67.0/sobjects/" + sobject, fields);
+  }
+  void Update(const std::string& sobject, const std::string& id, const Json& fields) {
+    reader_->Call(http::Method::kPatch, "/services/data/v67.0/sobjects/" + sobject + "/" + id,
+                  fields);
+  }
+  void Delete(const std::string& sobject, const std::string& id) {
+    reader_->Call(http::Method::kDelete, "/services/data/v67.0/sobjects/" + sobject + "/" + id);
+  }
+
+  TempDir dir_;
+  QuietHost host_;
+  std::unique_ptr<sandbox::SandboxServer> sb_;
+  Json config_;
+  std::unique_ptr<SyncEngine> engine_;
+  std::unique_ptr<SfReader> reader_;
+};
+
+TEST_F(SalesforceFacts, IncrementalSyncsWithEditsAgreeWithAFreshFullEvaluation) {
+  Json first = Sync();
+  EXPECT_TRUE(first["facts_full"].get<bool>()) << first.dump(2);
+  EXPECT_EQ(first["write_errors"], 0);
+  ExpectAgreesWithAFreshFullEvaluation("after the first sync");
+
+  std::mt19937_64 rng(20261204);
+  auto accounts = Query("SELECT Id FROM Account ORDER BY Id");
+  ASSERT_EQ(accounts.size(), static_cast<size_t>(kAccounts));
+  auto pick = [&] { return accounts[rng() % accounts.size()]["Id"].get<std::string>(); };
+  const std::string today = IsoUtc(NowMs()).substr(0, 10);
+
+  // An open opportunity won today.
+  auto open = Query("SELECT Id, AccountId FROM Opportunity WHERE IsClosed = false ORDER BY Id");
+  ASSERT_GE(open.size(), 3u);
+  const size_t won_at = rng() % open.size();
+  const Json won = open[won_at];
+  Update("Opportunity", won["Id"], {{"StageName", "Closed Won"}, {"Amount", 2500000},
+                                    {"CloseDate", today}});
+  // An executive contact added.
+  const std::string contact_account = pick();
+  Json contact = Create("Contact", {{"LastName", "Newman"},
+                                    {"Title", "Chief Executive Officer"},
+                                    {"AccountId", contact_account}});
+  ASSERT_TRUE(contact.contains("id")) << contact.dump();
+  // A meeting logged ten minutes ago.
+  const std::string meeting_account = pick();
+  Json event = Create("Event", {{"Subject", "Other"},
+                                {"WhatId", meeting_account},
+                                {"StartDateTime", IsoUtc(NowMs() - 600'000)},
+                                {"DurationInMinutes", 60}});
+  ASSERT_TRUE(event.contains("id")) << event.dump();
+  // Another open opportunity moved to another account.
+  const Json moved = open[(won_at + 1) % open.size()];
+  std::string to = pick();
+  while (to == moved["AccountId"]) to = pick();
+  Update("Opportunity", moved["Id"], {{"AccountId", to}});
+  // An opportunity won in the last 12 months (before today) deleted.
+  const std::string year_ago = IsoUtc(NowMs() - 365 * 86'400'000LL).substr(0, 10);
+  std::string deleted;
+  for (const auto& o : Query("SELECT Id, CloseDate FROM Opportunity WHERE IsWon = true")) {
+    const std::string close = o.value("CloseDate", "");
+    if (close > year_ago && close < today) deleted = o["Id"];
+  }
+  ASSERT_FALSE(deleted.empty());
+  Delete("Opportunity", deleted);
+
+  Json second = Sync();
+  EXPECT_FALSE(second["facts_full"].get<bool>()) << second.dump(2);
+  EXPECT_EQ(second["write_errors"], 0);
+  EXPECT_GE(second["fact_records"].get<int64_t>(), 4) << second.dump(2);
+  // No account's links were read: a link is the record's own AccountId.
+  EXPECT_EQ(second["fact_link_reads"], 0) << second.dump(2);
+  EXPECT_GE(second["accounts_written"].get<int64_t>(), 1) << second.dump(2);
+  ExpectAgreesWithAFreshFullEvaluation("after the edits");
+
+  // Nothing changed since: no write, and a handful of calls (no facts read per account).
+  const uint64_t writes = reader_->WriteCalls();
+  Json quiet = Sync();
+  EXPECT_EQ(quiet["fields_written"], 0) << quiet.dump(2);
+  EXPECT_EQ(quiet["tasks_created"], 0);
+  EXPECT_EQ(reader_->WriteCalls(), writes);
+  EXPECT_EQ(quiet["fact_link_reads"], 0);
+  EXPECT_LE(quiet["api_calls"].get<int64_t>(), 12) << quiet["text"];
 }
 
 // The host cancels the run once `pull_pages` pull pages are stored (as a crash after them).
