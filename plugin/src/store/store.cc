@@ -280,6 +280,7 @@ Store::Transaction::~Transaction() {
 
 void Store::Transaction::Commit() {
   Guard("committing", store_.impl_->path, [&] {
+    store_.impl_->ResetStatements();  // so that the checkpoint after the commit can run
     store_.impl_->tx->commit();
     store_.impl_->tx.reset();
     done_ = true;

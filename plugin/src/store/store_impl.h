@@ -59,6 +59,14 @@ struct Store::Impl {
     it->second->clearBindings();
     return *it->second;
   }
+
+  // Ends every cached statement's read. A statement stepped to a row and not reset (a lookup
+  // of one row) keeps the connection's read transaction, and with it an old WAL read mark:
+  // the checkpoint after a commit could then copy nothing back, and the WAL grew for the whole
+  // run (540 MB at 20,000 companies) until the close copied it all into the database.
+  void ResetStatements() {
+    for (auto& entry : statements) entry.second->reset();
+  }
 };
 
 // Runs fn, turning SQLite's exceptions into StoreError naming what was being done.
