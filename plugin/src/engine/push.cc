@@ -161,21 +161,16 @@ std::optional<OpError> RecordFieldUpdates(RunContext& ctx, const Batch& batch,
   for (const Item& item : batch) {
     const auto& w = std::get<FieldUpdateWrite>(item.write);
     if (failed_ids.count(w.account_id)) continue;
-    auto row = store.GetAccount(w.account_id);
-    json props = row ? json::parse(row->properties_json, nullptr, false) : json::object();
-    if (!props.is_object()) props = json::object();
     for (const auto& [field, value] : w.properties) {
       store.SetWritten(w.account_id, field, {value, value, ctx.now_ms});
       auto old = w.old_values.find(field);
       store.AddAudit({0, ctx.run_id, ctx.now_ms, "update_field", w.account_id, field,
                       old == w.old_values.end() ? "" : old->second, value, ""});
-      props[field] = value;
       ctx.counters.fields_written++;
     }
-    if (row) {
-      row->properties_json = props.dump();
-      store.UpsertAccount(*row);
-    }
+    // The snapshot holds what the CRM now has (the next plan's CRM values), merged in SQL: the
+    // stored properties (a few KB with the card) are neither read nor parsed here.
+    store.MergeAccountProperties(w.account_id, json(w.properties).dump());
     store.MarkOutbox(item.entry.id, store::OutboxState::kAcked, "");
     ctx.counters.accounts_written++;
   }

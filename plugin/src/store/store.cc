@@ -316,6 +316,18 @@ std::optional<AccountRow> Store::GetAccount(std::string_view id) {
   });
 }
 
+void Store::MergeAccountProperties(std::string_view id, std::string_view patch_json) {
+  Guard("saving account properties", impl_->path, [&] {
+    auto& s = impl_->Q(
+        "UPDATE accounts SET properties = json_patch(CASE WHEN json_valid(properties) AND "
+        "json_type(properties) = 'object' THEN properties ELSE '{}' END, ?) WHERE id=?");
+    Bind(s, 1, patch_json);
+    Bind(s, 2, id);
+    s.exec();
+    return 0;
+  });
+}
+
 void Store::SetArchived(std::string_view id, bool archived) {
   Guard("archiving account", impl_->path, [&] {
     auto& s = impl_->Q("UPDATE accounts SET archived=? WHERE id=?");

@@ -194,6 +194,40 @@ TEST_F(StoreTest, CommitsReachTheDatabaseFileWhileALookupOfOneRowIsLeftUnfinishe
   EXPECT_LT(fs::file_size(path_ + "-wal"), 8u << 20);
 }
 
+TEST_F(StoreTest, MergeAccountPropertiesSetsTheGivenMembersAndKeepsTheOthers) {
+  auto store = Store::Open(path_);
+  AccountRow one = Acct("1", 10);
+  one.properties_json = R"({"name":"A","kam_tier":"key","industry":"x"})";
+  store->UpsertAccount(one);
+  AccountRow two = Acct("2", 11);
+  two.properties_json = "not json";
+  store->UpsertAccount(two);
+  AccountRow three = Acct("3", 12);
+  three.properties_json = R"(["an","array"])";
+  store->UpsertAccount(three);
+  const std::string patch = R"({"kam_card_json":"{\"a\":\"\u00e9 \\ ·\"}","kam_tier":"growth"})";
+  for (const char* id : {"1", "2", "3", "4"}) store->MergeAccountProperties(id, patch);
+  SQLite::Database db(path_, SQLite::OPEN_READONLY);
+  // name, kam_tier, kam_card_json (decoded), number of members
+  auto props = [&](const char* id) {
+    SQLite::Statement q(db,
+                        "SELECT json_extract(properties, '$.name'), "
+                        "json_extract(properties, '$.kam_tier'), "
+                        "json_extract(properties, '$.kam_card_json'), "
+                        "(SELECT COUNT(*) FROM json_each(properties)) FROM accounts WHERE id=?");
+    q.bind(1, id);
+    EXPECT_TRUE(q.executeStep()) << id;
+    return std::vector<std::string>{q.getColumn(0).getString(), q.getColumn(1).getString(),
+                                    q.getColumn(2).getString(), q.getColumn(3).getString()};
+  };
+  const std::string card = "{\"a\":\"\xC3\xA9 \\ \xC2\xB7\"}";  // {"a":"é \ ·"}
+  EXPECT_EQ(props("1"), (std::vector<std::string>{"A", "growth", card, "4"}));
+  // Not a JSON object: the patch alone, as when the stored properties could not be parsed.
+  EXPECT_EQ(props("2"), (std::vector<std::string>{"", "growth", card, "2"}));
+  EXPECT_EQ(props("3"), (std::vector<std::string>{"", "growth", card, "2"}));
+  EXPECT_FALSE(store->GetAccount("4"));  // not stored: nothing is created
+}
+
 TEST_F(StoreTest, TheOutboxKeepsOneEntryPerIdempotencyKey) {
   auto store = Store::Open(path_);
   OutboxEntry e;

@@ -185,6 +185,11 @@ class Store {
   // Accounts (snapshot).
   void UpsertAccount(const AccountRow& row);
   std::optional<AccountRow> GetAccount(std::string_view id);
+  // Sets the members of `patch_json` (a JSON object of strings: the values the add-in wrote) in
+  // the stored account's properties, keeping the others; properties that are not a JSON object
+  // become the patch. Nothing when the account is not stored. One statement: the caller neither
+  // reads nor parses the snapshot (SQLite's json_patch, RFC 7396).
+  void MergeAccountProperties(std::string_view id, std::string_view patch_json);
   void SetArchived(std::string_view id, bool archived);
   void ForEachAccount(const std::function<void(const AccountRow&)>& fn, bool include_archived);
   // At most `limit` accounts with an id after `after_id` ("" = from the start), ordered by id:
