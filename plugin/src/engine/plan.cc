@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "diff.h"
+#include "flat_json.h"
 #include "kam/rules/rules.h"
 #include "kam/store/store.h"
 #include "phases.h"
@@ -86,12 +87,9 @@ PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const Dif
         Evaluation page;
         part = &page;
         for (const auto& row : rows) {
-          json props = json::parse(row.properties_json, nullptr, false);
-          if (!props.is_object()) props = json::object();
-          json aggs = row.aggregates_json.empty()
-                          ? json::object()
-                          : json::parse(row.aggregates_json, nullptr, false);
-          if (!aggs.is_object()) aggs = json::object();
+          json props = ParseObjectOrEmpty(row.properties_json);
+          json aggs = row.aggregates_json.empty() ? json::object()
+                                                  : ParseObjectOrEmpty(row.aggregates_json);
           rules::Account account = rules.MapAccount(ctx.cfg.crm, row.id, row.owner_id, props, aggs,
                                                     now_seconds, nullptr);
           // Only the CRM values the diff needs are kept (the writeback properties).
