@@ -388,6 +388,18 @@ ProvisionReport ReportOf(const ProvisionSpec& spec, const sf::ProvisionReport& r
 // ---- incremental facts ------------------------------------------------------------------------
 
 // The sObject of a fact kind: deals are Opportunities, meetings Events.
+// A page callback's answer to the client: nothing when the engine's callback took the page;
+// otherwise the engine's own error is kept in *stopped (the pull returns it as it was) and the
+// client is told to stop.
+sf::Status PassOn(const CrmStatus& st, std::optional<CrmError>* stopped) {
+  if (st.ok()) return {};
+  *stopped = st.error();
+  sf::Error e;
+  e.error_class = sf::ErrorClass::kCancelled;
+  e.message = "stopped by the page callback";
+  return e;
+}
+
 std::string SObjectOf(FactKind kind) {
   switch (kind) {
     case FactKind::kDeal:
@@ -544,13 +556,7 @@ class SalesforceCrm final : public Crm {
       }
       p.cursor.modified_ms = page.cursor.modstamp_ms;
       p.cursor.id = page.cursor.id;
-      CrmStatus st = on_page(p);
-      if (st.ok()) return {};
-      stopped = st.error();
-      sf::Error e;
-      e.error_class = sf::ErrorClass::kCancelled;
-      e.message = "stopped by the page callback";
-      return e;
+      return PassOn(on_page(p), &stopped);
     };
     auto r = client_->PullRecords(sobject, {since.modified_ms, since.id}, po, cb);
     if (stopped) return *stopped;
@@ -813,13 +819,7 @@ class SalesforceCrm final : public Crm {
       p.cursor.id = page.cursor.id;
       if (full) p.cursor.page_token = PageToken(page.cursor.modstamp_ms, page.cursor.id);
       p.total_hint = page.total_hint;
-      CrmStatus st = on_page(p);
-      if (st.ok()) return {};
-      stopped = st.error();
-      sf::Error e;
-      e.error_class = sf::ErrorClass::kCancelled;
-      e.message = "stopped by the page callback";
-      return e;
+      return PassOn(on_page(p), &stopped);
     };
     auto r = client_->PullAccounts({since.modified_ms, since.id}, po, cb);
     if (stopped) return *stopped;
