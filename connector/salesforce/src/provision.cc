@@ -330,6 +330,11 @@ Result<ProvisionReport> SalesforceClient::Provision(const ProvisionSpec& spec) {
         create.metadata_object = create.object;
         post.body = internal::CustomFieldBody(create).dump();
         r = impl_->Call(post);
+        if (r.ok()) {
+          // Says why the log shows a refused create (HTTP 400) just before.
+          item.detail = "as " + create.object + "." + def.name + ": the org refused " +
+                        def.metadata_object + "." + def.name;
+        }
       }
       if (!r.ok() && create.external_id && r.error().http_status == 400 &&
           r.error().error_code != "DUPLICATE_DEVELOPER_NAME") {
@@ -337,7 +342,10 @@ Result<ProvisionReport> SalesforceClient::Provision(const ProvisionSpec& spec) {
         create.external_id = false;
         post.body = internal::CustomFieldBody(create).dump();
         r = impl_->Call(post);
-        if (r.ok()) item.detail = "created without External ID (the org refused it)";
+        if (r.ok()) {
+          item.detail += (item.detail.empty() ? "" : "; ") +
+                         std::string("created without External ID (the org refused it)");
+        }
       }
       if (r.ok()) {
         item.outcome = ProvisionItem::Outcome::kCreated;
