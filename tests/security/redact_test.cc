@@ -112,6 +112,51 @@ TEST(RedactPatterns, IsIdempotent) {
   EXPECT_EQ(s, once);
 }
 
+// RedactPatterns first looks for the words its patterns start from (in one pass) and leaves a
+// text without any of them alone: each word, in any letter case, at the start, inside and at
+// the very end of a long text, must still be found.
+TEST(RedactPatterns, FindsEveryPatternWordInAnyCaseAnywhereInALongText) {
+  struct Case {
+    std::string in;
+    std::string out;
+  };
+  const std::vector<Case> cases = {
+      {"Bearer abcdef123", "Bearer [redacted]"},
+      {"bEaReR abcdef123", "bEaReR [redacted]"},
+      {"AUTHORIZATION: BASIC dXNlcjpwYXNz", "AUTHORIZATION: BASIC [redacted]"},
+      {"Access_Token=at-1", "Access_Token=[redacted]"},
+      {"REFRESH_TOKEN: \"rt-2\"", "REFRESH_TOKEN: \"[redacted]\""},
+      {"client_SECRET=cs-3", "client_SECRET=[redacted]"},
+      {"HapiKey=hk-4", "HapiKey=[redacted]"},
+      {"Id_Token=it-5", "Id_Token=[redacted]"},
+      {"PassWord: 'pw-6'", "PassWord: '[redacted]'"},
+      {"PAT-NA1-0f3c5e2a-1b2c", "[redacted]"},
+  };
+  // Filler with the words' first letters and pairs that almost match ("bea", "acc", "pat").
+  std::string filler;
+  while (filler.size() < 20000) filler += "{\"kam_card\": \"bea acc_ pa-t clie hap id: refre\"} ";
+  for (const auto& c : cases) {
+    for (const std::string& at : {std::string("start"), std::string("middle"), std::string("end")}) {
+      std::string text = at == "start"    ? c.in + " " + filler
+                         : at == "middle" ? filler + " " + c.in + " " + filler
+                                          : filler + " " + c.in;
+      const std::string want = at == "start"    ? c.out + " " + filler
+                               : at == "middle" ? filler + " " + c.out + " " + filler
+                                                : filler + " " + c.out;
+      EXPECT_TRUE(RedactPatterns(text)) << c.in << " at the " << at;
+      EXPECT_EQ(text, want) << c.in << " at the " << at;
+    }
+  }
+  std::string plain = filler;
+  EXPECT_FALSE(RedactPatterns(plain));
+  EXPECT_EQ(plain, filler);
+  for (std::string tiny : {"", "b", "pa", "pat", "pat-"}) {
+    const std::string before = tiny;
+    EXPECT_FALSE(RedactPatterns(tiny));
+    EXPECT_EQ(tiny, before);
+  }
+}
+
 TEST(WipeSecret, ZeroesTheWholeBufferAndEmptiesTheString) {
   std::string s(64, 'x');
   s.resize(3);
