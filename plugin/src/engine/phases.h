@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -93,8 +94,9 @@ struct PlannedRun {
   rules::PortfolioSummary portfolio;
   std::vector<std::pair<std::string, std::string>> errors;  // (account, message), the first 50
 };
+// after_chunk (optional): called after each chunk's transaction (the push's Pump).
 PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const DiffOptions& options,
-                        bool stage);
+                        bool stage, const std::function<void()>& after_chunk = {});
 
 // ---- push.cc ----
 // Before the first write of a run: every writeback property (and the task-key property) must
@@ -102,8 +104,30 @@ PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const Dif
 // kFailedPrecondition naming them. One call per object type, once per run.
 void CheckPropertiesOnce(RunContext& ctx);
 // Sends every pending outbox entry; returns the error that stops the run (entries stay pending
-// and the next run resumes them), or nothing.
+// and the next run resumes them), or nothing. Push(ctx) is PushSession(ctx).Finish().
 std::optional<OpError> Push(RunContext& ctx);
+// The push of a sync, begun while the plan stages its chunks: after StartPumping, each Pump
+// (the plan calls it after each chunk's commit) sends the field updates staged since then in
+// full batches, up to 3 × Crm::WriteConcurrency() in flight, and stores the answers already
+// in, without waiting for the CRM; Finish sends the rest (an earlier run's field updates, the
+// plan's last ones, then task creates and completions) and waits for every answer. Answers
+// are stored on the run's thread, one transaction per batch, in the order the batches were
+// sent, between the plan's chunk transactions. With WriteConcurrency() 1 Pump sends nothing.
+class PushSession {
+ public:
+  explicit PushSession(RunContext& ctx);
+  ~PushSession();
+  PushSession(const PushSession&) = delete;
+  PushSession& operator=(const PushSession&) = delete;
+  void StartPumping();
+  void Pump();
+  std::optional<OpError> Finish();
+
+ private:
+  struct Impl;
+  RunContext& ctx();
+  std::unique_ptr<Impl> impl_;
+};
 
 // ---- run_record.cc ----
 // Runs `body` as one recorded run of `kind` ("sync", "dry_run", "provision"): opens the state

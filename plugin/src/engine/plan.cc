@@ -54,7 +54,7 @@ void Accumulate(Plan&& part, bool keep_writes, PlannedRun* run) {
 }  // namespace
 
 PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const DiffOptions& options,
-                        bool stage) {
+                        bool stage, const std::function<void()>& after_chunk) {
   store::Store& store = *ctx.store;
   const rules::RuleSet& rules = *ctx.rules;
   const size_t chunk = static_cast<size_t>(std::max(1, ctx.cfg.plan_chunk_accounts));
@@ -197,6 +197,7 @@ PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const Dif
       vouched_saved = true;
     }
     Accumulate(std::move(plan), !stage, &run);
+    if (stage && after_chunk) after_chunk();
   });
   if (!vouched) vouched = KeysVouchedSince(prior, scan, ctx.now_ms);
   run.plan.keys_vouched_since = *vouched;

@@ -12,11 +12,20 @@
 // same company, or the same task key) are never in flight together: the later one waits until
 // the earlier one's answer is stored.
 //
+// Overlap with the plan (PushSession::Pump, HubSpot): the plan calls Pump after each chunk's
+// transaction; it sends the field updates staged since the session began in full batches
+// (entries with a larger id than any before the plan, so an earlier run's leftovers, which the
+// plan may supersede, wait for Finish) and stores the answers already in, between the plan's
+// transactions. Finish sends the rest. The plan of a later chunk never reads what an earlier
+// chunk's answers write (other accounts), and task writes wait for the whole plan as before.
+//
 // Memory: the outbox is read a page at a time per kind, in id order (Store::PendingOutboxAfter);
 // only one page and the batches in flight are held, whatever the outbox's size.
 #include <array>
+#include <chrono>
 #include <deque>
 #include <future>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -42,6 +51,9 @@ using Batch = std::vector<Item>;
 
 // Pending entries read from the state file at a time.
 constexpr size_t kOutboxPage = 500;
+// While the plan runs (PushSession::Pump), up to this many times WriteConcurrency() batches
+// are in flight or queued in the HTTP client.
+constexpr size_t kPumpDepth = 3;
 
 void RecordFailure(RunContext& ctx, const Item& item, const CrmError& err) {
   const store::OutboxEntry& e = item.entry;
@@ -309,15 +321,31 @@ void CheckPropertiesOnce(RunContext& ctx) {
   ctx.RememberPropertyCheck(r->task_key_unique);
 }
 
-std::optional<OpError> Push(RunContext& ctx) {
-  store::Store& store = *ctx.store;
-  const int64_t pending = store.CountOutbox(store::OutboxState::kPending);
-  if (pending <= 0) return std::nullopt;
-  CheckPropertiesOnce(ctx);
-  const uint64_t total = static_cast<uint64_t>(pending);
-  uint64_t done = 0;
+// The push's state: the batches in flight, oldest first (their answers are stored in this
+// order), the records they touch, and the error that stopped it. Each batch owns its entries
+// (shared with the thread sending it), so only the batches in flight and one page of the outbox
+// are in memory, not the whole outbox.
+struct PushSession::Impl {
+  using Sender = Answer (*)(Crm&, const Batch&, int64_t);
+  static constexpr std::array<Sender, 3> kSenders = {SendFieldUpdates, SendTaskCreates,
+                                                     SendTaskCompletions};
+  struct InFlight {
+    WriteKind kind;
+    std::shared_ptr<const Batch> batch;
+    std::vector<std::string> records;
+    std::future<Answer> answer;
+  };
+
+  explicit Impl(RunContext& c)
+      : ctx(c),
+        store(*c.store),
+        batch_size(static_cast<size_t>(std::max(1, c.cfg.batch_size))),
+        window(static_cast<size_t>(std::max(1, c.crm->WriteConcurrency()))),
+        // One at a time: the call runs on the run's thread when its answer is taken.
+        launch(window > 1 ? std::launch::async : std::launch::deferred) {}
+
   // Entries that cannot be read are recorded, never sent, never silently dropped.
-  auto record_unreadable = [&](const std::vector<std::pair<store::OutboxEntry, Status>>& bad) {
+  void RecordUnreadable(const std::vector<std::pair<store::OutboxEntry, Status>>& bad) {
     if (bad.empty()) return;
     store::Store::Transaction tx(store);
     for (const auto& [e, st] : bad) {
@@ -331,44 +359,10 @@ std::optional<OpError> Push(RunContext& ctx) {
     }
     tx.Commit();
     done += bad.size();
-  };
-  // Entries of a kind this version does not know: first, as when the whole outbox was read.
-  for (const std::string& kind : store.PendingOutboxKinds()) {
-    if (WriteKindFrom(kind)) continue;
-    int64_t after = 0;
-    for (;;) {
-      auto page = store.PendingOutboxAfter(kind, after, kOutboxPage);
-      if (page.empty()) break;
-      after = page.back().id;
-      std::vector<std::pair<store::OutboxEntry, Status>> bad;
-      for (auto& e : page) {
-        Status st =
-            ParseOutboxEntry(e.kind, e.account_id, e.payload_json).status();  // unknown kind
-        bad.emplace_back(std::move(e), std::move(st));
-      }
-      record_unreadable(bad);
-    }
   }
-  using Sender = Answer (*)(Crm&, const Batch&, int64_t);
-  constexpr std::array<Sender, 3> kSenders = {SendFieldUpdates, SendTaskCreates,
-                                              SendTaskCompletions};
-  const size_t batch_size = static_cast<size_t>(std::max(1, ctx.cfg.batch_size));
-  // Batches in flight, oldest first; their answers are stored in this order. Each owns its
-  // entries (shared with the thread sending it), so only the batches in flight and one page of
-  // the outbox are in memory, not the whole outbox.
-  struct InFlight {
-    WriteKind kind;
-    std::shared_ptr<const Batch> batch;
-    std::vector<std::string> records;
-    std::future<Answer> answer;
-  };
-  const size_t window = static_cast<size_t>(std::max(1, ctx.crm->WriteConcurrency()));
-  // One at a time: the call runs on the run's thread when its answer is taken.
-  const std::launch launch = window > 1 ? std::launch::async : std::launch::deferred;
-  std::deque<InFlight> flight;
-  std::multiset<std::string> busy;  // the records of the batches in flight
-  std::optional<OpError> stop;      // the first error that stops the run
-  auto settle_oldest = [&] {
+
+  // Stores the oldest batch's answer (waiting for it).
+  void SettleOldest() {
     InFlight f = std::move(flight.front());
     flight.pop_front();
     const Answer answer = f.answer.get();
@@ -379,54 +373,68 @@ std::optional<OpError> Push(RunContext& ctx) {
       return;
     }
     done += f.batch->size();
-    ctx.Progress("push", done, total);
-  };
-  auto overlaps = [&](const std::vector<std::string>& records) {
+    ctx.Progress("push", done, std::max<uint64_t>(total, done));
+  }
+
+  // Stores the answers already in, oldest first, without waiting.
+  void SettleReady() {
+    while (!flight.empty() && flight.front().answer.wait_for(std::chrono::seconds(0)) ==
+                                  std::future_status::ready) {
+      SettleOldest();
+    }
+  }
+
+  bool Overlaps(const std::vector<std::string>& records) const {
     for (const auto& r : records) {
       if (busy.count(r)) return true;
     }
     return false;
-  };
-  bool cancelled = false;
-  Crm& crm = *ctx.crm;
-  const int64_t run_id = ctx.run_id;
-  // Sends one batch once the window has room and no batch in flight touches its records.
-  // Returns false when the push stops (an error that stops the run, or a cancel).
-  auto send = [&](WriteKind kind, Batch&& items) {
+  }
+
+  // Sends one batch once fewer than `limit` are in flight and no batch in flight touches its
+  // records. Returns false when the push stops (an error that stops the run, or a cancel).
+  bool Send(WriteKind kind, Batch&& items, size_t limit) {
     if (ctx.host.IsCancelled()) {
       cancelled = true;  // what is in flight is stored first
       return false;
     }
+    CheckPropertiesOnce(ctx);  // before the first write (remembered: once per run)
     auto batch = std::make_shared<const Batch>(std::move(items));
     std::vector<std::string> records = RecordsOf(*batch);
-    while (!flight.empty() && (flight.size() >= window || overlaps(records))) settle_oldest();
+    while (!flight.empty() && (flight.size() >= limit || Overlaps(records))) SettleOldest();
     if (stop) return false;
     ctx.counters.write_batches++;
     ctx.Checkpoint(BeforeSendCheckpoint(kind));
     for (const auto& r : records) busy.insert(r);
     Sender sender = kSenders[static_cast<size_t>(kind)];
+    Crm& crm = *ctx.crm;
+    const int64_t run_id = ctx.run_id;
     auto answer =
         std::async(launch, [&crm, sender, batch, run_id] { return sender(crm, *batch, run_id); });
     flight.push_back({kind, std::move(batch), std::move(records), std::move(answer)});
-    if (window == 1) settle_oldest();
+    if (window == 1) SettleOldest();
     return !stop;
-  };
-  // Field updates, then task creates, then completions, each in id order and read a page at a
-  // time (an entry's id only grows, so one scan by id reads each pending entry once, while the
-  // batches before it are still in flight). Batches are cut from the readable entries in order,
-  // as they were when the whole outbox was read at once.
-  for (WriteKind kind :
-       {WriteKind::kFieldUpdate, WriteKind::kTaskCreate, WriteKind::kTaskCompletion}) {
+  }
+
+  // Sends the pending entries of `kind` with an id in (after, until], in id order, read a page
+  // at a time (an entry's id only grows, so one scan by id reads each pending entry once, while
+  // the batches before it are still in flight). Batches are cut from the readable entries in
+  // order, as they were when the whole outbox was read at once. Returns false when the push
+  // stops.
+  bool SendKind(WriteKind kind, int64_t after, int64_t until) {
     Batch next;
     next.reserve(batch_size);
-    int64_t after = 0;
     bool go_on = true;
     while (go_on) {
       auto page = store.PendingOutboxAfter(WriteKindName(kind), after, kOutboxPage);
-      if (page.empty()) break;
+      if (page.empty() || page.front().id > until) break;
       after = page.back().id;
       std::vector<std::pair<store::OutboxEntry, Status>> bad;
       for (auto& e : page) {
+        if (e.id > until) {
+          go_on = false;
+          break;
+        }
         auto w = ParseOutboxEntry(e.kind, e.account_id, e.payload_json);
         if (!w.ok()) {
           bad.emplace_back(std::move(e), w.status());
@@ -436,23 +444,126 @@ std::optional<OpError> Push(RunContext& ctx) {
         e.payload_json.shrink_to_fit();
         next.push_back({std::move(e), std::move(w.value())});
         if (next.size() < batch_size) continue;
-        go_on = send(kind, std::move(next));
+        go_on = Send(kind, std::move(next), window);
         next = Batch();
         next.reserve(batch_size);
         if (!go_on) break;
       }
-      record_unreadable(bad);
+      RecordUnreadable(bad);
     }
-    if (go_on && !next.empty()) go_on = send(kind, std::move(next));
-    if (!go_on) break;
+    if (!stop && !cancelled && !next.empty()) return Send(kind, std::move(next), window);
+    return !stop && !cancelled;
   }
-  while (!flight.empty()) settle_oldest();
-  if (cancelled) ctx.CheckCancelled("the push");
-  if (stop) {
-    if (stop->status().code() == StatusCode::kCancelled) ctx.CheckCancelled("the push");
-    return stop;
+
+  RunContext& ctx;
+  store::Store& store;
+  const size_t batch_size;
+  const size_t window;
+  const std::launch launch;
+  std::deque<InFlight> flight;
+  std::multiset<std::string> busy;  // the records of the batches in flight
+  std::optional<OpError> stop;      // the first error that stops the run
+  bool cancelled = false;
+  uint64_t done = 0;
+  uint64_t total = 0;
+  // The plan's field updates sent early (Pump): the entries with an id in (pump_from,
+  // pump_after] have been read; older ones (an earlier run's) wait for Finish.
+  bool pumping = false;
+  int64_t pump_from = 0;
+  int64_t pump_after = 0;
+};
+
+PushSession::PushSession(RunContext& ctx) : impl_(std::make_unique<Impl>(ctx)) {}
+
+// A run that throws (a crash checkpoint, a cancel, an error) waits here for the batches in
+// flight (std::async's futures); their answers are not stored, so their entries stay pending
+// for the next run.
+PushSession::~PushSession() = default;
+
+void PushSession::StartPumping() {
+  Impl& p = *impl_;
+  if (p.window <= 1) return;  // one call at a time: nothing to overlap, everything in Finish
+  p.pumping = true;
+  p.pump_from = p.store.MaxOutboxId();
+  p.pump_after = p.pump_from;
+}
+
+void PushSession::Pump() {
+  Impl& p = *impl_;
+  if (!p.pumping || p.stop || p.cancelled) return;
+  p.SettleReady();
+  // Full batches only, while fewer than kPumpDepth windows are in flight: the HTTP client keeps
+  // max_connections requests on the wire and queues the rest, so the CRM has the next batch
+  // while the plan goes on. A batch that would wait for room is left for the next call.
+  const size_t limit = p.window * kPumpDepth;
+  while (!p.stop && !p.cancelled && p.flight.size() < limit) {
+    auto page = p.store.PendingOutboxAfter(WriteKindName(WriteKind::kFieldUpdate), p.pump_after,
+                                           p.batch_size);
+    if (page.size() < p.batch_size) return;  // the rest with the next chunk, or in Finish
+    p.pump_after = page.back().id;
+    Batch batch;
+    batch.reserve(page.size());
+    std::vector<std::pair<store::OutboxEntry, Status>> bad;
+    for (auto& e : page) {
+      auto w = ParseOutboxEntry(e.kind, e.account_id, e.payload_json);
+      if (!w.ok()) {
+        bad.emplace_back(std::move(e), w.status());
+        continue;
+      }
+      e.payload_json.clear();
+      e.payload_json.shrink_to_fit();
+      batch.push_back({std::move(e), std::move(w.value())});
+    }
+    p.RecordUnreadable(bad);
+    if (!batch.empty() && !p.Send(WriteKind::kFieldUpdate, std::move(batch), limit)) return;
+  }
+}
+
+std::optional<OpError> PushSession::Finish() {
+  Impl& p = *impl_;
+  if (!p.stop && !p.cancelled) {
+    const int64_t pending = p.store.CountOutbox(store::OutboxState::kPending);
+    if (pending > 0) CheckPropertiesOnce(p.ctx);
+    p.total = p.done + static_cast<uint64_t>(std::max<int64_t>(pending, 0)) + p.flight.size() * p.batch_size;
+    if (pending > 0) {
+      // Entries of a kind this version does not know: first, as when the whole outbox was read.
+      for (const std::string& kind : p.store.PendingOutboxKinds()) {
+        if (WriteKindFrom(kind)) continue;
+        int64_t after = 0;
+        for (;;) {
+          auto page = p.store.PendingOutboxAfter(kind, after, kOutboxPage);
+          if (page.empty()) break;
+          after = page.back().id;
+          std::vector<std::pair<store::OutboxEntry, Status>> bad;
+          for (auto& e : page) {
+            Status st =
+                ParseOutboxEntry(e.kind, e.account_id, e.payload_json).status();  // unknown kind
+            bad.emplace_back(std::move(e), std::move(st));
+          }
+          p.RecordUnreadable(bad);
+        }
+      }
+      // Field updates (those an earlier run left, then the plan's not yet sent), then task
+      // creates, then completions.
+      constexpr int64_t kAll = std::numeric_limits<int64_t>::max();
+      bool go_on = p.pumping ? p.SendKind(WriteKind::kFieldUpdate, 0, p.pump_from) &&
+                                   p.SendKind(WriteKind::kFieldUpdate, p.pump_after, kAll)
+                             : p.SendKind(WriteKind::kFieldUpdate, 0, kAll);
+      go_on = go_on && p.SendKind(WriteKind::kTaskCreate, 0, kAll);
+      go_on = go_on && p.SendKind(WriteKind::kTaskCompletion, 0, kAll);
+    }
+  }
+  while (!p.flight.empty()) p.SettleOldest();
+  if (p.cancelled) ctx().CheckCancelled("the push");
+  if (p.stop) {
+    if (p.stop->status().code() == StatusCode::kCancelled) ctx().CheckCancelled("the push");
+    return p.stop;
   }
   return std::nullopt;
 }
+
+RunContext& PushSession::ctx() { return impl_->ctx; }
+
+std::optional<OpError> Push(RunContext& ctx) { return PushSession(ctx).Finish(); }
 
 }  // namespace kam::engine

@@ -90,7 +90,12 @@ json SyncEngine::Sync(bool full) {
     lap("facts");
     const TaskStatusRefresh task_status = RefreshOpenTaskStatus(ctx);  // budget: what is open
     // Evaluate, diff and stage per chunk of accounts (plan.cc): one phase time, "plan".
-    PlannedRun planned = PlanInChunks(ctx, portal, impl_->DiffOptionsFor(ctx), /*stage=*/true);
+    // The push begins while the plan stages its chunks: each chunk's field updates go out
+    // while the next chunk is evaluated (push.cc, PushSession).
+    PushSession push(ctx);
+    push.StartPumping();
+    PlannedRun planned = PlanInChunks(ctx, portal, impl_->DiffOptionsFor(ctx), /*stage=*/true,
+                                      [&push] { push.Pump(); });
     const Plan& plan = planned.plan;
     lap("plan");
     if (planned.unrecorded_writes > 0) {
@@ -104,7 +109,7 @@ json SyncEngine::Sync(bool full) {
       if (c.is_new) ctx.counters.conflicts++;
       if (c.policy == ConflictPolicy::kRespect) ctx.counters.conflicts_kept++;
     }
-    if (auto err = Push(ctx)) throw *err;
+    if (auto err = push.Finish()) throw *err;
     lap("push");
     json s = RunSummary(ctx);
     s["phase_ms"] = phase_ms;

@@ -692,6 +692,16 @@ void Store::DeleteOutbox(int64_t id) {
   });
 }
 
+int64_t Store::MaxOutboxId() {
+  return Guard("reading the outbox", impl_->path, [&] {
+    auto& s = impl_->Q("SELECT COALESCE(MAX(id), 0) FROM outbox");
+    s.executeStep();
+    const int64_t id = s.getColumn(0).getInt64();
+    s.reset();
+    return id;
+  });
+}
+
 int64_t Store::CountOutbox(OutboxState state) {
   return Guard("counting outbox", impl_->path, [&] {
     auto& s = impl_->Q("SELECT COUNT(*) FROM outbox WHERE state=?");

@@ -4,6 +4,7 @@
 // route, the most requests it had in flight at once) and from the state file's outbox.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -295,6 +296,40 @@ TEST_P(SyncPush, BatchesAreInFlightSideBySideUpToMaxConnections) {
   } else {
     EXPECT_GE(most, 2);
   }
+}
+
+TEST_P(SyncPush, FieldUpdatesOfAStagedChunkGoOutWhileTheNextChunksArePlanned) {
+  // 4 chunks of 100 companies, 10 batches of 40 updates. With batches side by side the push
+  // begins after the first chunk's commit; one at a time, it waits for the whole plan.
+  Start(GetParam());
+  options_.config.plan_chunk_accounts = 100;
+  std::vector<std::string> seen;  // plan commits and update sends, in order
+  options_.on_checkpoint = [&](const char* where, int64_t) {
+    if (std::strcmp(where, "plan.committed") == 0 ||
+        std::strcmp(where, "push.update.before_send") == 0) {
+      seen.emplace_back(where);
+    }
+  };
+  json s = Engine().Sync(false);
+  EXPECT_EQ(s["write_errors"], 0);
+  EXPECT_EQ(s["accounts_written"], kAccounts);
+  EXPECT_TRUE(Unscored().empty());
+  EXPECT_TRUE(Pending("update").empty());
+  // Each company is written once: no batch is sent twice, none is lost.
+  EXPECT_EQ(Calls("POST " + std::string(kUpdateRoute)), static_cast<uint64_t>(kAccounts / kBatch));
+  const auto last_commit = std::find(seen.rbegin(), seen.rend(), "plan.committed");
+  ASSERT_NE(last_commit, seen.rend());
+  const auto sends_before_last_commit =
+      std::count(last_commit, seen.rend(), std::string("push.update.before_send"));
+  if (GetParam() == 1) {
+    EXPECT_EQ(sends_before_last_commit, 0);
+  } else {
+    EXPECT_GE(sends_before_last_commit, 3) << "full batches of the first 3 chunks";
+  }
+  // A second sync right after writes nothing.
+  json s2 = Engine().Sync(false);
+  EXPECT_EQ(s2["fields_written"], 0);
+  EXPECT_EQ(s2["write_errors"], 0);
 }
 
 }  // namespace

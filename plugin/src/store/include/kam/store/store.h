@@ -252,6 +252,8 @@ class Store {
   // Drops a pending entry that a newer plan replaces (recorded as superseded in the audit).
   void DeleteOutbox(int64_t id);
   int64_t CountOutbox(OutboxState state);
+  // The largest outbox id so far (0: none): entries added later have larger ids.
+  int64_t MaxOutboxId();
 
   // Tasks.
   void UpsertTask(const TaskRow& row);
