@@ -136,7 +136,8 @@ TEST(RedactPatterns, FindsEveryPatternWordInAnyCaseAnywhereInALongText) {
   std::string filler;
   while (filler.size() < 20000) filler += "{\"kam_card\": \"bea acc_ pa-t clie hap id: refre\"} ";
   for (const auto& c : cases) {
-    for (const std::string& at : {std::string("start"), std::string("middle"), std::string("end")}) {
+    for (const std::string& at :
+         {std::string("start"), std::string("middle"), std::string("end")}) {
       std::string text = at == "start"    ? c.in + " " + filler
                          : at == "middle" ? filler + " " + c.in + " " + filler
                                           : filler + " " + c.in;

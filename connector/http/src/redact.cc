@@ -226,7 +226,8 @@ class PatternWords {
     for (std::string_view k : kKeys) words_.push_back(k);
     words_.push_back("pat-");
     for (std::string_view w : words_) {
-      const unsigned pair = Pair(static_cast<unsigned char>(w[0]), static_cast<unsigned char>(w[1]));
+      const unsigned pair =
+          Pair(static_cast<unsigned char>(w[0]), static_cast<unsigned char>(w[1]));
       pairs_[pair / 64] |= uint64_t{1} << (pair % 64);
     }
   }

@@ -110,9 +110,9 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
   const bool async = ctx.crm->ReadConcurrency() > 1;
   Crm* crm = ctx.crm.get();
   auto chunk_at = [&](size_t i) {
-    return std::vector<std::string>(
-        accounts.begin() + static_cast<std::ptrdiff_t>(i),
-        accounts.begin() + static_cast<std::ptrdiff_t>(std::min(accounts.size(), i + kAccountChunk)));
+    return std::vector<std::string>(accounts.begin() + static_cast<std::ptrdiff_t>(i),
+                                    accounts.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                           accounts.size(), i + kAccountChunk)));
   };
   // The links of one chunk, one read per kind (each owns its copy of the chunk's ids).
   auto read_links = [&](const std::vector<std::string>& chunk) {
@@ -159,7 +159,8 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
     }
     ctx.Checkpoint("facts.read");
     // The next chunk's links travel while this one is stored.
-    if (async && i + kAccountChunk < accounts.size()) next_links = read_links(chunk_at(i + kAccountChunk));
+    if (async && i + kAccountChunk < accounts.size())
+      next_links = read_links(chunk_at(i + kAccountChunk));
     store::Store::Transaction tx(store);
     for (const auto& r : records) facts.UpsertRecord(RowOf(r));
     for (const auto& [kind, by_account] : links) {
@@ -172,7 +173,8 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
     ctx.Checkpoint("facts.committed");
     ctx.counters.fact_link_reads += static_cast<int64_t>(chunk.size());
     ctx.Progress("pull", i + chunk.size(), accounts.size());
-    if (!async && i + kAccountChunk < accounts.size()) next_links = read_links(chunk_at(i + kAccountChunk));
+    if (!async && i + kAccountChunk < accounts.size())
+      next_links = read_links(chunk_at(i + kAccountChunk));
   }
 }
 

@@ -378,8 +378,8 @@ struct PushSession::Impl {
 
   // Stores the answers already in, oldest first, without waiting.
   void SettleReady() {
-    while (!flight.empty() && flight.front().answer.wait_for(std::chrono::seconds(0)) ==
-                                  std::future_status::ready) {
+    while (!flight.empty() &&
+           flight.front().answer.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
       SettleOldest();
     }
   }
@@ -524,7 +524,8 @@ std::optional<OpError> PushSession::Finish() {
   if (!p.stop && !p.cancelled) {
     const int64_t pending = p.store.CountOutbox(store::OutboxState::kPending);
     if (pending > 0) CheckPropertiesOnce(p.ctx);
-    p.total = p.done + static_cast<uint64_t>(std::max<int64_t>(pending, 0)) + p.flight.size() * p.batch_size;
+    p.total = p.done + static_cast<uint64_t>(std::max<int64_t>(pending, 0)) +
+              p.flight.size() * p.batch_size;
     if (pending > 0) {
       // Entries of a kind this version does not know: first, as when the whole outbox was read.
       for (const std::string& kind : p.store.PendingOutboxKinds()) {
