@@ -96,6 +96,11 @@ auto Start(bool async, Fn fn) {
 // `all_records`), for each kind; stores them and marks the accounts dirty, one transaction per
 // chunk of 1,000 accounts.
 //
+// Records are read in full batches of the CRM's size; the ids left over wait for the next
+// chunk's (a chunk's transaction may then store links to records the next one stores: the
+// aggregates are computed from the state file after the last chunk, and a run that stops before
+// reads them again).
+//
 // With a port that reads side by side (Crm::ReadConcurrency() > 1) the kinds' links and then
 // their records are read at once, and the next chunk's links are read while this chunk is
 // stored; the records wait for the chunk before them to be stored (the records it stored are
@@ -122,6 +127,7 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
     }
     return out;
   };
+  std::vector<std::vector<std::string>> carry(kinds.size());  // ids held for the next batch
   std::vector<std::future<CrmResult<Links>>> next_links;
   if (!accounts.empty()) next_links = read_links(chunk_at(0));
   for (size_t i = 0; i < accounts.size(); i += kAccountChunk) {
@@ -139,6 +145,21 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
       for (const auto& [account, list] : *l) ids.insert(list.begin(), list.end());
       std::vector<std::string> want(ids.begin(), ids.end());
       if (!all_records) want = facts.Unknown(FactKindName(kind), want);
+      // Records are read in full batches: what does not fill one waits for the next chunk's
+      // (the last chunk reads the rest), so chunks of 1,000 companies cost no more record reads
+      // than one read of all of them. The aggregates are computed after the last chunk.
+      if (!carry[k].empty()) {
+        std::set<std::string> both(carry[k].begin(), carry[k].end());
+        both.insert(want.begin(), want.end());
+        want.assign(both.begin(), both.end());
+        carry[k].clear();
+      }
+      if (record_batch > 0 && i + kAccountChunk < accounts.size()) {
+        const size_t full =
+            want.size() / static_cast<size_t>(record_batch) * static_cast<size_t>(record_batch);
+        carry[k].assign(want.begin() + static_cast<std::ptrdiff_t>(full), want.end());
+        want.resize(full);
+      }
       if (record_batch > 0) {
         ctx.counters.fact_record_reads +=
             (static_cast<int64_t>(want.size()) + record_batch - 1) / record_batch;

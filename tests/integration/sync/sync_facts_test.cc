@@ -423,5 +423,37 @@ TEST(SyncCallBudget, ANoChangeAndASmallChangeResyncStayWithinTheMinimumAtFiveHun
   EXPECT_EQ(s["write_errors"], 0);
 }
 
+// The full facts refresh reads the links per chunk of 1,000 companies, but each kind's records in
+// full batches of 100 across the chunks: 2,500 companies (3 chunks) cost ceil(records / 100)
+// batch reads per kind, as one read of all of them would, and every record is stored.
+TEST(SyncFactsReads, AFullRefreshReadsEachKindsRecordsInFullBatchesAcrossChunks) {
+  constexpr int kCompanies = 2500;
+  TempDir dir;
+  TestHost host;
+  auto server = StartSandbox(kCompanies, /*seed=*/5);
+  const std::string rules = (dir.path / "rules.json").string();
+  std::filesystem::copy_file(KAM_EXAMPLE_RULES_FILE, rules);
+  engine::SyncEngineOptions o = EngineOptions(server->url(), dir.path, rules);
+  o.config.facts = "changed";
+  engine::SyncEngine engine(host, o);
+  engine.Provision();
+  json first;
+  CallCount c = CountCalls(*server, [&] { first = engine.Sync(false); });
+  EXPECT_EQ(first["write_errors"], 0);
+  auto st = store::Store::Open(o.config.state_path);
+  store::FactsStore facts(*st);
+  for (const char* kind : {"deals", "contacts", "meetings"}) {
+    const int64_t records = facts.CountRecords(kind);
+    EXPECT_GT(records, 1000) << kind;
+    const std::string route = std::string("POST /crm/v3/objects/") + kind + "/batch/read";
+    EXPECT_EQ(static_cast<int64_t>(c.by_route[route]), (records + 99) / 100)
+        << kind << "\n" << Routes(c);
+    EXPECT_EQ(c.by_route["POST /crm/v4/associations/companies/" + std::string(kind) +
+                         "/batch/read"],
+              3u)
+        << kind;
+  }
+}
+
 }  // namespace
 }  // namespace kam::testing
