@@ -94,7 +94,8 @@ struct PlannedRun {
   rules::PortfolioSummary portfolio;
   std::vector<std::pair<std::string, std::string>> errors;  // (account, message), the first 50
 };
-// after_chunk (optional): called after each chunk's transaction (the push's Pump).
+// after_chunk (optional, when staging): called after each chunk's transaction and every 100
+// accounts of the evaluation that stages (the push's Pump), never inside a transaction.
 PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const DiffOptions& options,
                         bool stage, const std::function<void()>& after_chunk = {});
 
@@ -107,12 +108,13 @@ void CheckPropertiesOnce(RunContext& ctx);
 // and the next run resumes them), or nothing. Push(ctx) is PushSession(ctx).Finish().
 std::optional<OpError> Push(RunContext& ctx);
 // The push of a sync, begun while the plan stages its chunks: after StartPumping, each Pump
-// (the plan calls it after each chunk's commit) sends the field updates staged since then in
-// full batches, up to 3 × Crm::WriteConcurrency() in flight, and stores the answers already
-// in, without waiting for the CRM; Finish sends the rest (an earlier run's field updates, the
-// plan's last ones, then task creates and completions) and waits for every answer. Answers
-// are stored on the run's thread, one transaction per batch, in the order the batches were
-// sent, between the plan's chunk transactions. With WriteConcurrency() 1 Pump sends nothing.
+// (the plan calls it after each chunk's commit and every 100 accounts it evaluates) sends the
+// field updates staged since then in full batches, up to Crm::WriteConcurrency() in flight,
+// and stores the answers already in, without waiting for the CRM; Finish sends the rest (an earlier
+// run's field updates, the plan's last ones, then task creates and completions) and waits for every
+// answer. Answers are stored on the run's thread, one transaction per batch, in the order the
+// batches were sent, between the plan's chunk transactions. With WriteConcurrency() 1 Pump sends
+// nothing.
 class PushSession {
  public:
   explicit PushSession(RunContext& ctx);

@@ -29,6 +29,7 @@ using nlohmann::json;
 namespace {
 
 constexpr size_t kListedBudgetDrops = 200;  // what TaskBudgetJson lists at most
+constexpr size_t kPumpEvery = 100;          // accounts evaluated between two calls of after_chunk
 
 // Adds a chunk's plan to the run's: what people are told, and (keep_writes) the writes.
 void Accumulate(Plan&& part, bool keep_writes, PlannedRun* run) {
@@ -68,6 +69,8 @@ PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const Dif
   std::optional<int64_t> vouched;  // decided once pass 1 has scanned every account
   std::unordered_set<std::string> failed;
   bool first_evaluation = true;
+  bool pumping = false;  // the staging evaluation, with after_chunk set
+  size_t since_pump = 0;
 
   // One evaluation of the whole portfolio; on_chunk gets each page's evaluated accounts (pass 2)
   // with the page's first and last id.
@@ -116,6 +119,12 @@ PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const Dif
           }
           rules::Status st = visit(account, row.id);
           if (!st.ok()) return st;
+          // The push's answers are stored, and its next batches sent, while the chunk is
+          // evaluated too (no statement or transaction is open here).
+          if (pass == 2 && pumping && ++since_pump >= kPumpEvery) {
+            since_pump = 0;
+            after_chunk();
+          }
         }
         if (pass == 2) {
           for (const auto& id : page.live_accounts) {
@@ -185,6 +194,7 @@ PlannedRun PlanInChunks(RunContext& ctx, const std::string& portal_id, const Dif
   if (stage) pending_updates = PendingUpdatesByAccount(store);
   bool vouched_saved = false;
   int64_t evaluated = 0;
+  pumping = stage && static_cast<bool>(after_chunk);
   evaluate([&](Evaluation& part, const std::string& first, const std::string& last) {
     LoadPriorRows(store, first, last, part.live_accounts, /*tasks_only=*/false, &prior);
     Plan plan = DiffPart(rules, part, prior, options, *vouched, budget);

@@ -52,8 +52,9 @@ using Batch = std::vector<Item>;
 // Pending entries read from the state file at a time.
 constexpr size_t kOutboxPage = 500;
 // While the plan runs (PushSession::Pump), up to this many times WriteConcurrency() batches
-// are in flight or queued in the HTTP client.
-constexpr size_t kPumpDepth = 3;
+// are in flight: 1, so that the plan's chunk and the batches in flight together stay within
+// the memory of a push alone (Pump is called often enough to keep the window full).
+constexpr size_t kPumpDepth = 1;
 
 void RecordFailure(RunContext& ctx, const Item& item, const CrmError& err) {
   const store::OutboxEntry& e = item.entry;
@@ -492,9 +493,8 @@ void PushSession::Pump() {
   Impl& p = *impl_;
   if (!p.pumping || p.stop || p.cancelled) return;
   p.SettleReady();
-  // Full batches only, while fewer than kPumpDepth windows are in flight: the HTTP client keeps
-  // max_connections requests on the wire and queues the rest, so the CRM has the next batch
-  // while the plan goes on. A batch that would wait for room is left for the next call.
+  // Full batches only, while fewer than kPumpDepth windows are in flight. A batch that would
+  // wait for room is left for the next call.
   const size_t limit = p.window * kPumpDepth;
   while (!p.stop && !p.cancelled && p.flight.size() < limit) {
     auto page = p.store.PendingOutboxAfter(WriteKindName(WriteKind::kFieldUpdate), p.pump_after,
