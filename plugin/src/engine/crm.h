@@ -6,9 +6,7 @@
 //
 // Thread-safety: a Crm is used by one thread at a time (the run's thread), except that up to
 // WriteConcurrency() calls of WriteFields, WriteTasks and CompleteTasks may run at once on
-// different threads (the push sends independent batches side by side), and up to
-// ReadConcurrency() calls of ReadFactLinks and ReadFactRecords (the facts of the three kinds
-// side by side, the next chunk's links while the run's thread stores a chunk). Calls honour the
+// different threads (the push sends independent batches side by side). Calls honour the
 // host's cancel hook between HTTP requests (a cancelled call fails with StatusCode::kCancelled,
 // stops_run = true).
 #ifndef KAM_ENGINE_CRM_H_
@@ -390,11 +388,6 @@ class Crm {
   // The records of `kind` with these ids; ids the CRM does not know are left out.
   virtual CrmResult<std::vector<FactRecord>> ReadFactRecords(FactKind kind,
                                                              const std::vector<std::string>& ids);
-  // How many ReadFactLinks / ReadFactRecords calls may run at once, each on its own thread,
-  // with nothing else of this Crm running meanwhile except other such reads (facts.cc). The
-  // port keeps them within its connection limit and rate limiter. 1 (the default): one at a
-  // time, on the run's thread.
-  virtual int ReadConcurrency() const { return 1; }
 
   // Writes account fields in batches (the CRM's batch size). Per-record failures are in
   // BatchOutcome::failed (e.g. a validation error on one account); an error is returned only when

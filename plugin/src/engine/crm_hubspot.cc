@@ -326,8 +326,6 @@ class HubSpotCrm final : public Crm {
   // The client is thread-safe and keeps every request within max_connections and the one rate
   // limiter; these three calls touch no state of this class.
   int WriteConcurrency() const override { return client_->Concurrency(); }
-  // ReadFactLinks and ReadFactRecords touch no state of this class either.
-  int ReadConcurrency() const override { return client_->Concurrency(); }
 
   CrmResult<std::vector<CrmTask>> FindTasks(const std::vector<std::string>& keys) override {
     auto r = client_->FindTasksByKey(keys);

@@ -6,8 +6,6 @@
 // the time windows. Every `facts_full_refresh_hours` (and on a full pull) everything is read
 // again as a whole.
 #include <algorithm>
-#include <future>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
@@ -84,14 +82,6 @@ bool KnownAggregate(const std::string& n) {
   return kKnown.count(n) > 0;
 }
 
-using Links = std::map<std::string, std::vector<std::string>>;
-
-// Runs fn() on its own thread when `async`, else when its result is taken (on the run's thread).
-template <typename Fn>
-auto Start(bool async, Fn fn) {
-  return std::async(async ? std::launch::async : std::launch::deferred, std::move(fn));
-}
-
 // Reads the links of `accounts` and the records not yet stored (all of them when
 // `all_records`), for each kind; stores them and marks the accounts dirty, one transaction per
 // chunk of 1,000 accounts.
@@ -100,46 +90,23 @@ auto Start(bool async, Fn fn) {
 // chunk's (a chunk's transaction may then store links to records the next one stores: the
 // aggregates are computed from the state file after the last chunk, and a run that stops before
 // reads them again).
-//
-// With a port that reads side by side (Crm::ReadConcurrency() > 1) the kinds' links and then
-// their records are read at once, and the next chunk's links are read while this chunk is
-// stored; the records wait for the chunk before them to be stored (the records it stored are
-// not read again). Only the CRM calls run on other threads: the state file is read and written
-// on the run's thread, one transaction per chunk as before.
 void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
                  const std::vector<std::string>& accounts, bool all_records) {
   store::Store& store = *ctx.store;
   store::FactsStore facts(store);
   ctx.counters.fact_kinds = static_cast<int64_t>(kinds.size());
   const int64_t record_batch = ctx.crm->MinimumCallLimits().fact_record_batch;
-  const bool async = ctx.crm->ReadConcurrency() > 1;
-  Crm* crm = ctx.crm.get();
-  auto chunk_at = [&](size_t i) {
-    return std::vector<std::string>(accounts.begin() + static_cast<std::ptrdiff_t>(i),
-                                    accounts.begin() + static_cast<std::ptrdiff_t>(std::min(
-                                                           accounts.size(), i + kAccountChunk)));
-  };
-  // The links of one chunk, one read per kind (each owns its copy of the chunk's ids).
-  auto read_links = [&](const std::vector<std::string>& chunk) {
-    std::vector<std::future<CrmResult<Links>>> out;
-    for (FactKind kind : kinds) {
-      out.push_back(Start(async, [crm, kind, chunk] { return crm->ReadFactLinks(kind, chunk); }));
-    }
-    return out;
-  };
   std::vector<std::vector<std::string>> carry(kinds.size());  // ids held for the next batch
-  std::vector<std::future<CrmResult<Links>>> next_links;
-  if (!accounts.empty()) next_links = read_links(chunk_at(0));
   for (size_t i = 0; i < accounts.size(); i += kAccountChunk) {
     ctx.CheckCancelled("reading account facts");
-    std::vector<std::string> chunk = chunk_at(i);
-    std::vector<std::future<CrmResult<Links>>> pending_links = std::move(next_links);
-    next_links.clear();
-    std::vector<std::pair<FactKind, Links>> links;
-    std::vector<std::future<CrmResult<std::vector<FactRecord>>>> pending_records;
+    std::vector<std::string> chunk(accounts.begin() + static_cast<std::ptrdiff_t>(i),
+                                   accounts.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                          accounts.size(), i + kAccountChunk)));
+    std::vector<std::pair<FactKind, std::map<std::string, std::vector<std::string>>>> links;
+    std::vector<FactRecord> records;
     for (size_t k = 0; k < kinds.size(); ++k) {
       const FactKind kind = kinds[k];
-      auto l = pending_links[k].get();
+      auto l = ctx.crm->ReadFactLinks(kind, chunk);
       if (!l.ok()) throw CrmFailure(l.error(), "reading the links of deals, contacts and meetings");
       std::set<std::string> ids;
       for (const auto& [account, list] : *l) ids.insert(list.begin(), list.end());
@@ -165,23 +132,13 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
             (static_cast<int64_t>(want.size()) + record_batch - 1) / record_batch;
       }
       if (!want.empty()) {
-        pending_records.push_back(Start(async, [crm, kind, want = std::move(want)] {
-          return crm->ReadFactRecords(kind, want);
-        }));
+        auto r = ctx.crm->ReadFactRecords(kind, want);
+        if (!r.ok()) throw CrmFailure(r.error(), "reading deals, contacts and meetings");
+        records.insert(records.end(), r->begin(), r->end());
       }
       links.emplace_back(kind, std::move(*l));
     }
-    std::vector<FactRecord> records;
-    for (auto& f : pending_records) {
-      auto r = f.get();
-      if (!r.ok()) throw CrmFailure(r.error(), "reading deals, contacts and meetings");
-      records.insert(records.end(), std::make_move_iterator(r->begin()),
-                     std::make_move_iterator(r->end()));
-    }
     ctx.Checkpoint("facts.read");
-    // The next chunk's links travel while this one is stored.
-    if (async && i + kAccountChunk < accounts.size())
-      next_links = read_links(chunk_at(i + kAccountChunk));
     store::Store::Transaction tx(store);
     for (const auto& r : records) facts.UpsertRecord(RowOf(r));
     for (const auto& [kind, by_account] : links) {
@@ -194,8 +151,6 @@ void ReadLinksOf(RunContext& ctx, const std::vector<FactKind>& kinds,
     ctx.Checkpoint("facts.committed");
     ctx.counters.fact_link_reads += static_cast<int64_t>(chunk.size());
     ctx.Progress("pull", i + chunk.size(), accounts.size());
-    if (!async && i + kAccountChunk < accounts.size())
-      next_links = read_links(chunk_at(i + kAccountChunk));
   }
 }
 
