@@ -51,10 +51,6 @@ using Batch = std::vector<Item>;
 
 // Pending entries read from the state file at a time.
 constexpr size_t kOutboxPage = 500;
-// While the plan runs (PushSession::Pump), up to this many times WriteConcurrency() batches
-// are in flight: 1, so that the plan's chunk and the batches in flight together stay within
-// the memory of a push alone (Pump is called often enough to keep the window full).
-constexpr size_t kPumpDepth = 1;
 
 void RecordFailure(RunContext& ctx, const Item& item, const CrmError& err) {
   const store::OutboxEntry& e = item.entry;
@@ -493,10 +489,11 @@ void PushSession::Pump() {
   Impl& p = *impl_;
   if (!p.pumping || p.stop || p.cancelled) return;
   p.SettleReady();
-  // Full batches only, while fewer than kPumpDepth windows are in flight. A batch that would
-  // wait for room is left for the next call.
-  const size_t limit = p.window * kPumpDepth;
-  while (!p.stop && !p.cancelled && p.flight.size() < limit) {
+  // Full batches only, while fewer than WriteConcurrency() are in flight (no more, so that the
+  // plan's chunk and the batches in flight stay within the memory of a push alone; Pump is called
+  // often enough to keep the window full). A batch that would wait for room is left for the
+  // next call.
+  while (!p.stop && !p.cancelled && p.flight.size() < p.window) {
     auto page = p.store.PendingOutboxAfter(WriteKindName(WriteKind::kFieldUpdate), p.pump_after,
                                            p.batch_size);
     if (page.size() < p.batch_size) return;  // the rest with the next chunk, or in Finish
@@ -515,7 +512,7 @@ void PushSession::Pump() {
       batch.push_back({std::move(e), std::move(w.value())});
     }
     p.RecordUnreadable(bad);
-    if (!batch.empty() && !p.Send(WriteKind::kFieldUpdate, std::move(batch), limit)) return;
+    if (!batch.empty() && !p.Send(WriteKind::kFieldUpdate, std::move(batch), p.window)) return;
   }
 }
 
