@@ -481,9 +481,9 @@ BatchWriteResult HubSpotClient::Impl::BatchUpdateChunk(const std::string& object
     std::vector<CompanyUpdate> pending = chunk;
     for (int round = 1; !pending.empty(); ++round) {
       // Same values again is harmless: a batch update is safe to repeat.
-      auto r = CallParsed<internal::BatchResponse>("POST", target,
-                                                   internal::BuildBatchUpdateBody(pending), true,
-                                                   false, internal::ParseBatchResponse);
+      auto r = CallParsed<internal::BatchResponse>(
+          "POST", target, internal::BuildBatchUpdateBody(pending), true, false,
+          internal::ParseBatchResponse, internal::KeepOnlyWriteOutcomes());
       ++out.calls;
       if (!r.ok()) {
         const Error& e = r.error();

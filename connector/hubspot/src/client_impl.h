@@ -59,7 +59,8 @@ struct HubSpotClient::Impl {
   template <typename T>
   Result<std::pair<int, T>> CallParsed(const std::string& method, const std::string& target,
                                        const std::string& body, bool idempotent, bool search,
-                                       const std::function<T(const internal::Json&)>& parse);
+                                       const std::function<T(const internal::Json&)>& parse,
+                                       const internal::Json::parser_callback_t& keep = nullptr);
 
   // One authenticated JSON call (malformed answers handled as in CallParsed).
   Result<internal::Json> Call(const std::string& method, const std::string& target,
@@ -111,7 +112,8 @@ Error BadAnswer(const std::string& endpoint, const std::string& what);
 template <typename T>
 Result<std::pair<int, T>> HubSpotClient::Impl::CallParsed(
     const std::string& method, const std::string& target, const std::string& body, bool idempotent,
-    bool search, const std::function<T(const internal::Json&)>& parse) {
+    bool search, const std::function<T(const internal::Json&)>& parse,
+    const internal::Json::parser_callback_t& keep) {
   const std::string endpoint = method + " " + target.substr(0, target.find('?'));
   for (int attempt = 1;; ++attempt) {
     auto reply = SendAuthed(method, target, body, idempotent, search);
@@ -119,7 +121,7 @@ Result<std::pair<int, T>> HubSpotClient::Impl::CallParsed(
     std::string what;
     internal::Json j;
     if (!reply->body.empty()) {
-      j = internal::Json::parse(reply->body, nullptr, false);
+      j = internal::Json::parse(reply->body, keep, false);
       if (j.is_discarded()) what = "the body is not JSON";
     }
     if (what.empty()) {

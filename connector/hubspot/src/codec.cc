@@ -251,6 +251,21 @@ BatchResponse ParseBatchResponse(const Json& j) {
   return out;
 }
 
+Json::parser_callback_t KeepOnlyWriteOutcomes() {
+  // Depths as nlohmann counts them: the answer's keys are at 1, a result's keys at 3, the keys
+  // of its `properties` (and `propertiesWithHistory`) at 4.
+  return [section = std::string()](int depth, Json::parse_event_t event, Json& parsed) mutable {
+    if (event != Json::parse_event_t::key) return true;
+    if (depth == 1) {
+      section = parsed.get<std::string>();
+      return true;
+    }
+    if (depth != 4 || section != "results") return true;
+    const auto& name = parsed.get_ref<const std::string&>();
+    return name == "hs_lastmodifieddate" || name == "lastmodifieddate" || name == "hs_object_id";
+  };
+}
+
 std::string BuildAssocReadBody(const std::vector<AssocInput>& inputs) {
   Json arr = Json::array();
   for (const auto& in : inputs) {

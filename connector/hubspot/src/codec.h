@@ -107,6 +107,11 @@ struct BatchResponse {
   std::vector<BatchError> errors;
 };
 BatchResponse ParseBatchResponse(const Json& j);
+// A parse callback for a batch write's answer: each result keeps its id, timestamps and
+// modification-time properties (all a writer reads, CrmObject::ModifiedMs), and the rest of its
+// `properties` (a write's values come back in full: cards of several KB) is skipped while
+// parsing instead of being built into the document. Errors are kept whole.
+Json::parser_callback_t KeepOnlyWriteOutcomes();
 
 // ---- Associations v4 ----
 struct AssocInput {

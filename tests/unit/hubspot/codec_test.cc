@@ -97,6 +97,46 @@ TEST(Codec, Parses207WithPerRecordErrorsAndIds) {
   EXPECT_EQ(r.errors[0].ids, (std::vector<std::string>{"999", "998"}));
 }
 
+TEST(Codec, AWriteAnswerKeepsIdsTimesAndErrorsButNotTheWrittenValues) {
+  const std::string body = R"({"status":"COMPLETE","results":[
+    {"id":"1","properties":{"kam_card_json":"{\"schema\":\"kam.card.v1\",\"lines\":[1,2]}",
+      "hs_lastmodifieddate":"2024-05-01T10:00:00.100Z","kam_score":"87","hs_object_id":"1"},
+     "propertiesWithHistory":{"kam_score":[{"value":"87"}]},
+     "createdAt":"2024-01-03T09:00:00.000Z","updatedAt":"2024-05-01T10:00:00.100Z","archived":false},
+    {"id":"2","properties":{"kam_tier":"A","lastmodifieddate":"2024-05-01T10:00:00.200Z"},
+     "updatedAt":"2024-05-01T10:00:00.200Z"}],
+    "numErrors":1,"errors":[{"status":"error","category":"OBJECT_NOT_FOUND","message":"gone",
+    "context":{"ids":["999"]},"errors":[],"links":{}}]})";
+  const Json j = Json::parse(body, KeepOnlyWriteOutcomes(), false);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j["results"][0]["properties"],
+            (Json{{"hs_lastmodifieddate", "2024-05-01T10:00:00.100Z"}, {"hs_object_id", "1"}}));
+  EXPECT_EQ(j["results"][0]["propertiesWithHistory"], Json::object());
+  EXPECT_EQ(j["results"][0]["createdAt"], "2024-01-03T09:00:00.000Z");
+  EXPECT_EQ(j["results"][1]["properties"],
+            (Json{{"lastmodifieddate", "2024-05-01T10:00:00.200Z"}}));
+  EXPECT_EQ(j["errors"][0]["context"]["ids"], (Json{"999"}));
+  EXPECT_EQ(j["status"], "COMPLETE");
+
+  // What a writer reads is what the whole document gives.
+  const BatchResponse kept = ParseBatchResponse(j);
+  const BatchResponse whole = ParseBatchResponse(Json::parse(body));
+  ASSERT_EQ(kept.results.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(kept.results[i].id, whole.results[i].id);
+    EXPECT_EQ(kept.results[i].ModifiedMs(), whole.results[i].ModifiedMs());
+    EXPECT_GT(kept.results[i].ModifiedMs(), 0);
+  }
+  ASSERT_EQ(kept.errors.size(), 1u);
+  EXPECT_EQ(kept.errors[0].ids, whole.errors[0].ids);
+  EXPECT_EQ(kept.errors[0].error.code, whole.errors[0].error.code);
+
+  // The filter keeps the parser's verdict on malformed text.
+  EXPECT_TRUE(Json::parse(R"({"results":[{"id":"1","properties":{"a":)", KeepOnlyWriteOutcomes(),
+                          false)
+                  .is_discarded());
+}
+
 TEST(Codec, AssociationReadBodyCarriesAfterPerInput) {
   Json j = Json::parse(BuildAssocReadBody({{"512", ""}, {"513", "MC0y"}}));
   EXPECT_EQ(j["inputs"][0], (Json{{"id", "512"}}));

@@ -95,7 +95,9 @@ class HubSpotClient {
   Result<std::vector<CrmObject>> ListArchivedCompanies(int64_t since_ms);
   // Batch update (chunks of 100) with per-record outcomes from 200/207 answers; a chunk that
   // fails as a whole reports each of its records as failed. Error only when nothing could be
-  // attempted (e.g. 401 on the first chunk) or the call was cancelled.
+  // attempted (e.g. 401 on the first chunk) or the call was cancelled. A written record carries
+  // its id, timestamps and modification-time properties (ModifiedMs()), not the values written:
+  // the answer repeats them in full, and they are skipped while it is parsed.
   Result<BatchWriteResult> UpdateCompanies(const std::vector<CompanyUpdate>& updates);
 
   // ---- Changed objects (incremental facts) ----
