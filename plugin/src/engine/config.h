@@ -101,7 +101,7 @@ struct EngineConfig {
   int batch_size = 100;  // records per batch write (HubSpot: at most 100)
   // The plan is built, diffed and staged per this many accounts (one transaction each); only
   // a compact record per account is kept for the whole portfolio (plan.cc).
-  int plan_chunk_accounts = 1000;
+  int plan_chunk_accounts = 100;
   // Retention: archived/deleted companies, audit rows, runs and score history older than this
   // are pruned after each sync (Store::Prune). 0 = keep everything.
   int retention_days = 90;
