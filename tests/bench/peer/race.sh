@@ -25,25 +25,9 @@ if [ ! -d "$node_dir/node_modules/@hubspot/api-client" ] || [ ! -d "$node_dir/no
 fi
 export NODE_PATH=$node_dir/node_modules KAM_HUBSPOT_TOKEN=sandbox-token
 work=$(mktemp -d)
-sandbox_pid=
-stop_sandbox() {
-  if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi
-  sandbox_pid=
-}
+# shellcheck source=../sandbox.sh
+. "$here/../sandbox.sh"
 trap 'stop_sandbox; rm -rf "$work"' EXIT
-
-start_sandbox() {  # $1: log file; sets url
-  "$kam" sandbox serve --port 0 --accounts "$n" --seed 42 >"$1" 2>&1 &
-  sandbox_pid=$!
-  url=
-  for _ in $(seq 1 600); do
-    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$1" | head -1 || true)
-    [ -n "$url" ] && break
-    kill -0 "$sandbox_pid" 2>/dev/null || { cat "$1" >&2; exit 1; }
-    sleep 0.2
-  done
-  [ -n "$url" ] || { echo "the sandbox did not start" >&2; exit 1; }
-}
 
 # $1 name, then the command; writes $work/$1.run.json with wall_s, peak_rss_kib, calls, by_route.
 timed_run() {
@@ -72,7 +56,7 @@ timed_run() {
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $n companies, seed 42" >&2
 # kam: a fresh sandbox, provision (untimed), one full sync.
-start_sandbox "$work/sandbox-kam.log"
+start_sandbox "$work/sandbox-kam.log" --accounts "$n" --seed 42
 cat >"$work/kam.json" <<JSON
 {"hubspot": {"base_url": "$url"}, "rules": "$rules", "state": "$work/kam-state.db"}
 JSON
@@ -81,7 +65,7 @@ timed_run kam "$kam" --config "$work/kam.json" sync
 stop_sandbox
 
 # The peer: a fresh sandbox with the same seed, the same provisioning (untimed), then the script.
-start_sandbox "$work/sandbox-peer.log"
+start_sandbox "$work/sandbox-peer.log" --accounts "$n" --seed 42
 cat >"$work/peer-provision.json" <<JSON
 {"hubspot": {"base_url": "$url"}, "rules": "$rules", "state": "$work/peer-provision-state.db"}
 JSON

@@ -21,11 +21,8 @@ rules=$root/packaging/examples/rules/key-accounts.json
 [ -x "$kam" ] || { echo "no $kam: cmake --preset release && cmake --build --preset release" >&2; exit 2; }
 export KAM_HUBSPOT_TOKEN=sandbox-token
 work=$(mktemp -d)
-sandbox_pid=
-stop_sandbox() {
-  if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi
-  sandbox_pid=
-}
+# shellcheck source=../sandbox.sh
+. "$here/../sandbox.sh"
 trap 'stop_sandbox; rm -rf "$work"' EXIT
 
 # Reads one number out of the counters' JSON: $1 the file, $2 a Python expression over `c`.
@@ -35,15 +32,7 @@ echo "machine: $(nproc) CPUs, $n companies, seed 42, --rate-limit 190/10s, windo
 ratios=()
 for i in $(seq 1 "$runs"); do
   log=$work/sandbox-$i.log
-  "$kam" sandbox serve --port 0 --accounts "$n" --seed 42 --rate-limit 190/10s >"$log" 2>&1 &
-  sandbox_pid=$!
-  url=
-  # The sandbox prints its address once it listens; wait for that line (not for a time).
-  while [ -z "$url" ]; do
-    kill -0 "$sandbox_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
-    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 || true)
-    [ -n "$url" ] || sleep 0.2
-  done
+  start_sandbox "$log" --accounts "$n" --seed 42 --rate-limit 190/10s
   cat >"$work/kam-$i.json" <<JSON
 {"hubspot": {"base_url": "$url", "rate": {"window_share": 0.97}}, "rules": "$rules",
  "state": "$work/state-$i.db"}
