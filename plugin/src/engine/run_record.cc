@@ -226,6 +226,14 @@ std::string SyncText(const json& s) {
     o << ", found by key and linked to their " << (noun == "accounts" ? "account " : "company ")
       << s.value("tasks_linked", 0);
   }
+  if (s.value("tasks_already_there", 0) > 0) {
+    // A create whose answer was lost and repeated, or a state file newer than the tasks: the
+    // tasks exist once, found by their key (without this the text says "created 0" for tasks
+    // that appeared in the CRM during this run).
+    o << "; " << s.value("tasks_already_there", 0)
+      << " found already in the CRM by their key (created by an earlier attempt whose answer "
+         "was lost, or before this state file; none created twice)";
+  }
   o << ".\n";
   o << "Conflicts (edited by people): " << s.value("conflicts", 0) << " new, "
     << s.value("conflicts_kept", 0) << " kept"
@@ -311,7 +319,11 @@ json StatusReport(RunContext& ctx) {
       if (r["counters"].contains("fields_written")) {
         o << " (pulled " << r["counters"].value("pulled", 0) << ", written "
           << r["counters"].value("fields_written", 0) << " fields, tasks +"
-          << r["counters"].value("tasks_created", 0) << ")";
+          << r["counters"].value("tasks_created", 0);
+        if (r["counters"].value("tasks_already_there", 0) > 0) {
+          o << ", " << r["counters"].value("tasks_already_there", 0) << " found by key";
+        }
+        o << ")";
       }
       if (!r["error"].get<std::string>().empty()) o << ": " << r["error"].get<std::string>();
       o << "\n";

@@ -158,6 +158,10 @@ TEST_F(SyncTasks, ALostStateFileNeitherDuplicatesNorReopensTasksAndLinksOrphans)
     // Every task was found by its key; only the orphan needed its company link.
     EXPECT_EQ(s["tasks_linked"], 1);
     EXPECT_GT(s["tasks_already_there"].get<int>(), 1);
+    // The text says so: "created 0" alone would hide the tasks the run found by key.
+    const std::string found = "; " + std::to_string(s["tasks_already_there"].get<int>()) +
+                              " found already in the CRM by their key";
+    EXPECT_NE(s["text"].get<std::string>().find(found), std::string::npos) << s["text"];
     json after = Tasks();
     EXPECT_EQ(after.size(), before.size());
     for (const auto& [key, t] : after.items()) EXPECT_EQ(t["count"], 1) << key;
