@@ -707,10 +707,12 @@ class Client::Impl {
     e.crm_message = internal::RedactSecrets(e.crm_message);
     e.body = internal::RedactSecrets(e.body);
     CountCall(true);
-    // Client errors are often expected by the caller (a 404 while provisioning): info only.
+    // Client errors are often expected by the caller (a 404 while provisioning, a 409 for a
+    // task key that exists after a lost answer), which reports the ones that matter: debug only,
+    // so that an admin's default output is not full of "HTTP 409 CONFLICT" that changed nothing.
     const bool expected = e.kind == ErrorKind::kCancelled ||
                           (e.http_status >= 400 && e.http_status < 500 && e.http_status != 429);
-    Log(expected ? LogLevel::kInfo : LogLevel::kWarn, e.message);
+    Log(expected ? LogLevel::kDebug : LogLevel::kWarn, e.message);
     return e;
   }
 
