@@ -67,6 +67,25 @@ std::optional<int64_t> ParseId(const json& v) {
   return out;
 }
 
+// An association spec's associationTypeId (absent: 0, which no association type has).
+int AssociationTypeId(const json& spec) {
+  const std::optional<int> id = IntMember(spec, "associationTypeId", 0);
+  if (!id) {
+    throw BadRequest("associationTypeId must be an integer, got " +
+                     spec.at("associationTypeId").dump());
+  }
+  return *id;
+}
+
+// A property group's or property's displayOrder (absent: -1).
+int DisplayOrder(const json& in) {
+  const std::optional<int> order = IntMember(in, "displayOrder", -1);
+  if (!order) {
+    throw BadRequest("displayOrder must be an integer, got " + in.at("displayOrder").dump());
+  }
+  return *order;
+}
+
 std::string IdText(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
@@ -357,7 +376,7 @@ class ApiImpl final : public Api {
         throw BadRequest("Each association needs 'types' with associationTypeId");
       }
       for (const auto& ty : types) {
-        const int type_id = ty.value("associationTypeId", 0);
+        const int type_id = AssociationTypeId(ty);
         if (!FindAssoc(from, *target->type, type_id)) {
           throw BadRequest(std::to_string(type_id) + " is not a valid association type between " +
                            from.name + " and " + target->type->name);
@@ -893,8 +912,7 @@ class ApiImpl final : public Api {
     if (!body.is_object()) throw BadRequest("Invalid input JSON: expected an object");
     int64_t limit = 10;
     if (body.contains("limit") && !body["limit"].is_null()) {
-      auto l = ParseId(body["limit"].is_number() ? json(body["limit"].get<int64_t>())
-                                                 : body["limit"]);
+      auto l = body["limit"].is_number() ? WholeInt64(body["limit"]) : ParseId(body["limit"]);
       if (!l || *l < 0) throw BadRequest("limit must be a non-negative integer");
       if (*l > kSearchMaxLimit) {
         throw BadRequest("limit must be less than or equal to 200, got " + std::to_string(*l));
@@ -1043,6 +1061,7 @@ class ApiImpl final : public Api {
                      json{{"name", json::array({name})}}};
     }
     ValidatePropertyShape(t, in);
+    (void)DisplayOrder(in);  // a 400 for a displayOrder that is no integer
     if (in.value("hasUniqueValue", false) && std::string_view(t.name) == "tasks" &&
         !options_.task_key_unique) {
       throw BadRequest("Unique value properties (hasUniqueValue) are not supported on tasks in "
@@ -1117,7 +1136,7 @@ class ApiImpl final : public Api {
       }
       json g = {{"name", name},
                 {"label", in["label"]},
-                {"displayOrder", in.value("displayOrder", -1)},
+                {"displayOrder", DisplayOrder(in)},
                 {"archived", false}};
       portal_->PutGroup(t, g);
       return Json(201, g);
@@ -1282,7 +1301,7 @@ class ApiImpl final : public Api {
         }
         json labels = json::array();
         for (const auto& ty : types) {
-          const int type_id = ty.value("associationTypeId", 0);
+          const int type_id = AssociationTypeId(ty);
           const AssocType* a = FindAssoc(from, to, type_id);
           if (!a) {
             throw BadRequest(std::to_string(type_id) + " is not a valid association type id " +
@@ -1358,7 +1377,7 @@ class ApiImpl final : public Api {
         }
         json labels = json::array();
         for (const auto& sp : specs) {
-          const int type_id = sp.value("associationTypeId", 0);
+          const int type_id = AssociationTypeId(sp);
           const AssocType* a = FindAssoc(from, to, type_id);
           if (!a) throw BadRequest(std::to_string(type_id) + " is not a valid association type");
           portal_->Associate(*from_id, from, *to_id, to, type_id);
@@ -1536,7 +1555,7 @@ class ApiImpl final : public Api {
       }
       if (n == 2 && s[1] == "companies" && m == "POST") {
         const json body = ParseBody(req, false);
-        const int count = body.value("count", 1);
+        const int count = IntMember(body, "count", 1).value_or(-1);
         if (count < 0 || count > 1000000) throw BadRequest("count must be in [0, 1000000]");
         const int64_t first = portal_->SeedCompanies(count, ++extra_salt_);
         return Json(201, {{"created", count}, {"firstId", std::to_string(first)}});

@@ -76,6 +76,15 @@ bool ParseTimeMs(std::string_view text, int64_t* ms);
 // The non-empty parts of `text` between `sep`, each without leading and trailing spaces.
 std::vector<std::string> SplitTrim(std::string_view text, char sep);
 bool ParseDouble(std::string_view text, double* out);
+// `d` as an int64 when it is a whole number that fits (converting a float out of range, such as
+// 8.4e32, is undefined behaviour); nullopt for NaN, infinities, fractions and out-of-range values.
+std::optional<int64_t> WholeInt64(double d);
+// A JSON number as an int64: integers that fit, and floats through WholeInt64; nullopt otherwise.
+std::optional<int64_t> WholeInt64(const json& v);
+// obj[key] as an int: `fallback` when absent or null; nullopt when it is not a whole number that
+// fits in an int (a string, 1.5, 1e300), which callers answer with a 400. nlohmann's own
+// value(key, int) converts a float out of range with undefined behaviour.
+std::optional<int> IntMember(const json& obj, const char* key, int fallback);
 
 // --- encodings ---
 std::string UrlDecode(std::string_view text, bool plus_is_space);

@@ -249,7 +249,8 @@ json CompletePropertyDef(const json& create, bool hubspot_defined, int64_t now_m
       {"groupName", create.value("groupName", "")},
       {"description", create.value("description", "")},
       {"options", json::array()},
-      {"displayOrder", create.value("displayOrder", -1)},
+      // Checked by the API before (DisplayOrder); seeded definitions hold integers.
+      {"displayOrder", IntMember(create, "displayOrder", -1).value_or(-1)},
       {"hasUniqueValue", create.value("hasUniqueValue", false)},
       {"hidden", create.value("hidden", false)},
       {"formField", create.value("formField", false)},

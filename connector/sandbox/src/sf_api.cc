@@ -1155,7 +1155,7 @@ class SfApi final : public Api {
       }
     }
     if (n == 2 && s[1] == "companies" && m == "POST") {
-      const int count = body().value("count", 1);
+      const int count = IntMember(body(), "count", 1).value_or(-1);
       if (count < 0 || count > 1000000)
         throw Err(400, "INVALID_COUNT", "count must be in [0, 1000000]");
       const std::string first = org_->AddCompanies(count, 0);
@@ -1168,7 +1168,9 @@ class SfApi final : public Api {
       if (b.contains("timestamp")) {
         const json& t = b["timestamp"];
         if (t.is_number()) {
-          ts = t.get<int64_t>();
+          const std::optional<int64_t> whole = WholeInt64(t);
+          if (!whole) throw Err(400, "INVALID_TIMESTAMP", "bad timestamp");
+          ts = *whole;
         } else if (!t.is_string() || !ParseTimeMs(t.get<std::string>(), &ts)) {
           throw Err(400, "INVALID_TIMESTAMP", "bad timestamp");
         }

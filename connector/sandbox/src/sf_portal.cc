@@ -716,8 +716,10 @@ json Org::Normalize(const Object& o, const json& fields, bool create) const {
         throw bad_value(t == "int" ? "int" : "double");
       }
       if (t == "int") {
-        if (d != std::floor(d)) throw bad_value("int");
-        out[f->name] = static_cast<int64_t>(d);
+        // A whole number that fits: a float out of range is no int (and no UB to convert).
+        const std::optional<int64_t> whole = WholeInt64(d);
+        if (!whole) throw bad_value("int");
+        out[f->name] = *whole;
       } else {
         const double scale = std::pow(10.0, f->scale);
         d = std::round(d * scale) / scale;
@@ -834,8 +836,10 @@ void Org::Derive(Object& o, json& r) const {
       int64_t s, e;
       if (r["EndDateTime"].is_null() && r["StartDateTime"].is_string() &&
           soql::ParseSfDateTime(r["StartDateTime"].get<std::string>(), &s)) {
-        const int64_t minutes =
-            r["DurationInMinutes"].is_number() ? r["DurationInMinutes"].get<int64_t>() : 60;
+        // Bounded: a stored 1e18 must not overflow the end time (Salesforce caps events at 14
+        // days; the sandbox only keeps the arithmetic defined).
+        const int64_t minutes = std::clamp<int64_t>(WholeInt64(r["DurationInMinutes"]).value_or(60),
+                                                    -1'000'000'000, 1'000'000'000);
         r["EndDateTime"] = soql::SfDateTime(s + minutes * 60000);
       }
       if (r["DurationInMinutes"].is_null() && r["StartDateTime"].is_string() &&
@@ -1029,15 +1033,15 @@ Field Org::FieldFromMetadata(const std::string& name, const json& m) const {
   f.custom = true;
   if (type == "Number" || type == "Currency" || type == "Percent") {
     f.type = type == "Number" ? "double" : (type == "Currency" ? "currency" : "percent");
-    f.precision = m.value("precision", 18);
-    f.scale = m.value("scale", 0);
+    f.precision = IntMember(m, "precision", 18).value_or(-1);
+    f.scale = IntMember(m, "scale", 0).value_or(-1);
     if (f.precision < 1 || f.precision > 18 || f.scale < 0 || f.scale > f.precision) {
       throw Err("FIELD_INTEGRITY_EXCEPTION",
                 "Length, decimal places: the sum must be 18 or less and the length at least 1");
     }
   } else if (type == "Text") {
     f.type = "string";
-    f.length = m.value("length", 0);
+    f.length = IntMember(m, "length", 0).value_or(-1);
     if (f.length < 1 || f.length > 255) {
       throw Err("FIELD_INTEGRITY_EXCEPTION", "Length: the length of a text field must be 1..255");
     }
@@ -1046,7 +1050,7 @@ Field Org::FieldFromMetadata(const std::string& name, const json& m) const {
     f.length = 255;
   } else if (type == "LongTextArea" || type == "Html") {
     f.type = "textarea";
-    f.length = m.value("length", 32768);
+    f.length = IntMember(m, "length", 32768).value_or(-1);
     if (f.length < 256 || f.length > 131072) {
       throw Err("FIELD_INTEGRITY_EXCEPTION",
                 "Length: a long text area holds 256..131072 characters");
@@ -1538,8 +1542,9 @@ class Seeder {
         r["Industry"] = SfIndustry(Str(p, "industry"));
         r["AnnualRevenue"] = NumberOrNull(p, "annualrevenue");
         json emp = NumberOrNull(p, "numberofemployees");
-        r["NumberOfEmployees"] =
-            emp.is_null() ? emp : json(static_cast<int64_t>(emp.get<double>()));
+        const std::optional<int64_t> employees =
+            emp.is_null() ? std::nullopt : WholeInt64(std::trunc(emp.get<double>()));
+        r["NumberOfEmployees"] = employees ? json(*employees) : json(nullptr);
         r["BillingCountry"] = Str(p, "country");
         r["BillingCity"] = Str(p, "city");
         r["OwnerId"] = owner;

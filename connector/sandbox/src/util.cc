@@ -1,6 +1,8 @@
 // Time, encoding and hashing helpers of the sandbox (see internal.h).
 #include <charconv>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 #include "internal.h"
@@ -49,6 +51,33 @@ bool ParseDouble(std::string_view s, double* out) {
   if (s.front() == '+') s.remove_prefix(1);
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size();
+}
+
+std::optional<int64_t> WholeInt64(double d) {
+  // [-2^63, 2^63): both bounds are exact doubles; NaN fails every comparison.
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return std::nullopt;
+  if (d != std::trunc(d)) return std::nullopt;
+  return static_cast<int64_t>(d);
+}
+
+std::optional<int64_t> WholeInt64(const json& v) {
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(u);
+  }
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) return WholeInt64(v.get<double>());
+  return std::nullopt;
+}
+
+std::optional<int> IntMember(const json& obj, const char* key, int fallback) {
+  if (!obj.is_object()) return fallback;
+  const auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return fallback;
+  const std::optional<int64_t> whole = WholeInt64(*it);
+  if (!whole || *whole < INT32_MIN || *whole > INT32_MAX) return std::nullopt;
+  return static_cast<int>(*whole);
 }
 
 std::string UrlDecode(std::string_view s, bool plus_is_space) {

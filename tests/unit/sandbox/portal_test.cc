@@ -56,6 +56,38 @@ TEST_F(PortalApi, AssociationCreateAnswers201AndDefaultAssociate200) {
   EXPECT_EQ(read.json()["results"][0]["to"].size(), 2u);
 }
 
+// Integers read from request bodies through IntMember: a float that is no whole int (1e300,
+// 1.5) is a 400 and never converted (nlohmann's value(key, int) would convert it with undefined
+// behaviour, as libFuzzer found for the search limit).
+TEST_F(PortalApi, IntegersInRequestBodiesThatAreNoWholeIntsAre400s) {
+  const auto ids = CompanyIds(1);
+  Reply t = client().Post("/crm/v3/objects/tasks",
+                          {{"properties", {{"hs_timestamp", "2026-02-01T00:00:00Z"}}}});
+  ASSERT_EQ(t.status, 201);
+  const std::string task = t.json()["id"];
+  for (const char* type_id : {"1e300", "192.5", "\"x\""}) {
+    const std::string body = R"({"inputs":[{"from":{"id":")" + task + R"("},"to":{"id":")" +
+                             ids[0] + R"("},"types":[{"associationCategory":"HUBSPOT_DEFINED",)" +
+                             R"("associationTypeId":)" + type_id + "}]}]}";
+    ExpectErrorBody(
+        client().Call("POST", "/crm/v4/associations/tasks/companies/batch/create", body), 400,
+        "VALIDATION_ERROR");
+  }
+  ExpectErrorBody(client().Call("POST", "/_sandbox/companies", R"({"count":1e300})"), 400,
+                  "VALIDATION_ERROR");
+  ExpectErrorBody(client().Call("POST", "/crm/v3/properties/companies",
+                                R"({"name":"kam_x","label":"X","type":"string",)"
+                                R"("fieldType":"text","groupName":"companyinformation",)"
+                                R"("displayOrder":-1e300})"),
+                  400, "VALIDATION_ERROR");
+  // A whole float is that integer.
+  Reply ok = client().Call(
+      "POST", "/crm/v4/associations/tasks/companies/batch/create",
+      R"({"inputs":[{"from":{"id":")" + task + R"("},"to":{"id":")" + ids[0] +
+          R"("},"types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":192.0}]}]})");
+  EXPECT_EQ(ok.status, 201) << ok.body;
+}
+
 TEST_F(PortalApi, AssociationBatchReadPagesPerRecordPastFiveHundredTargets) {
   const std::string company = CompanyIds(1)[0];
   for (int b = 0; b < 6; ++b) {

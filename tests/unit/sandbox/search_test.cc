@@ -102,6 +102,19 @@ TEST_F(SearchApi, LimitAboveTwoHundredAndPagingPastTenThousandAreRejected) {
             200);
 }
 
+// libFuzzer found a limit of 8.4e32 converted to an integer (undefined behaviour): a number
+// that is no whole int64 is a 400 like any bad limit; a whole float such as 100.0 is 100.
+TEST_F(SearchApi, ALimitThatIsNoWholeNumberIsRejectedAndAWholeFloatIsAccepted) {
+  const std::string path = "/crm/v3/objects/companies/search";
+  for (const char* limit : {"8.444444444444444e32", "-1e300", "10.5", "1e19"}) {
+    ExpectErrorBody(client().Call("POST", path, std::string(R"({"limit":)") + limit + "}"), 400,
+                    "VALIDATION_ERROR");
+  }
+  Reply whole = client().Call("POST", path, R"({"limit":100.0})");
+  ASSERT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.json()["results"].size(), 100u);
+}
+
 TEST_F(SearchApi, EmptyBodyIsValidAndHasPropertyOperatorsWork) {
   Reply r = client().Call("POST", "/crm/v3/objects/companies/search", "{}");
   ASSERT_EQ(r.status, 200);

@@ -349,6 +349,25 @@ TEST_F(SfApi, SingleRecordCrudUses201And204) {
   EXPECT_EQ(Query(q, "queryAll").json()["totalSize"], 1);
 }
 
+// An int field given a number that is no whole int64 (1e300) is refused as Salesforce refuses
+// a bad value, not converted (undefined behaviour); a whole float is that integer.
+TEST_F(SfApi, AnIntFieldRefusesNumbersThatAreNoWholeInt64) {
+  const std::string a = FirstAccountId();
+  Reply bad =
+      client().Call("PATCH", kV + "/sobjects/Account/" + a, R"({"NumberOfEmployees":1e300})");
+  ExpectSfError(bad, 400, "JSON_PARSER_ERROR");
+  Reply half =
+      client().Call("PATCH", kV + "/sobjects/Account/" + a, R"({"NumberOfEmployees":2.5})");
+  ExpectSfError(half, 400, "JSON_PARSER_ERROR");
+  Reply whole =
+      client().Call("PATCH", kV + "/sobjects/Account/" + a, R"({"NumberOfEmployees":120.0})");
+  EXPECT_EQ(whole.status, 204) << whole.body;
+  EXPECT_EQ(client()
+                .Get(kV + "/sobjects/Account/" + a + "?fields=NumberOfEmployees")
+                .json()["NumberOfEmployees"],
+            120);
+}
+
 TEST_F(SfApi, ToolingCustomFieldsAppearInDescribeAndEnableUpsert) {
   json score = {
       {"FullName", "Account.KAM_Score__c"},
