@@ -169,6 +169,11 @@ TEST_F(AdminPath, TheSyncThroughTheBinaryWritesTheCrmAndASecondSyncWritesNothing
   for (const auto& [id, f] : fp2["companies"].items()) {
     crm_tiers[f["kam_tier"].is_string() ? f["kam_tier"].get<std::string>() : "(none)"]++;
   }
+  // A report from before, readable by all (an older kam wrote it with the umask's mode).
+  const fs::path html = ws_->elsewhere() / "report.html";
+  { std::ofstream(html) << "stale"; }
+  fs::permissions(html, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                            fs::perms::others_read);
   Outcome r = Ok({"--json", "report", "--html", "report.html"});
   json rj = r.Json();
   ASSERT_TRUE(rj.is_object()) << r.Describe();
@@ -179,7 +184,16 @@ TEST_F(AdminPath, TheSyncThroughTheBinaryWritesTheCrmAndASecondSyncWritesNothing
   }
   EXPECT_EQ(reported, crm_tiers);
   // --html is a command-line path: relative to the working folder, as for any command.
-  EXPECT_TRUE(fs::exists(ws_->elsewhere() / "report.html"));
+  // The page holds CRM data: owner-only whatever the umask, the old file replaced whole, no
+  // temporary file left behind.
+  ASSERT_TRUE(fs::exists(html));
+  EXPECT_EQ(fs::status(html).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  std::ifstream in(html);
+  std::string head(9, '\0');
+  in.read(head.data(), 9);
+  EXPECT_EQ(head, "<!doctype") << "the stale report was not replaced";
+  EXPECT_FALSE(fs::exists(ws_->elsewhere() / "report.html.tmp"));
 }
 
 TEST_F(AdminPath, ABadConfigExitsThreeAndNamesTheJsonPointer) {

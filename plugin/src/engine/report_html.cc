@@ -2,10 +2,15 @@
 // into the page passes through common::HtmlEscape (E(), kam/common/html.h), numbers through Num().
 #include "report_html.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -507,11 +512,28 @@ std::string RenderReportHtml(const json& model) {
 void WriteReportHtml(const std::string& path, const json& model, Host& host) {
   std::string page = RenderReportHtml(model);
   host.Redact(page);
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw OpError(StatusCode::kInvalidArgument, "cannot write the HTML report to " + path);
-  f << page;
-  f.close();
-  if (!f) throw OpError(StatusCode::kInternal, "writing the HTML report to " + path + " failed");
+  // The page holds CRM data (company names, owners, scores): owner-only whatever the umask, as
+  // the state file. Written to a temporary file beside it and renamed, so a failed write leaves
+  // the previous report whole and an existing file of a wider mode is replaced, not reused.
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    throw OpError(StatusCode::kInvalidArgument,
+                  "cannot write the HTML report to " + path + ": " + std::strerror(errno));
+  }
+  bool ok = ::fchmod(fd, 0600) == 0;  // a stale temporary file keeps its mode otherwise
+  for (size_t done = 0; ok && done < page.size();) {
+    const ssize_t n = ::write(fd, page.data() + done, page.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  const int err = ok ? 0 : errno;
+  if (::close(fd) != 0 && ok) ok = false;
+  if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return;
+  const std::string why = std::strerror(err != 0 ? err : errno);
+  ::unlink(tmp.c_str());
+  throw OpError(StatusCode::kInternal, "writing the HTML report to " + path + " failed: " + why);
 }
 
 }  // namespace kam::engine
