@@ -69,9 +69,10 @@ InitRequest ParseRequest(const json& request) {
   return r;
 }
 
+constexpr const char* kPackagedRules = "/usr/share/kam-addin/examples/rules/key-accounts.json";
+
 std::string DefaultRules() {
-  const char* packaged = "/usr/share/kam-addin/examples/rules/key-accounts.json";
-  return fs::exists(packaged) ? packaged : "key-accounts.json";
+  return fs::exists(kPackagedRules) ? kPackagedRules : "key-accounts.json";
 }
 
 // The commented configuration. Keys in the order an admin reads them.
@@ -250,8 +251,23 @@ json Init(OpContext& ctx, const json& request) {
   ok = token_state == "ok" || token_state == "missing" || token_state == "not_checked";
   result["token"] = token_state;
 
+  // The rule file is the admin's to write; a template naming one that is not there yet is fine,
+  // but say so now rather than as a failure of the first provision or sync.
+  std::error_code rules_ec;
+  const bool rules_there = fs::exists(cfg.rules_path, rules_ec);
+  result["rules"] = rules_there ? "ok" : "missing";
+  if (!rules_there) {
+    out << "Rules: " << cfg.rules_path << " does not exist yet. Write the rule file there, copy "
+        << "the example (" << kPackagedRules << " in the package, "
+        << "packaging/examples/rules/key-accounts.json in the source tree), or run `kam init "
+        << "--force --rules FILE`.\n";
+  }
+
   bool provisioned = false;
-  if (r.provision && token_state == "ok") {
+  if (r.provision && token_state == "ok" && !rules_there) {
+    out << "Provisioning: skipped (needs the rule file); run `kam provision` once it exists.\n";
+    ok = false;  // asked for and not done
+  } else if (r.provision && token_state == "ok") {
     SyncEngineOptions o;
     o.config = cfg;
     try {

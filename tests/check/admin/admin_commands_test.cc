@@ -230,6 +230,32 @@ TEST_F(AdminCommands, InitWithoutATerminalNeverAsksAndDoesNotProvision) {
   EXPECT_NE(init.out.find("Provisioning: not done"), std::string::npos) << init.out;
   json counters = sandbox_.Counters();
   EXPECT_EQ(WriteCalls(counters), 0u) << counters.dump();
+  // No --rules and no packaged example installed here: the missing rule file is named now, with
+  // where the example is, not left to fail the first provision.
+  if (!fs::exists("/usr/share/kam-addin/examples/rules/key-accounts.json")) {
+    EXPECT_NE(init.out.find("Rules: " + (ws_.root() / "key-accounts.json").string() +
+                            " does not exist yet"),
+              std::string::npos)
+        << init.out;
+    EXPECT_NE(init.out.find("packaging/examples/rules/key-accounts.json"), std::string::npos)
+        << init.out;
+  }
+}
+
+TEST_F(AdminCommands, InitWithYesAndNoRuleFileSkipsProvisioningSaysWhyAndExitsOne) {
+  const fs::path file = ws_.root() / "norules" / "kam.json";
+  Outcome init = ws_.RunKam({"init", file.string(), "--base-url", sandbox_.url(), "--rules",
+                             "missing-rules.json", "--yes"});
+  EXPECT_EQ(init.exit_code, 1) << init.out << init.Describe();
+  EXPECT_TRUE(fs::exists(file)) << "the configuration is written all the same";
+  EXPECT_NE(init.out.find((ws_.root() / "norules" / "missing-rules.json").string() +
+                          " does not exist yet"),
+            std::string::npos)
+      << init.out;
+  EXPECT_NE(init.out.find("Provisioning: skipped (needs the rule file)"), std::string::npos)
+      << init.out;
+  json counters = sandbox_.Counters();
+  EXPECT_EQ(WriteCalls(counters), 0u) << counters.dump();
 }
 
 TEST_F(AdminCommands, InitRefusesToOverwriteAFileAndRejectsABadToken) {
