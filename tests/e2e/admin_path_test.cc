@@ -194,6 +194,28 @@ TEST_F(AdminPath, TheSyncThroughTheBinaryWritesTheCrmAndASecondSyncWritesNothing
   in.read(head.data(), 9);
   EXPECT_EQ(head, "<!doctype") << "the stale report was not replaced";
   EXPECT_FALSE(fs::exists(ws_->elsewhere() / "report.html.tmp"));
+
+  // Not a plain file: written through in place, never renamed over. A link the admin made stays
+  // a link (its target gets the page, owner-only).
+  const fs::path target = ws_->elsewhere() / "target.html";
+  { std::ofstream(target) << "stale"; }
+  fs::permissions(target, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+  fs::create_symlink("target.html", ws_->elsewhere() / "linked.html");
+  Ok({"report", "--html", "linked.html"});
+  EXPECT_TRUE(fs::is_symlink(ws_->elsewhere() / "linked.html"));
+  EXPECT_EQ(fs::status(target).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  std::ifstream linked(target);
+  std::string linked_head(9, '\0');
+  linked.read(linked_head.data(), 9);
+  EXPECT_EQ(linked_head, "<!doctype");
+  // /dev/stderr (kam logs nothing there on success; stdout has the text report): the page goes
+  // to the stream, and /dev/stderr is still the link it was, with no temporary file beside it.
+  Outcome piped = Ok({"report", "--html", "/dev/stderr"});
+  EXPECT_EQ(piped.err.rfind("<!doctype html>", 0), 0u) << piped.Describe();
+  EXPECT_NE(piped.err.find("</html>"), std::string::npos) << piped.Describe();
+  EXPECT_TRUE(fs::is_symlink("/dev/stderr"));
+  EXPECT_FALSE(fs::exists("/dev/stderr.tmp"));
 }
 
 TEST_F(AdminPath, ABadConfigExitsThreeAndNamesTheJsonPointer) {

@@ -19,7 +19,8 @@ std::string RenderReportHtml(const nlohmann::json& model);
 
 // Renders, redacts through host.Redact and writes to `path`, mode 0600 whatever the umask (the
 // page holds CRM data), through a temporary file and a rename: a failed write keeps the previous
-// report. Throws OpError naming the file and the system's reason.
+// report. A path that is no plain file (a link, a pipe, /dev/stdout) is written through in place.
+// Throws OpError naming the file and the system's reason.
 void WriteReportHtml(const std::string& path, const nlohmann::json& model, Host& host);
 
 }  // namespace kam::engine
