@@ -76,11 +76,15 @@ int32_t SecretCallback(void* data, const char* name, size_t name_len, char* out,
                        size_t* out_len) {
   auto* state = static_cast<HostState*>(data);
   std::string why;
-  std::optional<std::string> secret = ReadSecret(std::string(name, name_len), &why);
+  bool absent = false;
+  std::optional<std::string> secret = ReadSecret(std::string(name, name_len), &why, &absent);
   if (!secret) {
     if (!why.empty()) {
+      // A secret that is simply not set is a warning: the add-in fails the operation that needs
+      // it with its own error, and one that can do without (the report's owner names) goes on.
+      // A secret set but refused (mode, owner, name) is an error in every case.
       std::string line = why;
-      LogCallback(state, KAM_LOG_ERROR, line.data(), line.size());
+      LogCallback(state, absent ? KAM_LOG_WARN : KAM_LOG_ERROR, line.data(), line.size());
     }
     if (out_len != nullptr) *out_len = 0;
     return KAM_NOT_FOUND;
@@ -120,7 +124,8 @@ void InstallCancelHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-std::optional<std::string> ReadSecret(const std::string& name, std::string* why) {
+std::optional<std::string> ReadSecret(const std::string& name, std::string* why, bool* absent) {
+  if (absent != nullptr) *absent = false;
   // Only KAM_ secrets: a plugin (or a config file) cannot make kam hand out another variable of
   // its environment, such as AWS_SECRET_ACCESS_KEY.
   if (name.rfind("KAM_", 0) != 0) {
@@ -133,6 +138,7 @@ std::optional<std::string> ReadSecret(const std::string& name, std::string* why)
   std::string file_var = name + "_FILE";
   const char* file = std::getenv(file_var.c_str());
   if (file == nullptr || *file == '\0') {
+    if (absent != nullptr) *absent = true;
     *why = "no secret " + name + ": set the environment variable " + name + " or " + file_var +
            " (a file of mode 0600)";
     return std::nullopt;

@@ -57,8 +57,10 @@ void InstallCancelHandlers();
 
 // Reads a secret as the plugin's get_secret callback does: environment variable `name`, else
 // the file named by `name`_FILE, which must be a regular file readable by its owner only
-// (mode 0600 or 0400). Returns nullopt and sets *why when refused or absent.
-std::optional<std::string> ReadSecret(const std::string& name, std::string* why);
+// (mode 0600 or 0400). Returns nullopt and sets *why when refused or absent; *absent (when given)
+// tells the two apart: true when neither variable is set.
+std::optional<std::string> ReadSecret(const std::string& name, std::string* why,
+                                      bool* absent = nullptr);
 
 }  // namespace kam::host
 

@@ -216,6 +216,18 @@ TEST_F(AdminPath, TheSyncThroughTheBinaryWritesTheCrmAndASecondSyncWritesNothing
   EXPECT_NE(piped.err.find("</html>"), std::string::npos) << piped.Describe();
   EXPECT_TRUE(fs::is_symlink("/dev/stderr"));
   EXPECT_FALSE(fs::exists("/dev/stderr.tmp"));
+
+  // Without the token the page is written all the same, with owner ids: the missing secret is a
+  // warning that says where to put it, not an error beside exit 0.
+  Command no_token = ws_->Kam({"report", "--html", "ids.html"});
+  no_token.env.erase("KAM_HUBSPOT_TOKEN");
+  no_token.unset_env.push_back("KAM_HUBSPOT_TOKEN");
+  Outcome ids = RunCommand(no_token, ws_->io_dir());
+  EXPECT_EQ(ids.exit_code, 0) << ids.Describe();
+  EXPECT_NE(ids.err.find("kam: warning: no secret KAM_HUBSPOT_TOKEN"), std::string::npos)
+      << ids.Describe();
+  EXPECT_EQ(ids.err.find("error"), std::string::npos) << ids.Describe();
+  EXPECT_TRUE(fs::exists(ws_->elsewhere() / "ids.html"));
 }
 
 TEST_F(AdminPath, ABadConfigExitsThreeAndNamesTheJsonPointer) {

@@ -65,8 +65,18 @@ TEST_F(SecretTest, FileReadableByGroupIsRefused) {
 
 TEST_F(SecretTest, MissingSecretSaysWhereToPutIt) {
   std::string why;
-  EXPECT_EQ(kam::host::ReadSecret("KAM_TEST_TOKEN", &why), std::nullopt);
+  bool absent = false;
+  EXPECT_EQ(kam::host::ReadSecret("KAM_TEST_TOKEN", &why, &absent), std::nullopt);
   EXPECT_NE(why.find("KAM_TEST_TOKEN_FILE"), std::string::npos) << why;
+  EXPECT_TRUE(absent) << "not set at all: the host logs it as a warning";
+}
+
+TEST_F(SecretTest, ARefusedSecretIsNotAbsent) {
+  setenv("KAM_TEST_TOKEN_FILE", WriteSecret("pat-na1-secret", 0644).c_str(), 1);
+  std::string why;
+  bool absent = true;
+  EXPECT_EQ(kam::host::ReadSecret("KAM_TEST_TOKEN", &why, &absent), std::nullopt);
+  EXPECT_FALSE(absent) << "set but refused: the host logs it as an error";
 }
 
 TEST_F(SecretTest, DirectoryIsRefused) {
