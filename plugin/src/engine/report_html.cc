@@ -2,10 +2,6 @@
 // into the page passes through common::HtmlEscape (E(), kam/common/html.h), numbers through Num().
 #include "report_html.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -14,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "file_write.h"
 #include "kam/addin.h"
 #include "kam/common/html.h"
 #include "report_model.h"
@@ -509,63 +506,17 @@ std::string RenderReportHtml(const json& model) {
   return f.str();
 }
 
-namespace {
-
-// Writes all of `text` to fd; false with errno set on failure.
-bool WriteAll(int fd, const std::string& text) {
-  for (size_t done = 0; done < text.size();) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-}  // namespace
-
 void WriteReportHtml(const std::string& path, const json& model, Host& host) {
   std::string page = RenderReportHtml(model);
   host.Redact(page);
-  auto fail = [&path](StatusCode code, const char* what, int err) {
-    return OpError(code, std::string(what) + " the HTML report to " + path + ": " +
-                             std::strerror(err));
-  };
-  // Not a plain file (a pipe, /dev/stdout, a symbolic link the admin made): written through,
-  // in place. Renaming over it would replace the link or the device node itself.
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-    if (fd < 0) throw fail(StatusCode::kInvalidArgument, "cannot write", errno);
-    struct stat target {};
-    // A link to a plain file: that file holds CRM data, so it is made owner-only too.
-    if (::fstat(fd, &target) == 0 && S_ISREG(target.st_mode)) ::fchmod(fd, 0600);
-    const bool ok = WriteAll(fd, page);
-    const int err = errno;
-    if (::close(fd) != 0 || !ok) throw fail(StatusCode::kInternal, "writing", ok ? errno : err);
-    return;
+  // The page holds CRM data (company names, owners, scores): owner-only whatever the umask, as
+  // the state file.
+  if (const int err = ReplaceFile(path, page, 0600); err != 0) {
+    throw OpError(err == ENOENT || err == EACCES || err == EISDIR || err == ENOTDIR
+                      ? StatusCode::kInvalidArgument
+                      : StatusCode::kInternal,
+                  "cannot write the HTML report to " + path + ": " + std::strerror(err));
   }
-  // A plain file, or none yet. The page holds CRM data (company names, owners, scores):
-  // owner-only whatever the umask, as the state file. Written to a temporary file beside it and
-  // renamed, so a failed write leaves the previous report whole and an existing file of a wider
-  // mode is replaced, not reused.
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) throw fail(StatusCode::kInvalidArgument, "cannot write", errno);
-  // A stale temporary file keeps its mode otherwise.
-  bool ok = ::fchmod(fd, 0600) == 0 && WriteAll(fd, page);
-  int err = ok ? 0 : errno;
-  if (::close(fd) != 0 && ok) {
-    ok = false;
-    err = errno;
-  }
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ok = false;
-    err = errno;
-  }
-  if (ok) return;
-  ::unlink(tmp.c_str());
-  throw fail(StatusCode::kInternal, "writing", err);
 }
 
 }  // namespace kam::engine
