@@ -6,16 +6,16 @@
 #include "operation.h"
 
 #ifdef KAM_WITH_SYNC
-#include <sys/stat.h>
 
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "config.h"
 #include "crm.h"
 #include "crm_probe.h"
+#include "file_write.h"
 #include "redaction.h"
 #include "sync_engine.h"
 
@@ -152,22 +152,6 @@ ordered_json SalesforceConfig(const InitRequest& r) {
   return c;
 }
 
-// Writes `text` to `path` atomically (temporary file + rename), mode 0644: it holds no secret.
-void WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw OpError(StatusCode::kInvalidArgument, "cannot write " + tmp, path);
-    f << text;
-    f.close();
-    if (!f) throw OpError(StatusCode::kInternal, "writing " + tmp + " failed", path);
-  }
-  ::chmod(tmp.c_str(), 0644);
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw OpError(StatusCode::kInternal, "cannot rename " + tmp + ": " + ec.message(), path);
-}
-
 // The token against HubSpot's owners API; one line on `out`. Returns ok, missing, rejected,
 // missing_scopes or unreachable.
 std::string CheckHubSpotToken(OpContext& ctx, const EngineConfig& cfg, std::ostringstream& out) {
@@ -243,7 +227,12 @@ json Init(OpContext& ctx, const json& request) {
   json parsed = json::parse(config.dump());
   parsed["config_dir"] = dir.empty() ? "." : dir;
   EngineConfig cfg = ParseEngineConfig(parsed);  // throws with the bad key's pointer
-  WriteFileAtomically(r.file, config.dump(2) + "\n");
+  // Mode 0644: it holds no secret. Through a temporary file and a rename, or in place for a
+  // path that is no plain file (file_write.h).
+  if (const int err = ReplaceFile(r.file, config.dump(2) + "\n", 0644); err != 0) {
+    throw OpError(StatusCode::kInvalidArgument,
+                  "cannot write " + r.file + ": " + std::strerror(err), r.file);
+  }
   out << "Wrote " << r.file << " (" << r.crm << "; comments are the \"//\" members).\n";
 
   const std::string token_state =

@@ -271,6 +271,19 @@ TEST_F(AdminCommands, InitRefusesToOverwriteAFileAndRejectsABadToken) {
   EXPECT_NE(bad.out.find("Provisioning: skipped"), std::string::npos) << bad.out;
 }
 
+TEST_F(AdminCommands, InitWithForceOnASymbolicLinkWritesItsTargetAndKeepsTheLink) {
+  const fs::path target = ws_.root() / "real.json";
+  std::ofstream(target) << "{\"old\": true}\n";
+  const fs::path link = ws_.root() / "linked.json";
+  fs::create_symlink("real.json", link);
+  Outcome init = ws_.RunKam({"init", link.string(), "--force", "--base-url", sandbox_.url(),
+                             "--no-provision"});
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.Describe();
+  EXPECT_TRUE(fs::is_symlink(link)) << "the link was replaced by a file";
+  EXPECT_EQ(json::parse(ReadAll(target))["hubspot"]["base_url"], sandbox_.url());
+  EXPECT_FALSE(fs::exists(ws_.root() / "linked.json.tmp"));
+}
+
 TEST_F(AdminCommands, InitWritesASalesforceTemplateThatTheParserAccepts) {
   const fs::path file = ws_.root() / "sf.json";
   Outcome init = ws_.RunKam({"init", file.string(), "--crm", "salesforce", "--no-provision"});
